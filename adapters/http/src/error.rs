@@ -1,0 +1,217 @@
+//! The one mapping from use-case errors to HTTP responses, and extractors whose rejections
+//! use the same `{"error": {"code", "message"}}` shape.
+
+use axum::Json;
+use axum::extract::FromRequest;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chat_core::app::errors::{AuthError, ConversationError, MessageError, ProfileError};
+use chat_core::domain::error::{DomainError, ErrorKind};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An error as the API returns it.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub retry_after_ms: Option<u64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case code clients may branch on.
+    pub code: String,
+    /// Human-readable explanation (may change).
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_ms: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            retry_after_ms: None,
+        }
+    }
+
+    pub fn not_found() -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    }
+
+    pub fn unauthorized() -> Self {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "the token is missing, invalid or expired",
+        )
+    }
+}
+
+/// The HTTP status for each kind of domain failure.
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Validation => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Gone => StatusCode::GONE,
+        ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl ApiError {
+    pub fn from_domain(error: &(impl DomainError + ?Sized)) -> Self {
+        if error.kind() == ErrorKind::Internal {
+            tracing::error!(%error, "internal error");
+        }
+        ApiError {
+            status: status_of(error.kind()),
+            code: error.code(),
+            message: error.to_string(),
+            retry_after_ms: error.retry_after_ms(),
+        }
+    }
+}
+
+macro_rules! from_domain_errors {
+    ($($error:ty),*) => {$(
+        impl From<$error> for ApiError {
+            fn from(error: $error) -> Self {
+                ApiError::from_domain(&error)
+            }
+        }
+    )*};
+}
+
+from_domain_errors!(AuthError, ProfileError, ConversationError, MessageError);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+                retry_after_ms: self.retry_after_ms,
+            },
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(ms) = self.retry_after_ms {
+            let seconds = ms.div_ceil(1000).max(1);
+            if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ),
+            JsonRejection::JsonSyntaxError(_) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                rejection.body_text(),
+            ),
+            JsonRejection::JsonDataError(_) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                rejection.body_text(),
+            ),
+            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                "the request body is too large",
+            ),
+            _ => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                rejection.body_text(),
+            ),
+        }
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    /// A malformed id names nothing the caller may see.
+    fn from(_: PathRejection) -> Self {
+        ApiError::not_found()
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            rejection.body_text(),
+        )
+    }
+}
+
+/// `axum::Json` with our error shape on rejection.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// An optional JSON body: an empty body is `None`, anything else must be valid JSON.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the request body is too large",
+                )
+            })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(None));
+        }
+        serde_json::from_slice(&bytes)
+            .map(|value| OptionalJson(Some(value)))
+            .map_err(|error| {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", error.to_string())
+            })
+    }
+}
+
+/// `axum::extract::Path` with our error shape on rejection.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// `axum::extract::Query` with our error shape on rejection.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+use axum::extract::FromRequestParts;

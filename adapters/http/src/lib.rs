@@ -1,0 +1,114 @@
+//! `chat-http`: the HTTP API (`/api/v1`), the WebSocket gateway (`/ws`), auth extraction,
+//! the mapping of domain errors to responses, operations endpoints and the OpenAPI document.
+//!
+//! [`serve`] runs the whole server on a listener the caller bound, so tests bind port 0.
+
+mod error;
+mod extract;
+mod metrics;
+mod routes;
+mod state;
+mod ws;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method, header};
+use axum::routing::get;
+use chat_core::app::Deps;
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub use error::ApiError;
+pub use state::{AppState, HttpConfig};
+pub use ws::{Gateway, close_code};
+
+/// The largest JSON body the API accepts (a 4,000-character message is ~16 KiB of UTF-8).
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Builds the application: subscribes the gateway to the event bus and assembles the routes.
+pub fn app(deps: Deps, config: HttpConfig) -> (Router, AppState) {
+    let gateway = Arc::new(Gateway::new(config.outbound_queue));
+    deps.events.subscribe(gateway.clone());
+    let state = AppState {
+        deps,
+        gateway,
+        config: Arc::new(config),
+        metrics: metrics::prometheus(),
+    };
+    let (api, openapi) = routes::api_routes();
+    let openapi = Arc::new(openapi);
+    let router = api
+        .route("/ws", get(ws::upgrade))
+        .route(
+            "/openapi.json",
+            get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))),
+        )
+        .fallback(|| async { ApiError::not_found() })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors(&state.config))
+        .layer(axum::middleware::from_fn(metrics::track))
+        .with_state(state.clone());
+    (router, state)
+}
+
+/// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish,
+/// flushes every socket's queue and closes it with 1001, waiting at most the drain timeout.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let gateway = state.gateway.clone();
+    let signal = {
+        let gateway = gateway.clone();
+        async move {
+            shutdown.await;
+            gateway.shutdown.cancel();
+        }
+    };
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal)
+    .await?;
+    gateway.tasks.close();
+    if tokio::time::timeout(state.config.drain_timeout, gateway.tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = gateway.connection_count(),
+            "sockets still open after the drain timeout"
+        );
+    }
+    Ok(())
+}
+
+fn cors(config: &HttpConfig) -> CorsLayer {
+    let origins: Vec<HeaderValue> = config
+        .allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    let allow = if origins.is_empty() {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins)
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+}

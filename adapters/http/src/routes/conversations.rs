@@ -1,0 +1,213 @@
+//! `/api/v1/conversations/*`: create, list, details, rename, members, mute, pin, read.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chat_core::app::{conversations, receipts};
+use chat_core::domain::conversation::{ConversationDetails, ConversationPage, Mute};
+use chat_core::domain::event::ReceiptKind;
+use chat_core::domain::ids::{ConversationId, UserId};
+use chat_core::domain::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody, OptionalJson};
+use crate::extract::Caller;
+use crate::state::AppState;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CreateConversation {
+    Direct {
+        user_id: UserId,
+    },
+    Group {
+        title: String,
+        #[serde(default)]
+        member_ids: Vec<UserId>,
+    },
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListParams {
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// 1..=100, default 50.
+    limit: Option<usize>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RenameRequest {
+    title: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AddMembersRequest {
+    user_ids: Vec<UserId>,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct MuteRequest {
+    /// Muted until then; absent or null mutes until unmuted.
+    until: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize, Serialize, ToSchema)]
+pub struct ReadMark {
+    seq: u64,
+}
+
+#[utoipa::path(post, path = "/api/v1/conversations", tag = "conversations", request_body = CreateConversation,
+    responses((status = 201, body = ConversationDetails), (status = 200, description = "the existing direct conversation", body = ConversationDetails),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiJson(request): ApiJson<CreateConversation>,
+) -> Result<Response, ApiError> {
+    let (details, created) = match request {
+        CreateConversation::Direct { user_id } => {
+            conversations::open_direct(&state.deps, actor, user_id).await?
+        }
+        CreateConversation::Group { title, member_ids } => (
+            conversations::create_group(&state.deps, actor, &title, &member_ids).await?,
+            true,
+        ),
+    };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(details)).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ListParams),
+    responses((status = 200, body = ConversationPage)), security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> Result<Json<ConversationPage>, ApiError> {
+    let limit = params.limit.unwrap_or(50);
+    Ok(Json(
+        conversations::list(&state.deps, actor, params.cursor.as_deref(), limit).await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations", params(("id" = ConversationId, Path)),
+    responses((status = 200, body = ConversationDetails), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn details(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiPath(id): ApiPath<ConversationId>,
+) -> Result<Json<ConversationDetails>, ApiError> {
+    Ok(Json(conversations::details(&state.deps, actor, id).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/conversations/{id}", tag = "conversations", params(("id" = ConversationId, Path)), request_body = RenameRequest,
+    responses((status = 200, body = ConversationDetails), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn rename(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiPath(id): ApiPath<ConversationId>,
+    ApiJson(request): ApiJson<RenameRequest>,
+) -> Result<Json<ConversationDetails>, ApiError> {
+    Ok(Json(
+        conversations::rename(&state.deps, actor, id, &request.title).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/members", tag = "conversations", params(("id" = ConversationId, Path)), request_body = AddMembersRequest,
+    responses((status = 200, body = ConversationDetails), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn add_members(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiPath(id): ApiPath<ConversationId>,
+    ApiJson(request): ApiJson<AddMembersRequest>,
+) -> Result<Json<ConversationDetails>, ApiError> {
+    Ok(Json(
+        conversations::add_members(&state.deps, actor, id, &request.user_ids).await?,
+    ))
+}
+
+/// Removes a member; removing yourself leaves the group.
+#[utoipa::path(delete, path = "/api/v1/conversations/{id}/members/{user_id}", tag = "conversations",
+    params(("id" = ConversationId, Path), ("user_id" = UserId, Path)),
+    responses((status = 200, body = ConversationDetails), (status = 204, description = "you left"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiPath((id, user_id)): ApiPath<(ConversationId, UserId)>,
+) -> Result<Response, ApiError> {
+    Ok(
+        match conversations::remove_member(&state.deps, actor, id, user_id).await? {
+            Some(details) => Json(details).into_response(),
+            None => StatusCode::NO_CONTENT.into_response(),
+        },
+    )
+}
+
+#[utoipa::path(put, path = "/api/v1/conversations/{id}/mute", tag = "conversations", params(("id" = ConversationId, Path)), request_body(content = MuteRequest, description = "optional"),
+    responses((status = 200, body = ConversationDetails), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn mute(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiPath(id): ApiPath<ConversationId>,
+    OptionalJson(body): OptionalJson<MuteRequest>,
+) -> Result<Json<ConversationDetails>, ApiError> {
+    let until = body.and_then(|request| request.until);
+    let mute = until.map_or(Mute::Forever, Mute::Until);
+    Ok(Json(
+        conversations::set_mute(&state.deps, actor, id, Some(mute)).await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/conversations/{id}/mute", tag = "conversations", params(("id" = ConversationId, Path)),
+    responses((status = 200, body = ConversationDetails), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn unmute(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiPath(id): ApiPath<ConversationId>,
+) -> Result<Json<ConversationDetails>, ApiError> {
+    Ok(Json(
+        conversations::set_mute(&state.deps, actor, id, None).await?,
+    ))
+}
+
+#[utoipa::path(put, path = "/api/v1/conversations/{id}/pin", tag = "conversations", params(("id" = ConversationId, Path)),
+    responses((status = 200, body = ConversationDetails), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn pin(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiPath(id): ApiPath<ConversationId>,
+) -> Result<Json<ConversationDetails>, ApiError> {
+    Ok(Json(
+        conversations::set_pinned(&state.deps, actor, id, true).await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/v1/conversations/{id}/pin", tag = "conversations", params(("id" = ConversationId, Path)),
+    responses((status = 200, body = ConversationDetails), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn unpin(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiPath(id): ApiPath<ConversationId>,
+) -> Result<Json<ConversationDetails>, ApiError> {
+    Ok(Json(
+        conversations::set_pinned(&state.deps, actor, id, false).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/read", tag = "conversations", params(("id" = ConversationId, Path)), request_body = ReadMark,
+    responses((status = 200, description = "the read mark as stored", body = ReadMark), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn read(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiPath(id): ApiPath<ConversationId>,
+    ApiJson(mark): ApiJson<ReadMark>,
+) -> Result<Json<ReadMark>, ApiError> {
+    let seq = receipts::mark(&state.deps, actor, id, ReceiptKind::Read, mark.seq).await?;
+    Ok(Json(ReadMark { seq }))
+}

@@ -1,0 +1,47 @@
+//! What every handler can reach: the core's dependencies, the gateway and the settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_core::app::Deps;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::ws::Gateway;
+
+/// Settings of the HTTP and WebSocket layer.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// Browser origins allowed to open `/ws` and call the API; empty = any (no check).
+    pub allowed_origins: Vec<String>,
+    /// Largest WebSocket frame/message a client may send (SPEC: 64 KiB).
+    pub max_ws_message_bytes: usize,
+    /// Events queued for one socket before it counts as a slow consumer and is closed.
+    pub outbound_queue: usize,
+    /// How long a new socket may take to authenticate.
+    pub auth_timeout: Duration,
+    /// A socket that sends nothing (not even a heartbeat) for this long is closed.
+    pub idle_timeout: Duration,
+    /// How long shutdown waits for sockets to flush and close.
+    pub drain_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            allowed_origins: Vec::new(),
+            max_ws_message_bytes: 64 * 1024,
+            outbound_queue: 256,
+            auth_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(75),
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub deps: Deps,
+    pub gateway: Arc<Gateway>,
+    pub config: Arc<HttpConfig>,
+    pub metrics: PrometheusHandle,
+}

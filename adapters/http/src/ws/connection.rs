@@ -1,0 +1,361 @@
+//! One WebSocket connection: authenticate, then serve requests and push events until it
+//! closes. A single task per socket: it reads frames, writes replies and drains the
+//! socket's bounded event queue, so an idle connection costs one task and its buffers.
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use chat_core::app::{Actor, auth, messages, receipts, sync};
+use chat_core::domain::error::DomainError;
+use chat_core::domain::event::{Event, ReceiptKind};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite;
+
+use super::frames::{AckBody, ClientFrame, FrameError, ServerFrame, parse};
+use super::registry::close_code;
+use crate::state::AppState;
+
+type Sink = SplitSink<WebSocket, Message>;
+type Stream = SplitStream<WebSocket>;
+
+/// The socket is gone (or closing); stop serving it.
+struct Closed;
+
+pub async fn run(socket: WebSocket, state: AppState, authenticated: Option<Actor>) {
+    let (mut sink, mut stream) = socket.split();
+    let actor = match authenticated {
+        Some(actor) => actor,
+        None => match authenticate(&mut sink, &mut stream, &state).await {
+            Some(actor) => actor,
+            None => return,
+        },
+    };
+    let gateway = state.gateway.clone();
+    let registration = gateway.register(actor.user_id, actor.session_id);
+    let id = registration.id;
+    let _ = serve(&mut sink, &mut stream, &state, actor, registration).await;
+    gateway.unregister(actor.user_id, id);
+}
+
+/// Waits for the `auth` frame (unless the token came with the upgrade).
+async fn authenticate(sink: &mut Sink, stream: &mut Stream, state: &AppState) -> Option<Actor> {
+    let first = tokio::time::timeout(state.config.auth_timeout, stream.next()).await;
+    let text = match first {
+        Ok(Some(Ok(Message::Text(text)))) => text,
+        Ok(Some(Err(error))) => {
+            if is_too_big(error) {
+                let _ = close(sink, close_code::MESSAGE_TOO_BIG, "frame too large").await;
+            }
+            return None;
+        }
+        Ok(_) => return None,
+        Err(_) => {
+            let _ = close(sink, close_code::UNAUTHORIZED, "authentication timed out").await;
+            return None;
+        }
+    };
+    let (id, frame) = parse(&text);
+    let result = match frame {
+        Ok(ClientFrame::Auth { token }) => auth::authenticate(&state.deps, &token)
+            .await
+            .map_err(|e| (e.code(), e.to_string())),
+        _ => Err((
+            "auth_required",
+            "the first frame must be {\"type\":\"auth\",\"token\":...}".to_owned(),
+        )),
+    };
+    match result {
+        Ok(actor) => Some(actor),
+        Err((code, message)) => {
+            let frame = ServerFrame::Error {
+                id: id.as_ref(),
+                code,
+                message: &message,
+                retry_after_ms: None,
+            };
+            let _ = send(sink, &frame).await;
+            let _ = close(sink, close_code::UNAUTHORIZED, code).await;
+            None
+        }
+    }
+}
+
+async fn serve(
+    sink: &mut Sink,
+    stream: &mut Stream,
+    state: &AppState,
+    actor: Actor,
+    mut registration: super::registry::Registration,
+) -> Result<(), Closed> {
+    let ready = ServerFrame::Ready {
+        user_id: actor.user_id,
+        session_id: actor.session_id,
+        heartbeat_interval_ms: 30_000,
+    };
+    send(sink, &ready).await?;
+    let idle_timeout = state.config.idle_timeout;
+    let idle = tokio::time::sleep(idle_timeout);
+    tokio::pin!(idle);
+    let shutdown = state.gateway.shutdown.clone();
+    loop {
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => {
+                // Drain: what was already queued for this client still goes out.
+                while let Ok(frame) = registration.events.try_recv() {
+                    sink.send(Message::Text(frame)).await.map_err(|_| Closed)?;
+                }
+                return close(sink, close_code::GOING_AWAY, "server shutting down").await;
+            }
+            () = registration.kill.token.cancelled() => {
+                let code = registration.kill.code.load(std::sync::atomic::Ordering::Relaxed);
+                let reason = if code == close_code::SLOW_CONSUMER { "slow consumer: reconnect and sync" } else { "session revoked" };
+                return close(sink, code, reason).await;
+            }
+            Some(frame) = registration.events.recv() => {
+                sink.send(Message::Text(frame)).await.map_err(|_| Closed)?;
+            }
+            () = &mut idle => {
+                return close(sink, close_code::IDLE, "no heartbeat").await;
+            }
+            inbound = stream.next() => {
+                idle.as_mut().reset(Instant::now() + idle_timeout);
+                match inbound {
+                    Some(Ok(Message::Text(text))) => handle_text(sink, state, actor, &text).await?,
+                    Some(Ok(Message::Binary(_))) => {
+                        let frame = ServerFrame::Error { id: None, code: "binary_not_supported", message: "frames are JSON text", retry_after_ms: None };
+                        send(sink, &frame).await?;
+                    }
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                    Some(Ok(Message::Close(_))) | None => return Err(Closed),
+                    Some(Err(error)) => {
+                        if is_too_big(error) {
+                            return close(sink, close_code::MESSAGE_TOO_BIG, "frame too large").await;
+                        }
+                        return Err(Closed);
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn handle_text(
+    sink: &mut Sink,
+    state: &AppState,
+    actor: Actor,
+    text: &str,
+) -> Result<(), Closed> {
+    let (id, frame) = parse(text);
+    let id = id.as_ref();
+    let frame = match frame {
+        Ok(frame) => frame,
+        Err(error) => {
+            let (code, message) = match error {
+                FrameError::InvalidJson(detail) => ("invalid_json", detail),
+                FrameError::UnknownType(kind) => {
+                    ("unknown_type", format!("unknown frame type {kind:?}"))
+                }
+                FrameError::InvalidFrame(detail) => ("invalid_frame", detail),
+            };
+            return send(
+                sink,
+                &ServerFrame::Error {
+                    id,
+                    code,
+                    message: &message,
+                    retry_after_ms: None,
+                },
+            )
+            .await;
+        }
+    };
+    let deps = &state.deps;
+    match frame {
+        ClientFrame::Auth { .. } => {
+            send_error_code(
+                sink,
+                id,
+                "already_authenticated",
+                "this socket is already authenticated",
+            )
+            .await
+        }
+        ClientFrame::Heartbeat => send(sink, &ServerFrame::HeartbeatAck { id }).await,
+        ClientFrame::MessageSend {
+            conversation_id,
+            client_msg_id,
+            body,
+            reply_to,
+        } => {
+            let command = messages::SendMessage {
+                client_msg_id,
+                body,
+                reply_to,
+            };
+            match messages::send(deps, actor, conversation_id, command).await {
+                Ok(sent) => {
+                    let body = AckBody::Message {
+                        duplicate: !sent.created,
+                        message: sent.message,
+                    };
+                    send(sink, &ServerFrame::Ack { id, body }).await
+                }
+                Err(error) => send_error(sink, id, &error).await,
+            }
+        }
+        ClientFrame::Typing {
+            conversation_id,
+            state: typing,
+        } => match receipts::typing(deps, actor, conversation_id, typing).await {
+            Ok(()) if id.is_some() => {
+                send(
+                    sink,
+                    &ServerFrame::Ack {
+                        id,
+                        body: AckBody::Empty {},
+                    },
+                )
+                .await
+            }
+            Ok(()) => Ok(()),
+            Err(error) => send_error(sink, id, &error).await,
+        },
+        ClientFrame::ReceiptRead {
+            conversation_id,
+            seq,
+        } => {
+            mark(
+                sink,
+                state,
+                actor,
+                id,
+                conversation_id,
+                ReceiptKind::Read,
+                seq,
+            )
+            .await
+        }
+        ClientFrame::ReceiptDelivered {
+            conversation_id,
+            seq,
+        } => {
+            mark(
+                sink,
+                state,
+                actor,
+                id,
+                conversation_id,
+                ReceiptKind::Delivered,
+                seq,
+            )
+            .await
+        }
+        ClientFrame::Sync { since } => match sync::sync(deps, actor, &since).await {
+            Ok(result) => {
+                for message in result.messages {
+                    send(sink, &Event::MessageNew { message }).await?;
+                }
+                send(
+                    sink,
+                    &ServerFrame::Ack {
+                        id,
+                        body: AckBody::Sync {
+                            conversations: result.conversations,
+                        },
+                    },
+                )
+                .await
+            }
+            Err(error) => send_error(sink, id, &error).await,
+        },
+    }
+}
+
+async fn mark(
+    sink: &mut Sink,
+    state: &AppState,
+    actor: Actor,
+    id: Option<&Value>,
+    conversation_id: chat_core::domain::ids::ConversationId,
+    kind: ReceiptKind,
+    seq: u64,
+) -> Result<(), Closed> {
+    match receipts::mark(&state.deps, actor, conversation_id, kind, seq).await {
+        Ok(seq) => {
+            send(
+                sink,
+                &ServerFrame::Ack {
+                    id,
+                    body: AckBody::Receipt {
+                        conversation_id,
+                        seq,
+                    },
+                },
+            )
+            .await
+        }
+        Err(error) => send_error(sink, id, &error).await,
+    }
+}
+
+async fn send_error(
+    sink: &mut Sink,
+    id: Option<&Value>,
+    error: &(impl DomainError + ?Sized),
+) -> Result<(), Closed> {
+    let message = error.to_string();
+    let frame = ServerFrame::Error {
+        id,
+        code: error.code(),
+        message: &message,
+        retry_after_ms: error.retry_after_ms(),
+    };
+    send(sink, &frame).await
+}
+
+async fn send_error_code(
+    sink: &mut Sink,
+    id: Option<&Value>,
+    code: &str,
+    message: &str,
+) -> Result<(), Closed> {
+    send(
+        sink,
+        &ServerFrame::Error {
+            id,
+            code,
+            message,
+            retry_after_ms: None,
+        },
+    )
+    .await
+}
+
+async fn send(sink: &mut Sink, frame: &impl Serialize) -> Result<(), Closed> {
+    let json = serde_json::to_string(frame).map_err(|_| Closed)?;
+    sink.send(Message::Text(Utf8Bytes::from(json)))
+        .await
+        .map_err(|_| Closed)
+}
+
+/// Sends a close frame; the connection is over either way.
+async fn close(sink: &mut Sink, code: u16, reason: &str) -> Result<(), Closed> {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from(reason),
+    };
+    let _ = sink.send(Message::Close(Some(frame))).await;
+    Err(Closed)
+}
+
+/// Whether a read failed because the client sent more than the size limit.
+fn is_too_big(error: axum::Error) -> bool {
+    let inner = error.into_inner();
+    matches!(
+        inner.downcast_ref::<tungstenite::Error>(),
+        Some(tungstenite::Error::Capacity(_))
+    )
+}

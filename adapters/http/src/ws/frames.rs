@@ -1,0 +1,141 @@
+//! The JSON frames of the WebSocket protocol (see docs/protocol.md).
+
+use std::collections::HashMap;
+
+use chat_core::app::sync::SyncedConversation;
+use chat_core::domain::event::TypingState;
+use chat_core::domain::ids::{ClientMsgId, ConversationId, MessageId, SessionId, UserId};
+use chat_core::domain::message::Message;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A frame from the client. `id`, when present, is echoed in the `ack` or `error`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type")]
+pub enum ClientFrame {
+    #[serde(rename = "auth")]
+    Auth { token: String },
+    #[serde(rename = "message.send")]
+    MessageSend {
+        conversation_id: ConversationId,
+        client_msg_id: ClientMsgId,
+        body: Option<String>,
+        reply_to: Option<MessageId>,
+    },
+    #[serde(rename = "typing")]
+    Typing {
+        conversation_id: ConversationId,
+        #[serde(default = "typing_started")]
+        state: TypingState,
+    },
+    #[serde(rename = "receipt.read")]
+    ReceiptRead {
+        conversation_id: ConversationId,
+        seq: u64,
+    },
+    #[serde(rename = "receipt.delivered")]
+    ReceiptDelivered {
+        conversation_id: ConversationId,
+        seq: u64,
+    },
+    #[serde(rename = "heartbeat")]
+    Heartbeat,
+    #[serde(rename = "sync")]
+    Sync {
+        #[serde(default)]
+        since: HashMap<ConversationId, u64>,
+    },
+}
+
+fn typing_started() -> TypingState {
+    TypingState::Started
+}
+
+/// Every client frame type, to tell an unknown type from a malformed known one.
+pub const CLIENT_FRAME_TYPES: &[&str] = &[
+    "auth",
+    "message.send",
+    "typing",
+    "receipt.read",
+    "receipt.delivered",
+    "heartbeat",
+    "sync",
+];
+
+/// Why a text frame could not be read.
+pub enum FrameError {
+    InvalidJson(String),
+    UnknownType(String),
+    InvalidFrame(String),
+}
+
+/// Parses one text frame into its request id and the frame.
+pub fn parse(text: &str) -> (Option<Value>, Result<ClientFrame, FrameError>) {
+    let mut value: Value = match serde_json::from_str(text) {
+        Ok(value) => value,
+        Err(error) => return (None, Err(FrameError::InvalidJson(error.to_string()))),
+    };
+    let id = value.as_object_mut().and_then(|object| object.remove("id"));
+    let kind = value
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if !CLIENT_FRAME_TYPES.contains(&kind.as_str()) {
+        return (id, Err(FrameError::UnknownType(kind)));
+    }
+    let frame =
+        serde_json::from_value(value).map_err(|error| FrameError::InvalidFrame(error.to_string()));
+    (id, frame)
+}
+
+/// Frames the server sends in reply to a client frame (events are `chat_core::domain::event::Event`).
+#[derive(Debug, Serialize)]
+#[serde(tag = "type")]
+pub enum ServerFrame<'a> {
+    #[serde(rename = "ready")]
+    Ready {
+        user_id: UserId,
+        session_id: SessionId,
+        heartbeat_interval_ms: u64,
+    },
+    #[serde(rename = "ack")]
+    Ack {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a Value>,
+        #[serde(flatten)]
+        body: AckBody,
+    },
+    #[serde(rename = "error")]
+    Error {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a Value>,
+        code: &'a str,
+        message: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
+    },
+    #[serde(rename = "heartbeat.ack")]
+    HeartbeatAck {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<&'a Value>,
+    },
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum AckBody {
+    /// `message.send`: the stored message; `duplicate` when this was a retry.
+    Message { message: Message, duplicate: bool },
+    /// `receipt.*`: the mark as stored.
+    Receipt {
+        conversation_id: ConversationId,
+        seq: u64,
+    },
+    /// `sync`: after the replayed `message.new` frames, where each conversation stands.
+    Sync {
+        conversations: Vec<SyncedConversation>,
+    },
+    /// `typing` and others with nothing to report.
+    Empty {},
+}

@@ -1,0 +1,331 @@
+//! `ConversationRepo` in memory.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chat_core::domain::Timestamp;
+use chat_core::domain::conversation::{
+    Conversation, ConversationSummary, Member, Mute, Role, unread_count,
+};
+use chat_core::domain::error::RepoError;
+use chat_core::domain::ids::{ConversationId, UserId};
+use chat_core::domain::message::{Message, MessageKind, NewMessage};
+use chat_core::ports::{
+    ConversationRepo, DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, PinOutcome,
+};
+
+use crate::store::{MemoryStore, State, StoredConversation};
+
+#[async_trait]
+impl ConversationRepo for MemoryStore {
+    async fn find_or_create_direct(
+        &self,
+        conversation: Conversation,
+        members: [Member; 2],
+    ) -> Result<DirectOutcome, RepoError> {
+        let mut state = self.state.lock();
+        let pair = ordered_pair(members[0].user_id, members[1].user_id);
+        if let Some(existing) = state
+            .direct_pairs
+            .get(&pair)
+            .and_then(|id| state.conversations.get(id))
+        {
+            return Ok(DirectOutcome::Existing(existing.conversation.clone()));
+        }
+        state.direct_pairs.insert(pair, conversation.id);
+        insert_conversation(&mut state, conversation.clone(), members.into());
+        Ok(DirectOutcome::Created(stored_conversation(
+            &state,
+            conversation.id,
+        )?))
+    }
+
+    async fn create_group(
+        &self,
+        conversation: Conversation,
+        members: Vec<Member>,
+        announcement: NewMessage,
+    ) -> Result<(Conversation, Message), RepoError> {
+        let mut state = self.state.lock();
+        let id = conversation.id;
+        insert_conversation(&mut state, conversation, members);
+        let message = state
+            .append(announcement)
+            .ok_or_else(|| RepoError::Internal("group vanished".into()))?;
+        Ok((stored_conversation(&state, id)?, message))
+    }
+
+    async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, RepoError> {
+        Ok(self
+            .state
+            .lock()
+            .conversations
+            .get(&id)
+            .map(|stored| stored.conversation.clone()))
+    }
+
+    async fn member(&self, id: ConversationId, user: UserId) -> Result<Option<Member>, RepoError> {
+        let state = self.state.lock();
+        Ok(state
+            .conversations
+            .get(&id)
+            .and_then(|stored| stored.members.get(&user))
+            .cloned())
+    }
+
+    async fn members(&self, id: ConversationId) -> Result<Vec<Member>, RepoError> {
+        let state = self.state.lock();
+        let mut members: Vec<Member> = state
+            .conversations
+            .get(&id)
+            .map(|s| s.members.values().cloned().collect())
+            .unwrap_or_default();
+        members.sort_by_key(|m| (std::cmp::Reverse(m.role), m.joined_at, m.user_id));
+        Ok(members)
+    }
+
+    async fn member_ids(&self, id: ConversationId) -> Result<Vec<UserId>, RepoError> {
+        let state = self.state.lock();
+        Ok(state
+            .conversations
+            .get(&id)
+            .map(|s| s.members.keys().copied().collect())
+            .unwrap_or_default())
+    }
+
+    async fn change_membership(
+        &self,
+        change: MembershipChange,
+        announcement: NewMessage,
+    ) -> Result<MembershipOutcome, RepoError> {
+        let mut state = self.state.lock();
+        let Some(stored) = state.conversations.get_mut(&change.conversation_id) else {
+            return Ok(MembershipOutcome::NotFound);
+        };
+        let added = change
+            .add
+            .iter()
+            .filter(|m| !stored.members.contains_key(&m.user_id))
+            .count();
+        let removed = change
+            .remove
+            .iter()
+            .filter(|u| stored.members.contains_key(u))
+            .count();
+        if stored.members.len() + added - removed > change.max_members {
+            return Ok(MembershipOutcome::TooManyMembers);
+        }
+        if let Some(title) = change.title {
+            stored.conversation.title = Some(title);
+        }
+        if let Some(owner) = change.new_owner.and_then(|id| stored.members.get_mut(&id)) {
+            owner.role = Role::Owner;
+        }
+        for user in change.remove {
+            state.remove_member(change.conversation_id, user);
+        }
+        for member in change.add {
+            state.add_member(member);
+        }
+        let announcement = state
+            .append(announcement)
+            .ok_or_else(|| RepoError::Internal("group vanished".into()))?;
+        let conversation = stored_conversation(&state, change.conversation_id)?;
+        Ok(MembershipOutcome::Applied {
+            conversation,
+            announcement,
+        })
+    }
+
+    async fn list_conversations(
+        &self,
+        user: UserId,
+        query: ListQuery,
+    ) -> Result<Vec<ConversationSummary>, RepoError> {
+        let state = self.state.lock();
+        let Some(ids) = state.conversations_of.get(&user) else {
+            return Ok(Vec::new());
+        };
+        let mut rows: Vec<(&StoredConversation, &Member)> = ids
+            .iter()
+            .filter_map(|id| state.conversations.get(id))
+            .filter_map(|stored| stored.members.get(&user).map(|member| (stored, member)))
+            .filter(|(_, member)| member.pinned_at.is_some() == query.pinned)
+            .filter(|(stored, _)| {
+                query
+                    .before
+                    .is_none_or(|cursor| sort_key(&stored.conversation) < cursor)
+            })
+            .collect();
+        rows.sort_by(|a, b| sort_key(&b.0.conversation).cmp(&sort_key(&a.0.conversation)));
+        rows.truncate(query.limit);
+        Ok(rows
+            .into_iter()
+            .map(|(stored, member)| summary(stored, member))
+            .collect())
+    }
+
+    async fn conversation_seqs(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<(ConversationId, u64)>, RepoError> {
+        let state = self.state.lock();
+        let ids = state.conversations_of.get(&user).into_iter().flatten();
+        Ok(ids
+            .filter_map(|id| state.conversations.get(id))
+            .map(|s| (s.conversation.id, s.conversation.last_seq))
+            .collect())
+    }
+
+    async fn mark_read(
+        &self,
+        id: ConversationId,
+        user: UserId,
+        seq: u64,
+    ) -> Result<Option<u64>, RepoError> {
+        Ok(raise_mark(
+            &mut self.state.lock(),
+            id,
+            user,
+            seq,
+            |member| &mut member.read_seq,
+        ))
+    }
+
+    async fn mark_delivered(
+        &self,
+        id: ConversationId,
+        user: UserId,
+        seq: u64,
+    ) -> Result<Option<u64>, RepoError> {
+        Ok(raise_mark(
+            &mut self.state.lock(),
+            id,
+            user,
+            seq,
+            |member| &mut member.delivered_seq,
+        ))
+    }
+
+    async fn set_mute(
+        &self,
+        id: ConversationId,
+        user: UserId,
+        mute: Option<Mute>,
+    ) -> Result<(), RepoError> {
+        let mut state = self.state.lock();
+        if let Some(member) = state
+            .conversations
+            .get_mut(&id)
+            .and_then(|s| s.members.get_mut(&user))
+        {
+            member.mute = mute;
+        }
+        Ok(())
+    }
+
+    async fn set_pinned(
+        &self,
+        id: ConversationId,
+        user: UserId,
+        pinned_at: Option<Timestamp>,
+        max_pinned: usize,
+    ) -> Result<PinOutcome, RepoError> {
+        let mut state = self.state.lock();
+        if pinned_at.is_some() {
+            let pinned = state
+                .conversations_of
+                .get(&user)
+                .into_iter()
+                .flatten()
+                .filter(|other| **other != id)
+                .filter_map(|other| state.conversations.get(other)?.members.get(&user))
+                .filter(|member| member.pinned_at.is_some())
+                .count();
+            if pinned >= max_pinned {
+                return Ok(PinOutcome::TooManyPinned);
+            }
+        }
+        if let Some(member) = state
+            .conversations
+            .get_mut(&id)
+            .and_then(|s| s.members.get_mut(&user))
+        {
+            if pinned_at.is_none() || member.pinned_at.is_none() {
+                member.pinned_at = pinned_at;
+            }
+        }
+        Ok(PinOutcome::Done)
+    }
+}
+
+fn ordered_pair(a: UserId, b: UserId) -> (UserId, UserId) {
+    if a <= b { (a, b) } else { (b, a) }
+}
+
+fn sort_key(conversation: &Conversation) -> (Timestamp, ConversationId) {
+    (conversation.last_activity_at, conversation.id)
+}
+
+fn insert_conversation(state: &mut State, mut conversation: Conversation, members: Vec<Member>) {
+    conversation.member_count = 0;
+    let id = conversation.id;
+    state.conversations.insert(
+        id,
+        StoredConversation {
+            conversation,
+            members: HashMap::new(),
+            messages: Vec::new(),
+        },
+    );
+    for member in members {
+        state.add_member(member);
+    }
+}
+
+fn stored_conversation(state: &State, id: ConversationId) -> Result<Conversation, RepoError> {
+    state
+        .conversations
+        .get(&id)
+        .map(|s| s.conversation.clone())
+        .ok_or_else(|| RepoError::Internal(format!("conversation {id} vanished")))
+}
+
+fn summary(stored: &StoredConversation, member: &Member) -> ConversationSummary {
+    let after_read = usize::try_from(member.read_seq)
+        .unwrap_or(usize::MAX)
+        .min(stored.messages.len());
+    let others_after_read = stored.messages[after_read..]
+        .iter()
+        .filter(|m| m.sender_id != member.user_id && m.kind != MessageKind::System)
+        .count();
+    ConversationSummary {
+        conversation: stored.conversation.clone(),
+        membership: member.clone(),
+        last_message: stored.messages.last().cloned(),
+        unread_count: unread_count(
+            stored.conversation.last_seq,
+            member.read_seq,
+            others_after_read as u64,
+        ),
+        peer: None,
+    }
+}
+
+fn raise_mark(
+    state: &mut State,
+    id: ConversationId,
+    user: UserId,
+    seq: u64,
+    mark: fn(&mut Member) -> &mut u64,
+) -> Option<u64> {
+    let stored = state.conversations.get_mut(&id)?;
+    let target = seq.min(stored.conversation.last_seq);
+    let member = stored.members.get_mut(&user)?;
+    let current = mark(member);
+    if target <= *current {
+        return None;
+    }
+    *current = target;
+    Some(target)
+}

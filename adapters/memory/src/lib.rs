@@ -1,0 +1,19 @@
+//! `chat-memory`: in-process adapters for every storage and delivery port.
+//!
+//! This is the embedded default (`cargo run -p chat-server` with no services) and the
+//! reference the real adapters are held to: the same port contract tests run against it.
+//! Everything lives in one mutex-guarded state so that the multi-step writes the ports
+//! promise to be atomic (insert a message + bump the seq + move the read mark) are.
+
+mod conversations;
+mod events;
+mod health;
+mod messages;
+mod rate_limit;
+mod sessions;
+mod store;
+mod users;
+
+pub use events::MemoryEventBus;
+pub use rate_limit::MemoryRateLimiter;
+pub use store::MemoryStore;

@@ -1,0 +1,593 @@
+//! Conversations: create (direct, group), list, details, rename, members, mute and pin.
+
+use std::collections::HashSet;
+
+use crate::domain::Timestamp;
+use crate::domain::conversation::{
+    Conversation, ConversationDetails, ConversationKind, ConversationPage, MAX_GROUP_MEMBERS,
+    MAX_PINNED, Member, Mute, Role, may_add_members, may_edit_group, may_remove_member,
+    parse_title, successor_owner,
+};
+use crate::domain::event::{ConversationChange, Delivery, Event};
+use crate::domain::ids::{ConversationId, MessageId, UserId};
+use crate::domain::message::{NewMessage, SystemEvent};
+use crate::ports::{DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, PinOutcome};
+
+use super::access::{membership, publish};
+use super::errors::ConversationError;
+use super::{Actor, Deps};
+
+/// The largest page of the conversation list.
+pub const MAX_PAGE: usize = 100;
+
+/// Opens the direct conversation with `peer`, creating it on first use. Returns it and
+/// whether it was created now.
+pub async fn open_direct(
+    deps: &Deps,
+    actor: Actor,
+    peer: UserId,
+) -> Result<(ConversationDetails, bool), ConversationError> {
+    if peer == actor.user_id {
+        return Err(ConversationError::CannotChatWithSelf);
+    }
+    deps.users
+        .user(peer)
+        .await?
+        .ok_or(ConversationError::UserNotFound)?;
+    let now = deps.clock.now();
+    let conversation = new_conversation(deps, actor, ConversationKind::Direct, None, 2, now);
+    let members = [
+        Member::new(conversation.id, actor.user_id, Role::Member, now),
+        Member::new(conversation.id, peer, Role::Member, now),
+    ];
+    let (conversation, created) = match deps
+        .conversations
+        .find_or_create_direct(conversation, members)
+        .await?
+    {
+        DirectOutcome::Created(conversation) => (conversation, true),
+        DirectOutcome::Existing(conversation) => (conversation, false),
+    };
+    if created {
+        let event = Event::ConversationUpdated {
+            change: ConversationChange::Created,
+            conversation: conversation.clone(),
+        };
+        publish(
+            deps,
+            Delivery {
+                recipients: vec![actor.user_id, peer],
+                except_session: None,
+                event,
+            },
+        )
+        .await;
+    }
+    Ok((details_of(deps, actor, conversation.id).await?, created))
+}
+
+pub async fn create_group(
+    deps: &Deps,
+    actor: Actor,
+    title: &str,
+    member_ids: &[UserId],
+) -> Result<ConversationDetails, ConversationError> {
+    let title = parse_title(title)?;
+    let invitees = distinct_others(member_ids, actor.user_id);
+    if invitees.len() + 1 > MAX_GROUP_MEMBERS {
+        return Err(ConversationError::GroupFull);
+    }
+    require_users_exist(deps, &invitees).await?;
+    let now = deps.clock.now();
+    let count = u32::try_from(invitees.len() + 1).map_err(|_| ConversationError::GroupFull)?;
+    let conversation = new_conversation(
+        deps,
+        actor,
+        ConversationKind::Group,
+        Some(title.clone()),
+        count,
+        now,
+    );
+    let mut members = vec![Member::new(
+        conversation.id,
+        actor.user_id,
+        Role::Owner,
+        now,
+    )];
+    members.extend(
+        invitees
+            .iter()
+            .map(|user| Member::new(conversation.id, *user, Role::Member, now)),
+    );
+    let event = SystemEvent::GroupCreated {
+        actor: actor.user_id,
+        title,
+    };
+    let announcement = NewMessage::system(
+        MessageId(deps.ids.new_id()),
+        conversation.id,
+        actor.user_id,
+        event,
+        now,
+    );
+    let (conversation, message) = deps
+        .conversations
+        .create_group(conversation, members, announcement)
+        .await?;
+    let recipients: Vec<UserId> = std::iter::once(actor.user_id).chain(invitees).collect();
+    let created = Event::ConversationUpdated {
+        change: ConversationChange::Created,
+        conversation: conversation.clone(),
+    };
+    publish(
+        deps,
+        Delivery {
+            recipients: recipients.clone(),
+            except_session: None,
+            event: created,
+        },
+    )
+    .await;
+    publish(
+        deps,
+        Delivery {
+            recipients,
+            except_session: None,
+            event: Event::MessageNew { message },
+        },
+    )
+    .await;
+    details_of(deps, actor, conversation.id).await
+}
+
+/// The caller's conversations, most recent activity first; pinned ones lead the first page.
+pub async fn list(
+    deps: &Deps,
+    actor: Actor,
+    cursor: Option<&str>,
+    limit: usize,
+) -> Result<ConversationPage, ConversationError> {
+    let limit = limit.clamp(1, MAX_PAGE);
+    let before = cursor.map(parse_cursor).transpose()?;
+    let mut conversations = Vec::new();
+    if before.is_none() {
+        let pinned = ListQuery {
+            pinned: true,
+            before: None,
+            limit: MAX_PINNED,
+        };
+        conversations = deps
+            .conversations
+            .list_conversations(actor.user_id, pinned)
+            .await?;
+    }
+    let query = ListQuery {
+        pinned: false,
+        before,
+        limit,
+    };
+    let page = deps
+        .conversations
+        .list_conversations(actor.user_id, query)
+        .await?;
+    let next_cursor = (page.len() == limit)
+        .then(|| {
+            page.last()
+                .map(|s| format_cursor(s.conversation.last_activity_at, s.conversation.id))
+        })
+        .flatten();
+    conversations.extend(page);
+    fill_peers(deps, actor, &mut conversations).await?;
+    Ok(ConversationPage {
+        conversations,
+        next_cursor,
+    })
+}
+
+pub async fn details(
+    deps: &Deps,
+    actor: Actor,
+    id: ConversationId,
+) -> Result<ConversationDetails, ConversationError> {
+    details_of(deps, actor, id).await
+}
+
+pub async fn rename(
+    deps: &Deps,
+    actor: Actor,
+    id: ConversationId,
+    title: &str,
+) -> Result<ConversationDetails, ConversationError> {
+    let title = parse_title(title)?;
+    let me = require_group_member(deps, actor, id).await?;
+    if !may_edit_group(me.role) {
+        return Err(ConversationError::NotPermitted);
+    }
+    let change = MembershipChange {
+        title: Some(title.clone()),
+        ..no_change(id)
+    };
+    let event = SystemEvent::Renamed {
+        actor: actor.user_id,
+        title,
+    };
+    apply(
+        deps,
+        actor,
+        change,
+        event,
+        ConversationChange::Renamed,
+        Vec::new(),
+    )
+    .await?;
+    details_of(deps, actor, id).await
+}
+
+pub async fn add_members(
+    deps: &Deps,
+    actor: Actor,
+    id: ConversationId,
+    user_ids: &[UserId],
+) -> Result<ConversationDetails, ConversationError> {
+    let me = require_group_member(deps, actor, id).await?;
+    if !may_add_members(me.role) {
+        return Err(ConversationError::NotPermitted);
+    }
+    let current: HashSet<UserId> = deps
+        .conversations
+        .member_ids(id)
+        .await?
+        .into_iter()
+        .collect();
+    let invitees: Vec<UserId> = distinct_others(user_ids, actor.user_id)
+        .into_iter()
+        .filter(|u| !current.contains(u))
+        .collect();
+    if invitees.is_empty() {
+        return Err(ConversationError::AlreadyMember);
+    }
+    require_users_exist(deps, &invitees).await?;
+    let now = deps.clock.now();
+    let add = invitees
+        .iter()
+        .map(|user| Member::new(id, *user, Role::Member, now))
+        .collect();
+    let change = MembershipChange {
+        add,
+        ..no_change(id)
+    };
+    let event = SystemEvent::MembersAdded {
+        actor: actor.user_id,
+        user_ids: invitees,
+    };
+    apply(
+        deps,
+        actor,
+        change,
+        event,
+        ConversationChange::MembersAdded,
+        Vec::new(),
+    )
+    .await?;
+    details_of(deps, actor, id).await
+}
+
+/// Removes `user` from a group, or, when `user` is the caller, leaves it (an owner who
+/// leaves hands ownership on). Returns the group as the caller now sees it, if still a member.
+pub async fn remove_member(
+    deps: &Deps,
+    actor: Actor,
+    id: ConversationId,
+    user: UserId,
+) -> Result<Option<ConversationDetails>, ConversationError> {
+    let me = require_group_member(deps, actor, id).await?;
+    if user == actor.user_id {
+        let others: Vec<Member> = deps
+            .conversations
+            .members(id)
+            .await?
+            .into_iter()
+            .filter(|m| m.user_id != user)
+            .collect();
+        let new_owner = (me.role == Role::Owner)
+            .then(|| successor_owner(&others))
+            .flatten();
+        let change = MembershipChange {
+            remove: vec![user],
+            new_owner,
+            ..no_change(id)
+        };
+        let event = SystemEvent::MemberLeft {
+            user_id: user,
+            new_owner,
+        };
+        apply(
+            deps,
+            actor,
+            change,
+            event,
+            ConversationChange::MemberLeft,
+            vec![user],
+        )
+        .await?;
+        return Ok(None);
+    }
+    let target = deps
+        .conversations
+        .member(id, user)
+        .await?
+        .ok_or(ConversationError::UserNotFound)?;
+    if !may_remove_member(me.role, target.role) {
+        return Err(ConversationError::NotPermitted);
+    }
+    let change = MembershipChange {
+        remove: vec![user],
+        ..no_change(id)
+    };
+    let event = SystemEvent::MemberRemoved {
+        actor: actor.user_id,
+        user_id: user,
+    };
+    apply(
+        deps,
+        actor,
+        change,
+        event,
+        ConversationChange::MemberRemoved,
+        vec![user],
+    )
+    .await?;
+    Ok(Some(details_of(deps, actor, id).await?))
+}
+
+pub async fn set_mute(
+    deps: &Deps,
+    actor: Actor,
+    id: ConversationId,
+    mute: Option<Mute>,
+) -> Result<ConversationDetails, ConversationError> {
+    membership(deps, id, actor.user_id)
+        .await?
+        .ok_or(ConversationError::ConversationNotFound)?;
+    if let Some(Mute::Until(until)) = mute {
+        if until <= deps.clock.now() {
+            return Err(crate::domain::error::Invalid::new(
+                "invalid_mute",
+                "mute end must be in the future",
+            )
+            .into());
+        }
+    }
+    deps.conversations.set_mute(id, actor.user_id, mute).await?;
+    details_of(deps, actor, id).await
+}
+
+pub async fn set_pinned(
+    deps: &Deps,
+    actor: Actor,
+    id: ConversationId,
+    pinned: bool,
+) -> Result<ConversationDetails, ConversationError> {
+    membership(deps, id, actor.user_id)
+        .await?
+        .ok_or(ConversationError::ConversationNotFound)?;
+    let pinned_at = pinned.then(|| deps.clock.now());
+    match deps
+        .conversations
+        .set_pinned(id, actor.user_id, pinned_at, MAX_PINNED)
+        .await?
+    {
+        PinOutcome::Done => details_of(deps, actor, id).await,
+        PinOutcome::TooManyPinned => Err(ConversationError::TooManyPinned),
+    }
+}
+
+fn new_conversation(
+    deps: &Deps,
+    actor: Actor,
+    kind: ConversationKind,
+    title: Option<String>,
+    member_count: u32,
+    now: Timestamp,
+) -> Conversation {
+    Conversation {
+        id: ConversationId(deps.ids.new_id()),
+        kind,
+        title,
+        avatar_media_id: None,
+        created_by: actor.user_id,
+        created_at: now,
+        last_seq: 0,
+        last_activity_at: now,
+        member_count,
+    }
+}
+
+fn no_change(id: ConversationId) -> MembershipChange {
+    MembershipChange {
+        conversation_id: id,
+        add: Vec::new(),
+        remove: Vec::new(),
+        new_owner: None,
+        title: None,
+        max_members: MAX_GROUP_MEMBERS,
+    }
+}
+
+/// Applies a group change with its SYSTEM message, then tells the members (and those who
+/// just left, who must drop the conversation).
+async fn apply(
+    deps: &Deps,
+    actor: Actor,
+    change: MembershipChange,
+    event: SystemEvent,
+    kind: ConversationChange,
+    departed: Vec<UserId>,
+) -> Result<(), ConversationError> {
+    let now = deps.clock.now();
+    let announcement = NewMessage::system(
+        MessageId(deps.ids.new_id()),
+        change.conversation_id,
+        actor.user_id,
+        event,
+        now,
+    );
+    let (conversation, message) = match deps
+        .conversations
+        .change_membership(change, announcement)
+        .await?
+    {
+        MembershipOutcome::Applied {
+            conversation,
+            announcement,
+        } => (conversation, announcement),
+        MembershipOutcome::TooManyMembers => return Err(ConversationError::GroupFull),
+        MembershipOutcome::NotFound => return Err(ConversationError::ConversationNotFound),
+    };
+    let recipients = deps.conversations.member_ids(conversation.id).await?;
+    let updated = Event::ConversationUpdated {
+        change: kind,
+        conversation: conversation.clone(),
+    };
+    publish(
+        deps,
+        Delivery {
+            recipients: recipients.clone(),
+            except_session: None,
+            event: updated,
+        },
+    )
+    .await;
+    publish(
+        deps,
+        Delivery {
+            recipients,
+            except_session: None,
+            event: Event::MessageNew { message },
+        },
+    )
+    .await;
+    if !departed.is_empty() {
+        let removed = Event::ConversationUpdated {
+            change: ConversationChange::Removed,
+            conversation,
+        };
+        publish(
+            deps,
+            Delivery {
+                recipients: departed,
+                except_session: None,
+                event: removed,
+            },
+        )
+        .await;
+    }
+    Ok(())
+}
+
+async fn require_group_member(
+    deps: &Deps,
+    actor: Actor,
+    id: ConversationId,
+) -> Result<Member, ConversationError> {
+    let me = membership(deps, id, actor.user_id)
+        .await?
+        .ok_or(ConversationError::ConversationNotFound)?;
+    let conversation = deps
+        .conversations
+        .conversation(id)
+        .await?
+        .ok_or(ConversationError::ConversationNotFound)?;
+    if conversation.kind != ConversationKind::Group {
+        return Err(ConversationError::NotAGroup);
+    }
+    Ok(me)
+}
+
+async fn details_of(
+    deps: &Deps,
+    actor: Actor,
+    id: ConversationId,
+) -> Result<ConversationDetails, ConversationError> {
+    let membership = membership(deps, id, actor.user_id)
+        .await?
+        .ok_or(ConversationError::ConversationNotFound)?;
+    let conversation = deps
+        .conversations
+        .conversation(id)
+        .await?
+        .ok_or(ConversationError::ConversationNotFound)?;
+    let members = deps
+        .conversations
+        .members(id)
+        .await?
+        .iter()
+        .map(Member::view)
+        .collect();
+    Ok(ConversationDetails {
+        conversation,
+        members,
+        membership,
+    })
+}
+
+async fn require_users_exist(deps: &Deps, ids: &[UserId]) -> Result<(), ConversationError> {
+    let found = deps.users.users(ids).await?;
+    if found.len() != ids.len() {
+        return Err(ConversationError::UserNotFound);
+    }
+    Ok(())
+}
+
+async fn fill_peers(
+    deps: &Deps,
+    actor: Actor,
+    summaries: &mut [crate::domain::conversation::ConversationSummary],
+) -> Result<(), ConversationError> {
+    let mut peer_of = Vec::new();
+    for summary in summaries.iter() {
+        if summary.conversation.kind == ConversationKind::Direct {
+            let ids = deps
+                .conversations
+                .member_ids(summary.conversation.id)
+                .await?;
+            peer_of.push(ids.into_iter().find(|id| *id != actor.user_id));
+        } else {
+            peer_of.push(None);
+        }
+    }
+    let wanted: Vec<UserId> = peer_of.iter().flatten().copied().collect();
+    let users = deps.users.users(&wanted).await?;
+    for (summary, peer) in summaries.iter_mut().zip(peer_of) {
+        summary.peer = peer
+            .and_then(|id| users.iter().find(|u| u.id == id))
+            .map(|u| u.public_profile());
+    }
+    Ok(())
+}
+
+fn distinct_others(ids: &[UserId], me: UserId) -> Vec<UserId> {
+    let mut seen = HashSet::new();
+    ids.iter()
+        .copied()
+        .filter(|id| *id != me && seen.insert(*id))
+        .collect()
+}
+
+fn format_cursor(at: Timestamp, id: ConversationId) -> String {
+    format!("{}_{}", at.timestamp_micros(), id)
+}
+
+fn parse_cursor(raw: &str) -> Result<(Timestamp, ConversationId), ConversationError> {
+    let invalid = || {
+        crate::domain::error::Invalid::new(
+            "invalid_cursor",
+            "cursor is not one this server gave out",
+        )
+    };
+    let (micros, id) = raw.split_once('_').ok_or_else(invalid)?;
+    let micros: i64 = micros.parse().map_err(|_| invalid())?;
+    let at = Timestamp::from_timestamp_micros(micros).ok_or_else(invalid)?;
+    let id = id.parse().map_err(|_| invalid())?;
+    Ok((at, id))
+}

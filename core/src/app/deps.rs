@@ -1,0 +1,64 @@
+//! The ports and settings every use case runs with.
+
+use std::sync::Arc;
+
+use crate::domain::Duration;
+use crate::domain::ids::{SessionId, UserId};
+use crate::domain::rate_limit::Quota;
+use crate::ports::{
+    Clock, ConversationRepo, EventBus, HealthCheck, IdGen, MessageRepo, PasswordHasher,
+    RateLimitStore, SessionRepo, TokenIssuer, UserRepo,
+};
+
+/// Limits and lifetimes, configurable by the operator.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Messages per user (all devices, all nodes): the seed's 60 per minute.
+    pub chat: Quota,
+    /// Login attempts per account.
+    pub login_per_account: Quota,
+    /// Login attempts per client IP.
+    pub login_per_ip: Quota,
+    /// Registrations per client IP.
+    pub register_per_ip: Quota,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            chat: Quota::per_minute(60),
+            login_per_account: Quota::per_window(10, 15 * 60_000),
+            login_per_ip: Quota::per_minute(30),
+            register_per_ip: Quota::per_window(10, 60 * 60_000),
+            access_token_ttl: Duration::minutes(15),
+            refresh_token_ttl: Duration::days(30),
+        }
+    }
+}
+
+/// The adapters behind every port, shared by all use cases.
+#[derive(Clone)]
+pub struct Deps {
+    pub users: Arc<dyn UserRepo>,
+    pub sessions: Arc<dyn SessionRepo>,
+    pub conversations: Arc<dyn ConversationRepo>,
+    pub messages: Arc<dyn MessageRepo>,
+    pub rate_limits: Arc<dyn RateLimitStore>,
+    pub events: Arc<dyn EventBus>,
+    pub passwords: Arc<dyn PasswordHasher>,
+    pub tokens: Arc<dyn TokenIssuer>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGen>,
+    /// Every adapter that can report its readiness.
+    pub health: Vec<Arc<dyn HealthCheck>>,
+    pub limits: Limits,
+}
+
+/// Who is acting: an authenticated user on one of their sessions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Actor {
+    pub user_id: UserId,
+    pub session_id: SessionId,
+}

@@ -1,0 +1,15 @@
+//! Use cases: everything a user can do, as functions over [`Deps`].
+//!
+//! Handlers in adapters only turn a request into a call here and the result into a response.
+
+mod access;
+pub mod auth;
+pub mod conversations;
+mod deps;
+pub mod errors;
+pub mod messages;
+pub mod profile;
+pub mod receipts;
+pub mod sync;
+
+pub use deps::{Actor, Deps, Limits};

@@ -1,0 +1,238 @@
+//! Conversations and membership: kinds, roles, per-member state and who may change what.
+
+use serde::{Deserialize, Serialize};
+
+use super::account::PublicProfile;
+use super::error::Invalid;
+use super::ids::{ConversationId, UserId};
+use super::message::Message;
+use super::{DateTime, Timestamp, Utc};
+
+/// The largest group (the seed's limit).
+pub const MAX_GROUP_MEMBERS: usize = 500;
+/// How many conversations one user may pin.
+pub const MAX_PINNED: usize = 5;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationKind {
+    Direct,
+    Group,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Member,
+    Admin,
+    Owner,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub kind: ConversationKind,
+    /// Group title; `None` for direct conversations (clients show the peer's name).
+    pub title: Option<String>,
+    pub avatar_media_id: Option<uuid::Uuid>,
+    pub created_by: UserId,
+    pub created_at: DateTime<Utc>,
+    /// The `seq` of the newest message, 0 when there is none.
+    pub last_seq: u64,
+    /// When the newest message was sent (or the conversation made): the list's sort key.
+    pub last_activity_at: DateTime<Utc>,
+    pub member_count: u32,
+}
+
+/// How long a conversation is muted for one member.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(tag = "kind", content = "until", rename_all = "snake_case")]
+pub enum Mute {
+    Forever,
+    Until(DateTime<Utc>),
+}
+
+impl Mute {
+    pub fn is_active(&self, now: Timestamp) -> bool {
+        match self {
+            Mute::Forever => true,
+            Mute::Until(until) => *until > now,
+        }
+    }
+}
+
+/// One user's membership and private state in a conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Member {
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
+    pub role: Role,
+    pub joined_at: DateTime<Utc>,
+    /// High-water mark of what this member has read.
+    pub read_seq: u64,
+    /// High-water mark of what this member's devices have received.
+    pub delivered_seq: u64,
+    pub mute: Option<Mute>,
+    pub pinned_at: Option<DateTime<Utc>>,
+}
+
+impl Member {
+    pub fn new(
+        conversation_id: ConversationId,
+        user_id: UserId,
+        role: Role,
+        now: Timestamp,
+    ) -> Self {
+        Member {
+            conversation_id,
+            user_id,
+            role,
+            joined_at: now,
+            read_seq: 0,
+            delivered_seq: 0,
+            mute: None,
+            pinned_at: None,
+        }
+    }
+}
+
+/// What every member may see of another member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MemberView {
+    pub user_id: UserId,
+    pub role: Role,
+    pub joined_at: DateTime<Utc>,
+    pub read_seq: u64,
+    pub delivered_seq: u64,
+}
+
+impl Member {
+    pub fn view(&self) -> MemberView {
+        MemberView {
+            user_id: self.user_id,
+            role: self.role,
+            joined_at: self.joined_at,
+            read_seq: self.read_seq,
+            delivered_seq: self.delivered_seq,
+        }
+    }
+}
+
+/// A conversation as one member sees it: everyone's public membership and their own state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConversationDetails {
+    pub conversation: Conversation,
+    pub members: Vec<MemberView>,
+    pub membership: Member,
+}
+
+/// One page of the conversation list; pass `next_cursor` back as `cursor` for the next.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConversationPage {
+    pub conversations: Vec<ConversationSummary>,
+    pub next_cursor: Option<String>,
+}
+
+/// One row of a user's conversation list, computed from the store (never cached).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ConversationSummary {
+    pub conversation: Conversation,
+    pub membership: Member,
+    pub last_message: Option<Message>,
+    pub unread_count: u64,
+    /// For direct conversations: the other participant.
+    pub peer: Option<PublicProfile>,
+}
+
+/// A group title: 1..=100 characters after trimming.
+pub fn parse_title(raw: &str) -> Result<String, Invalid> {
+    let title = raw.trim();
+    let length = title.chars().count();
+    if !(1..=100).contains(&length) || title.chars().any(char::is_control) {
+        return Err(Invalid::new(
+            "invalid_title",
+            "group title must be 1 to 100 characters",
+        ));
+    }
+    Ok(title.to_owned())
+}
+
+/// Whether `actor` may add members to a group.
+pub fn may_add_members(actor: Role) -> bool {
+    actor >= Role::Admin
+}
+
+/// Whether `actor` may remove `target` from a group: admins remove members, the owner anyone.
+pub fn may_remove_member(actor: Role, target: Role) -> bool {
+    actor == Role::Owner || (actor == Role::Admin && target == Role::Member)
+}
+
+/// Whether `actor` may rename the group or change its avatar.
+pub fn may_edit_group(actor: Role) -> bool {
+    actor >= Role::Admin
+}
+
+/// When the owner leaves, ownership passes to the longest-standing admin, else the
+/// longest-standing member. `members` excludes the leaving owner.
+pub fn successor_owner(members: &[Member]) -> Option<UserId> {
+    members
+        .iter()
+        .max_by(|a, b| a.role.cmp(&b.role).then(b.joined_at.cmp(&a.joined_at)))
+        .map(|member| member.user_id)
+}
+
+/// The unread count of a member: messages after the read mark that others sent.
+/// `others_after_read` is how many such messages the store counted; the mark can never be
+/// ahead of the conversation, so the result is never negative.
+pub fn unread_count(last_seq: u64, read_seq: u64, others_after_read: u64) -> u64 {
+    others_after_read.min(last_seq.saturating_sub(read_seq))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use uuid::Uuid;
+
+    fn member(role: Role, joined_minute: u32) -> Member {
+        let joined = chrono::Utc
+            .with_ymd_and_hms(2026, 1, 1, 0, joined_minute, 0)
+            .single();
+        Member::new(
+            ConversationId(Uuid::nil()),
+            UserId(Uuid::from_u128(u128::from(joined_minute))),
+            role,
+            joined.unwrap_or_default(),
+        )
+    }
+
+    #[test]
+    fn ownership_passes_to_oldest_admin_then_oldest_member() {
+        let members = [
+            member(Role::Member, 1),
+            member(Role::Admin, 5),
+            member(Role::Admin, 3),
+        ];
+        assert_eq!(successor_owner(&members), Some(members[2].user_id));
+        let members = [member(Role::Member, 4), member(Role::Member, 2)];
+        assert_eq!(successor_owner(&members), Some(members[1].user_id));
+        assert_eq!(successor_owner(&[]), None);
+    }
+
+    #[test]
+    fn removal_rules_follow_rank() {
+        assert!(may_remove_member(Role::Owner, Role::Admin));
+        assert!(may_remove_member(Role::Admin, Role::Member));
+        assert!(!may_remove_member(Role::Admin, Role::Admin));
+        assert!(!may_remove_member(Role::Member, Role::Member));
+    }
+}

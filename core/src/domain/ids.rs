@@ -1,0 +1,54 @@
+//! Typed identifiers. All are UUIDs (v7, time-ordered, made by the `IdGen` port).
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map($name)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A registered user.
+    UserId
+);
+uuid_id!(
+    /// One logged-in device; each WebSocket connection belongs to one session.
+    SessionId
+);
+uuid_id!(
+    /// A direct or group conversation.
+    ConversationId
+);
+uuid_id!(
+    /// A stored message.
+    MessageId
+);
+uuid_id!(
+    /// The client's idempotency key for a send: a retry with the same key returns the original.
+    ClientMsgId
+);

@@ -1,0 +1,14 @@
+//! Domain types and pure rules: validated values, records and decisions that take `now`.
+
+pub mod account;
+pub mod conversation;
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod message;
+pub mod rate_limit;
+
+pub use chrono::{DateTime, Duration, Utc};
+
+/// The one timestamp type of the domain: UTC, serialised as RFC 3339.
+pub type Timestamp = DateTime<Utc>;

@@ -1,0 +1,123 @@
+//! Storage of conversations, memberships and each member's private state.
+
+use async_trait::async_trait;
+
+use crate::domain::Timestamp;
+use crate::domain::conversation::{Conversation, ConversationSummary, Member, Mute};
+use crate::domain::error::RepoError;
+use crate::domain::ids::{ConversationId, UserId};
+use crate::domain::message::{Message, NewMessage};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DirectOutcome {
+    Created(Conversation),
+    Existing(Conversation),
+}
+
+/// Changes to a group, applied together with the SYSTEM message that announces them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MembershipChange {
+    pub conversation_id: ConversationId,
+    pub add: Vec<Member>,
+    pub remove: Vec<UserId>,
+    /// Make this member the owner (when the owner leaves).
+    pub new_owner: Option<UserId>,
+    pub title: Option<String>,
+    /// Refuse the change if the group would have more members than this.
+    pub max_members: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MembershipOutcome {
+    Applied {
+        conversation: Conversation,
+        announcement: Message,
+    },
+    TooManyMembers,
+    NotFound,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinOutcome {
+    Done,
+    TooManyPinned,
+}
+
+/// A page of a user's conversation list, newest activity first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListQuery {
+    /// `true`: only the pinned conversations (all of them); `false`: only the others.
+    pub pinned: bool,
+    /// Only conversations whose (last activity, id) sorts before this cursor.
+    pub before: Option<(Timestamp, ConversationId)>,
+    pub limit: usize,
+}
+
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait ConversationRepo: Send + Sync {
+    /// Returns the direct conversation of the two members' users, creating it if there is
+    /// none; at most one exists per pair, also under concurrent calls.
+    async fn find_or_create_direct(
+        &self,
+        conversation: Conversation,
+        members: [Member; 2],
+    ) -> Result<DirectOutcome, RepoError>;
+    /// Creates a group with its members and its first (SYSTEM) message, atomically.
+    async fn create_group(
+        &self,
+        conversation: Conversation,
+        members: Vec<Member>,
+        announcement: NewMessage,
+    ) -> Result<(Conversation, Message), RepoError>;
+    async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, RepoError>;
+    async fn member(&self, id: ConversationId, user: UserId) -> Result<Option<Member>, RepoError>;
+    async fn members(&self, id: ConversationId) -> Result<Vec<Member>, RepoError>;
+    /// Member user ids only: the hot path of every fan-out.
+    async fn member_ids(&self, id: ConversationId) -> Result<Vec<UserId>, RepoError>;
+    async fn change_membership(
+        &self,
+        change: MembershipChange,
+        announcement: NewMessage,
+    ) -> Result<MembershipOutcome, RepoError>;
+    /// Summaries without `peer` (the use case fills it in).
+    async fn list_conversations(
+        &self,
+        user: UserId,
+        query: ListQuery,
+    ) -> Result<Vec<ConversationSummary>, RepoError>;
+    /// Every conversation of a user with its `last_seq`, for `sync`.
+    async fn conversation_seqs(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<(ConversationId, u64)>, RepoError>;
+    /// Raises the member's read mark to `seq` (clamped to `last_seq`; never lowers it).
+    /// Returns the new mark if it moved.
+    async fn mark_read(
+        &self,
+        id: ConversationId,
+        user: UserId,
+        seq: u64,
+    ) -> Result<Option<u64>, RepoError>;
+    /// Same for the delivered mark.
+    async fn mark_delivered(
+        &self,
+        id: ConversationId,
+        user: UserId,
+        seq: u64,
+    ) -> Result<Option<u64>, RepoError>;
+    async fn set_mute(
+        &self,
+        id: ConversationId,
+        user: UserId,
+        mute: Option<Mute>,
+    ) -> Result<(), RepoError>;
+    /// Pins (with the time) or unpins; refuses a pin past `max_pinned`.
+    async fn set_pinned(
+        &self,
+        id: ConversationId,
+        user: UserId,
+        pinned_at: Option<Timestamp>,
+        max_pinned: usize,
+    ) -> Result<PinOutcome, RepoError>;
+}

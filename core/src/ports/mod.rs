@@ -1,0 +1,24 @@
+//! Ports: the traits the use cases need from the outside world, in domain types only.
+
+mod auth;
+mod clock;
+mod conversations;
+mod events;
+mod messages;
+mod rate_limit;
+mod sessions;
+mod users;
+
+pub use auth::{PasswordHasher, TokenIssuer};
+pub use clock::{Clock, IdGen};
+pub use conversations::{
+    ConversationRepo, DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, PinOutcome,
+};
+pub use events::{EventBus, EventSink};
+pub use messages::{HistoryPage, InsertOutcome, MessageRepo, MessageUpdate};
+pub use rate_limit::RateLimitStore;
+pub use sessions::{NewSession, RotateOutcome, SessionRepo};
+pub use users::{UserConflict, UserRepo};
+
+mod health;
+pub use health::HealthCheck;
