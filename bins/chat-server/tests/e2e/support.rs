@@ -1,0 +1,249 @@
+//! A test server on 127.0.0.1:0 with a hand-moved clock, and small HTTP/WebSocket clients.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_core::app::Limits;
+use chat_core::testkit::ManualClock;
+use chat_http::HttpConfig;
+use futures_util::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for a frame that must come.
+const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    pub base: String,
+    pub clock: Arc<ManualClock>,
+    http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    pub stopped: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// A registered user with one logged-in session.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub token: String,
+    pub refresh_token: String,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::start_with(Limits::default(), HttpConfig::default()).await
+    }
+
+    pub async fn start_with(limits: Limits, config: HttpConfig) -> TestServer {
+        let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+        let deps = chat_server::embedded_deps(
+            limits,
+            clock.clone(),
+            b"an end-to-end test secret of 32+ bytes",
+        )
+        .unwrap();
+        let (router, state) = chat_http::app(deps, config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            chat_http::serve(listener, router, state, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        TestServer {
+            base: format!("http://{address}"),
+            clock,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            stopped: Some(server),
+        }
+    }
+
+    /// Asks the server to shut down (as SIGTERM would).
+    pub fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    pub async fn register(&self, username: &str) -> User {
+        let body =
+            json!({"username": username, "password": "mật khẩu 123", "display_name": username});
+        let (status, value) = self.post("/api/v1/auth/register", None, body).await;
+        assert_eq!(status, StatusCode::CREATED, "{value}");
+        User {
+            id: value["user"]["id"].as_str().unwrap().to_owned(),
+            username: username.to_owned(),
+            token: value["access_token"].as_str().unwrap().to_owned(),
+            refresh_token: value["refresh_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A new session (another device) of an existing user.
+    pub async fn login(&self, user: &User) -> User {
+        let body = json!({"username": user.username, "password": "mật khẩu 123", "device_name": "second phone"});
+        let (status, value) = self.post("/api/v1/auth/login", None, body).await;
+        assert_eq!(status, StatusCode::OK, "{value}");
+        User {
+            token: value["access_token"].as_str().unwrap().to_owned(),
+            refresh_token: value["refresh_token"].as_str().unwrap().to_owned(),
+            ..user.clone()
+        }
+    }
+
+    pub async fn direct(&self, a: &User, b: &User) -> String {
+        let (status, value) = self
+            .post(
+                "/api/v1/conversations",
+                Some(a),
+                json!({"kind": "direct", "user_id": b.id}),
+            )
+            .await;
+        assert!(status.is_success(), "{value}");
+        value["conversation"]["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn send_text(
+        &self,
+        user: &User,
+        conversation: &str,
+        body: &str,
+    ) -> (StatusCode, Value) {
+        let payload = json!({"client_msg_id": uuid::Uuid::now_v7(), "body": body});
+        self.post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            Some(user),
+            payload,
+        )
+        .await
+    }
+
+    pub async fn post(&self, path: &str, user: Option<&User>, body: Value) -> (StatusCode, Value) {
+        self.request(reqwest::Method::POST, path, user, Some(body))
+            .await
+    }
+
+    pub async fn get(&self, path: &str, user: &User) -> (StatusCode, Value) {
+        self.request(reqwest::Method::GET, path, Some(user), None)
+            .await
+    }
+
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        user: Option<&User>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(user) = user {
+            request = request.bearer_auth(&user.token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// A socket authenticated with the first-frame handshake, past its `ready` frame.
+    pub async fn connect(&self, user: &User) -> Socket {
+        let url = format!("{}/ws", self.base.replacen("http", "ws", 1));
+        let (stream, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let mut socket = Socket { stream };
+        socket
+            .send(json!({"type": "auth", "token": user.token}))
+            .await;
+        let ready = socket.next().await;
+        assert_eq!(ready["type"], "ready", "{ready}");
+        assert_eq!(ready["user_id"], user.id.as_str());
+        socket
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+pub struct Socket {
+    pub stream: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// How a socket ended, as the client saw it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ending {
+    Closed(Option<u16>),
+    Dropped,
+}
+
+impl Socket {
+    pub async fn send(&mut self, frame: Value) {
+        self.stream
+            .send(Message::text(frame.to_string()))
+            .await
+            .unwrap();
+    }
+
+    /// The next JSON frame; fails the test if none comes in time.
+    pub async fn next(&mut self) -> Value {
+        loop {
+            let frame = tokio::time::timeout(FRAME_TIMEOUT, self.stream.next())
+                .await
+                .expect("a frame in time");
+            match frame {
+                Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).unwrap(),
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// The next frame of a given type, skipping others (e.g. conversation.updated).
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.next().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+    }
+
+    /// Reads until the server closes, returning the close code.
+    pub async fn ending(&mut self) -> Ending {
+        loop {
+            let frame = tokio::time::timeout(FRAME_TIMEOUT, self.stream.next())
+                .await
+                .expect("the socket to end in time");
+            match frame {
+                Some(Ok(Message::Close(close))) => {
+                    return Ending::Closed(close.map(|c| u16::from(c.code)));
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Ending::Dropped,
+            }
+        }
+    }
+
+    /// Asserts that no event is waiting for this socket: the server writes queued events
+    /// before it reads the next request, so the reply to a heartbeat must come first.
+    pub async fn assert_nothing_pending(&mut self) {
+        self.send(json!({"type": "heartbeat", "id": "probe"})).await;
+        let frame = self.next().await;
+        assert_eq!(
+            frame["type"], "heartbeat.ack",
+            "expected nothing pending, got {frame}"
+        );
+    }
+}
