@@ -157,7 +157,7 @@ impl ConversationRepo for MemoryStore {
                     .is_none_or(|cursor| sort_key(&stored.conversation) < cursor)
             })
             .collect();
-        rows.sort_by(|a, b| sort_key(&b.0.conversation).cmp(&sort_key(&a.0.conversation)));
+        rows.sort_by_key(|(stored, _)| std::cmp::Reverse(sort_key(&stored.conversation)));
         rows.truncate(query.limit);
         Ok(rows
             .into_iter()
@@ -246,14 +246,14 @@ impl ConversationRepo for MemoryStore {
                 return Ok(PinOutcome::TooManyPinned);
             }
         }
+        // Pinning a pinned conversation keeps its original pin time.
         if let Some(member) = state
             .conversations
             .get_mut(&id)
             .and_then(|s| s.members.get_mut(&user))
+            && (pinned_at.is_none() || member.pinned_at.is_none())
         {
-            if pinned_at.is_none() || member.pinned_at.is_none() {
-                member.pinned_at = pinned_at;
-            }
+            member.pinned_at = pinned_at;
         }
         Ok(PinOutcome::Done)
     }

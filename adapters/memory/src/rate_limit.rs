@@ -41,7 +41,7 @@ impl RateLimitStore for MemoryRateLimiter {
         let now_ms = now.timestamp_millis();
         let mut state = self.state.lock();
         state.checks += 1;
-        if state.checks % SWEEP_EVERY == 0 {
+        if state.checks.is_multiple_of(SWEEP_EVERY) {
             state.tat_by_key.retain(|_, tat| *tat > now_ms);
         }
         let (decision, tat) = gcra(state.tat_by_key.get(key).copied(), now_ms, quota);

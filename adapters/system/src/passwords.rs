@@ -95,8 +95,8 @@ mod tests {
     #[tokio::test]
     async fn verifies_only_the_right_password() -> Result<(), RepoError> {
         let passwords = Argon2Passwords::new(2)?;
-        let right = Password::parse("mật khẩu đúng").map_err(|e| internal(e))?;
-        let wrong = Password::parse("mật khẩu sai!").map_err(|e| internal(e))?;
+        let right = Password::parse("mật khẩu đúng").map_err(internal)?;
+        let wrong = Password::parse("mật khẩu sai!").map_err(internal)?;
         let hash = passwords.hash(&right).await?;
         assert!(hash.starts_with("$argon2id$"));
         assert!(passwords.verify(&right, Some(hash.clone())).await?);

@@ -65,10 +65,12 @@ impl Config {
                 "REDIS_URL is set, but this build has no Redis adapter yet; unset it to run embedded"
             );
         }
-        if let Some(secret) = &self.jwt_secret {
-            if secret.len() < 32 {
-                bail!("JWT_SECRET must be at least 32 bytes");
-            }
+        if self
+            .jwt_secret
+            .as_ref()
+            .is_some_and(|secret| secret.len() < 32)
+        {
+            bail!("JWT_SECRET must be at least 32 bytes");
         }
         for origin in &self.allowed_origins {
             if !(origin.starts_with("http://") || origin.starts_with("https://"))

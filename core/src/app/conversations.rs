@@ -349,14 +349,14 @@ pub async fn set_mute(
     membership(deps, id, actor.user_id)
         .await?
         .ok_or(ConversationError::ConversationNotFound)?;
-    if let Some(Mute::Until(until)) = mute {
-        if until <= deps.clock.now() {
-            return Err(crate::domain::error::Invalid::new(
-                "invalid_mute",
-                "mute end must be in the future",
-            )
-            .into());
-        }
+    if let Some(Mute::Until(until)) = mute
+        && until <= deps.clock.now()
+    {
+        return Err(crate::domain::error::Invalid::new(
+            "invalid_mute",
+            "mute end must be in the future",
+        )
+        .into());
     }
     deps.conversations.set_mute(id, actor.user_id, mute).await?;
     details_of(deps, actor, id).await

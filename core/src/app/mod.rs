@@ -11,5 +11,7 @@ pub mod messages;
 pub mod profile;
 pub mod receipts;
 pub mod sync;
+#[cfg(test)]
+mod tests;
 
 pub use deps::{Actor, Deps, Limits};

@@ -27,6 +27,8 @@ pub struct MembershipChange {
     pub max_members: usize,
 }
 
+// Returned once per change and consumed at once, so the size difference costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MembershipOutcome {
     Applied {

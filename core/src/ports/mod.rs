@@ -22,3 +22,14 @@ pub use users::{UserConflict, UserRepo};
 
 mod health;
 pub use health::HealthCheck;
+
+#[cfg(test)]
+pub use self::{
+    auth::{MockPasswordHasher, MockTokenIssuer},
+    conversations::MockConversationRepo,
+    events::MockEventBus,
+    messages::MockMessageRepo,
+    rate_limit::MockRateLimitStore,
+    sessions::MockSessionRepo,
+    users::MockUserRepo,
+};

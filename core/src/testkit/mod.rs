@@ -1,29 +1,7 @@
-//! Helpers for adapter and end-to-end tests (feature `testkit`).
+//! Helpers for adapter and end-to-end tests (feature `testkit`): a hand-moved clock and the
+//! port contract suite that every store adapter must pass.
 
-use std::sync::{Mutex, PoisonError};
+mod clock;
+pub mod contract;
 
-use crate::domain::{Duration, Timestamp};
-use crate::ports::Clock;
-
-/// A clock that stands still until a test advances it.
-pub struct ManualClock {
-    now: Mutex<Timestamp>,
-}
-
-impl ManualClock {
-    pub fn new(start: Timestamp) -> Self {
-        ManualClock {
-            now: Mutex::new(start),
-        }
-    }
-
-    pub fn advance(&self, by: Duration) {
-        *self.now.lock().unwrap_or_else(PoisonError::into_inner) += by;
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Timestamp {
-        *self.now.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
+pub use clock::ManualClock;

@@ -1,0 +1,9 @@
+//! The store contract of `chat_core::testkit`, run against the in-memory store.
+
+use chat_core::testkit::contract;
+use chat_memory::MemoryStore;
+
+#[tokio::test]
+async fn memory_store_passes_the_store_contract() {
+    contract::run_all(&MemoryStore::new()).await;
+}

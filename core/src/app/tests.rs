@@ -1,0 +1,291 @@
+//! Failure paths of the use cases, forced with mockall: what must not happen when a port
+//! refuses or fails. Happy paths are covered against real adapters in the end-to-end tests.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures_executor::block_on;
+use mockall::predicate::always;
+
+use super::errors::{AuthError, MessageError};
+use super::messages::{SendMessage, send};
+use super::{Actor, Deps, Limits, auth};
+use crate::domain::Utc;
+use crate::domain::account::{AccessClaims, Session};
+use crate::domain::conversation::{Member, Role};
+use crate::domain::error::RepoError;
+use crate::domain::ids::{ClientMsgId, ConversationId, SessionId, UserId};
+use crate::domain::message::{MessageKind, NewMessage};
+use crate::domain::rate_limit::RateDecision;
+use crate::ports::*;
+use crate::testkit::ManualClock;
+
+struct Mocks {
+    users: MockUserRepo,
+    sessions: MockSessionRepo,
+    conversations: MockConversationRepo,
+    messages: MockMessageRepo,
+    rate_limits: MockRateLimitStore,
+    events: MockEventBus,
+    passwords: MockPasswordHasher,
+    tokens: MockTokenIssuer,
+}
+
+struct SequentialIds(AtomicU64);
+
+impl IdGen for SequentialIds {
+    fn new_id(&self) -> uuid::Uuid {
+        uuid::Uuid::from_u128(u128::from(self.0.fetch_add(1, Ordering::Relaxed) + 1))
+    }
+}
+
+impl Mocks {
+    fn new() -> Self {
+        Mocks {
+            users: MockUserRepo::new(),
+            sessions: MockSessionRepo::new(),
+            conversations: MockConversationRepo::new(),
+            messages: MockMessageRepo::new(),
+            rate_limits: MockRateLimitStore::new(),
+            events: MockEventBus::new(),
+            passwords: MockPasswordHasher::new(),
+            tokens: MockTokenIssuer::new(),
+        }
+    }
+
+    fn into_deps(self) -> Deps {
+        Deps {
+            users: Arc::new(self.users),
+            sessions: Arc::new(self.sessions),
+            conversations: Arc::new(self.conversations),
+            messages: Arc::new(self.messages),
+            rate_limits: Arc::new(self.rate_limits),
+            events: Arc::new(self.events),
+            passwords: Arc::new(self.passwords),
+            tokens: Arc::new(self.tokens),
+            clock: Arc::new(ManualClock::new(Utc::now())),
+            ids: Arc::new(SequentialIds(AtomicU64::new(1000))),
+            health: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
+
+    /// The actor is a member of every conversation, and has sent nothing before.
+    fn member_and_new_send(&mut self) {
+        self.conversations
+            .expect_member()
+            .returning(|conversation, user| {
+                Ok(Some(Member::new(
+                    conversation,
+                    user,
+                    Role::Member,
+                    Utc::now(),
+                )))
+            });
+        self.messages
+            .expect_message_by_client_id()
+            .returning(|_, _| Ok(None));
+    }
+}
+
+fn actor() -> Actor {
+    Actor {
+        user_id: UserId(uuid::Uuid::from_u128(1)),
+        session_id: SessionId(uuid::Uuid::from_u128(2)),
+    }
+}
+
+fn text(body: &str) -> SendMessage {
+    SendMessage {
+        client_msg_id: ClientMsgId(uuid::Uuid::from_u128(77)),
+        body: Some(body.into()),
+        reply_to: None,
+    }
+}
+
+fn conversation() -> ConversationId {
+    ConversationId(uuid::Uuid::from_u128(3))
+}
+
+#[test]
+fn a_rate_limited_send_stores_and_publishes_nothing() {
+    let mut mocks = Mocks::new();
+    mocks.member_and_new_send();
+    mocks.rate_limits.expect_check().returning(|_, _, _| {
+        Ok(RateDecision::Limited {
+            retry_after_ms: 1000,
+        })
+    });
+    mocks.messages.expect_insert_message().never();
+    mocks.events.expect_publish().never();
+    let result = block_on(send(
+        &mocks.into_deps(),
+        actor(),
+        conversation(),
+        text("xin chào"),
+    ));
+    assert_eq!(
+        result,
+        Err(MessageError::RateLimited {
+            retry_after_ms: 1000
+        })
+    );
+}
+
+#[test]
+fn a_store_outage_is_a_retryable_error_and_nothing_is_published() {
+    let mut mocks = Mocks::new();
+    mocks.member_and_new_send();
+    mocks
+        .rate_limits
+        .expect_check()
+        .returning(|_, _, _| Ok(RateDecision::Allowed));
+    mocks
+        .messages
+        .expect_insert_message()
+        .returning(|_| Err(RepoError::Unavailable("connection lost".into())));
+    mocks.events.expect_publish().never();
+    let result = block_on(send(
+        &mocks.into_deps(),
+        actor(),
+        conversation(),
+        text("xin chào"),
+    ));
+    assert_eq!(result, Err(MessageError::Unavailable));
+}
+
+#[test]
+fn a_non_member_learns_nothing_and_touches_nothing() {
+    let mut mocks = Mocks::new();
+    mocks
+        .conversations
+        .expect_member()
+        .returning(|_, _| Ok(None));
+    mocks.messages.expect_message_by_client_id().never();
+    mocks.rate_limits.expect_check().never();
+    mocks.messages.expect_insert_message().never();
+    let result = block_on(send(
+        &mocks.into_deps(),
+        actor(),
+        conversation(),
+        text("xin chào"),
+    ));
+    assert_eq!(result, Err(MessageError::ConversationNotFound));
+}
+
+#[test]
+fn a_retry_returns_the_original_without_spending_rate_or_storing() {
+    let mut mocks = Mocks::new();
+    mocks
+        .conversations
+        .expect_member()
+        .returning(|c, u| Ok(Some(Member::new(c, u, Role::Member, Utc::now()))));
+    let original = NewMessage {
+        id: crate::domain::ids::MessageId(uuid::Uuid::from_u128(9)),
+        conversation_id: conversation(),
+        sender_id: actor().user_id,
+        kind: MessageKind::Text,
+        body: Some("xin chào".into()),
+        reply_to: None,
+        client_msg_id: Some(ClientMsgId(uuid::Uuid::from_u128(77))),
+        system: None,
+        created_at: Utc::now(),
+    }
+    .into_message(4);
+    let stored = original.clone();
+    mocks
+        .messages
+        .expect_message_by_client_id()
+        .returning(move |_, _| Ok(Some(stored.clone())));
+    mocks.rate_limits.expect_check().never();
+    mocks.messages.expect_insert_message().never();
+    mocks.events.expect_publish().never();
+    let sent = block_on(send(
+        &mocks.into_deps(),
+        actor(),
+        conversation(),
+        text("xin chào"),
+    ));
+    assert_eq!(sent.map(|s| (s.message, s.created)), Ok((original, false)));
+}
+
+#[test]
+fn a_failed_publish_does_not_undo_a_stored_send() {
+    let mut mocks = Mocks::new();
+    mocks.member_and_new_send();
+    mocks
+        .rate_limits
+        .expect_check()
+        .returning(|_, _, _| Ok(RateDecision::Allowed));
+    mocks
+        .messages
+        .expect_insert_message()
+        .returning(|new| Ok(InsertOutcome::Inserted(new.into_message(1))));
+    mocks
+        .conversations
+        .expect_member_ids()
+        .returning(|_| Ok(vec![actor().user_id]));
+    mocks
+        .events
+        .expect_publish()
+        .times(1)
+        .returning(|_| Err(RepoError::Unavailable("bus down".into())));
+    let sent = block_on(send(
+        &mocks.into_deps(),
+        actor(),
+        conversation(),
+        text("vẫn lưu"),
+    ));
+    assert_eq!(sent.map(|s| (s.message.seq, s.created)), Ok((1, true)));
+}
+
+#[test]
+fn an_unknown_username_still_costs_a_password_check() {
+    let mut mocks = Mocks::new();
+    mocks
+        .rate_limits
+        .expect_check()
+        .returning(|_, _, _| Ok(RateDecision::Allowed));
+    mocks.users.expect_credentials().returning(|_| Ok(None));
+    mocks
+        .passwords
+        .expect_verify()
+        .with(always(), mockall::predicate::eq(None))
+        .times(1)
+        .returning(|_, _| Ok(false));
+    mocks.sessions.expect_create_session().never();
+    let login = auth::Login {
+        username: "nobody".into(),
+        password: "whatever1".into(),
+        device_name: None,
+        client_ip: None,
+    };
+    let result = block_on(auth::login(&mocks.into_deps(), login));
+    assert!(matches!(result, Err(AuthError::InvalidCredentials)));
+}
+
+#[test]
+fn a_revoked_session_cannot_use_its_still_valid_access_token() {
+    let mut mocks = Mocks::new();
+    let claims = AccessClaims {
+        user_id: actor().user_id,
+        session_id: actor().session_id,
+        expires_at: Utc::now(),
+    };
+    mocks
+        .tokens
+        .expect_verify_access()
+        .returning(move |_, _| Some(claims.clone()));
+    mocks.sessions.expect_session().returning(|id| {
+        Ok(Some(Session {
+            id,
+            user_id: actor().user_id,
+            device_name: "phone".into(),
+            created_at: Utc::now(),
+            refresh_expires_at: Utc::now() + crate::domain::Duration::days(1),
+            revoked_at: Some(Utc::now()),
+        }))
+    });
+    let result = block_on(auth::authenticate(&mocks.into_deps(), "token"));
+    assert!(matches!(result, Err(AuthError::SessionRevoked)));
+}

@@ -1,0 +1,465 @@
+//! The store contract: behaviour the use cases rely on, written once and run against every
+//! store adapter (memory now; Postgres with the same calls). Each check panics with a
+//! message when the adapter breaks the contract.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashSet;
+
+use futures_util::future::join_all;
+
+use crate::domain::account::{DisplayName, Phone, Session, Settings, TokenHash, User, Username};
+use crate::domain::conversation::{Conversation, ConversationKind, Member, Role};
+use crate::domain::ids::{ClientMsgId, ConversationId, MessageId, SessionId, UserId};
+use crate::domain::message::{MessageKind, NewMessage};
+use crate::domain::{Duration, Timestamp, Utc};
+use crate::ports::{
+    ConversationRepo, DirectOutcome, HistoryPage, InsertOutcome, ListQuery, MembershipChange,
+    MembershipOutcome, MessageRepo, NewSession, RotateOutcome, SessionRepo, UserConflict, UserRepo,
+};
+
+/// Everything a store adapter implements.
+pub trait Store: UserRepo + SessionRepo + ConversationRepo + MessageRepo {}
+impl<T: UserRepo + SessionRepo + ConversationRepo + MessageRepo> Store for T {}
+
+/// Runs every check of the contract.
+pub async fn run_all(store: &dyn Store) {
+    users_are_unique_by_username_and_phone(store).await;
+    refresh_tokens_rotate_once_and_replays_revoke(store).await;
+    concurrent_sends_get_gap_free_seqs(store, 50).await;
+    a_client_msg_id_sent_twice_at_once_stores_one_message(store).await;
+    one_direct_conversation_per_pair_even_under_races(store).await;
+    history_pages_both_ways_and_hides_per_viewer(store).await;
+    read_marks_clamp_never_go_back_and_drive_unread(store).await;
+    membership_changes_respect_the_size_limit(store).await;
+}
+
+pub fn new_id() -> uuid::Uuid {
+    uuid::Uuid::now_v7()
+}
+
+pub async fn user(store: &dyn Store, name: &str) -> UserId {
+    let now = Utc::now();
+    let id = UserId(new_id());
+    let username = format!("{name}{}", &id.to_string()[24..]);
+    let user = User {
+        id,
+        username: Username::parse(&username).unwrap(),
+        display_name: DisplayName::parse(name).unwrap(),
+        phone: None,
+        avatar_media_id: None,
+        bio: String::new(),
+        settings: Settings::default(),
+        created_at: now,
+        updated_at: now,
+    };
+    store
+        .insert_user(user, "hash".into())
+        .await
+        .unwrap()
+        .unwrap();
+    id
+}
+
+/// A group of the given users (the first is the owner), with no messages.
+pub async fn group(store: &dyn Store, members: &[UserId]) -> ConversationId {
+    let now = Utc::now();
+    let creator = members[0];
+    let conversation = conversation(ConversationKind::Group, creator, now);
+    let id = conversation.id;
+    let members: Vec<Member> = members
+        .iter()
+        .enumerate()
+        .map(|(i, user)| {
+            Member::new(
+                id,
+                *user,
+                if i == 0 { Role::Owner } else { Role::Member },
+                now,
+            )
+        })
+        .collect();
+    let event = crate::domain::message::SystemEvent::GroupCreated {
+        actor: creator,
+        title: "Nhóm".into(),
+    };
+    let announcement = NewMessage::system(MessageId(new_id()), id, creator, event, now);
+    store
+        .create_group(conversation, members, announcement)
+        .await
+        .unwrap();
+    id
+}
+
+fn conversation(kind: ConversationKind, creator: UserId, now: Timestamp) -> Conversation {
+    Conversation {
+        id: ConversationId(new_id()),
+        kind,
+        title: (kind == ConversationKind::Group).then(|| "Nhóm".to_owned()),
+        avatar_media_id: None,
+        created_by: creator,
+        created_at: now,
+        last_seq: 0,
+        last_activity_at: now,
+        member_count: 0,
+    }
+}
+
+pub fn text(
+    conversation: ConversationId,
+    sender: UserId,
+    client_msg_id: Option<uuid::Uuid>,
+) -> NewMessage {
+    NewMessage {
+        id: MessageId(new_id()),
+        conversation_id: conversation,
+        sender_id: sender,
+        kind: MessageKind::Text,
+        body: Some("xin chào".into()),
+        reply_to: None,
+        client_msg_id: client_msg_id.map(ClientMsgId),
+        system: None,
+        created_at: Utc::now(),
+    }
+}
+
+pub async fn users_are_unique_by_username_and_phone(store: &dyn Store) {
+    let first = user(store, "an").await;
+    let mut taken = store
+        .user(first)
+        .await
+        .unwrap()
+        .expect("the user was stored");
+    let phone = format!("+849{}", &first.as_uuid().as_u128().to_string()[..8]);
+    taken.phone = Some(Phone::parse(&phone).unwrap());
+    store.update_user(&taken).await.unwrap().unwrap();
+    let mut twin = taken.clone();
+    twin.id = UserId(new_id());
+    assert_eq!(
+        store.insert_user(twin.clone(), "h".into()).await.unwrap(),
+        Err(UserConflict::Username)
+    );
+    twin.username = Username::parse(&format!("b{}", &twin.id.to_string()[24..])).unwrap();
+    assert_eq!(
+        store.insert_user(twin, "h".into()).await.unwrap(),
+        Err(UserConflict::Phone)
+    );
+    let credentials = store
+        .credentials(&taken.username)
+        .await
+        .unwrap()
+        .expect("credentials by username");
+    assert_eq!(credentials.user_id, first);
+}
+
+pub async fn refresh_tokens_rotate_once_and_replays_revoke(store: &dyn Store) {
+    let user = user(store, "dev").await;
+    let now = Utc::now();
+    let session = Session {
+        id: SessionId(new_id()),
+        user_id: user,
+        device_name: "phone".into(),
+        created_at: now,
+        refresh_expires_at: now + Duration::days(30),
+        revoked_at: None,
+    };
+    let first = TokenHash(new_id().to_string());
+    let second = TokenHash(new_id().to_string());
+    store
+        .create_session(NewSession {
+            session: session.clone(),
+            refresh_hash: first.clone(),
+        })
+        .await
+        .unwrap();
+    let later = now + Duration::days(31);
+    let rotated = store
+        .rotate_refresh(&first, second.clone(), now, later)
+        .await
+        .unwrap();
+    assert!(
+        matches!(rotated, RotateOutcome::Rotated(ref s) if s.id == session.id && s.refresh_expires_at == later),
+        "{rotated:?}"
+    );
+    let replay = store
+        .rotate_refresh(&first, TokenHash(new_id().to_string()), now, later)
+        .await
+        .unwrap();
+    assert_eq!(replay, RotateOutcome::Reused(session.id));
+    let after = store
+        .rotate_refresh(&second, TokenHash(new_id().to_string()), now, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        after,
+        RotateOutcome::Invalid,
+        "a replay revokes the whole session"
+    );
+    assert!(
+        store
+            .session(session.id)
+            .await
+            .unwrap()
+            .is_some_and(|s| s.revoked_at.is_some())
+    );
+}
+
+pub async fn concurrent_sends_get_gap_free_seqs(store: &dyn Store, sends: usize) {
+    let (a, b) = (user(store, "a").await, user(store, "b").await);
+    let id = group(store, &[a, b]).await;
+    let outcomes =
+        join_all((0..sends).map(|i| {
+            store.insert_message(text(id, if i % 2 == 0 { a } else { b }, Some(new_id())))
+        }))
+        .await;
+    let mut seqs: Vec<u64> = outcomes
+        .into_iter()
+        .map(|outcome| match outcome.unwrap() {
+            InsertOutcome::Inserted(message) => message.seq,
+            InsertOutcome::Existing(_) => panic!("distinct client ids must not collide"),
+        })
+        .collect();
+    seqs.sort_unstable();
+    // Seq 1 is the group's announcement.
+    let expected: Vec<u64> = (2..=sends as u64 + 1).collect();
+    assert_eq!(seqs, expected, "seqs must have no gaps and no duplicates");
+    let conversation = store.conversation(id).await.unwrap().unwrap();
+    assert_eq!(conversation.last_seq, sends as u64 + 1);
+}
+
+pub async fn a_client_msg_id_sent_twice_at_once_stores_one_message(store: &dyn Store) {
+    let (a, b) = (user(store, "a").await, user(store, "b").await);
+    let id = group(store, &[a, b]).await;
+    let key = new_id();
+    let outcomes = join_all([
+        store.insert_message(text(id, a, Some(key))),
+        store.insert_message(text(id, a, Some(key))),
+    ])
+    .await;
+    let ids: HashSet<MessageId> = outcomes
+        .into_iter()
+        .map(|o| match o.unwrap() {
+            InsertOutcome::Inserted(m) | InsertOutcome::Existing(m) => m.id,
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "both callers get the same message");
+    let history = store
+        .history(id, a, HistoryPage::Latest { limit: 10 })
+        .await
+        .unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .filter(|m| m.kind == MessageKind::Text)
+            .count(),
+        1
+    );
+    // The same key from another sender is a different message.
+    assert!(matches!(
+        store.insert_message(text(id, b, Some(key))).await.unwrap(),
+        InsertOutcome::Inserted(_)
+    ));
+}
+
+pub async fn one_direct_conversation_per_pair_even_under_races(store: &dyn Store) {
+    let (a, b) = (user(store, "a").await, user(store, "b").await);
+    let now = Utc::now();
+    let attempt = |first: UserId, second: UserId| {
+        let candidate = conversation(ConversationKind::Direct, first, now);
+        let members = [
+            Member::new(candidate.id, first, Role::Member, now),
+            Member::new(candidate.id, second, Role::Member, now),
+        ];
+        store.find_or_create_direct(candidate, members)
+    };
+    let outcomes = join_all([attempt(a, b), attempt(b, a), attempt(a, b)]).await;
+    let mut created = 0;
+    let mut ids = HashSet::new();
+    for outcome in outcomes {
+        match outcome.unwrap() {
+            DirectOutcome::Created(c) => {
+                created += 1;
+                ids.insert(c.id);
+            }
+            DirectOutcome::Existing(c) => {
+                ids.insert(c.id);
+            }
+        }
+    }
+    assert_eq!((created, ids.len()), (1, 1));
+    let id = *ids.iter().next().unwrap();
+    let mut members = store.member_ids(id).await.unwrap();
+    members.sort();
+    let mut expected = vec![a, b];
+    expected.sort();
+    assert_eq!(members, expected);
+}
+
+pub async fn history_pages_both_ways_and_hides_per_viewer(store: &dyn Store) {
+    let (a, b) = (user(store, "a").await, user(store, "b").await);
+    let id = group(store, &[a, b]).await;
+    let mut sent = Vec::new();
+    for _ in 0..9 {
+        if let InsertOutcome::Inserted(m) = store.insert_message(text(id, a, None)).await.unwrap() {
+            sent.push(m);
+        }
+    }
+    let seqs =
+        |page: Vec<crate::domain::message::Message>| page.iter().map(|m| m.seq).collect::<Vec<_>>();
+    assert_eq!(
+        seqs(
+            store
+                .history(id, a, HistoryPage::Latest { limit: 3 })
+                .await
+                .unwrap()
+        ),
+        [8, 9, 10]
+    );
+    assert_eq!(
+        seqs(
+            store
+                .history(id, a, HistoryPage::Before { seq: 8, limit: 3 })
+                .await
+                .unwrap()
+        ),
+        [5, 6, 7]
+    );
+    assert_eq!(
+        seqs(
+            store
+                .history(id, a, HistoryPage::After { seq: 7, limit: 10 })
+                .await
+                .unwrap()
+        ),
+        [8, 9, 10]
+    );
+    assert_eq!(
+        seqs(
+            store
+                .history(id, a, HistoryPage::After { seq: 10, limit: 10 })
+                .await
+                .unwrap()
+        ),
+        Vec::<u64>::new()
+    );
+    store.hide_message(sent[8].id, a).await.unwrap();
+    assert_eq!(
+        seqs(
+            store
+                .history(id, a, HistoryPage::Latest { limit: 2 })
+                .await
+                .unwrap()
+        ),
+        [8, 9]
+    );
+    assert_eq!(
+        seqs(
+            store
+                .history(id, b, HistoryPage::Latest { limit: 2 })
+                .await
+                .unwrap()
+        ),
+        [9, 10]
+    );
+}
+
+pub async fn read_marks_clamp_never_go_back_and_drive_unread(store: &dyn Store) {
+    let (a, b) = (user(store, "a").await, user(store, "b").await);
+    let id = group(store, &[a, b]).await;
+    for _ in 0..3 {
+        store.insert_message(text(id, a, None)).await.unwrap();
+    }
+    store.insert_message(text(id, b, None)).await.unwrap();
+    // b sent seq 5, which moved b's own read mark there: nothing unread for b.
+    let unread = |user| async move {
+        let rows = store
+            .list_conversations(
+                user,
+                ListQuery {
+                    pinned: false,
+                    before: None,
+                    limit: 10,
+                },
+            )
+            .await
+            .unwrap();
+        rows.into_iter()
+            .find(|s| s.conversation.id == id)
+            .map(|s| s.unread_count)
+    };
+    assert_eq!(unread(b).await, Some(0));
+    assert_eq!(
+        unread(a).await,
+        Some(1),
+        "a's own messages never count as unread"
+    );
+    assert_eq!(
+        store.mark_read(id, a, 99).await.unwrap(),
+        Some(5),
+        "marks stop at the last message"
+    );
+    assert_eq!(
+        store.mark_read(id, a, 2).await.unwrap(),
+        None,
+        "marks never go back"
+    );
+    assert_eq!(unread(a).await, Some(0));
+    // a's own sends moved a's delivered mark to 4; the receipt of b's message moves it on.
+    assert_eq!(store.mark_delivered(id, a, 5).await.unwrap(), Some(5));
+}
+
+pub async fn membership_changes_respect_the_size_limit(store: &dyn Store) {
+    let owner = user(store, "o").await;
+    let id = group(store, &[owner]).await;
+    let now = Utc::now();
+    let (x, y) = (user(store, "x").await, user(store, "y").await);
+    let change = |add: Vec<UserId>, max_members| MembershipChange {
+        conversation_id: id,
+        add: add
+            .into_iter()
+            .map(|u| Member::new(id, u, Role::Member, now))
+            .collect(),
+        remove: Vec::new(),
+        new_owner: None,
+        title: None,
+        max_members,
+    };
+    let announce = || NewMessage {
+        kind: MessageKind::System,
+        body: None,
+        ..text(id, owner, None)
+    };
+    assert_eq!(
+        store
+            .change_membership(change(vec![x, y], 2), announce())
+            .await
+            .unwrap(),
+        MembershipOutcome::TooManyMembers
+    );
+    assert_eq!(
+        store.member_ids(id).await.unwrap(),
+        vec![owner],
+        "a refused change writes nothing"
+    );
+    match store
+        .change_membership(change(vec![x], 2), announce())
+        .await
+        .unwrap()
+    {
+        MembershipOutcome::Applied {
+            conversation,
+            announcement,
+        } => {
+            assert_eq!((conversation.member_count, announcement.seq), (2, 2));
+        }
+        other => panic!("expected the change to apply, got {other:?}"),
+    }
+    let missing = MembershipChange {
+        conversation_id: ConversationId(new_id()),
+        ..change(vec![y], 10)
+    };
+    assert_eq!(
+        store.change_membership(missing, announce()).await.unwrap(),
+        MembershipOutcome::NotFound
+    );
+}
