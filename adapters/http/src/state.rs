@@ -21,6 +21,8 @@ pub struct HttpConfig {
     pub auth_timeout: Duration,
     /// A socket that sends nothing (not even a heartbeat) for this long is closed.
     pub idle_timeout: Duration,
+    /// A socket that cannot take one frame in this long is dropped.
+    pub write_timeout: Duration,
     /// How long shutdown waits for sockets to flush and close.
     pub drain_timeout: Duration,
 }
@@ -33,6 +35,7 @@ impl Default for HttpConfig {
             outbound_queue: 256,
             auth_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(75),
+            write_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(10),
         }
     }

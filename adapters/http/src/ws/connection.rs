@@ -17,14 +17,23 @@ use super::frames::{AckBody, ClientFrame, FrameError, ServerFrame, parse};
 use super::registry::close_code;
 use crate::state::AppState;
 
-type Sink = SplitSink<WebSocket, Message>;
+/// The writing half of the socket, with a bound on how long one write may take: a peer that
+/// stops reading must not pin its socket task in a write forever.
+struct Sink {
+    inner: SplitSink<WebSocket, Message>,
+    write_timeout: std::time::Duration,
+}
 type Stream = SplitStream<WebSocket>;
 
 /// The socket is gone (or closing); stop serving it.
 struct Closed;
 
 pub async fn run(socket: WebSocket, state: AppState, authenticated: Option<Actor>) {
-    let (mut sink, mut stream) = socket.split();
+    let (inner, mut stream) = socket.split();
+    let mut sink = Sink {
+        inner,
+        write_timeout: state.config.write_timeout,
+    };
     let actor = match authenticated {
         Some(actor) => actor,
         None => match authenticate(&mut sink, &mut stream, &state).await {
@@ -105,7 +114,7 @@ async fn serve(
             () = shutdown.cancelled() => {
                 // Drain: what was already queued for this client still goes out.
                 while let Ok(frame) = registration.events.try_recv() {
-                    sink.send(Message::Text(frame)).await.map_err(|_| Closed)?;
+                    write(sink, Message::Text(frame)).await?;
                 }
                 return close(sink, close_code::GOING_AWAY, "server shutting down").await;
             }
@@ -115,7 +124,7 @@ async fn serve(
                 return close(sink, code, reason).await;
             }
             Some(frame) = registration.events.recv() => {
-                sink.send(Message::Text(frame)).await.map_err(|_| Closed)?;
+                write(sink, Message::Text(frame)).await?;
             }
             () = &mut idle => {
                 return close(sink, close_code::IDLE, "no heartbeat").await;
@@ -336,9 +345,7 @@ async fn send_error_code(
 
 async fn send(sink: &mut Sink, frame: &impl Serialize) -> Result<(), Closed> {
     let json = serde_json::to_string(frame).map_err(|_| Closed)?;
-    sink.send(Message::Text(Utf8Bytes::from(json)))
-        .await
-        .map_err(|_| Closed)
+    write(sink, Message::Text(Utf8Bytes::from(json))).await
 }
 
 /// Sends a close frame; the connection is over either way.
@@ -347,8 +354,15 @@ async fn close(sink: &mut Sink, code: u16, reason: &str) -> Result<(), Closed> {
         code,
         reason: Utf8Bytes::from(reason),
     };
-    let _ = sink.send(Message::Close(Some(frame))).await;
+    let _ = write(sink, Message::Close(Some(frame))).await;
     Err(Closed)
+}
+
+async fn write(sink: &mut Sink, message: Message) -> Result<(), Closed> {
+    match tokio::time::timeout(sink.write_timeout, sink.inner.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) | Err(_) => Err(Closed),
+    }
 }
 
 /// Whether a read failed because the client sent more than the size limit.

@@ -1,0 +1,22 @@
+# Tasks for working on the chat backend. `just --list` shows them.
+
+# Run the server in embedded mode (everything in memory) on 127.0.0.1:8080.
+run *ARGS:
+    cargo run --release -p chat-server -- {{ARGS}}
+
+# The test suite (the README's test command).
+test:
+    cargo test --workspace
+
+# Formatting and lints, as CI runs them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Everything CI runs.
+ci:
+    bash .ci/run
+
+# Benchmarks: release binary size and idle memory (the load tool comes with issue #6).
+bench:
+    bash scripts/bench-footprint.sh
