@@ -1,5 +1,8 @@
 //! The store contract of `chat_core::testkit`, run against the in-memory store.
 
+// A failed expectation in a test should stop it with a message: that is what these are for.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use chat_core::testkit::contract;
 use chat_memory::MemoryStore;
 

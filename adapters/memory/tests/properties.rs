@@ -1,6 +1,9 @@
 //! Properties of the in-memory store under arbitrary interleavings, on a multi-threaded
 //! runtime so sends really race.
 
+// A failed expectation in a test should stop it with a message: that is what these are for.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
