@@ -7,7 +7,9 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        chrono::Utc::now()
+        // Postgres keeps microseconds: a finer time would make the value returned by a write
+        // differ from the same value read back later.
+        chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6)
     }
 }
 

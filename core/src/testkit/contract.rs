@@ -13,6 +13,7 @@ use crate::domain::conversation::{Conversation, ConversationKind, Member, Role};
 use crate::domain::ids::{ClientMsgId, ConversationId, MessageId, SessionId, UserId};
 use crate::domain::message::{MessageKind, NewMessage};
 use crate::domain::{Duration, Timestamp, Utc};
+
 use crate::ports::{
     ConversationRepo, DirectOutcome, HistoryPage, InsertOutcome, ListQuery, MembershipChange,
     MembershipOutcome, MessageRepo, NewSession, RotateOutcome, SessionRepo, UserConflict, UserRepo,
@@ -34,12 +35,18 @@ pub async fn run_all(store: &dyn Store) {
     membership_changes_respect_the_size_limit(store).await;
 }
 
+/// Now, at the microsecond precision every store keeps.
+pub fn now() -> Timestamp {
+    use chrono::SubsecRound as _;
+    Utc::now().trunc_subsecs(6)
+}
+
 pub fn new_id() -> uuid::Uuid {
     uuid::Uuid::now_v7()
 }
 
 pub async fn user(store: &dyn Store, name: &str) -> UserId {
-    let now = Utc::now();
+    let now = now();
     let id = UserId(new_id());
     let username = format!("{name}{}", &id.to_string()[24..]);
     let user = User {
@@ -63,7 +70,7 @@ pub async fn user(store: &dyn Store, name: &str) -> UserId {
 
 /// A group of the given users (the first is the owner), with no messages.
 pub async fn group(store: &dyn Store, members: &[UserId]) -> ConversationId {
-    let now = Utc::now();
+    let now = now();
     let creator = members[0];
     let conversation = conversation(ConversationKind::Group, creator, now);
     let id = conversation.id;
@@ -119,7 +126,7 @@ pub fn text(
         reply_to: None,
         client_msg_id: client_msg_id.map(ClientMsgId),
         system: None,
-        created_at: Utc::now(),
+        created_at: now(),
     }
 }
 
@@ -154,7 +161,7 @@ pub async fn users_are_unique_by_username_and_phone(store: &dyn Store) {
 
 pub async fn refresh_tokens_rotate_once_and_replays_revoke(store: &dyn Store) {
     let user = user(store, "dev").await;
-    let now = Utc::now();
+    let now = now();
     let session = Session {
         id: SessionId(new_id()),
         user_id: user,
@@ -263,7 +270,7 @@ pub async fn a_client_msg_id_sent_twice_at_once_stores_one_message(store: &dyn S
 
 pub async fn one_direct_conversation_per_pair_even_under_races(store: &dyn Store) {
     let (a, b) = (user(store, "a").await, user(store, "b").await);
-    let now = Utc::now();
+    let now = now();
     let attempt = |first: UserId, second: UserId| {
         let candidate = conversation(ConversationKind::Direct, first, now);
         let members = [
@@ -411,7 +418,7 @@ pub async fn read_marks_clamp_never_go_back_and_drive_unread(store: &dyn Store) 
 pub async fn membership_changes_respect_the_size_limit(store: &dyn Store) {
     let owner = user(store, "o").await;
     let id = group(store, &[owner]).await;
-    let now = Utc::now();
+    let now = now();
     let (x, y) = (user(store, "x").await, user(store, "y").await);
     let change = |add: Vec<UserId>, max_members| MembershipChange {
         conversation_id: id,

@@ -1,0 +1,91 @@
+//! `chat-postgres`: the production store. Every repository port of `chat-core` on Postgres,
+//! through diesel's query builder and diesel-async (pure Rust, no libpq), with a bb8 pool.
+//!
+//! Multi-step writes (a message with its seq and the sender's read mark; a group change with
+//! its announcement) each run in one transaction, with the conversation row as the lock that
+//! serialises senders of one conversation across every node.
+
+mod conversations;
+mod error;
+mod health;
+mod messages;
+mod rows;
+mod schema;
+mod sessions;
+mod users;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::time::Duration;
+
+use chat_core::domain::error::RepoError;
+use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::bb8::{Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+/// The schema migrations of `/migrations`, compiled into every binary that links this crate.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
+
+/// Connection pool settings.
+#[derive(Clone, Debug)]
+pub struct PoolConfig {
+    pub max_connections: u32,
+    /// How long a query waits for a free connection before failing as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The Postgres store; cheap to clone (it is a pool handle).
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool<AsyncPgConnection>,
+}
+
+impl PgStore {
+    /// Builds the pool. Connections are opened lazily, so this fails only on a bad URL.
+    pub async fn connect(database_url: &str, config: PoolConfig) -> Result<PgStore, RepoError> {
+        let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(database_url);
+        let pool = Pool::builder()
+            .max_size(config.max_connections)
+            .connection_timeout(config.acquire_timeout)
+            .build(manager)
+            .await
+            .map_err(|e| RepoError::Unavailable(format!("database pool: {e}")))?;
+        Ok(PgStore { pool })
+    }
+
+    pub(crate) async fn conn(&self) -> Result<PooledConnection<'_, AsyncPgConnection>, RepoError> {
+        self.pool.get().await.map_err(error::from_pool)
+    }
+
+    /// Applies every pending migration and returns their names. Needs the multi-threaded
+    /// tokio runtime (diesel's migration harness is synchronous).
+    pub async fn migrate(&self) -> Result<Vec<String>, RepoError> {
+        let connection = self.pool.get_owned().await.map_err(error::from_pool)?;
+        let mut harness = diesel_async::AsyncMigrationHarness::new(connection);
+        let applied = harness
+            .run_pending_migrations(MIGRATIONS)
+            .map_err(|e| RepoError::Internal(format!("migrating: {e}")))?;
+        Ok(applied.iter().map(ToString::to_string).collect())
+    }
+
+    /// Reverts every migration (for tests of the migrations themselves).
+    pub async fn revert_all(&self) -> Result<(), RepoError> {
+        let connection = self.pool.get_owned().await.map_err(error::from_pool)?;
+        let mut harness = diesel_async::AsyncMigrationHarness::new(connection);
+        harness
+            .revert_all_migrations(MIGRATIONS)
+            .map_err(|e| RepoError::Internal(format!("reverting: {e}")))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,307 @@
+//! `MessageRepo` on Postgres: gap-free seq allocation under the conversation row lock,
+//! idempotent inserts on `UNIQUE (sender_id, client_msg_id)`, history and updates.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chat_core::domain::error::RepoError;
+use chat_core::domain::ids::{ClientMsgId, ConversationId, MessageId, UserId};
+use chat_core::domain::message::{Message, NewMessage, Reaction};
+use chat_core::ports::{HistoryPage, InsertOutcome, MessageRepo, MessageUpdate};
+use diesel::dsl::{exists, not};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::PgStore;
+use crate::error::{TxStop, from_diesel, settle};
+use crate::rows::{MessageRow, to_i64};
+use crate::schema::{
+    conversation_members, conversations, message_hides, message_reactions, messages,
+};
+
+/// Appends a message inside the caller's transaction: takes the conversation's row lock
+/// while bumping `last_seq` (so concurrent senders queue and never share or skip a seq),
+/// inserts, and moves the sender's read and delivered marks. Returns `None` when the
+/// `(sender, client_msg_id)` already exists; the caller must then roll back, which also
+/// undoes the seq bump.
+pub(crate) async fn append(
+    conn: &mut AsyncPgConnection,
+    message: &NewMessage,
+) -> Result<Option<Message>, TxStop<()>> {
+    let seq: Option<i64> = diesel::update(conversations::table.find(message.conversation_id.0))
+        .set((
+            conversations::last_seq.eq(conversations::last_seq + 1),
+            conversations::last_activity_at.eq(diesel::dsl::sql::<diesel::sql_types::Timestamptz>(
+                "GREATEST(last_activity_at, ",
+            )
+            .bind::<diesel::sql_types::Timestamptz, _>(message.created_at)
+            .sql(")")),
+        ))
+        .returning(conversations::last_seq)
+        .get_result(conn)
+        .await
+        .optional()?;
+    let Some(seq) = seq else {
+        return Err(RepoError::Internal(format!(
+            "conversation {} does not exist",
+            message.conversation_id
+        ))
+        .into());
+    };
+    let row = MessageRow::from_new(message, u64::try_from(seq).unwrap_or(0))?;
+    let inserted = diesel::insert_into(messages::table)
+        .values(&row)
+        .on_conflict((messages::sender_id, messages::client_msg_id))
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    if inserted == 0 {
+        return Ok(None);
+    }
+    diesel::update(
+        conversation_members::table
+            .filter(conversation_members::conversation_id.eq(message.conversation_id.0))
+            .filter(conversation_members::user_id.eq(message.sender_id.0)),
+    )
+    .set((
+        conversation_members::read_seq.eq(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "GREATEST(read_seq, ",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(seq)
+        .sql(")")),
+        conversation_members::delivered_seq.eq(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+            "GREATEST(delivered_seq, ",
+        )
+        .bind::<diesel::sql_types::BigInt, _>(seq)
+        .sql(")")),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(Some(row.into_message(Vec::new())?))
+}
+
+/// Attaches reactions to message rows (one query for the whole page).
+pub(crate) async fn with_reactions(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<MessageRow>,
+) -> Result<Vec<Message>, RepoError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|row| row.id).collect();
+    let reactions: Vec<(uuid::Uuid, uuid::Uuid, String)> = message_reactions::table
+        .filter(message_reactions::message_id.eq_any(ids))
+        .order(message_reactions::reacted_at)
+        .select((
+            message_reactions::message_id,
+            message_reactions::user_id,
+            message_reactions::emoji,
+        ))
+        .load(conn)
+        .await
+        .map_err(from_diesel)?;
+    let mut by_message: HashMap<uuid::Uuid, Vec<Reaction>> = HashMap::new();
+    for (message_id, user_id, emoji) in reactions {
+        by_message.entry(message_id).or_default().push(Reaction {
+            user_id: UserId(user_id),
+            emoji,
+        });
+    }
+    rows.into_iter()
+        .map(|row| {
+            let reactions = by_message.remove(&row.id).unwrap_or_default();
+            row.into_message(reactions)
+        })
+        .collect()
+}
+
+async fn message_by_id(
+    conn: &mut AsyncPgConnection,
+    id: uuid::Uuid,
+) -> Result<Option<Message>, RepoError> {
+    let row = messages::table
+        .filter(messages::id.eq(id))
+        .select(MessageRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .map_err(from_diesel)?;
+    Ok(with_reactions(conn, row.into_iter().collect()).await?.pop())
+}
+
+#[async_trait]
+impl MessageRepo for PgStore {
+    async fn insert_message(&self, message: NewMessage) -> Result<InsertOutcome, RepoError> {
+        let mut conn = self.conn().await?;
+        // A retry usually finds its original without taking any lock.
+        if let Some(client_msg_id) = message.client_msg_id
+            && let Some(original) =
+                by_client_id(&mut conn, message.sender_id, client_msg_id).await?
+        {
+            return Ok(InsertOutcome::Existing(original));
+        }
+        let outcome = conn
+            .transaction::<_, TxStop<()>, _>(async |conn| {
+                let message = &message;
+                append(conn, message).await?.ok_or(TxStop::Rollback(()))
+            })
+            .await;
+        match settle(outcome)? {
+            Ok(inserted) => Ok(InsertOutcome::Inserted(inserted)),
+            // A concurrent retry won the race; the rollback undid our seq bump.
+            Err(()) => {
+                let client_msg_id = message.client_msg_id.ok_or_else(|| {
+                    RepoError::Internal("duplicate without a client_msg_id".into())
+                })?;
+                let original = by_client_id(&mut conn, message.sender_id, client_msg_id).await?;
+                original
+                    .map(InsertOutcome::Existing)
+                    .ok_or_else(|| RepoError::Unavailable("duplicate vanished; retry".into()))
+            }
+        }
+    }
+
+    async fn message(&self, id: MessageId) -> Result<Option<Message>, RepoError> {
+        let mut conn = self.conn().await?;
+        message_by_id(&mut conn, id.0).await
+    }
+
+    async fn message_by_client_id(
+        &self,
+        sender: UserId,
+        client_msg_id: ClientMsgId,
+    ) -> Result<Option<Message>, RepoError> {
+        let mut conn = self.conn().await?;
+        by_client_id(&mut conn, sender, client_msg_id).await
+    }
+
+    async fn history(
+        &self,
+        conversation: ConversationId,
+        viewer: UserId,
+        page: HistoryPage,
+    ) -> Result<Vec<Message>, RepoError> {
+        let hidden = message_hides::table
+            .filter(message_hides::user_id.eq(viewer.0))
+            .filter(message_hides::message_id.eq(messages::id));
+        let base = messages::table
+            .filter(messages::conversation_id.eq(conversation.0))
+            .filter(not(exists(hidden)))
+            .select(MessageRow::as_select())
+            .into_boxed();
+        let limit = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        let query = match page {
+            HistoryPage::Latest { limit: n } => base.order(messages::seq.desc()).limit(limit(n)),
+            HistoryPage::Before { seq, limit: n } => base
+                .filter(messages::seq.lt(to_i64(seq)))
+                .order(messages::seq.desc())
+                .limit(limit(n)),
+            HistoryPage::After { seq, limit: n } => base
+                .filter(messages::seq.gt(to_i64(seq)))
+                .order(messages::seq.asc())
+                .limit(limit(n)),
+        };
+        let mut conn = self.conn().await?;
+        let mut rows: Vec<MessageRow> = query.load(&mut conn).await.map_err(from_diesel)?;
+        if !matches!(page, HistoryPage::After { .. }) {
+            rows.reverse();
+        }
+        with_reactions(&mut conn, rows).await
+    }
+
+    async fn update_message(
+        &self,
+        id: MessageId,
+        update: MessageUpdate,
+    ) -> Result<Option<Message>, RepoError> {
+        let mut conn = self.conn().await?;
+        let result = conn
+            .transaction::<_, TxStop<()>, _>(async |conn| {
+                let target = messages::table.filter(messages::id.eq(id.0));
+                let touched = match update {
+                    MessageUpdate::Edit { body, at } => {
+                        diesel::update(target)
+                            .set((messages::body.eq(body), messages::edited_at.eq(at)))
+                            .execute(conn)
+                            .await?
+                    }
+                    MessageUpdate::Recall { at } => {
+                        diesel::delete(
+                            message_reactions::table.filter(message_reactions::message_id.eq(id.0)),
+                        )
+                        .execute(conn)
+                        .await?;
+                        let no_body: Option<String> = None;
+                        diesel::update(target)
+                            .set((messages::body.eq(no_body), messages::recalled_at.eq(at)))
+                            .execute(conn)
+                            .await?
+                    }
+                    MessageUpdate::React {
+                        user,
+                        emoji: Some(emoji),
+                    } => {
+                        let now = chrono::Utc::now();
+                        diesel::insert_into(message_reactions::table)
+                            .values((
+                                message_reactions::message_id.eq(id.0),
+                                message_reactions::user_id.eq(user.0),
+                                message_reactions::emoji.eq(&emoji),
+                                message_reactions::reacted_at.eq(now),
+                            ))
+                            .on_conflict((
+                                message_reactions::message_id,
+                                message_reactions::user_id,
+                            ))
+                            .do_update()
+                            .set((
+                                message_reactions::emoji.eq(&emoji),
+                                message_reactions::reacted_at.eq(now),
+                            ))
+                            .execute(conn)
+                            .await?
+                    }
+                    MessageUpdate::React { user, emoji: None } => {
+                        diesel::delete(message_reactions::table.find((id.0, user.0)))
+                            .execute(conn)
+                            .await?;
+                        1
+                    }
+                };
+                Ok(touched)
+            })
+            .await;
+        let _touched = settle(result)?.unwrap_or(0);
+        message_by_id(&mut conn, id.0).await
+    }
+
+    async fn hide_message(&self, id: MessageId, user: UserId) -> Result<(), RepoError> {
+        let mut conn = self.conn().await?;
+        diesel::insert_into(message_hides::table)
+            .values((
+                message_hides::user_id.eq(user.0),
+                message_hides::message_id.eq(id.0),
+            ))
+            .on_conflict_do_nothing()
+            .execute(&mut conn)
+            .await
+            .map_err(from_diesel)?;
+        Ok(())
+    }
+}
+
+async fn by_client_id(
+    conn: &mut AsyncPgConnection,
+    sender: UserId,
+    client_msg_id: ClientMsgId,
+) -> Result<Option<Message>, RepoError> {
+    let row = messages::table
+        .filter(messages::sender_id.eq(sender.0))
+        .filter(messages::client_msg_id.eq(client_msg_id.0))
+        .select(MessageRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+        .map_err(from_diesel)?;
+    Ok(with_reactions(conn, row.into_iter().collect()).await?.pop())
+}

@@ -1,0 +1,266 @@
+//! Row types and their conversion to and from domain types.
+
+use chat_core::domain::Timestamp;
+use chat_core::domain::account::{DisplayName, Phone, Settings, User, Username};
+use chat_core::domain::conversation::{Conversation, ConversationKind, Member, Mute, Role};
+use chat_core::domain::error::RepoError;
+use chat_core::domain::ids::{ClientMsgId, ConversationId, MessageId, UserId};
+use chat_core::domain::message::{Message, MessageKind, NewMessage, Reaction, SystemEvent};
+use diesel::prelude::*;
+
+use crate::error::corrupt;
+use crate::schema::{conversation_members, conversations, messages, users};
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct UserRow {
+    pub id: uuid::Uuid,
+    pub username: String,
+    pub display_name: String,
+    pub phone: Option<String>,
+    pub avatar_media_id: Option<uuid::Uuid>,
+    pub bio: String,
+    pub settings: serde_json::Value,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl UserRow {
+    pub fn from_user(user: &User) -> Result<UserRow, RepoError> {
+        Ok(UserRow {
+            id: user.id.0,
+            username: user.username.as_str().to_owned(),
+            display_name: user.display_name.as_str().to_owned(),
+            phone: user.phone.as_ref().map(|p| p.as_str().to_owned()),
+            avatar_media_id: user.avatar_media_id,
+            bio: user.bio.clone(),
+            settings: serde_json::to_value(&user.settings).map_err(|e| corrupt("settings", e))?,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        })
+    }
+
+    pub fn into_user(self) -> Result<User, RepoError> {
+        Ok(User {
+            id: UserId(self.id),
+            username: Username::parse(&self.username).map_err(|e| corrupt("username", e))?,
+            display_name: DisplayName::parse(&self.display_name)
+                .map_err(|e| corrupt("display name", e))?,
+            phone: self
+                .phone
+                .as_deref()
+                .map(Phone::parse)
+                .transpose()
+                .map_err(|e| corrupt("phone", e))?,
+            avatar_media_id: self.avatar_media_id,
+            bio: self.bio,
+            settings: serde_json::from_value::<Settings>(self.settings)
+                .map_err(|e| corrupt("settings", e))?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = conversations, check_for_backend(diesel::pg::Pg))]
+pub struct ConversationRow {
+    pub id: uuid::Uuid,
+    pub kind: String,
+    pub title: Option<String>,
+    pub avatar_media_id: Option<uuid::Uuid>,
+    pub created_by: uuid::Uuid,
+    pub created_at: Timestamp,
+    pub last_seq: i64,
+    pub last_activity_at: Timestamp,
+    pub member_count: i32,
+    pub direct_key: Option<String>,
+}
+
+impl ConversationRow {
+    pub fn from_conversation(
+        conversation: &Conversation,
+        direct_key: Option<String>,
+    ) -> ConversationRow {
+        ConversationRow {
+            id: conversation.id.0,
+            kind: match conversation.kind {
+                ConversationKind::Direct => "direct",
+                ConversationKind::Group => "group",
+            }
+            .to_owned(),
+            title: conversation.title.clone(),
+            avatar_media_id: conversation.avatar_media_id,
+            created_by: conversation.created_by.0,
+            created_at: conversation.created_at,
+            last_seq: to_i64(conversation.last_seq),
+            last_activity_at: conversation.last_activity_at,
+            member_count: i32::try_from(conversation.member_count).unwrap_or(i32::MAX),
+            direct_key,
+        }
+    }
+
+    pub fn into_conversation(self) -> Result<Conversation, RepoError> {
+        Ok(Conversation {
+            id: ConversationId(self.id),
+            kind: match self.kind.as_str() {
+                "direct" => ConversationKind::Direct,
+                "group" => ConversationKind::Group,
+                other => return Err(corrupt("conversation kind", other)),
+            },
+            title: self.title,
+            avatar_media_id: self.avatar_media_id,
+            created_by: UserId(self.created_by),
+            created_at: self.created_at,
+            last_seq: to_u64(self.last_seq),
+            last_activity_at: self.last_activity_at,
+            member_count: u32::try_from(self.member_count).unwrap_or(0),
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = conversation_members, check_for_backend(diesel::pg::Pg))]
+pub struct MemberRow {
+    pub conversation_id: uuid::Uuid,
+    pub user_id: uuid::Uuid,
+    pub role: String,
+    pub joined_at: Timestamp,
+    pub read_seq: i64,
+    pub delivered_seq: i64,
+    pub muted: bool,
+    pub muted_until: Option<Timestamp>,
+    pub pinned_at: Option<Timestamp>,
+}
+
+impl MemberRow {
+    pub fn from_member(member: &Member) -> MemberRow {
+        let (muted, muted_until) = match member.mute {
+            None => (false, None),
+            Some(Mute::Forever) => (true, None),
+            Some(Mute::Until(until)) => (true, Some(until)),
+        };
+        MemberRow {
+            conversation_id: member.conversation_id.0,
+            user_id: member.user_id.0,
+            role: role_name(member.role).to_owned(),
+            joined_at: member.joined_at,
+            read_seq: to_i64(member.read_seq),
+            delivered_seq: to_i64(member.delivered_seq),
+            muted,
+            muted_until,
+            pinned_at: member.pinned_at,
+        }
+    }
+
+    pub fn into_member(self) -> Result<Member, RepoError> {
+        Ok(Member {
+            conversation_id: ConversationId(self.conversation_id),
+            user_id: UserId(self.user_id),
+            role: match self.role.as_str() {
+                "member" => Role::Member,
+                "admin" => Role::Admin,
+                "owner" => Role::Owner,
+                other => return Err(corrupt("role", other)),
+            },
+            joined_at: self.joined_at,
+            read_seq: to_u64(self.read_seq),
+            delivered_seq: to_u64(self.delivered_seq),
+            mute: match (self.muted, self.muted_until) {
+                (false, _) => None,
+                (true, None) => Some(Mute::Forever),
+                (true, Some(until)) => Some(Mute::Until(until)),
+            },
+            pinned_at: self.pinned_at,
+        })
+    }
+}
+
+pub fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Member => "member",
+        Role::Admin => "admin",
+        Role::Owner => "owner",
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable, QueryableByName)]
+#[diesel(table_name = messages, check_for_backend(diesel::pg::Pg))]
+pub struct MessageRow {
+    pub conversation_id: uuid::Uuid,
+    pub seq: i64,
+    pub id: uuid::Uuid,
+    pub sender_id: uuid::Uuid,
+    pub kind: String,
+    pub body: Option<String>,
+    pub reply_to: Option<uuid::Uuid>,
+    pub client_msg_id: Option<uuid::Uuid>,
+    pub system: Option<serde_json::Value>,
+    pub created_at: Timestamp,
+    pub edited_at: Option<Timestamp>,
+    pub recalled_at: Option<Timestamp>,
+}
+
+impl MessageRow {
+    pub fn from_new(message: &NewMessage, seq: u64) -> Result<MessageRow, RepoError> {
+        Ok(MessageRow {
+            conversation_id: message.conversation_id.0,
+            seq: to_i64(seq),
+            id: message.id.0,
+            sender_id: message.sender_id.0,
+            kind: match message.kind {
+                MessageKind::Text => "TEXT",
+                MessageKind::System => "SYSTEM",
+            }
+            .to_owned(),
+            body: message.body.clone(),
+            reply_to: message.reply_to.map(|id| id.0),
+            client_msg_id: message.client_msg_id.map(|id| id.0),
+            system: message
+                .system
+                .as_ref()
+                .map(serde_json::to_value)
+                .transpose()
+                .map_err(|e| corrupt("system event", e))?,
+            created_at: message.created_at,
+            edited_at: None,
+            recalled_at: None,
+        })
+    }
+
+    pub fn into_message(self, reactions: Vec<Reaction>) -> Result<Message, RepoError> {
+        Ok(Message {
+            id: MessageId(self.id),
+            conversation_id: ConversationId(self.conversation_id),
+            seq: to_u64(self.seq),
+            sender_id: UserId(self.sender_id),
+            kind: match self.kind.as_str() {
+                "TEXT" => MessageKind::Text,
+                "SYSTEM" => MessageKind::System,
+                other => return Err(corrupt("message kind", other)),
+            },
+            body: self.body,
+            reply_to: self.reply_to.map(MessageId),
+            client_msg_id: self.client_msg_id.map(ClientMsgId),
+            system: self
+                .system
+                .map(serde_json::from_value::<SystemEvent>)
+                .transpose()
+                .map_err(|e| corrupt("system event", e))?,
+            reactions,
+            created_at: self.created_at,
+            edited_at: self.edited_at,
+            recalled_at: self.recalled_at,
+        })
+    }
+}
+
+/// Sequence numbers are u64 in the domain and bigint in the database; both stay far below
+/// 2^63, so the conversion saturates rather than fails.
+pub fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+pub fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}

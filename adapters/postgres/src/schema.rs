@@ -1,0 +1,112 @@
+//! Diesel's view of the tables in `/migrations` (kept by hand, checked by the contract tests).
+
+diesel::table! {
+    users (id) {
+        id -> Uuid,
+        username -> Text,
+        display_name -> Text,
+        phone -> Nullable<Text>,
+        avatar_media_id -> Nullable<Uuid>,
+        bio -> Text,
+        settings -> Jsonb,
+        password_hash -> Text,
+        role -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        device_name -> Text,
+        refresh_hash -> Text,
+        created_at -> Timestamptz,
+        refresh_expires_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    rotated_refresh_tokens (refresh_hash) {
+        refresh_hash -> Text,
+        session_id -> Uuid,
+        rotated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    conversations (id) {
+        id -> Uuid,
+        kind -> Text,
+        title -> Nullable<Text>,
+        avatar_media_id -> Nullable<Uuid>,
+        created_by -> Uuid,
+        created_at -> Timestamptz,
+        last_seq -> Int8,
+        last_activity_at -> Timestamptz,
+        member_count -> Int4,
+        direct_key -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    conversation_members (conversation_id, user_id) {
+        conversation_id -> Uuid,
+        user_id -> Uuid,
+        role -> Text,
+        joined_at -> Timestamptz,
+        read_seq -> Int8,
+        delivered_seq -> Int8,
+        muted -> Bool,
+        muted_until -> Nullable<Timestamptz>,
+        pinned_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    messages (conversation_id, seq) {
+        conversation_id -> Uuid,
+        seq -> Int8,
+        id -> Uuid,
+        sender_id -> Uuid,
+        kind -> Text,
+        body -> Nullable<Text>,
+        reply_to -> Nullable<Uuid>,
+        client_msg_id -> Nullable<Uuid>,
+        system -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+        edited_at -> Nullable<Timestamptz>,
+        recalled_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    message_reactions (message_id, user_id) {
+        message_id -> Uuid,
+        user_id -> Uuid,
+        emoji -> Text,
+        reacted_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    message_hides (user_id, message_id) {
+        user_id -> Uuid,
+        message_id -> Uuid,
+    }
+}
+
+diesel::joinable!(conversation_members -> conversations (conversation_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    rotated_refresh_tokens,
+    conversations,
+    conversation_members,
+    messages,
+    message_reactions,
+    message_hides,
+);

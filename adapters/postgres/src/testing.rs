@@ -1,0 +1,117 @@
+//! A throwaway database per test (feature `testing`): created from `DATABASE_URL` (or the
+//! local server), migrated, and dropped again when the handle goes away.
+//!
+//! Without a reachable Postgres the suite says so loudly and skips; under `CI=true` a missing
+//! Postgres is a failure.
+
+#![allow(clippy::expect_used, clippy::panic)]
+
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+use crate::{PgStore, PoolConfig};
+
+/// The server tests use: `DATABASE_URL`, else the local one on 127.0.0.1:5432.
+pub fn server_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+pub struct TestDatabase {
+    pub url: String,
+    name: String,
+    admin_url: String,
+}
+
+impl TestDatabase {
+    /// A new, migrated database; `None` (after a loud message) when Postgres is not reachable
+    /// outside CI.
+    pub async fn create() -> Option<TestDatabase> {
+        let admin_url = server_url();
+        let mut admin = match AsyncPgConnection::establish(&admin_url).await {
+            Ok(connection) => connection,
+            Err(error) => {
+                if std::env::var("CI").is_ok_and(|ci| ci == "true") {
+                    panic!("CI=true but Postgres is not reachable at {admin_url}: {error}");
+                }
+                eprintln!(
+                    "\n*** SKIPPED: Postgres is not reachable at {admin_url} ({error}); set DATABASE_URL to run the Postgres tests ***\n"
+                );
+                return None;
+            }
+        };
+        let name = format!("t_{}", uuid::Uuid::now_v7().simple());
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("CREATE DATABASE");
+        let url = replace_database(&admin_url, &name);
+        let store = PgStore::connect(
+            &url,
+            PoolConfig {
+                max_connections: 2,
+                ..PoolConfig::default()
+            },
+        )
+        .await
+        .expect("pool");
+        store.migrate().await.expect("migrations apply");
+        Some(TestDatabase {
+            url,
+            name,
+            admin_url,
+        })
+    }
+
+    /// A store on this database with room for `connections` concurrent callers.
+    pub async fn store(&self, connections: u32) -> PgStore {
+        PgStore::connect(
+            &self.url,
+            PoolConfig {
+                max_connections: connections,
+                ..PoolConfig::default()
+            },
+        )
+        .await
+        .expect("pool")
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime: do the async work on a thread of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let mut admin = AsyncPgConnection::establish(&admin_url).await.ok()?;
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(_))) {
+            eprintln!("could not drop test database {}", self.name);
+        }
+    }
+}
+
+/// The same server URL with another database name.
+fn replace_database(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let prefix = match base.rfind('/') {
+        Some(slash) if slash > "postgres://".len() => &base[..slash],
+        _ => base,
+    };
+    match query {
+        Some(query) => format!("{prefix}/{database}?{query}"),
+        None => format!("{prefix}/{database}"),
+    }
+}
