@@ -79,6 +79,33 @@ impl PgStore {
         Ok(applied.iter().map(ToString::to_string).collect())
     }
 
+    /// Names of the migrations not yet applied: a server refuses to start on a stale schema.
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, RepoError> {
+        let connection = self.pool.get_owned().await.map_err(error::from_pool)?;
+        let mut harness = diesel_async::AsyncMigrationHarness::new(connection);
+        let pending = harness
+            .pending_migrations(MIGRATIONS)
+            .map_err(|e| RepoError::Internal(format!("reading migrations: {e}")))?;
+        Ok(pending.iter().map(|m| m.name().to_string()).collect())
+    }
+
+    /// Gives an existing user the admin role (for `chatctl create-admin`). Returns whether
+    /// the user exists.
+    pub async fn grant_admin(
+        &self,
+        user: chat_core::domain::ids::UserId,
+    ) -> Result<bool, RepoError> {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        let mut conn = self.conn().await?;
+        let updated = diesel::update(schema::users::table.find(user.0))
+            .set(schema::users::role.eq("admin"))
+            .execute(&mut conn)
+            .await
+            .map_err(error::from_diesel)?;
+        Ok(updated == 1)
+    }
+
     /// Reverts every migration (for tests of the migrations themselves).
     pub async fn revert_all(&self) -> Result<(), RepoError> {
         let connection = self.pool.get_owned().await.map_err(error::from_pool)?;

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use chat_core::app::{Deps, Limits};
 use chat_core::domain::rate_limit::Quota;
-use chat_core::ports::Clock;
+use chat_core::ports::{Clock, ConversationRepo, HealthCheck, MessageRepo, SessionRepo, UserRepo};
 use chat_http::HttpConfig;
 use chat_memory::{MemoryEventBus, MemoryRateLimiter, MemoryStore};
+use chat_postgres::{PgStore, PoolConfig};
 use chat_system::{Argon2Passwords, JwtTokens, SystemClock, UuidV7Ids};
 use clap::Parser;
 use rand::RngCore as _;
@@ -19,7 +20,7 @@ use rand::RngCore as _;
 /// The chat API and WebSocket server. With no settings it runs embedded: everything in
 /// memory, nothing to install.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version)]
 pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:8080")]
@@ -43,9 +44,17 @@ pub struct Config {
     #[arg(long, env = "CHAT_RATE_MESSAGES_PER_MINUTE", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
     pub messages_per_minute: u32,
 
-    /// Postgres connection URL (production store). Not yet supported by this build.
+    /// Postgres connection URL: keeps users, conversations and messages. Unset: in memory.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+
+    /// Apply pending database migrations at start (otherwise a stale schema stops the start).
+    #[arg(long, env = "CHAT_MIGRATE")]
+    pub migrate: bool,
+
+    /// Most connections this process opens to Postgres.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_pool_size: u32,
 
     /// Redis connection URL (cross-node delivery, shared limits). Not yet supported by this build.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
@@ -99,13 +108,60 @@ impl Config {
     }
 }
 
+/// What a store adapter must be to back the server.
+pub trait StoreAdapter:
+    UserRepo + SessionRepo + ConversationRepo + MessageRepo + HealthCheck + 'static
+{
+}
+impl<T> StoreAdapter for T where
+    T: UserRepo + SessionRepo + ConversationRepo + MessageRepo + HealthCheck + 'static
+{
+}
+
 /// The embedded dependency set: in-memory store, in-process bus and rate limiter.
 pub fn embedded_deps(
     limits: Limits,
     clock: Arc<dyn Clock>,
     jwt_secret: &[u8],
 ) -> anyhow::Result<Deps> {
-    let store = Arc::new(MemoryStore::new());
+    assemble_deps(Arc::new(MemoryStore::new()), limits, clock, jwt_secret)
+}
+
+/// Opens the Postgres store, migrating it first when asked, and refusing a stale schema.
+pub async fn postgres_store(url: &str, pool_size: u32, migrate: bool) -> anyhow::Result<PgStore> {
+    let pool = PoolConfig {
+        max_connections: pool_size,
+        ..PoolConfig::default()
+    };
+    let store = PgStore::connect(url, pool).await.context("DATABASE_URL")?;
+    if migrate {
+        for name in store.migrate().await.context("applying migrations")? {
+            tracing::info!(migration = %name, "applied");
+        }
+    } else {
+        let pending = store
+            .pending_migrations()
+            .await
+            .context("DATABASE_URL: reading the schema version")?;
+        if !pending.is_empty() {
+            bail!(
+                "the database schema is behind ({} pending migrations: {}); run `chatctl migrate` or start with --migrate",
+                pending.len(),
+                pending.join(", ")
+            );
+        }
+    }
+    Ok(store)
+}
+
+/// Every port wired: the given store, the in-process bus and rate limiter, argon2id, JWT,
+/// UUIDv7 ids.
+pub fn assemble_deps<S: StoreAdapter>(
+    store: Arc<S>,
+    limits: Limits,
+    clock: Arc<dyn Clock>,
+    jwt_secret: &[u8],
+) -> anyhow::Result<Deps> {
     let events = Arc::new(MemoryEventBus::new());
     let rate_limits = Arc::new(MemoryRateLimiter::new());
     let hashing_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -132,15 +188,35 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Some(secret) => secret.clone().into_bytes(),
         None => load_or_create_secret(&config.data_dir)?,
     };
-    let deps = embedded_deps(config.limits(), Arc::new(SystemClock), &secret)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let deps = match &config.database_url {
+        Some(url) => {
+            let store = postgres_store(url, config.database_pool_size, config.migrate).await?;
+            assemble_deps(Arc::new(store), config.limits(), clock, &secret)?
+        }
+        None => embedded_deps(config.limits(), clock, &secret)?,
+    };
+    let store_adapter = if config.database_url.is_some() {
+        "postgres"
+    } else {
+        "memory"
+    };
     let (router, state) = chat_http::app(deps, config.http());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "chat-server listening");
-    tracing::warn!(
-        "embedded mode: store = memory, event bus = in-process, rate limiter = in-process; all data is lost when the process exits"
+    tracing::info!(
+        store = store_adapter,
+        event_bus = "in-process",
+        rate_limiter = "in-process",
+        "adapters"
     );
+    if config.database_url.is_none() {
+        tracing::warn!(
+            "embedded mode: users, conversations and messages live in memory and are lost when the process exits"
+        );
+    }
     chat_http::serve(listener, router, state, shutdown_signal()).await?;
     tracing::info!("chat-server stopped");
     Ok(())

@@ -2,6 +2,8 @@
 
 use crate::domain::Timestamp;
 
+/// The current time, at microsecond precision: that is what stores keep, and a finer time
+/// would make the value a write returns differ from the same value read back.
 #[cfg_attr(test, mockall::automock)]
 pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;

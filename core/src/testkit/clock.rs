@@ -11,9 +11,11 @@ pub struct ManualClock {
 }
 
 impl ManualClock {
+    /// Starts at `start`, cut to microseconds like every clock (see `Clock`).
     pub fn new(start: Timestamp) -> Self {
+        use chrono::SubsecRound as _;
         ManualClock {
-            now: Mutex::new(start),
+            now: Mutex::new(start.trunc_subsecs(6)),
         }
     }
 

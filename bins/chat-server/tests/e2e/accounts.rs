@@ -3,11 +3,20 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::TestServer;
+use crate::support::{Store, TestServer};
 
-#[tokio::test]
-async fn registration_validates_and_refuses_duplicates() {
-    let server = TestServer::start().await;
+on_every_store!(
+    registration_validates_and_refuses_duplicates,
+    login_checks_the_password_and_is_rate_limited,
+    refresh_tokens_rotate_and_a_replayed_one_revokes_the_session,
+    profile_and_settings_round_trip,
+    operations_endpoints_answer
+);
+
+async fn registration_validates_and_refuses_duplicates(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     server.register("an.nguyen").await;
     let cases = [
         (
@@ -70,9 +79,10 @@ async fn registration_validates_and_refuses_duplicates() {
     );
 }
 
-#[tokio::test]
-async fn login_checks_the_password_and_is_rate_limited() {
-    let server = TestServer::start().await;
+async fn login_checks_the_password_and_is_rate_limited(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     let an = server.register("an.le").await;
     let wrong = json!({"username": "an.le", "password": "not the password"});
     let (status, body) = server.post("/api/v1/auth/login", None, wrong.clone()).await;
@@ -106,9 +116,10 @@ async fn login_checks_the_password_and_is_rate_limited() {
     );
 }
 
-#[tokio::test]
-async fn refresh_tokens_rotate_and_a_replayed_one_revokes_the_session() {
-    let server = TestServer::start().await;
+async fn refresh_tokens_rotate_and_a_replayed_one_revokes_the_session(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     let an = server.register("an.le").await;
     let (status, rotated) = server
         .post(
@@ -147,9 +158,10 @@ async fn refresh_tokens_rotate_and_a_replayed_one_revokes_the_session() {
     );
 }
 
-#[tokio::test]
-async fn profile_and_settings_round_trip() {
-    let server = TestServer::start().await;
+async fn profile_and_settings_round_trip(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let patch = json!({"display_name": "Nguyễn Văn An", "bio": "Hà Nội", "phone": "+84912345678"});
@@ -220,14 +232,15 @@ async fn profile_and_settings_round_trip() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
-#[tokio::test]
-async fn operations_endpoints_answer() {
-    let server = TestServer::start().await;
+async fn operations_endpoints_answer(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     let an = server.register("an.le").await;
     let (status, ready) = server.get("/ready", &an).await;
     assert_eq!(
         (status, ready["components"]["store"]["adapter"].as_str()),
-        (StatusCode::OK, Some("memory"))
+        (StatusCode::OK, Some(store.adapter_name()))
     );
     let (status, openapi) = server.get("/openapi.json", &an).await;
     assert_eq!(status, StatusCode::OK);

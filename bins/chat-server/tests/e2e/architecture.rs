@@ -75,7 +75,8 @@ fn adapters_depend_on_core_and_never_on_each_other() {
     for adapter in adapters {
         for dependency in &adapter.dependencies {
             let name = dependency.name.as_str();
-            if name.starts_with("chat-") {
+            // A crate may dev-depend on itself to turn on its own test features.
+            if name.starts_with("chat-") && name != adapter.name.as_str() {
                 assert_eq!(
                     name, "chat-core",
                     "{} depends on {name} ({:?})",

@@ -10,15 +10,27 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::support::{Ending, Socket, TestServer};
+use crate::support::{Ending, Socket, Store, TestServer};
+
+on_every_store!(
+    a_frame_over_64_kib_closes_with_1009,
+    bad_frames_get_an_error_and_the_socket_stays_usable,
+    authentication_is_required_and_checked,
+    logging_out_closes_the_sessions_sockets,
+    only_configured_origins_may_connect,
+    non_members_get_404_everywhere,
+    a_slow_consumer_is_closed_without_holding_up_others,
+    shutdown_flushes_and_closes_sockets_with_1001
+);
 
 fn ws_url(server: &TestServer) -> String {
     format!("{}/ws", server.base.replacen("http", "ws", 1))
 }
 
-#[tokio::test]
-async fn a_frame_over_64_kib_closes_with_1009() {
-    let server = TestServer::start().await;
+async fn a_frame_over_64_kib_closes_with_1009(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     let an = server.register("an.le").await;
     let mut socket = server.connect(&an).await;
     let huge = json!({"type": "heartbeat", "padding": "x".repeat(65 * 1024)});
@@ -33,9 +45,10 @@ async fn a_frame_over_64_kib_closes_with_1009() {
     );
 }
 
-#[tokio::test]
-async fn bad_frames_get_an_error_and_the_socket_stays_usable() {
-    let server = TestServer::start().await;
+async fn bad_frames_get_an_error_and_the_socket_stays_usable(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     let an = server.register("an.le").await;
     let mut socket = server.connect(&an).await;
 
@@ -64,9 +77,10 @@ async fn bad_frames_get_an_error_and_the_socket_stays_usable() {
     );
 }
 
-#[tokio::test]
-async fn authentication_is_required_and_checked() {
-    let server = TestServer::start().await;
+async fn authentication_is_required_and_checked(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     let an = server.register("an.le").await;
 
     let (stream, _) = tokio_tungstenite::connect_async(ws_url(&server))
@@ -99,9 +113,10 @@ async fn authentication_is_required_and_checked() {
     assert!(refused.is_err());
 }
 
-#[tokio::test]
-async fn logging_out_closes_the_sessions_sockets() {
-    let server = TestServer::start().await;
+async fn logging_out_closes_the_sessions_sockets(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     let an = server.register("an.le").await;
     let an_phone = server.login(&an).await;
     let mut laptop = server.connect(&an).await;
@@ -131,13 +146,14 @@ async fn logging_out_closes_the_sessions_sockets() {
     );
 }
 
-#[tokio::test]
-async fn only_configured_origins_may_connect() {
+async fn only_configured_origins_may_connect(store: Store) {
     let config = HttpConfig {
         allowed_origins: vec!["https://chat.example.vn".into()],
         ..HttpConfig::default()
     };
-    let server = TestServer::start_with(Limits::default(), config).await;
+    let Some(server) = TestServer::start_with(store, Limits::default(), config).await else {
+        return;
+    };
     let connect_from = |origin: &'static str| {
         let mut request = ws_url(&server).into_client_request().unwrap();
         request
@@ -149,9 +165,10 @@ async fn only_configured_origins_may_connect() {
     assert!(connect_from("https://chat.example.vn").await.is_ok());
 }
 
-#[tokio::test]
-async fn non_members_get_404_everywhere() {
-    let server = TestServer::start().await;
+async fn non_members_get_404_everywhere(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let chi = server.register("chi").await;
@@ -228,8 +245,7 @@ async fn non_members_get_404_everywhere() {
     );
 }
 
-#[tokio::test]
-async fn a_slow_consumer_is_closed_without_holding_up_others() {
+async fn a_slow_consumer_is_closed_without_holding_up_others(store: Store) {
     let limits = Limits {
         chat: Quota::per_minute(100_000),
         ..Limits::default()
@@ -238,7 +254,9 @@ async fn a_slow_consumer_is_closed_without_holding_up_others() {
         outbound_queue: 8,
         ..HttpConfig::default()
     };
-    let server = TestServer::start_with(limits, config).await;
+    let Some(server) = TestServer::start_with(store, limits, config).await else {
+        return;
+    };
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let conversation = server.direct(&an, &binh).await;
@@ -259,9 +277,10 @@ async fn a_slow_consumer_is_closed_without_holding_up_others() {
     assert_eq!(ending, Ending::Closed(Some(close_code::SLOW_CONSUMER)));
 }
 
-#[tokio::test]
-async fn shutdown_flushes_and_closes_sockets_with_1001() {
-    let mut server = TestServer::start().await;
+async fn shutdown_flushes_and_closes_sockets_with_1001(store: Store) {
+    let Some(mut server) = TestServer::start(store).await else {
+        return;
+    };
     let an = server.register("an.le").await;
     let mut socket = server.connect(&an).await;
     server.shutdown();

@@ -3,11 +3,18 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::TestServer;
+use crate::support::{Store, TestServer};
 
-#[tokio::test]
-async fn group_membership_follows_roles_and_is_announced() {
-    let server = TestServer::start().await;
+on_every_store!(
+    group_membership_follows_roles_and_is_announced,
+    direct_conversations_are_one_per_pair,
+    the_list_puts_pinned_first_then_latest_activity_and_pages
+);
+
+async fn group_membership_follows_roles_and_is_announced(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let chi = server.register("chi").await;
@@ -136,9 +143,10 @@ async fn group_membership_follows_roles_and_is_announced() {
     assert_eq!(renamed.1["conversation"]["title"], "Nhà mình");
 }
 
-#[tokio::test]
-async fn direct_conversations_are_one_per_pair() {
-    let server = TestServer::start().await;
+async fn direct_conversations_are_one_per_pair(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let (first_status, first) = server
@@ -182,9 +190,10 @@ async fn direct_conversations_are_one_per_pair() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-async fn the_list_puts_pinned_first_then_latest_activity_and_pages() {
-    let server = TestServer::start().await;
+async fn the_list_puts_pinned_first_then_latest_activity_and_pages(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     let me = server.register("toi").await;
     let mut conversations = Vec::new();
     for name in ["ban1", "ban2", "ban3", "ban4"] {

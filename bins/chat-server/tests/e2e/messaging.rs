@@ -4,11 +4,22 @@ use chat_core::domain::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::TestServer;
+use crate::support::{Store, TestServer};
 
-#[tokio::test]
-async fn a_message_reaches_every_session_of_every_member() {
-    let server = TestServer::start().await;
+on_every_store!(
+    a_message_reaches_every_session_of_every_member,
+    reconnect_and_sync_returns_exactly_the_missed_messages,
+    a_retried_client_msg_id_returns_the_original,
+    the_61st_message_in_a_minute_is_refused_and_not_stored,
+    edit_and_recall_close_after_24_hours,
+    recall_leaves_a_tombstone_and_reactions_are_one_per_user,
+    unread_counts_follow_read_marks
+);
+
+async fn a_message_reaches_every_session_of_every_member(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let an_phone = server.login(&an).await;
@@ -57,9 +68,10 @@ async fn a_message_reaches_every_session_of_every_member() {
     binh_socket.assert_nothing_pending().await;
 }
 
-#[tokio::test]
-async fn reconnect_and_sync_returns_exactly_the_missed_messages() {
-    let server = TestServer::start().await;
+async fn reconnect_and_sync_returns_exactly_the_missed_messages(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let conversation = server.direct(&an, &binh).await;
@@ -108,9 +120,10 @@ async fn reconnect_and_sync_returns_exactly_the_missed_messages() {
     );
 }
 
-#[tokio::test]
-async fn a_retried_client_msg_id_returns_the_original() {
-    let server = TestServer::start().await;
+async fn a_retried_client_msg_id_returns_the_original(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let conversation = server.direct(&an, &binh).await;
@@ -138,9 +151,10 @@ async fn a_retried_client_msg_id_returns_the_original() {
     assert_eq!(history["messages"].as_array().map(Vec::len), Some(1));
 }
 
-#[tokio::test]
-async fn the_61st_message_in_a_minute_is_refused_and_not_stored() {
-    let server = TestServer::start().await;
+async fn the_61st_message_in_a_minute_is_refused_and_not_stored(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let conversation = server.direct(&an, &binh).await;
@@ -201,9 +215,10 @@ async fn the_61st_message_in_a_minute_is_refused_and_not_stored() {
     );
 }
 
-#[tokio::test]
-async fn edit_and_recall_close_after_24_hours() {
-    let server = TestServer::start().await;
+async fn edit_and_recall_close_after_24_hours(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let conversation = server.direct(&an, &binh).await;
@@ -284,9 +299,10 @@ async fn edit_and_recall_close_after_24_hours() {
     assert_eq!(theirs["messages"].as_array().map(Vec::len), Some(2));
 }
 
-#[tokio::test]
-async fn recall_leaves_a_tombstone_and_reactions_are_one_per_user() {
-    let server = TestServer::start().await;
+async fn recall_leaves_a_tombstone_and_reactions_are_one_per_user(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let conversation = server.direct(&an, &binh).await;
@@ -347,9 +363,10 @@ async fn recall_leaves_a_tombstone_and_reactions_are_one_per_user() {
     );
 }
 
-#[tokio::test]
-async fn unread_counts_follow_read_marks() {
-    let server = TestServer::start().await;
+async fn unread_counts_follow_read_marks(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let conversation = server.direct(&an, &binh).await;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use chat_core::app::Limits;
 use chat_core::testkit::ManualClock;
 use chat_http::HttpConfig;
+use chat_postgres::testing::TestDatabase;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -17,12 +18,31 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 /// How long a test waits for a frame that must come.
 const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Which store a test server runs on.
+#[derive(Clone, Copy, Debug)]
+pub enum Store {
+    Memory,
+    Postgres,
+}
+
+impl Store {
+    /// The adapter name `/ready` reports for this store.
+    pub fn adapter_name(self) -> &'static str {
+        match self {
+            Store::Memory => "memory",
+            Store::Postgres => "postgres",
+        }
+    }
+}
+
 pub struct TestServer {
     pub base: String,
     pub clock: Arc<ManualClock>,
     http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     pub stopped: Option<tokio::task::JoinHandle<()>>,
+    /// Dropped after the server: the throwaway database of a Postgres run.
+    _database: Option<TestDatabase>,
 }
 
 /// A registered user with one logged-in session.
@@ -35,18 +55,34 @@ pub struct User {
 }
 
 impl TestServer {
-    pub async fn start() -> TestServer {
-        TestServer::start_with(Limits::default(), HttpConfig::default()).await
+    /// A server with default settings, or `None` when the store is Postgres and no Postgres
+    /// is reachable (outside CI; the skip is announced loudly).
+    pub async fn start(store: Store) -> Option<TestServer> {
+        TestServer::start_with(store, Limits::default(), HttpConfig::default()).await
     }
 
-    pub async fn start_with(limits: Limits, config: HttpConfig) -> TestServer {
+    pub async fn start_with(
+        store: Store,
+        limits: Limits,
+        config: HttpConfig,
+    ) -> Option<TestServer> {
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-        let deps = chat_server::embedded_deps(
-            limits,
-            clock.clone(),
-            b"an end-to-end test secret of 32+ bytes",
-        )
-        .unwrap();
+        let secret = b"an end-to-end test secret of 32+ bytes";
+        let (deps, database) = match store {
+            Store::Memory => (
+                chat_server::embedded_deps(limits, clock.clone(), secret).unwrap(),
+                None,
+            ),
+            Store::Postgres => {
+                let database = TestDatabase::create().await?;
+                let pg = database.store(8).await;
+                (
+                    chat_server::assemble_deps(Arc::new(pg), limits, clock.clone(), secret)
+                        .unwrap(),
+                    Some(database),
+                )
+            }
+        };
         let (router, state) = chat_http::app(deps, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
@@ -58,13 +94,14 @@ impl TestServer {
             .await
             .unwrap();
         });
-        TestServer {
+        Some(TestServer {
             base: format!("http://{address}"),
             clock,
             http: reqwest::Client::new(),
             stop: Some(stop),
             stopped: Some(server),
-        }
+            _database: database,
+        })
     }
 
     /// Asks the server to shut down (as SIGTERM would).
