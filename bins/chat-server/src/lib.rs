@@ -64,10 +64,10 @@ pub struct Config {
 impl Config {
     /// Checks what clap cannot, with errors that name the setting.
     pub fn validate(&self) -> anyhow::Result<()> {
-        if self.database_url.is_some() {
-            bail!(
-                "DATABASE_URL is set, but this build has no Postgres adapter yet; unset it to run embedded"
-            );
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            bail!("DATABASE_URL must be a postgres:// URL");
         }
         if self.redis_url.is_some() {
             bail!(

@@ -1,79 +1,192 @@
 //! The real binary: starts with no configuration, serves, and on SIGTERM closes sockets
-//! with 1001 and exits cleanly.
+//! with 1001 and exits cleanly; with DATABASE_URL, what it stored survives a restart.
 
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use chat_http::close_code;
+use chat_postgres::testing::TestDatabase;
+use serde_json::{Value, json};
 
 use crate::support::{Ending, Socket};
 
+/// A `chat-server` process on a free port.
+struct Server {
+    child: Child,
+    base: String,
+    port: u16,
+    data_dir: PathBuf,
+}
+
+impl Server {
+    async fn spawn(database_url: Option<&str>, data_dir: PathBuf) -> Server {
+        // Reserve a free port, then hand it to the server.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_chat-server"));
+        command
+            .env("CHAT_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CHAT_DATA_DIR", &data_dir)
+            .env_remove("DATABASE_URL")
+            .env_remove("REDIS_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(url) = database_url {
+            command.env("DATABASE_URL", url).arg("--migrate");
+        }
+        let child = command.spawn().unwrap();
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            data_dir,
+        };
+        let http = reqwest::Client::new();
+        for _ in 0..400 {
+            if http
+                .get(format!("{}/ready", server.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await; // polling for start-up, not synchronising
+        }
+        panic!("chat-server did not become ready");
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Value {
+        let mut request = reqwest::Client::new()
+            .post(format!("{}{path}", self.base))
+            .json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Value {
+        let request = reqwest::Client::new()
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token);
+        request.send().await.unwrap().json().await.unwrap()
+    }
+
+    /// SIGTERM, then the exit status.
+    async fn terminate(mut self) -> std::process::ExitStatus {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        tokio::task::spawn_blocking(move || self.child.wait())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+}
+
+fn temp_data_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("chat-server-test-{}", uuid::Uuid::now_v7()))
+}
+
 #[tokio::test]
 async fn sigterm_closes_sockets_with_1001_and_exits_cleanly() {
-    // Reserve a free port, then hand it to the server.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let data_dir = std::env::temp_dir().join(format!("chat-server-test-{}", uuid::Uuid::now_v7()));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
-        .env("CHAT_LISTEN", format!("127.0.0.1:{port}"))
-        .env("CHAT_DATA_DIR", &data_dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("REDIS_URL")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..200 {
-        if http.get(format!("{base}/health")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await; // polling for start-up, not synchronising
-    }
-    assert!(up, "chat-server did not start");
-
-    let registered: serde_json::Value = http
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(
-            &serde_json::json!({"username": "an.le", "password": "12345678", "display_name": "An"}),
+    let data_dir = temp_data_dir();
+    let server = Server::spawn(None, data_dir.clone()).await;
+    let registered = server
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"username": "an.le", "password": "12345678", "display_name": "An"}),
         )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
     let token = registered["access_token"].as_str().unwrap();
-    let (stream, _) =
-        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{port}/ws?token={token}"))
-            .await
-            .unwrap();
+    let url = format!("ws://127.0.0.1:{}/ws?token={token}", server.port);
+    let (stream, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     let mut socket = Socket { stream };
     assert_eq!(socket.next().await["type"], "ready");
     assert!(
-        data_dir.join("jwt_secret").exists(),
+        server.data_dir.join("jwt_secret").exists(),
         "the generated JWT secret is kept in the data dir"
     );
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    let status = server.terminate().await;
     assert_eq!(
         socket.ending().await,
         Ending::Closed(Some(close_code::GOING_AWAY))
     );
-    let status = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
     assert!(status.success(), "exit status {status}");
+    let _ = std::fs::remove_dir_all(data_dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_postgres_everything_survives_a_restart() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let data_dir = temp_data_dir();
+    let server = Server::spawn(Some(&database.url), data_dir.clone()).await;
+    let signup =
+        |name: &str| json!({"username": name, "password": "mật khẩu 123", "display_name": name});
+    let an = server
+        .post("/api/v1/auth/register", None, signup("an.le"))
+        .await;
+    let binh = server
+        .post("/api/v1/auth/register", None, signup("binh.tran"))
+        .await;
+    let an_token = an["access_token"].as_str().unwrap().to_owned();
+    let direct = json!({"kind": "direct", "user_id": binh["user"]["id"]});
+    let conversation = server
+        .post("/api/v1/conversations", Some(&an_token), direct)
+        .await;
+    let id = conversation["conversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut sent = Vec::new();
+    for body in ["một", "hai", "ba"] {
+        let message = json!({"client_msg_id": uuid::Uuid::now_v7(), "body": body});
+        sent.push(
+            server
+                .post(
+                    &format!("/api/v1/conversations/{id}/messages"),
+                    Some(&an_token),
+                    message,
+                )
+                .await["message"]
+                .clone(),
+        );
+    }
+    assert!(server.terminate().await.success());
+
+    // Same data dir (same JWT secret), same database: a new process picks up where it was.
+    let server = Server::spawn(Some(&database.url), data_dir.clone()).await;
+    let binh_again = server
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"username": "binh.tran", "password": "mật khẩu 123"}),
+        )
+        .await;
+    let binh_token = binh_again["access_token"]
+        .as_str()
+        .expect("binh can still log in");
+    let history = server
+        .get(&format!("/api/v1/conversations/{id}/messages"), binh_token)
+        .await;
+    assert_eq!(history["messages"], Value::Array(sent));
+    let list = server.get("/api/v1/conversations", binh_token).await;
+    assert_eq!(list["conversations"][0]["unread_count"], 3);
+    assert_eq!(list["conversations"][0]["peer"]["username"], "an.le");
+    // An access token issued before the restart still works: sessions were stored too.
+    let me = server.get("/api/v1/me", &an_token).await;
+    assert_eq!(me["username"], "an.le");
+    assert!(server.terminate().await.success());
     let _ = std::fs::remove_dir_all(data_dir);
 }
