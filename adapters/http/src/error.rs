@@ -128,26 +128,18 @@ impl From<JsonRejection> for ApiError {
                 "unsupported_media_type",
                 "send the body as application/json",
             ),
-            JsonRejection::JsonSyntaxError(_) => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                rejection.body_text(),
-            ),
-            JsonRejection::JsonDataError(_) => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                rejection.body_text(),
-            ),
+            JsonRejection::JsonSyntaxError(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", rejection.body_text())
+            }
+            JsonRejection::JsonDataError(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", rejection.body_text())
+            }
             _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
                 "the request body is too large",
             ),
-            _ => ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                rejection.body_text(),
-            ),
+            _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", rejection.body_text()),
         }
     }
 }
@@ -161,11 +153,7 @@ impl From<PathRejection> for ApiError {
 
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            rejection.body_text(),
-        )
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", rejection.body_text())
     }
 }
 
@@ -180,27 +168,26 @@ pub struct OptionalJson<T>(pub Option<T>);
 impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(
-        request: axum::extract::Request,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = axum::body::Bytes::from_request(request, state)
             .await
-            .map_err(|_| {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    "the request body is too large",
-                )
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body_too_large",
+                        "the request body is too large",
+                    )
+                } else {
+                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", rejection.body_text())
+                }
             })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(None));
         }
         serde_json::from_slice(&bytes)
             .map(|value| OptionalJson(Some(value)))
-            .map_err(|error| {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", error.to_string())
-            })
+            .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", error.to_string()))
     }
 }
 

@@ -36,7 +36,6 @@ pub async fn track(request: Request, next: Next) -> Response {
     let status = response.status().as_u16().to_string();
     let labels = [("method", method), ("route", route), ("status", status)];
     metrics::counter!("chat_http_requests_total", &labels).increment(1);
-    metrics::histogram!("chat_http_request_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
+    metrics::histogram!("chat_http_request_seconds", &labels).record(started.elapsed().as_secs_f64());
     response
 }

@@ -19,7 +19,10 @@ pub struct HttpConfig {
     pub outbound_queue: usize,
     /// How long a new socket may take to authenticate.
     pub auth_timeout: Duration,
-    /// A socket that sends nothing (not even a heartbeat) for this long is closed.
+    /// How often clients are told (in `ready`) to send a heartbeat.
+    pub heartbeat_interval: Duration,
+    /// A socket that sends nothing (not even a heartbeat) for this long is closed; keep it
+    /// well above the heartbeat interval.
     pub idle_timeout: Duration,
     /// A socket that cannot take one frame in this long is dropped.
     pub write_timeout: Duration,
@@ -34,6 +37,7 @@ impl Default for HttpConfig {
             max_ws_message_bytes: 64 * 1024,
             outbound_queue: 256,
             auth_timeout: Duration::from_secs(10),
+            heartbeat_interval: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(75),
             write_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(10),

@@ -4,15 +4,11 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chat_core::domain::Timestamp;
-use chat_core::domain::conversation::{
-    Conversation, ConversationSummary, Member, Mute, Role, unread_count,
-};
+use chat_core::domain::conversation::{Conversation, ConversationSummary, Member, Mute, Role, unread_count};
 use chat_core::domain::error::RepoError;
 use chat_core::domain::ids::{ConversationId, UserId};
 use chat_core::domain::message::{Message, MessageKind, NewMessage};
-use chat_core::ports::{
-    ConversationRepo, DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, PinOutcome,
-};
+use chat_core::ports::{ConversationRepo, DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, PinOutcome};
 
 use crate::store::{MemoryStore, State, StoredConversation};
 
@@ -25,19 +21,12 @@ impl ConversationRepo for MemoryStore {
     ) -> Result<DirectOutcome, RepoError> {
         let mut state = self.state.lock();
         let pair = ordered_pair(members[0].user_id, members[1].user_id);
-        if let Some(existing) = state
-            .direct_pairs
-            .get(&pair)
-            .and_then(|id| state.conversations.get(id))
-        {
+        if let Some(existing) = state.direct_pairs.get(&pair).and_then(|id| state.conversations.get(id)) {
             return Ok(DirectOutcome::Existing(existing.conversation.clone()));
         }
         state.direct_pairs.insert(pair, conversation.id);
         insert_conversation(&mut state, conversation.clone(), members.into());
-        Ok(DirectOutcome::Created(stored_conversation(
-            &state,
-            conversation.id,
-        )?))
+        Ok(DirectOutcome::Created(stored_conversation(&state, conversation.id)?))
     }
 
     async fn create_group(
@@ -107,11 +96,7 @@ impl ConversationRepo for MemoryStore {
             .iter()
             .filter(|m| !stored.members.contains_key(&m.user_id))
             .count();
-        let removed = change
-            .remove
-            .iter()
-            .filter(|u| stored.members.contains_key(u))
-            .count();
+        let removed = change.remove.iter().filter(|u| stored.members.contains_key(u)).count();
         if stored.members.len() + added - removed > change.max_members {
             return Ok(MembershipOutcome::TooManyMembers);
         }
@@ -137,11 +122,7 @@ impl ConversationRepo for MemoryStore {
         })
     }
 
-    async fn list_conversations(
-        &self,
-        user: UserId,
-        query: ListQuery,
-    ) -> Result<Vec<ConversationSummary>, RepoError> {
+    async fn list_conversations(&self, user: UserId, query: ListQuery) -> Result<Vec<ConversationSummary>, RepoError> {
         let state = self.state.lock();
         let Some(ids) = state.conversations_of.get(&user) else {
             return Ok(Vec::new());
@@ -165,10 +146,7 @@ impl ConversationRepo for MemoryStore {
             .collect())
     }
 
-    async fn conversation_seqs(
-        &self,
-        user: UserId,
-    ) -> Result<Vec<(ConversationId, u64)>, RepoError> {
+    async fn conversation_seqs(&self, user: UserId) -> Result<Vec<(ConversationId, u64)>, RepoError> {
         let state = self.state.lock();
         let ids = state.conversations_of.get(&user).into_iter().flatten();
         Ok(ids
@@ -177,48 +155,21 @@ impl ConversationRepo for MemoryStore {
             .collect())
     }
 
-    async fn mark_read(
-        &self,
-        id: ConversationId,
-        user: UserId,
-        seq: u64,
-    ) -> Result<Option<u64>, RepoError> {
-        Ok(raise_mark(
-            &mut self.state.lock(),
-            id,
-            user,
-            seq,
-            |member| &mut member.read_seq,
-        ))
+    async fn mark_read(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, RepoError> {
+        Ok(raise_mark(&mut self.state.lock(), id, user, seq, |member| {
+            &mut member.read_seq
+        }))
     }
 
-    async fn mark_delivered(
-        &self,
-        id: ConversationId,
-        user: UserId,
-        seq: u64,
-    ) -> Result<Option<u64>, RepoError> {
-        Ok(raise_mark(
-            &mut self.state.lock(),
-            id,
-            user,
-            seq,
-            |member| &mut member.delivered_seq,
-        ))
+    async fn mark_delivered(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, RepoError> {
+        Ok(raise_mark(&mut self.state.lock(), id, user, seq, |member| {
+            &mut member.delivered_seq
+        }))
     }
 
-    async fn set_mute(
-        &self,
-        id: ConversationId,
-        user: UserId,
-        mute: Option<Mute>,
-    ) -> Result<(), RepoError> {
+    async fn set_mute(&self, id: ConversationId, user: UserId, mute: Option<Mute>) -> Result<(), RepoError> {
         let mut state = self.state.lock();
-        if let Some(member) = state
-            .conversations
-            .get_mut(&id)
-            .and_then(|s| s.members.get_mut(&user))
-        {
+        if let Some(member) = state.conversations.get_mut(&id).and_then(|s| s.members.get_mut(&user)) {
             member.mute = mute;
         }
         Ok(())
@@ -247,10 +198,7 @@ impl ConversationRepo for MemoryStore {
             }
         }
         // Pinning a pinned conversation keeps its original pin time.
-        if let Some(member) = state
-            .conversations
-            .get_mut(&id)
-            .and_then(|s| s.members.get_mut(&user))
+        if let Some(member) = state.conversations.get_mut(&id).and_then(|s| s.members.get_mut(&user))
             && (pinned_at.is_none() || member.pinned_at.is_none())
         {
             member.pinned_at = pinned_at;
@@ -303,11 +251,7 @@ fn summary(stored: &StoredConversation, member: &Member) -> ConversationSummary 
         conversation: stored.conversation.clone(),
         membership: member.clone(),
         last_message: stored.messages.last().cloned(),
-        unread_count: unread_count(
-            stored.conversation.last_seq,
-            member.read_seq,
-            others_after_read as u64,
-        ),
+        unread_count: unread_count(stored.conversation.last_seq, member.read_seq, others_after_read as u64),
         peer: None,
     }
 }

@@ -13,10 +13,7 @@ impl MessageRepo for MemoryStore {
     async fn insert_message(&self, message: NewMessage) -> Result<InsertOutcome, RepoError> {
         let mut state = self.state.lock();
         if let Some(client_msg_id) = message.client_msg_id {
-            let existing = state
-                .by_client_id
-                .get(&(message.sender_id, client_msg_id))
-                .copied();
+            let existing = state.by_client_id.get(&(message.sender_id, client_msg_id)).copied();
             if let Some(original) = existing.and_then(|id| state.message(id)) {
                 return Ok(InsertOutcome::Existing(original.clone()));
             }
@@ -25,9 +22,7 @@ impl MessageRepo for MemoryStore {
         state
             .append(message)
             .map(InsertOutcome::Inserted)
-            .ok_or_else(|| {
-                RepoError::Internal(format!("conversation {conversation} does not exist"))
-            })
+            .ok_or_else(|| RepoError::Internal(format!("conversation {conversation} does not exist")))
     }
 
     async fn message(&self, id: MessageId) -> Result<Option<Message>, RepoError> {
@@ -58,13 +53,7 @@ impl MessageRepo for MemoryStore {
         let messages = &stored.messages;
         let page: Vec<Message> = match page {
             HistoryPage::Latest { limit } => {
-                let mut newest: Vec<Message> = messages
-                    .iter()
-                    .rev()
-                    .filter(visible)
-                    .take(limit)
-                    .cloned()
-                    .collect();
+                let mut newest: Vec<Message> = messages.iter().rev().filter(visible).take(limit).cloned().collect();
                 newest.reverse();
                 newest
             }
@@ -83,25 +72,14 @@ impl MessageRepo for MemoryStore {
                 older
             }
             HistoryPage::After { seq, limit } => {
-                let start = usize::try_from(seq)
-                    .unwrap_or(usize::MAX)
-                    .min(messages.len());
-                messages[start..]
-                    .iter()
-                    .filter(visible)
-                    .take(limit)
-                    .cloned()
-                    .collect()
+                let start = usize::try_from(seq).unwrap_or(usize::MAX).min(messages.len());
+                messages[start..].iter().filter(visible).take(limit).cloned().collect()
             }
         };
         Ok(page)
     }
 
-    async fn update_message(
-        &self,
-        id: MessageId,
-        update: MessageUpdate,
-    ) -> Result<Option<Message>, RepoError> {
+    async fn update_message(&self, id: MessageId, update: MessageUpdate) -> Result<Option<Message>, RepoError> {
         let mut state = self.state.lock();
         let Some(message) = state.message_mut(id) else {
             return Ok(None);
@@ -116,9 +94,7 @@ impl MessageRepo for MemoryStore {
                 message.reactions.clear();
                 message.recalled_at = Some(at);
             }
-            MessageUpdate::React { user, emoji } => {
-                apply_reaction(&mut message.reactions, user, emoji)
-            }
+            MessageUpdate::React { user, emoji } => apply_reaction(&mut message.reactions, user, emoji),
         }
         Ok(Some(message.clone()))
     }

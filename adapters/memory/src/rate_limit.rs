@@ -32,12 +32,7 @@ impl MemoryRateLimiter {
 
 #[async_trait]
 impl RateLimitStore for MemoryRateLimiter {
-    async fn check(
-        &self,
-        key: &str,
-        quota: Quota,
-        now: Timestamp,
-    ) -> Result<RateDecision, RepoError> {
+    async fn check(&self, key: &str, quota: Quota, now: Timestamp) -> Result<RateDecision, RepoError> {
         let now_ms = now.timestamp_millis();
         let mut state = self.state.lock();
         state.checks += 1;

@@ -13,9 +13,7 @@ use crate::store::MemoryStore;
 impl SessionRepo for MemoryStore {
     async fn create_session(&self, new: NewSession) -> Result<(), RepoError> {
         let mut state = self.state.lock();
-        state
-            .refresh_current
-            .insert(new.refresh_hash.0, new.session.id);
+        state.refresh_current.insert(new.refresh_hash.0, new.session.id);
         state.sessions.insert(new.session.id, new.session);
         Ok(())
     }
@@ -41,19 +39,13 @@ impl SessionRepo for MemoryStore {
         let Some(session_id) = state.refresh_current.get(&presented.0).copied() else {
             return Ok(RotateOutcome::Invalid);
         };
-        let Some(session) = state
-            .sessions
-            .get_mut(&session_id)
-            .filter(|s| s.is_active(now))
-        else {
+        let Some(session) = state.sessions.get_mut(&session_id).filter(|s| s.is_active(now)) else {
             return Ok(RotateOutcome::Invalid);
         };
         session.refresh_expires_at = expires_at;
         let session = session.clone();
         state.refresh_current.remove(&presented.0);
-        state
-            .refresh_rotated
-            .insert(presented.0.clone(), session_id);
+        state.refresh_rotated.insert(presented.0.clone(), session_id);
         state.refresh_current.insert(replacement.0, session_id);
         Ok(RotateOutcome::Rotated(session))
     }
@@ -65,11 +57,7 @@ impl SessionRepo for MemoryStore {
         Ok(())
     }
 
-    async fn revoke_all_sessions(
-        &self,
-        user: UserId,
-        now: Timestamp,
-    ) -> Result<Vec<SessionId>, RepoError> {
+    async fn revoke_all_sessions(&self, user: UserId, now: Timestamp) -> Result<Vec<SessionId>, RepoError> {
         let mut state = self.state.lock();
         let revoked = state
             .sessions

@@ -63,10 +63,7 @@ impl State {
     pub fn message_mut(&mut self, id: MessageId) -> Option<&mut Message> {
         let (conversation, seq) = *self.message_at.get(&id)?;
         let index = usize::try_from(seq).ok()?.checked_sub(1)?;
-        self.conversations
-            .get_mut(&conversation)?
-            .messages
-            .get_mut(index)
+        self.conversations.get_mut(&conversation)?.messages.get_mut(index)
     }
 
     pub fn message_by_seq(&self, conversation: ConversationId, seq: u64) -> Option<&Message> {
@@ -80,18 +77,15 @@ impl State {
         let seq = stored.conversation.last_seq + 1;
         let message = new.into_message(seq);
         stored.conversation.last_seq = seq;
-        stored.conversation.last_activity_at =
-            stored.conversation.last_activity_at.max(message.created_at);
+        stored.conversation.last_activity_at = stored.conversation.last_activity_at.max(message.created_at);
         if let Some(sender) = stored.members.get_mut(&message.sender_id) {
             sender.read_seq = sender.read_seq.max(seq);
             sender.delivered_seq = sender.delivered_seq.max(seq);
         }
         stored.messages.push(message.clone());
-        self.message_at
-            .insert(message.id, (message.conversation_id, seq));
+        self.message_at.insert(message.id, (message.conversation_id, seq));
         if let Some(client_msg_id) = message.client_msg_id {
-            self.by_client_id
-                .insert((message.sender_id, client_msg_id), message.id);
+            self.by_client_id.insert((message.sender_id, client_msg_id), message.id);
         }
         Some(message)
     }
@@ -103,8 +97,7 @@ impl State {
             .insert(member.conversation_id);
         if let Some(stored) = self.conversations.get_mut(&member.conversation_id) {
             stored.members.insert(member.user_id, member);
-            stored.conversation.member_count =
-                u32::try_from(stored.members.len()).unwrap_or(u32::MAX);
+            stored.conversation.member_count = u32::try_from(stored.members.len()).unwrap_or(u32::MAX);
         }
     }
 
@@ -114,8 +107,7 @@ impl State {
         }
         if let Some(stored) = self.conversations.get_mut(&conversation) {
             stored.members.remove(&user);
-            stored.conversation.member_count =
-                u32::try_from(stored.members.len()).unwrap_or(u32::MAX);
+            stored.conversation.member_count = u32::try_from(stored.members.len()).unwrap_or(u32::MAX);
         }
     }
 }

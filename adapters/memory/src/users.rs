@@ -10,11 +10,7 @@ use crate::store::{MemoryStore, StoredUser};
 
 #[async_trait]
 impl UserRepo for MemoryStore {
-    async fn insert_user(
-        &self,
-        user: User,
-        password_hash: String,
-    ) -> Result<Result<(), UserConflict>, RepoError> {
+    async fn insert_user(&self, user: User, password_hash: String) -> Result<Result<(), UserConflict>, RepoError> {
         let mut state = self.state.lock();
         if state.user_by_name.contains_key(user.username.as_str()) {
             return Ok(Err(UserConflict::Username));
@@ -23,30 +19,15 @@ impl UserRepo for MemoryStore {
             if state.user_by_phone.contains_key(phone.as_str()) {
                 return Ok(Err(UserConflict::Phone));
             }
-            state
-                .user_by_phone
-                .insert(phone.as_str().to_owned(), user.id);
+            state.user_by_phone.insert(phone.as_str().to_owned(), user.id);
         }
-        state
-            .user_by_name
-            .insert(user.username.as_str().to_owned(), user.id);
-        state.users.insert(
-            user.id,
-            StoredUser {
-                user,
-                password_hash,
-            },
-        );
+        state.user_by_name.insert(user.username.as_str().to_owned(), user.id);
+        state.users.insert(user.id, StoredUser { user, password_hash });
         Ok(Ok(()))
     }
 
     async fn user(&self, id: UserId) -> Result<Option<User>, RepoError> {
-        Ok(self
-            .state
-            .lock()
-            .users
-            .get(&id)
-            .map(|stored| stored.user.clone()))
+        Ok(self.state.lock().users.get(&id).map(|stored| stored.user.clone()))
     }
 
     async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, RepoError> {
@@ -73,11 +54,7 @@ impl UserRepo for MemoryStore {
 
     async fn update_user(&self, user: &User) -> Result<Result<(), UserConflict>, RepoError> {
         let mut state = self.state.lock();
-        let Some(old_phone) = state
-            .users
-            .get(&user.id)
-            .map(|stored| stored.user.phone.clone())
-        else {
+        let Some(old_phone) = state.users.get(&user.id).map(|stored| stored.user.phone.clone()) else {
             return Ok(Ok(()));
         };
         if let Some(phone) = &user.phone {
@@ -90,9 +67,7 @@ impl UserRepo for MemoryStore {
             state.user_by_phone.remove(old.as_str());
         }
         if let Some(phone) = &user.phone {
-            state
-                .user_by_phone
-                .insert(phone.as_str().to_owned(), user.id);
+            state.user_by_phone.insert(phone.as_str().to_owned(), user.id);
         }
         if let Some(stored) = state.users.get_mut(&user.id) {
             stored.user = user.clone();

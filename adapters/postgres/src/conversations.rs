@@ -4,15 +4,11 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chat_core::domain::Timestamp;
-use chat_core::domain::conversation::{
-    Conversation, ConversationSummary, Member, Mute, Role, unread_count,
-};
+use chat_core::domain::conversation::{Conversation, ConversationSummary, Member, Mute, Role, unread_count};
 use chat_core::domain::error::RepoError;
 use chat_core::domain::ids::{ConversationId, UserId};
 use chat_core::domain::message::{Message, NewMessage};
-use chat_core::ports::{
-    ConversationRepo, DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, PinOutcome,
-};
+use chat_core::ports::{ConversationRepo, DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, PinOutcome};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Int8, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -31,16 +27,11 @@ impl ConversationRepo for PgStore {
         members: [Member; 2],
     ) -> Result<DirectOutcome, RepoError> {
         let (a, b) = (members[0].user_id.0, members[1].user_id.0);
-        let direct_key = if a <= b {
-            format!("{a}:{b}")
-        } else {
-            format!("{b}:{a}")
-        };
+        let direct_key = if a <= b { format!("{a}:{b}") } else { format!("{b}:{a}") };
         let mut conn = self.conn().await?;
         let result = conn
             .transaction::<_, TxStop<()>, _>(async |conn| {
-                let (conversation, members, direct_key) =
-                    (&conversation, &members, direct_key.clone());
+                let (conversation, members, direct_key) = (&conversation, &members, direct_key.clone());
                 let mut row = ConversationRow::from_conversation(conversation, Some(direct_key));
                 row.member_count = 2;
                 // A racing creator blocks on the unique key until the winner commits,
@@ -85,8 +76,7 @@ impl ConversationRepo for PgStore {
         let mut conn = self.conn().await?;
         let result = conn
             .transaction::<_, TxStop<()>, _>(async |conn| {
-                let (conversation, members, announcement) =
-                    (&conversation, &members, &announcement);
+                let (conversation, members, announcement) = (&conversation, &members, &announcement);
                 let mut row = ConversationRow::from_conversation(conversation, None);
                 row.member_count = i32::try_from(members.len()).unwrap_or(i32::MAX);
                 diesel::insert_into(conversations::table)
@@ -98,14 +88,11 @@ impl ConversationRepo for PgStore {
                     .values(&rows)
                     .execute(conn)
                     .await?;
-                let message = append(conn, announcement)
-                    .await?
-                    .ok_or(TxStop::Rollback(()))?;
+                let message = append(conn, announcement).await?.ok_or(TxStop::Rollback(()))?;
                 Ok((load_conversation(conn, conversation.id).await?, message))
             })
             .await;
-        settle(result)?
-            .map_err(|()| RepoError::Internal("a new group's announcement collided".into()))
+        settle(result)?.map_err(|()| RepoError::Internal("a new group's announcement collided".into()))
     }
 
     async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, RepoError> {
@@ -191,8 +178,7 @@ impl ConversationRepo for PgStore {
                     .await?;
                 }
                 if !change.add.is_empty() {
-                    let rows: Vec<MemberRow> =
-                        change.add.iter().map(MemberRow::from_member).collect();
+                    let rows: Vec<MemberRow> = change.add.iter().map(MemberRow::from_member).collect();
                     diesel::insert_into(conversation_members::table)
                         .values(&rows)
                         .on_conflict_do_nothing()
@@ -241,20 +227,13 @@ impl ConversationRepo for PgStore {
         Ok(settle(result)?.unwrap_or_else(|outcome| outcome))
     }
 
-    async fn list_conversations(
-        &self,
-        user: UserId,
-        query: ListQuery,
-    ) -> Result<Vec<ConversationSummary>, RepoError> {
+    async fn list_conversations(&self, user: UserId, query: ListQuery) -> Result<Vec<ConversationSummary>, RepoError> {
         let mut conn = self.conn().await?;
         let mut page = conversation_members::table
             .inner_join(conversations::table)
             .filter(conversation_members::user_id.eq(user.0))
             .select((ConversationRow::as_select(), MemberRow::as_select()))
-            .order((
-                conversations::last_activity_at.desc(),
-                conversations::id.desc(),
-            ))
+            .order((conversations::last_activity_at.desc(), conversations::id.desc()))
             .limit(i64::try_from(query.limit).unwrap_or(i64::MAX))
             .into_boxed();
         page = if query.pinned {
@@ -266,13 +245,10 @@ impl ConversationRepo for PgStore {
             page = page.filter(
                 conversations::last_activity_at
                     .lt(at)
-                    .or(conversations::last_activity_at
-                        .eq(at)
-                        .and(conversations::id.lt(id.0))),
+                    .or(conversations::last_activity_at.eq(at).and(conversations::id.lt(id.0))),
             );
         }
-        let rows: Vec<(ConversationRow, MemberRow)> =
-            page.load(&mut conn).await.map_err(from_diesel)?;
+        let rows: Vec<(ConversationRow, MemberRow)> = page.load(&mut conn).await.map_err(from_diesel)?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
@@ -297,10 +273,7 @@ impl ConversationRepo for PgStore {
             .collect()
     }
 
-    async fn conversation_seqs(
-        &self,
-        user: UserId,
-    ) -> Result<Vec<(ConversationId, u64)>, RepoError> {
+    async fn conversation_seqs(&self, user: UserId) -> Result<Vec<(ConversationId, u64)>, RepoError> {
         let mut conn = self.conn().await?;
         let rows: Vec<(uuid::Uuid, i64)> = conversation_members::table
             .inner_join(conversations::table)
@@ -315,30 +288,15 @@ impl ConversationRepo for PgStore {
             .collect())
     }
 
-    async fn mark_read(
-        &self,
-        id: ConversationId,
-        user: UserId,
-        seq: u64,
-    ) -> Result<Option<u64>, RepoError> {
+    async fn mark_read(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, RepoError> {
         raise_mark(self, "read_seq", id, user, seq).await
     }
 
-    async fn mark_delivered(
-        &self,
-        id: ConversationId,
-        user: UserId,
-        seq: u64,
-    ) -> Result<Option<u64>, RepoError> {
+    async fn mark_delivered(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, RepoError> {
         raise_mark(self, "delivered_seq", id, user, seq).await
     }
 
-    async fn set_mute(
-        &self,
-        id: ConversationId,
-        user: UserId,
-        mute: Option<Mute>,
-    ) -> Result<(), RepoError> {
+    async fn set_mute(&self, id: ConversationId, user: UserId, mute: Option<Mute>) -> Result<(), RepoError> {
         let (muted, until) = match mute {
             None => (false, None),
             Some(Mute::Forever) => (true, None),
@@ -366,8 +324,7 @@ impl ConversationRepo for PgStore {
         let mut conn = self.conn().await?;
         let result = conn
             .transaction::<_, TxStop<PinOutcome>, _>(async |conn| {
-                let mine =
-                    conversation_members::table.filter(conversation_members::user_id.eq(user.0));
+                let mine = conversation_members::table.filter(conversation_members::user_id.eq(user.0));
                 if let Some(at) = pinned_at {
                     // Serialise one user's pins so two at once cannot both pass the limit.
                     let _: Vec<uuid::Uuid> = mine
@@ -407,10 +364,7 @@ impl ConversationRepo for PgStore {
     }
 }
 
-async fn load_conversation(
-    conn: &mut AsyncPgConnection,
-    id: ConversationId,
-) -> Result<Conversation, RepoError> {
+async fn load_conversation(conn: &mut AsyncPgConnection, id: ConversationId) -> Result<Conversation, RepoError> {
     let row: ConversationRow = conversations::table
         .find(id.0)
         .select(ConversationRow::as_select())
@@ -436,10 +390,7 @@ async fn last_messages(
     .await
     .map_err(from_diesel)?;
     let messages = with_reactions(conn, rows).await?;
-    Ok(messages
-        .into_iter()
-        .map(|m| (m.conversation_id.0, m))
-        .collect())
+    Ok(messages.into_iter().map(|m| (m.conversation_id.0, m)).collect())
 }
 
 #[derive(QueryableByName)]

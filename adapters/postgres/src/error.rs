@@ -13,21 +13,15 @@ pub fn from_diesel(error: DieselError) -> RepoError {
             }
             _ => RepoError::Internal(format!("{kind:?}: {}", info.message())),
         },
-        DieselError::BrokenTransactionManager => {
-            RepoError::Unavailable("connection lost mid-transaction".into())
-        }
+        DieselError::BrokenTransactionManager => RepoError::Unavailable("connection lost mid-transaction".into()),
         _ => RepoError::Internal(error.to_string()),
     }
 }
 
 pub fn from_pool(error: bb8::RunError<PoolError>) -> RepoError {
     match error {
-        bb8::RunError::TimedOut => {
-            RepoError::Unavailable("no database connection free in time".into())
-        }
-        bb8::RunError::User(error) => {
-            RepoError::Unavailable(format!("database connection: {error}"))
-        }
+        bb8::RunError::TimedOut => RepoError::Unavailable("no database connection free in time".into()),
+        bb8::RunError::User(error) => RepoError::Unavailable(format!("database connection: {error}")),
     }
 }
 

@@ -91,10 +91,7 @@ impl PgStore {
 
     /// Gives an existing user the admin role (for `chatctl create-admin`). Returns whether
     /// the user exists.
-    pub async fn grant_admin(
-        &self,
-        user: chat_core::domain::ids::UserId,
-    ) -> Result<bool, RepoError> {
+    pub async fn grant_admin(&self, user: chat_core::domain::ids::UserId) -> Result<bool, RepoError> {
         use diesel::prelude::*;
         use diesel_async::RunQueryDsl;
         let mut conn = self.conn().await?;

@@ -15,19 +15,14 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use crate::PgStore;
 use crate::error::{TxStop, from_diesel, settle};
 use crate::rows::{MessageRow, to_i64};
-use crate::schema::{
-    conversation_members, conversations, message_hides, message_reactions, messages,
-};
+use crate::schema::{conversation_members, conversations, message_hides, message_reactions, messages};
 
 /// Appends a message inside the caller's transaction: takes the conversation's row lock
 /// while bumping `last_seq` (so concurrent senders queue and never share or skip a seq),
 /// inserts, and moves the sender's read and delivered marks. Returns `None` when the
 /// `(sender, client_msg_id)` already exists; the caller must then roll back, which also
 /// undoes the seq bump.
-pub(crate) async fn append(
-    conn: &mut AsyncPgConnection,
-    message: &NewMessage,
-) -> Result<Option<Message>, TxStop<()>> {
+pub(crate) async fn append(conn: &mut AsyncPgConnection, message: &NewMessage) -> Result<Option<Message>, TxStop<()>> {
     let seq: Option<i64> = diesel::update(conversations::table.find(message.conversation_id.0))
         .set((
             conversations::last_seq.eq(conversations::last_seq + 1),
@@ -42,11 +37,7 @@ pub(crate) async fn append(
         .await
         .optional()?;
     let Some(seq) = seq else {
-        return Err(RepoError::Internal(format!(
-            "conversation {} does not exist",
-            message.conversation_id
-        ))
-        .into());
+        return Err(RepoError::Internal(format!("conversation {} does not exist", message.conversation_id)).into());
     };
     let row = MessageRow::from_new(message, u64::try_from(seq).unwrap_or(0))?;
     let inserted = diesel::insert_into(messages::table)
@@ -64,11 +55,9 @@ pub(crate) async fn append(
             .filter(conversation_members::user_id.eq(message.sender_id.0)),
     )
     .set((
-        conversation_members::read_seq.eq(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-            "GREATEST(read_seq, ",
-        )
-        .bind::<diesel::sql_types::BigInt, _>(seq)
-        .sql(")")),
+        conversation_members::read_seq.eq(diesel::dsl::sql::<diesel::sql_types::BigInt>("GREATEST(read_seq, ")
+            .bind::<diesel::sql_types::BigInt, _>(seq)
+            .sql(")")),
         conversation_members::delivered_seq.eq(diesel::dsl::sql::<diesel::sql_types::BigInt>(
             "GREATEST(delivered_seq, ",
         )
@@ -115,10 +104,7 @@ pub(crate) async fn with_reactions(
         .collect()
 }
 
-async fn message_by_id(
-    conn: &mut AsyncPgConnection,
-    id: uuid::Uuid,
-) -> Result<Option<Message>, RepoError> {
+async fn message_by_id(conn: &mut AsyncPgConnection, id: uuid::Uuid) -> Result<Option<Message>, RepoError> {
     let row = messages::table
         .filter(messages::id.eq(id))
         .select(MessageRow::as_select())
@@ -135,8 +121,7 @@ impl MessageRepo for PgStore {
         let mut conn = self.conn().await?;
         // A retry usually finds its original without taking any lock.
         if let Some(client_msg_id) = message.client_msg_id
-            && let Some(original) =
-                by_client_id(&mut conn, message.sender_id, client_msg_id).await?
+            && let Some(original) = by_client_id(&mut conn, message.sender_id, client_msg_id).await?
         {
             return Ok(InsertOutcome::Existing(original));
         }
@@ -150,9 +135,9 @@ impl MessageRepo for PgStore {
             Ok(inserted) => Ok(InsertOutcome::Inserted(inserted)),
             // A concurrent retry won the race; the rollback undid our seq bump.
             Err(()) => {
-                let client_msg_id = message.client_msg_id.ok_or_else(|| {
-                    RepoError::Internal("duplicate without a client_msg_id".into())
-                })?;
+                let client_msg_id = message
+                    .client_msg_id
+                    .ok_or_else(|| RepoError::Internal("duplicate without a client_msg_id".into()))?;
                 let original = by_client_id(&mut conn, message.sender_id, client_msg_id).await?;
                 original
                     .map(InsertOutcome::Existing)
@@ -209,11 +194,7 @@ impl MessageRepo for PgStore {
         with_reactions(&mut conn, rows).await
     }
 
-    async fn update_message(
-        &self,
-        id: MessageId,
-        update: MessageUpdate,
-    ) -> Result<Option<Message>, RepoError> {
+    async fn update_message(&self, id: MessageId, update: MessageUpdate) -> Result<Option<Message>, RepoError> {
         let mut conn = self.conn().await?;
         let result = conn
             .transaction::<_, TxStop<()>, _>(async |conn| {
@@ -226,11 +207,9 @@ impl MessageRepo for PgStore {
                             .await?
                     }
                     MessageUpdate::Recall { at } => {
-                        diesel::delete(
-                            message_reactions::table.filter(message_reactions::message_id.eq(id.0)),
-                        )
-                        .execute(conn)
-                        .await?;
+                        diesel::delete(message_reactions::table.filter(message_reactions::message_id.eq(id.0)))
+                            .execute(conn)
+                            .await?;
                         let no_body: Option<String> = None;
                         diesel::update(target)
                             .set((messages::body.eq(no_body), messages::recalled_at.eq(at)))
@@ -249,10 +228,7 @@ impl MessageRepo for PgStore {
                                 message_reactions::emoji.eq(&emoji),
                                 message_reactions::reacted_at.eq(now),
                             ))
-                            .on_conflict((
-                                message_reactions::message_id,
-                                message_reactions::user_id,
-                            ))
+                            .on_conflict((message_reactions::message_id, message_reactions::user_id))
                             .do_update()
                             .set((
                                 message_reactions::emoji.eq(&emoji),
@@ -278,10 +254,7 @@ impl MessageRepo for PgStore {
     async fn hide_message(&self, id: MessageId, user: UserId) -> Result<(), RepoError> {
         let mut conn = self.conn().await?;
         diesel::insert_into(message_hides::table)
-            .values((
-                message_hides::user_id.eq(user.0),
-                message_hides::message_id.eq(id.0),
-            ))
+            .values((message_hides::user_id.eq(user.0), message_hides::message_id.eq(id.0)))
             .on_conflict_do_nothing()
             .execute(&mut conn)
             .await

@@ -44,8 +44,7 @@ impl UserRow {
         Ok(User {
             id: UserId(self.id),
             username: Username::parse(&self.username).map_err(|e| corrupt("username", e))?,
-            display_name: DisplayName::parse(&self.display_name)
-                .map_err(|e| corrupt("display name", e))?,
+            display_name: DisplayName::parse(&self.display_name).map_err(|e| corrupt("display name", e))?,
             phone: self
                 .phone
                 .as_deref()
@@ -54,8 +53,7 @@ impl UserRow {
                 .map_err(|e| corrupt("phone", e))?,
             avatar_media_id: self.avatar_media_id,
             bio: self.bio,
-            settings: serde_json::from_value::<Settings>(self.settings)
-                .map_err(|e| corrupt("settings", e))?,
+            settings: serde_json::from_value::<Settings>(self.settings).map_err(|e| corrupt("settings", e))?,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -78,10 +76,7 @@ pub struct ConversationRow {
 }
 
 impl ConversationRow {
-    pub fn from_conversation(
-        conversation: &Conversation,
-        direct_key: Option<String>,
-    ) -> ConversationRow {
+    pub fn from_conversation(conversation: &Conversation, direct_key: Option<String>) -> ConversationRow {
         ConversationRow {
             id: conversation.id.0,
             kind: match conversation.kind {

@@ -88,14 +88,10 @@ impl SessionRepo for PgStore {
                     .await
                     .optional()?;
                 if let Some(session_id) = replayed {
-                    diesel::update(
-                        sessions::table
-                            .find(session_id)
-                            .filter(sessions::revoked_at.is_null()),
-                    )
-                    .set(sessions::revoked_at.eq(now))
-                    .execute(conn)
-                    .await?;
+                    diesel::update(sessions::table.find(session_id).filter(sessions::revoked_at.is_null()))
+                        .set(sessions::revoked_at.eq(now))
+                        .execute(conn)
+                        .await?;
                     return Ok(RotateOutcome::Reused(SessionId(session_id)));
                 }
                 let rotated = diesel::update(
@@ -131,23 +127,15 @@ impl SessionRepo for PgStore {
 
     async fn revoke_session(&self, id: SessionId, now: Timestamp) -> Result<(), RepoError> {
         let mut conn = self.conn().await?;
-        diesel::update(
-            sessions::table
-                .find(id.0)
-                .filter(sessions::revoked_at.is_null()),
-        )
-        .set(sessions::revoked_at.eq(now))
-        .execute(&mut conn)
-        .await
-        .map_err(from_diesel)?;
+        diesel::update(sessions::table.find(id.0).filter(sessions::revoked_at.is_null()))
+            .set(sessions::revoked_at.eq(now))
+            .execute(&mut conn)
+            .await
+            .map_err(from_diesel)?;
         Ok(())
     }
 
-    async fn revoke_all_sessions(
-        &self,
-        user: UserId,
-        now: Timestamp,
-    ) -> Result<Vec<SessionId>, RepoError> {
+    async fn revoke_all_sessions(&self, user: UserId, now: Timestamp) -> Result<Vec<SessionId>, RepoError> {
         let mut conn = self.conn().await?;
         let revoked: Vec<uuid::Uuid> = diesel::update(
             sessions::table

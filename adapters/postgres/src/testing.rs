@@ -12,8 +12,7 @@ use crate::{PgStore, PoolConfig};
 
 /// The server tests use: `DATABASE_URL`, else the local one on 127.0.0.1:5432.
 pub fn server_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 pub struct TestDatabase {
@@ -55,11 +54,7 @@ impl TestDatabase {
         .await
         .expect("pool");
         store.migrate().await.expect("migrations apply");
-        Some(TestDatabase {
-            url,
-            name,
-            admin_url,
-        })
+        Some(TestDatabase { url, name, admin_url })
     }
 
     /// A store on this database with room for `connections` concurrent callers.

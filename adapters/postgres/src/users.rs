@@ -25,11 +25,7 @@ fn conflict_of(error: &diesel::result::Error) -> Option<UserConflict> {
 
 #[async_trait]
 impl UserRepo for PgStore {
-    async fn insert_user(
-        &self,
-        user: User,
-        password_hash: String,
-    ) -> Result<Result<(), UserConflict>, RepoError> {
+    async fn insert_user(&self, user: User, password_hash: String) -> Result<Result<(), UserConflict>, RepoError> {
         let row = UserRow::from_user(&user)?;
         let mut conn = self.conn().await?;
         let inserted = diesel::insert_into(users::table)
@@ -38,9 +34,7 @@ impl UserRepo for PgStore {
             .await;
         match inserted {
             Ok(_) => Ok(Ok(())),
-            Err(error) => conflict_of(&error)
-                .map(Err)
-                .ok_or_else(|| from_diesel(error)),
+            Err(error) => conflict_of(&error).map(Err).ok_or_else(|| from_diesel(error)),
         }
     }
 
@@ -102,9 +96,7 @@ impl UserRepo for PgStore {
             .await;
         match updated {
             Ok(_) => Ok(Ok(())),
-            Err(error) => conflict_of(&error)
-                .map(Err)
-                .ok_or_else(|| from_diesel(error)),
+            Err(error) => conflict_of(&error).map(Err).ok_or_else(|| from_diesel(error)),
         }
     }
 }

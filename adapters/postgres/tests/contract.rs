@@ -48,16 +48,11 @@ async fn migrations_go_down_and_up_to_the_same_schema() {
     };
     let store = database.store(1).await;
     let before = lines(&database.url, SCHEMA).await;
-    assert!(
-        before.iter().any(|l| l.contains("messages_pkey")),
-        "{before:?}"
-    );
+    assert!(before.iter().any(|l| l.contains("messages_pkey")), "{before:?}");
     store.revert_all().await.unwrap();
     let empty = lines(&database.url, SCHEMA).await;
     assert!(
-        empty
-            .iter()
-            .all(|l| l.contains("__diesel_schema_migrations")),
+        empty.iter().all(|l| l.contains("__diesel_schema_migrations")),
         "down.sql leaves: {empty:?}"
     );
     store.migrate().await.unwrap();
@@ -84,8 +79,5 @@ async fn every_foreign_key_has_an_index() {
          ORDER BY 1",
     )
     .await;
-    assert!(
-        unindexed.is_empty(),
-        "foreign keys without an index: {unindexed:?}"
-    );
+    assert!(unindexed.is_empty(), "foreign keys without an index: {unindexed:?}");
 }

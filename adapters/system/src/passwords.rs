@@ -54,11 +54,7 @@ impl PasswordHasher for Argon2Passwords {
             .await
     }
 
-    async fn verify(
-        &self,
-        password: &Password,
-        stored_hash: Option<String>,
-    ) -> Result<bool, RepoError> {
+    async fn verify(&self, password: &Password, stored_hash: Option<String>) -> Result<bool, RepoError> {
         let known = stored_hash.is_some();
         let hash = stored_hash.unwrap_or_else(|| self.decoy_hash.clone());
         let password = password.expose().to_owned();

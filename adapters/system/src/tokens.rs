@@ -94,11 +94,7 @@ mod tests {
             verified.map(|c| (c.user_id, c.session_id)),
             Some((claims.user_id, claims.session_id))
         );
-        assert!(
-            tokens
-                .verify_access(&token, now + Duration::minutes(16))
-                .is_none()
-        );
+        assert!(tokens.verify_access(&token, now + Duration::minutes(16)).is_none());
         let other = JwtTokens::new(b"another secret, another server!!");
         assert!(other.verify_access(&token, now).is_none());
         assert_ne!(tokens.new_refresh_token(), tokens.new_refresh_token());

@@ -70,24 +70,14 @@ impl Config {
             bail!("DATABASE_URL must be a postgres:// URL");
         }
         if self.redis_url.is_some() {
-            bail!(
-                "REDIS_URL is set, but this build has no Redis adapter yet; unset it to run embedded"
-            );
+            bail!("REDIS_URL is set, but this build has no Redis adapter yet; unset it to run embedded");
         }
-        if self
-            .jwt_secret
-            .as_ref()
-            .is_some_and(|secret| secret.len() < 32)
-        {
+        if self.jwt_secret.as_ref().is_some_and(|secret| secret.len() < 32) {
             bail!("JWT_SECRET must be at least 32 bytes");
         }
         for origin in &self.allowed_origins {
-            if !(origin.starts_with("http://") || origin.starts_with("https://"))
-                || origin.ends_with('/')
-            {
-                bail!(
-                    "CHAT_ALLOWED_ORIGINS: {origin:?} is not an origin like https://chat.example.vn"
-                );
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) || origin.ends_with('/') {
+                bail!("CHAT_ALLOWED_ORIGINS: {origin:?} is not an origin like https://chat.example.vn");
             }
         }
         Ok(())
@@ -109,21 +99,11 @@ impl Config {
 }
 
 /// What a store adapter must be to back the server.
-pub trait StoreAdapter:
-    UserRepo + SessionRepo + ConversationRepo + MessageRepo + HealthCheck + 'static
-{
-}
-impl<T> StoreAdapter for T where
-    T: UserRepo + SessionRepo + ConversationRepo + MessageRepo + HealthCheck + 'static
-{
-}
+pub trait StoreAdapter: UserRepo + SessionRepo + ConversationRepo + MessageRepo + HealthCheck + 'static {}
+impl<T> StoreAdapter for T where T: UserRepo + SessionRepo + ConversationRepo + MessageRepo + HealthCheck + 'static {}
 
 /// The embedded dependency set: in-memory store, in-process bus and rate limiter.
-pub fn embedded_deps(
-    limits: Limits,
-    clock: Arc<dyn Clock>,
-    jwt_secret: &[u8],
-) -> anyhow::Result<Deps> {
+pub fn embedded_deps(limits: Limits, clock: Arc<dyn Clock>, jwt_secret: &[u8]) -> anyhow::Result<Deps> {
     assemble_deps(Arc::new(MemoryStore::new()), limits, clock, jwt_secret)
 }
 
@@ -234,8 +214,7 @@ fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
             path.display()
         );
     }
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating CHAT_DATA_DIR {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating CHAT_DATA_DIR {}", data_dir.display()))?;
     let mut secret = vec![0u8; 64];
     rand::rng().fill_bytes(&mut secret);
     write_private(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
@@ -264,15 +243,14 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot listen for SIGTERM");
-                    let _ = interrupt.await;
-                    return;
-                }
-            };
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                let _ = interrupt.await;
+                return;
+            }
+        };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

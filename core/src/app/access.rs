@@ -19,11 +19,7 @@ pub(crate) async fn membership(
 }
 
 /// Runs one rate-limit check; `Err(retry_after_ms)` when limited.
-pub(crate) async fn rate_check(
-    deps: &Deps,
-    key: &str,
-    quota: Quota,
-) -> Result<Result<(), u64>, RepoError> {
+pub(crate) async fn rate_check(deps: &Deps, key: &str, quota: Quota) -> Result<Result<(), u64>, RepoError> {
     match deps.rate_limits.check(key, quota, deps.clock.now()).await? {
         RateDecision::Allowed => Ok(Ok(())),
         RateDecision::Limited { retry_after_ms } => Ok(Err(retry_after_ms.max(1))),

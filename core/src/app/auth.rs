@@ -48,13 +48,9 @@ pub struct Authenticated {
 
 pub async fn register(deps: &Deps, command: Register) -> Result<Authenticated, AuthError> {
     if let Some(ip) = command.client_ip {
-        rate_check(
-            deps,
-            &format!("register:ip:{ip}"),
-            deps.limits.register_per_ip,
-        )
-        .await?
-        .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;
+        rate_check(deps, &format!("register:ip:{ip}"), deps.limits.register_per_ip)
+            .await?
+            .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;
     }
     let username = Username::parse(&command.username)?;
     let display_name = DisplayName::parse(&command.display_name)?;
@@ -95,8 +91,7 @@ pub async fn login(deps: &Deps, command: Login) -> Result<Authenticated, AuthErr
         .await?
         .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;
 
-    let password =
-        Password::for_login(&command.password).map_err(|_| AuthError::InvalidCredentials)?;
+    let password = Password::for_login(&command.password).map_err(|_| AuthError::InvalidCredentials)?;
     let credentials = match Username::parse(&command.username) {
         Ok(username) => deps.users.credentials(&username).await?,
         Err(_) => None,
@@ -151,9 +146,7 @@ pub async fn refresh(deps: &Deps, refresh_token: &str) -> Result<Tokens, AuthErr
 pub async fn logout(deps: &Deps, actor: Actor, all: bool) -> Result<(), AuthError> {
     let now = deps.clock.now();
     let revoked = if all {
-        deps.sessions
-            .revoke_all_sessions(actor.user_id, now)
-            .await?
+        deps.sessions.revoke_all_sessions(actor.user_id, now).await?
     } else {
         deps.sessions.revoke_session(actor.session_id, now).await?;
         vec![actor.session_id]
@@ -180,11 +173,7 @@ pub async fn authenticate(deps: &Deps, access_token: &str) -> Result<Actor, Auth
     }
 }
 
-async fn start_session(
-    deps: &Deps,
-    user_id: UserId,
-    device: Option<&str>,
-) -> Result<Tokens, AuthError> {
+async fn start_session(deps: &Deps, user_id: UserId, device: Option<&str>) -> Result<Tokens, AuthError> {
     let now = deps.clock.now();
     let refresh_token = deps.tokens.new_refresh_token();
     let session = Session {
@@ -211,11 +200,7 @@ async fn start_session(
     })
 }
 
-fn access_token_for(
-    deps: &Deps,
-    session: &Session,
-    now: Timestamp,
-) -> Result<(String, Timestamp), AuthError> {
+fn access_token_for(deps: &Deps, session: &Session, now: Timestamp) -> Result<(String, Timestamp), AuthError> {
     let expires_at = now + deps.limits.access_token_ttl;
     let claims = AccessClaims {
         user_id: session.user_id,

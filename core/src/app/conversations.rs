@@ -4,9 +4,8 @@ use std::collections::HashSet;
 
 use crate::domain::Timestamp;
 use crate::domain::conversation::{
-    Conversation, ConversationDetails, ConversationKind, ConversationPage, MAX_GROUP_MEMBERS,
-    MAX_PINNED, Member, Mute, Role, may_add_members, may_edit_group, may_remove_member,
-    parse_title, successor_owner,
+    Conversation, ConversationDetails, ConversationKind, ConversationPage, MAX_GROUP_MEMBERS, MAX_PINNED, Member, Mute,
+    Role, may_add_members, may_edit_group, may_remove_member, parse_title, successor_owner,
 };
 use crate::domain::event::{ConversationChange, Delivery, Event};
 use crate::domain::ids::{ConversationId, MessageId, UserId};
@@ -30,21 +29,14 @@ pub async fn open_direct(
     if peer == actor.user_id {
         return Err(ConversationError::CannotChatWithSelf);
     }
-    deps.users
-        .user(peer)
-        .await?
-        .ok_or(ConversationError::UserNotFound)?;
+    deps.users.user(peer).await?.ok_or(ConversationError::UserNotFound)?;
     let now = deps.clock.now();
     let conversation = new_conversation(deps, actor, ConversationKind::Direct, None, 2, now);
     let members = [
         Member::new(conversation.id, actor.user_id, Role::Member, now),
         Member::new(conversation.id, peer, Role::Member, now),
     ];
-    let (conversation, created) = match deps
-        .conversations
-        .find_or_create_direct(conversation, members)
-        .await?
-    {
+    let (conversation, created) = match deps.conversations.find_or_create_direct(conversation, members).await? {
         DirectOutcome::Created(conversation) => (conversation, true),
         DirectOutcome::Existing(conversation) => (conversation, false),
     };
@@ -80,20 +72,8 @@ pub async fn create_group(
     require_users_exist(deps, &invitees).await?;
     let now = deps.clock.now();
     let count = u32::try_from(invitees.len() + 1).map_err(|_| ConversationError::GroupFull)?;
-    let conversation = new_conversation(
-        deps,
-        actor,
-        ConversationKind::Group,
-        Some(title.clone()),
-        count,
-        now,
-    );
-    let mut members = vec![Member::new(
-        conversation.id,
-        actor.user_id,
-        Role::Owner,
-        now,
-    )];
+    let conversation = new_conversation(deps, actor, ConversationKind::Group, Some(title.clone()), count, now);
+    let mut members = vec![Member::new(conversation.id, actor.user_id, Role::Owner, now)];
     members.extend(
         invitees
             .iter()
@@ -103,13 +83,7 @@ pub async fn create_group(
         actor: actor.user_id,
         title,
     };
-    let announcement = NewMessage::system(
-        MessageId(deps.ids.new_id()),
-        conversation.id,
-        actor.user_id,
-        event,
-        now,
-    );
+    let announcement = NewMessage::system(MessageId(deps.ids.new_id()), conversation.id, actor.user_id, event, now);
     let (conversation, message) = deps
         .conversations
         .create_group(conversation, members, announcement)
@@ -156,20 +130,14 @@ pub async fn list(
             before: None,
             limit: MAX_PINNED,
         };
-        conversations = deps
-            .conversations
-            .list_conversations(actor.user_id, pinned)
-            .await?;
+        conversations = deps.conversations.list_conversations(actor.user_id, pinned).await?;
     }
     let query = ListQuery {
         pinned: false,
         before,
         limit,
     };
-    let page = deps
-        .conversations
-        .list_conversations(actor.user_id, query)
-        .await?;
+    let page = deps.conversations.list_conversations(actor.user_id, query).await?;
     let next_cursor = (page.len() == limit)
         .then(|| {
             page.last()
@@ -184,11 +152,7 @@ pub async fn list(
     })
 }
 
-pub async fn details(
-    deps: &Deps,
-    actor: Actor,
-    id: ConversationId,
-) -> Result<ConversationDetails, ConversationError> {
+pub async fn details(deps: &Deps, actor: Actor, id: ConversationId) -> Result<ConversationDetails, ConversationError> {
     details_of(deps, actor, id).await
 }
 
@@ -211,15 +175,7 @@ pub async fn rename(
         actor: actor.user_id,
         title,
     };
-    apply(
-        deps,
-        actor,
-        change,
-        event,
-        ConversationChange::Renamed,
-        Vec::new(),
-    )
-    .await?;
+    apply(deps, actor, change, event, ConversationChange::Renamed, Vec::new()).await?;
     details_of(deps, actor, id).await
 }
 
@@ -233,12 +189,7 @@ pub async fn add_members(
     if !may_add_members(me.role) {
         return Err(ConversationError::NotPermitted);
     }
-    let current: HashSet<UserId> = deps
-        .conversations
-        .member_ids(id)
-        .await?
-        .into_iter()
-        .collect();
+    let current: HashSet<UserId> = deps.conversations.member_ids(id).await?.into_iter().collect();
     let invitees: Vec<UserId> = distinct_others(user_ids, actor.user_id)
         .into_iter()
         .filter(|u| !current.contains(u))
@@ -252,23 +203,12 @@ pub async fn add_members(
         .iter()
         .map(|user| Member::new(id, *user, Role::Member, now))
         .collect();
-    let change = MembershipChange {
-        add,
-        ..no_change(id)
-    };
+    let change = MembershipChange { add, ..no_change(id) };
     let event = SystemEvent::MembersAdded {
         actor: actor.user_id,
         user_ids: invitees,
     };
-    apply(
-        deps,
-        actor,
-        change,
-        event,
-        ConversationChange::MembersAdded,
-        Vec::new(),
-    )
-    .await?;
+    apply(deps, actor, change, event, ConversationChange::MembersAdded, Vec::new()).await?;
     details_of(deps, actor, id).await
 }
 
@@ -289,9 +229,7 @@ pub async fn remove_member(
             .into_iter()
             .filter(|m| m.user_id != user)
             .collect();
-        let new_owner = (me.role == Role::Owner)
-            .then(|| successor_owner(&others))
-            .flatten();
+        let new_owner = (me.role == Role::Owner).then(|| successor_owner(&others)).flatten();
         let change = MembershipChange {
             remove: vec![user],
             new_owner,
@@ -301,15 +239,7 @@ pub async fn remove_member(
             user_id: user,
             new_owner,
         };
-        apply(
-            deps,
-            actor,
-            change,
-            event,
-            ConversationChange::MemberLeft,
-            vec![user],
-        )
-        .await?;
+        apply(deps, actor, change, event, ConversationChange::MemberLeft, vec![user]).await?;
         return Ok(None);
     }
     let target = deps
@@ -352,11 +282,7 @@ pub async fn set_mute(
     if let Some(Mute::Until(until)) = mute
         && until <= deps.clock.now()
     {
-        return Err(crate::domain::error::Invalid::new(
-            "invalid_mute",
-            "mute end must be in the future",
-        )
-        .into());
+        return Err(crate::domain::error::Invalid::new("invalid_mute", "mute end must be in the future").into());
     }
     deps.conversations.set_mute(id, actor.user_id, mute).await?;
     details_of(deps, actor, id).await
@@ -432,11 +358,7 @@ async fn apply(
         event,
         now,
     );
-    let (conversation, message) = match deps
-        .conversations
-        .change_membership(change, announcement)
-        .await?
-    {
+    let (conversation, message) = match deps.conversations.change_membership(change, announcement).await? {
         MembershipOutcome::Applied {
             conversation,
             announcement,
@@ -485,11 +407,7 @@ async fn apply(
     Ok(())
 }
 
-async fn require_group_member(
-    deps: &Deps,
-    actor: Actor,
-    id: ConversationId,
-) -> Result<Member, ConversationError> {
+async fn require_group_member(deps: &Deps, actor: Actor, id: ConversationId) -> Result<Member, ConversationError> {
     let me = membership(deps, id, actor.user_id)
         .await?
         .ok_or(ConversationError::ConversationNotFound)?;
@@ -504,11 +422,7 @@ async fn require_group_member(
     Ok(me)
 }
 
-async fn details_of(
-    deps: &Deps,
-    actor: Actor,
-    id: ConversationId,
-) -> Result<ConversationDetails, ConversationError> {
+async fn details_of(deps: &Deps, actor: Actor, id: ConversationId) -> Result<ConversationDetails, ConversationError> {
     let membership = membership(deps, id, actor.user_id)
         .await?
         .ok_or(ConversationError::ConversationNotFound)?;
@@ -517,13 +431,7 @@ async fn details_of(
         .conversation(id)
         .await?
         .ok_or(ConversationError::ConversationNotFound)?;
-    let members = deps
-        .conversations
-        .members(id)
-        .await?
-        .iter()
-        .map(Member::view)
-        .collect();
+    let members = deps.conversations.members(id).await?.iter().map(Member::view).collect();
     Ok(ConversationDetails {
         conversation,
         members,
@@ -547,10 +455,7 @@ async fn fill_peers(
     let mut peer_of = Vec::new();
     for summary in summaries.iter() {
         if summary.conversation.kind == ConversationKind::Direct {
-            let ids = deps
-                .conversations
-                .member_ids(summary.conversation.id)
-                .await?;
+            let ids = deps.conversations.member_ids(summary.conversation.id).await?;
             peer_of.push(ids.into_iter().find(|id| *id != actor.user_id));
         } else {
             peer_of.push(None);
@@ -568,10 +473,7 @@ async fn fill_peers(
 
 fn distinct_others(ids: &[UserId], me: UserId) -> Vec<UserId> {
     let mut seen = HashSet::new();
-    ids.iter()
-        .copied()
-        .filter(|id| *id != me && seen.insert(*id))
-        .collect()
+    ids.iter().copied().filter(|id| *id != me && seen.insert(*id)).collect()
 }
 
 fn format_cursor(at: Timestamp, id: ConversationId) -> String {
@@ -579,12 +481,7 @@ fn format_cursor(at: Timestamp, id: ConversationId) -> String {
 }
 
 fn parse_cursor(raw: &str) -> Result<(Timestamp, ConversationId), ConversationError> {
-    let invalid = || {
-        crate::domain::error::Invalid::new(
-            "invalid_cursor",
-            "cursor is not one this server gave out",
-        )
-    };
+    let invalid = || crate::domain::error::Invalid::new("invalid_cursor", "cursor is not one this server gave out");
     let (micros, id) = raw.split_once('_').ok_or_else(invalid)?;
     let micros: i64 = micros.parse().map_err(|_| invalid())?;
     let at = Timestamp::from_timestamp_micros(micros).ok_or_else(invalid)?;

@@ -6,8 +6,8 @@ use crate::domain::Duration;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::rate_limit::Quota;
 use crate::ports::{
-    Clock, ConversationRepo, EventBus, HealthCheck, IdGen, MessageRepo, PasswordHasher,
-    RateLimitStore, SessionRepo, TokenIssuer, UserRepo,
+    Clock, ConversationRepo, EventBus, HealthCheck, IdGen, MessageRepo, PasswordHasher, RateLimitStore, SessionRepo,
+    TokenIssuer, UserRepo,
 };
 
 /// Limits and lifetimes, configurable by the operator.

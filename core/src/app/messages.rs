@@ -68,13 +68,9 @@ pub async fn send(
             return Err(MessageError::ReplyNotFound);
         }
     }
-    rate_check(
-        deps,
-        &format!("chat:user:{}", actor.user_id),
-        deps.limits.chat,
-    )
-    .await?
-    .map_err(|retry_after_ms| MessageError::RateLimited { retry_after_ms })?;
+    rate_check(deps, &format!("chat:user:{}", actor.user_id), deps.limits.chat)
+        .await?
+        .map_err(|retry_after_ms| MessageError::RateLimited { retry_after_ms })?;
     let new = NewMessage {
         id: MessageId(deps.ids.new_id()),
         conversation_id: conversation,
@@ -102,10 +98,7 @@ pub async fn send(
                 },
             )
             .await;
-            Ok(Sent {
-                message,
-                created: true,
-            })
+            Ok(Sent { message, created: true })
         }
     }
 }
@@ -126,26 +119,16 @@ pub async fn history(
     let limit = limit.clamp(1, MAX_HISTORY_PAGE);
     let page = match (before_seq, after_seq) {
         (Some(_), Some(_)) => {
-            return Err(
-                Invalid::new("invalid_range", "give before_seq or after_seq, not both").into(),
-            );
+            return Err(Invalid::new("invalid_range", "give before_seq or after_seq, not both").into());
         }
         (Some(seq), None) => HistoryPage::Before { seq, limit },
         (None, Some(seq)) => HistoryPage::After { seq, limit },
         (None, None) => HistoryPage::Latest { limit },
     };
-    Ok(deps
-        .messages
-        .history(conversation, actor.user_id, page)
-        .await?)
+    Ok(deps.messages.history(conversation, actor.user_id, page).await?)
 }
 
-pub async fn edit(
-    deps: &Deps,
-    actor: Actor,
-    id: MessageId,
-    body: &str,
-) -> Result<Message, MessageError> {
+pub async fn edit(deps: &Deps, actor: Actor, id: MessageId, body: &str) -> Result<Message, MessageError> {
     let message = visible_message(deps, actor, id).await?;
     let body = parse_body(body)?;
     check_sender_change(&message, actor.user_id, deps.clock.now()).map_err(refusal)?;
@@ -172,9 +155,7 @@ pub async fn delete(
         }
         DeleteScope::Everyone => {
             check_sender_change(&message, actor.user_id, deps.clock.now()).map_err(refusal)?;
-            let update = MessageUpdate::Recall {
-                at: deps.clock.now(),
-            };
+            let update = MessageUpdate::Recall { at: deps.clock.now() };
             update_and_announce(deps, actor, id, update, MessageChange::Recalled)
                 .await
                 .map(Some)
@@ -183,12 +164,7 @@ pub async fn delete(
 }
 
 /// Sets (`Some`) or removes (`None`) the caller's reaction: one per user per message.
-pub async fn react(
-    deps: &Deps,
-    actor: Actor,
-    id: MessageId,
-    emoji: Option<&str>,
-) -> Result<Message, MessageError> {
+pub async fn react(deps: &Deps, actor: Actor, id: MessageId, emoji: Option<&str>) -> Result<Message, MessageError> {
     let message = visible_message(deps, actor, id).await?;
     if message.recalled_at.is_some() {
         return Err(MessageError::Recalled);
@@ -202,16 +178,8 @@ pub async fn react(
 }
 
 /// A message the caller may see: it exists and they are a member of its conversation.
-async fn visible_message(
-    deps: &Deps,
-    actor: Actor,
-    id: MessageId,
-) -> Result<Message, MessageError> {
-    let message = deps
-        .messages
-        .message(id)
-        .await?
-        .ok_or(MessageError::MessageNotFound)?;
+async fn visible_message(deps: &Deps, actor: Actor, id: MessageId) -> Result<Message, MessageError> {
+    let message = deps.messages.message(id).await?.ok_or(MessageError::MessageNotFound)?;
     membership(deps, message.conversation_id, actor.user_id)
         .await?
         .ok_or(MessageError::MessageNotFound)?;
@@ -230,10 +198,7 @@ async fn update_and_announce(
         .update_message(id, update)
         .await?
         .ok_or(MessageError::MessageNotFound)?;
-    let recipients = deps
-        .conversations
-        .member_ids(message.conversation_id)
-        .await?;
+    let recipients = deps.conversations.member_ids(message.conversation_id).await?;
     let event = Event::MessageUpdated {
         change,
         message: message.clone(),

@@ -46,11 +46,7 @@ pub async fn me(deps: &Deps, actor: Actor) -> Result<OwnProfile, ProfileError> {
     Ok(load(deps, actor.user_id).await?.own_profile())
 }
 
-pub async fn update_me(
-    deps: &Deps,
-    actor: Actor,
-    patch: ProfilePatch,
-) -> Result<OwnProfile, ProfileError> {
+pub async fn update_me(deps: &Deps, actor: Actor, patch: ProfilePatch) -> Result<OwnProfile, ProfileError> {
     let mut user = load(deps, actor.user_id).await?;
     if let Some(name) = patch.display_name {
         user.display_name = DisplayName::parse(&name)?;
@@ -71,11 +67,7 @@ pub async fn settings(deps: &Deps, actor: Actor) -> Result<Settings, ProfileErro
     Ok(load(deps, actor.user_id).await?.settings)
 }
 
-pub async fn update_settings(
-    deps: &Deps,
-    actor: Actor,
-    patch: SettingsPatch,
-) -> Result<Settings, ProfileError> {
+pub async fn update_settings(deps: &Deps, actor: Actor, patch: SettingsPatch) -> Result<Settings, ProfileError> {
     let mut user = load(deps, actor.user_id).await?;
     let settings = &mut user.settings;
     let SettingsPatch {
@@ -102,16 +94,8 @@ pub async fn update_settings(
 }
 
 /// Another user's public profile. (Blocks will hide it, as "not found", with the social graph.)
-pub async fn user_profile(
-    deps: &Deps,
-    _actor: Actor,
-    id: UserId,
-) -> Result<PublicProfile, ProfileError> {
-    let user = deps
-        .users
-        .user(id)
-        .await?
-        .ok_or(ProfileError::UserNotFound)?;
+pub async fn user_profile(deps: &Deps, _actor: Actor, id: UserId) -> Result<PublicProfile, ProfileError> {
+    let user = deps.users.user(id).await?.ok_or(ProfileError::UserNotFound)?;
     Ok(user.public_profile())
 }
 

@@ -20,11 +20,7 @@ pub async fn mark(
         .await?
         .ok_or(ConversationError::ConversationNotFound)?;
     let moved = match kind {
-        ReceiptKind::Read => {
-            deps.conversations
-                .mark_read(conversation, actor.user_id, seq)
-                .await?
-        }
+        ReceiptKind::Read => deps.conversations.mark_read(conversation, actor.user_id, seq).await?,
         ReceiptKind::Delivered => {
             deps.conversations
                 .mark_delivered(conversation, actor.user_id, seq)

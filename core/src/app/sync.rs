@@ -47,11 +47,10 @@ pub async fn sync(
                 seq: known,
                 limit: MAX_SYNC_PER_CONVERSATION,
             };
-            let missed = deps
-                .messages
-                .history(conversation_id, actor.user_id, page)
-                .await?;
-            truncated = missed.last().is_some_and(|m| m.seq < last_seq);
+            let missed = deps.messages.history(conversation_id, actor.user_id, page).await?;
+            // A full page may have more behind it (a short one cannot: hidden messages only
+            // make pages shorter).
+            truncated = missed.len() == MAX_SYNC_PER_CONVERSATION && missed.last().is_some_and(|m| m.seq < last_seq);
             messages.extend(missed);
         }
         conversations.push(SyncedConversation {

@@ -74,17 +74,8 @@ impl Mocks {
     fn member_and_new_send(&mut self) {
         self.conversations
             .expect_member()
-            .returning(|conversation, user| {
-                Ok(Some(Member::new(
-                    conversation,
-                    user,
-                    Role::Member,
-                    Utc::now(),
-                )))
-            });
-        self.messages
-            .expect_message_by_client_id()
-            .returning(|_, _| Ok(None));
+            .returning(|conversation, user| Ok(Some(Member::new(conversation, user, Role::Member, Utc::now()))));
+        self.messages.expect_message_by_client_id().returning(|_, _| Ok(None));
     }
 }
 
@@ -111,25 +102,14 @@ fn conversation() -> ConversationId {
 fn a_rate_limited_send_stores_and_publishes_nothing() {
     let mut mocks = Mocks::new();
     mocks.member_and_new_send();
-    mocks.rate_limits.expect_check().returning(|_, _, _| {
-        Ok(RateDecision::Limited {
-            retry_after_ms: 1000,
-        })
-    });
+    mocks
+        .rate_limits
+        .expect_check()
+        .returning(|_, _, _| Ok(RateDecision::Limited { retry_after_ms: 1000 }));
     mocks.messages.expect_insert_message().never();
     mocks.events.expect_publish().never();
-    let result = block_on(send(
-        &mocks.into_deps(),
-        actor(),
-        conversation(),
-        text("xin chào"),
-    ));
-    assert_eq!(
-        result,
-        Err(MessageError::RateLimited {
-            retry_after_ms: 1000
-        })
-    );
+    let result = block_on(send(&mocks.into_deps(), actor(), conversation(), text("xin chào")));
+    assert_eq!(result, Err(MessageError::RateLimited { retry_after_ms: 1000 }));
 }
 
 #[test]
@@ -145,31 +125,18 @@ fn a_store_outage_is_a_retryable_error_and_nothing_is_published() {
         .expect_insert_message()
         .returning(|_| Err(RepoError::Unavailable("connection lost".into())));
     mocks.events.expect_publish().never();
-    let result = block_on(send(
-        &mocks.into_deps(),
-        actor(),
-        conversation(),
-        text("xin chào"),
-    ));
+    let result = block_on(send(&mocks.into_deps(), actor(), conversation(), text("xin chào")));
     assert_eq!(result, Err(MessageError::Unavailable));
 }
 
 #[test]
 fn a_non_member_learns_nothing_and_touches_nothing() {
     let mut mocks = Mocks::new();
-    mocks
-        .conversations
-        .expect_member()
-        .returning(|_, _| Ok(None));
+    mocks.conversations.expect_member().returning(|_, _| Ok(None));
     mocks.messages.expect_message_by_client_id().never();
     mocks.rate_limits.expect_check().never();
     mocks.messages.expect_insert_message().never();
-    let result = block_on(send(
-        &mocks.into_deps(),
-        actor(),
-        conversation(),
-        text("xin chào"),
-    ));
+    let result = block_on(send(&mocks.into_deps(), actor(), conversation(), text("xin chào")));
     assert_eq!(result, Err(MessageError::ConversationNotFound));
 }
 
@@ -200,12 +167,7 @@ fn a_retry_returns_the_original_without_spending_rate_or_storing() {
     mocks.rate_limits.expect_check().never();
     mocks.messages.expect_insert_message().never();
     mocks.events.expect_publish().never();
-    let sent = block_on(send(
-        &mocks.into_deps(),
-        actor(),
-        conversation(),
-        text("xin chào"),
-    ));
+    let sent = block_on(send(&mocks.into_deps(), actor(), conversation(), text("xin chào")));
     assert_eq!(sent.map(|s| (s.message, s.created)), Ok((original, false)));
 }
 
@@ -230,12 +192,7 @@ fn a_failed_publish_does_not_undo_a_stored_send() {
         .expect_publish()
         .times(1)
         .returning(|_| Err(RepoError::Unavailable("bus down".into())));
-    let sent = block_on(send(
-        &mocks.into_deps(),
-        actor(),
-        conversation(),
-        text("vẫn lưu"),
-    ));
+    let sent = block_on(send(&mocks.into_deps(), actor(), conversation(), text("vẫn lưu")));
     assert_eq!(sent.map(|s| (s.message.seq, s.created)), Ok((1, true)));
 }
 

@@ -15,8 +15,7 @@ pub struct Username(String);
 impl Username {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let name = raw.trim().to_lowercase();
-        let allowed =
-            |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.';
+        let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.';
         if !(3..=32).contains(&name.len()) || !name.chars().all(allowed) {
             return Err(Invalid::new(
                 "invalid_username",
@@ -68,10 +67,7 @@ impl Password {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let length = raw.chars().count();
         if !(8..=128).contains(&length) {
-            return Err(Invalid::new(
-                "weak_password",
-                "password must be 8 to 128 characters",
-            ));
+            return Err(Invalid::new("weak_password", "password must be 8 to 128 characters"));
         }
         Ok(Password(raw.to_owned()))
     }
@@ -80,10 +76,7 @@ impl Password {
     /// so nobody makes the server hash megabytes.
     pub fn for_login(raw: &str) -> Result<Self, Invalid> {
         if raw.len() > 1024 {
-            return Err(Invalid::new(
-                "invalid_credentials",
-                "wrong username or password",
-            ));
+            return Err(Invalid::new("invalid_credentials", "wrong username or password"));
         }
         Ok(Password(raw.to_owned()))
     }
@@ -107,14 +100,10 @@ pub struct Phone(String);
 
 impl Phone {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let phone: String = raw
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '.'))
-            .collect();
+        let phone: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '.')).collect();
         let digits = phone.strip_prefix('+').unwrap_or("");
-        let valid = (8..=15).contains(&digits.len())
-            && digits.chars().all(|c| c.is_ascii_digit())
-            && !digits.starts_with('0');
+        let valid =
+            (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0');
         if !valid {
             return Err(Invalid::new(
                 "invalid_phone",
@@ -246,10 +235,7 @@ impl User {
 pub fn parse_bio(raw: &str) -> Result<String, Invalid> {
     let bio = raw.trim();
     if bio.chars().count() > 300 {
-        return Err(Invalid::new(
-            "invalid_bio",
-            "bio must be at most 300 characters",
-        ));
+        return Err(Invalid::new("invalid_bio", "bio must be at most 300 characters"));
     }
     Ok(bio.to_owned())
 }
@@ -291,11 +277,7 @@ pub fn device_name(raw: Option<&str>) -> String {
         .filter(|c| !c.is_control())
         .take(64)
         .collect();
-    if name.is_empty() {
-        "unknown".to_owned()
-    } else {
-        name
-    }
+    if name.is_empty() { "unknown".to_owned() } else { name }
 }
 
 /// The claims carried by an access token.
@@ -312,10 +294,7 @@ mod tests {
 
     #[test]
     fn username_is_lowercased_and_checked() {
-        assert_eq!(
-            Username::parse(" An.Nguyen ").map(|u| u.0),
-            Ok("an.nguyen".to_owned())
-        );
+        assert_eq!(Username::parse(" An.Nguyen ").map(|u| u.0), Ok("an.nguyen".to_owned()));
         assert!(Username::parse("ab").is_err());
         assert!(Username::parse("an nguyen").is_err());
         assert!(Username::parse(".an").is_err());

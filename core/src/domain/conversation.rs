@@ -82,12 +82,7 @@ pub struct Member {
 }
 
 impl Member {
-    pub fn new(
-        conversation_id: ConversationId,
-        user_id: UserId,
-        role: Role,
-        now: Timestamp,
-    ) -> Self {
+    pub fn new(conversation_id: ConversationId, user_id: UserId, role: Role, now: Timestamp) -> Self {
         Member {
             conversation_id,
             user_id,
@@ -158,10 +153,7 @@ pub fn parse_title(raw: &str) -> Result<String, Invalid> {
     let title = raw.trim();
     let length = title.chars().count();
     if !(1..=100).contains(&length) || title.chars().any(char::is_control) {
-        return Err(Invalid::new(
-            "invalid_title",
-            "group title must be 1 to 100 characters",
-        ));
+        return Err(Invalid::new("invalid_title", "group title must be 1 to 100 characters"));
     }
     Ok(title.to_owned())
 }
@@ -211,9 +203,7 @@ mod tests {
     use uuid::Uuid;
 
     fn member(role: Role, joined_minute: u32) -> Member {
-        let joined = chrono::Utc
-            .with_ymd_and_hms(2026, 1, 1, 0, joined_minute, 0)
-            .single();
+        let joined = chrono::Utc.with_ymd_and_hms(2026, 1, 1, 0, joined_minute, 0).single();
         Member::new(
             ConversationId(Uuid::nil()),
             UserId(Uuid::from_u128(u128::from(joined_minute))),
@@ -224,11 +214,7 @@ mod tests {
 
     #[test]
     fn ownership_passes_to_oldest_admin_then_oldest_member() {
-        let members = [
-            member(Role::Member, 1),
-            member(Role::Admin, 5),
-            member(Role::Admin, 3),
-        ];
+        let members = [member(Role::Member, 1), member(Role::Admin, 5), member(Role::Admin, 3)];
         assert_eq!(successor_owner(&members), Some(members[2].user_id));
         let members = [member(Role::Member, 4), member(Role::Member, 2)];
         assert_eq!(successor_owner(&members), Some(members[1].user_id));

@@ -52,10 +52,7 @@ pub enum Event {
     #[serde(rename = "message.new")]
     MessageNew { message: Message },
     #[serde(rename = "message.updated")]
-    MessageUpdated {
-        change: MessageChange,
-        message: Message,
-    },
+    MessageUpdated { change: MessageChange, message: Message },
     #[serde(rename = "receipt")]
     Receipt {
         conversation_id: ConversationId,

@@ -27,26 +27,11 @@ pub enum MessageKind {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum SystemEvent {
-    GroupCreated {
-        actor: UserId,
-        title: String,
-    },
-    MembersAdded {
-        actor: UserId,
-        user_ids: Vec<UserId>,
-    },
-    MemberRemoved {
-        actor: UserId,
-        user_id: UserId,
-    },
-    MemberLeft {
-        user_id: UserId,
-        new_owner: Option<UserId>,
-    },
-    Renamed {
-        actor: UserId,
-        title: String,
-    },
+    GroupCreated { actor: UserId, title: String },
+    MembersAdded { actor: UserId, user_ids: Vec<UserId> },
+    MemberRemoved { actor: UserId, user_id: UserId },
+    MemberLeft { user_id: UserId, new_owner: Option<UserId> },
+    Renamed { actor: UserId, title: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,10 +119,7 @@ impl NewMessage {
 pub fn parse_body(raw: &str) -> Result<String, Invalid> {
     let body = raw.trim();
     if body.is_empty() {
-        return Err(Invalid::new(
-            "empty_message",
-            "message body must not be empty",
-        ));
+        return Err(Invalid::new("empty_message", "message body must not be empty"));
     }
     if body.chars().count() > MAX_BODY_CHARS {
         return Err(Invalid::new(
@@ -157,10 +139,7 @@ pub fn parse_emoji(raw: &str) -> Result<String, Invalid> {
             .chars()
             .any(|c| c.is_alphanumeric() || c.is_whitespace() || c.is_control());
     if !plausible {
-        return Err(Invalid::new(
-            "invalid_emoji",
-            "a reaction must be a single emoji",
-        ));
+        return Err(Invalid::new("invalid_emoji", "a reaction must be a single emoji"));
     }
     Ok(raw.to_owned())
 }
@@ -176,11 +155,7 @@ pub enum ChangeRefusal {
 
 /// Whether `actor` may edit or recall `message` at `now`: the sender, a live TEXT message,
 /// within 24 hours of sending.
-pub fn check_sender_change(
-    message: &Message,
-    actor: UserId,
-    now: Timestamp,
-) -> Result<(), ChangeRefusal> {
+pub fn check_sender_change(message: &Message, actor: UserId, now: Timestamp) -> Result<(), ChangeRefusal> {
     if message.sender_id != actor {
         return Err(ChangeRefusal::NotSender);
     }
@@ -200,10 +175,7 @@ pub fn check_sender_change(
 pub fn apply_reaction(reactions: &mut Vec<Reaction>, user: UserId, emoji: Option<String>) {
     reactions.retain(|reaction| reaction.user_id != user);
     if let Some(emoji) = emoji {
-        reactions.push(Reaction {
-            user_id: user,
-            emoji,
-        });
+        reactions.push(Reaction { user_id: user, emoji });
     }
 }
 
@@ -243,10 +215,7 @@ mod tests {
             parse_body(&"a".repeat(4001)).map_err(|e| e.code),
             Err("message_too_long")
         );
-        assert_eq!(
-            parse_body("  \n ").map_err(|e| e.code),
-            Err("empty_message")
-        );
+        assert_eq!(parse_body("  \n ").map_err(|e| e.code), Err("empty_message"));
     }
 
     #[test]
@@ -259,11 +228,7 @@ mod tests {
             Ok(())
         );
         assert_eq!(
-            check_sender_change(
-                &message,
-                sender,
-                sent + Duration::hours(24) + Duration::seconds(1)
-            ),
+            check_sender_change(&message, sender, sent + Duration::hours(24) + Duration::seconds(1)),
             Err(ChangeRefusal::WindowClosed)
         );
         assert_eq!(

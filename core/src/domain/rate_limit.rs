@@ -54,17 +54,9 @@ pub fn gcra(tat_ms: Option<i64>, now_ms: i64, quota: Quota) -> (RateDecision, Op
     let tolerance = quota.tolerance_ms();
     if ahead > tolerance {
         let wait = u64::try_from(ahead - tolerance).unwrap_or(u64::MAX);
-        return (
-            RateDecision::Limited {
-                retry_after_ms: wait,
-            },
-            tat_ms,
-        );
+        return (RateDecision::Limited { retry_after_ms: wait }, tat_ms);
     }
-    (
-        RateDecision::Allowed,
-        Some(tat.saturating_add(quota.interval())),
-    )
+    (RateDecision::Allowed, Some(tat.saturating_add(quota.interval())))
 }
 
 #[cfg(test)]
@@ -91,9 +83,7 @@ mod tests {
         assert_eq!(outcomes.iter().filter(|(_, ok)| *ok).count(), 60);
         assert_eq!(
             gcra(Some(60_000), 0, quota).0,
-            RateDecision::Limited {
-                retry_after_ms: 1000
-            }
+            RateDecision::Limited { retry_after_ms: 1000 }
         );
         assert_eq!(gcra(Some(60_000), 1000, quota).0, RateDecision::Allowed);
     }

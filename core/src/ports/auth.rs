@@ -15,11 +15,7 @@ pub trait PasswordHasher: Send + Sync {
 
     /// Checks a password against a stored hash. With `None` (unknown user) it still does the
     /// same work and returns false, so response time does not reveal which usernames exist.
-    async fn verify(
-        &self,
-        password: &Password,
-        stored_hash: Option<String>,
-    ) -> Result<bool, RepoError>;
+    async fn verify(&self, password: &Password, stored_hash: Option<String>) -> Result<bool, RepoError>;
 }
 
 #[cfg_attr(test, mockall::automock)]

@@ -83,37 +83,15 @@ pub trait ConversationRepo: Send + Sync {
         announcement: NewMessage,
     ) -> Result<MembershipOutcome, RepoError>;
     /// Summaries without `peer` (the use case fills it in).
-    async fn list_conversations(
-        &self,
-        user: UserId,
-        query: ListQuery,
-    ) -> Result<Vec<ConversationSummary>, RepoError>;
+    async fn list_conversations(&self, user: UserId, query: ListQuery) -> Result<Vec<ConversationSummary>, RepoError>;
     /// Every conversation of a user with its `last_seq`, for `sync`.
-    async fn conversation_seqs(
-        &self,
-        user: UserId,
-    ) -> Result<Vec<(ConversationId, u64)>, RepoError>;
+    async fn conversation_seqs(&self, user: UserId) -> Result<Vec<(ConversationId, u64)>, RepoError>;
     /// Raises the member's read mark to `seq` (clamped to `last_seq`; never lowers it).
     /// Returns the new mark if it moved.
-    async fn mark_read(
-        &self,
-        id: ConversationId,
-        user: UserId,
-        seq: u64,
-    ) -> Result<Option<u64>, RepoError>;
+    async fn mark_read(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, RepoError>;
     /// Same for the delivered mark.
-    async fn mark_delivered(
-        &self,
-        id: ConversationId,
-        user: UserId,
-        seq: u64,
-    ) -> Result<Option<u64>, RepoError>;
-    async fn set_mute(
-        &self,
-        id: ConversationId,
-        user: UserId,
-        mute: Option<Mute>,
-    ) -> Result<(), RepoError>;
+    async fn mark_delivered(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, RepoError>;
+    async fn set_mute(&self, id: ConversationId, user: UserId, mute: Option<Mute>) -> Result<(), RepoError>;
     /// Pins (with the time) or unpins; refuses a pin past `max_pinned`.
     async fn set_pinned(
         &self,

@@ -54,11 +54,7 @@ pub trait MessageRepo: Send + Sync {
         page: HistoryPage,
     ) -> Result<Vec<Message>, RepoError>;
     /// Applies an edit, recall or reaction and returns the message as it now is.
-    async fn update_message(
-        &self,
-        id: MessageId,
-        update: MessageUpdate,
-    ) -> Result<Option<Message>, RepoError>;
+    async fn update_message(&self, id: MessageId, update: MessageUpdate) -> Result<Option<Message>, RepoError>;
     /// Hides a message from one user's history ("delete for me").
     async fn hide_message(&self, id: MessageId, user: UserId) -> Result<(), RepoError>;
 }

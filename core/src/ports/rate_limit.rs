@@ -11,10 +11,5 @@ use crate::domain::rate_limit::{Quota, RateDecision};
 pub trait RateLimitStore: Send + Sync {
     /// Runs one GCRA step for `key` atomically (see `domain::rate_limit::gcra`). Stores that
     /// have their own clock (Redis) may use it instead of `now`.
-    async fn check(
-        &self,
-        key: &str,
-        quota: Quota,
-        now: Timestamp,
-    ) -> Result<RateDecision, RepoError>;
+    async fn check(&self, key: &str, quota: Quota, now: Timestamp) -> Result<RateDecision, RepoError>;
 }

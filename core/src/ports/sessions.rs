@@ -41,9 +41,5 @@ pub trait SessionRepo: Send + Sync {
     ) -> Result<RotateOutcome, RepoError>;
     async fn revoke_session(&self, id: SessionId, now: Timestamp) -> Result<(), RepoError>;
     /// Revokes every active session of a user and returns their ids.
-    async fn revoke_all_sessions(
-        &self,
-        user: UserId,
-        now: Timestamp,
-    ) -> Result<Vec<SessionId>, RepoError>;
+    async fn revoke_all_sessions(&self, user: UserId, now: Timestamp) -> Result<Vec<SessionId>, RepoError>;
 }

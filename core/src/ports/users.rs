@@ -16,11 +16,7 @@ pub enum UserConflict {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait UserRepo: Send + Sync {
-    async fn insert_user(
-        &self,
-        user: User,
-        password_hash: String,
-    ) -> Result<Result<(), UserConflict>, RepoError>;
+    async fn insert_user(&self, user: User, password_hash: String) -> Result<Result<(), UserConflict>, RepoError>;
     async fn user(&self, id: UserId) -> Result<Option<User>, RepoError>;
     /// The users among `ids` that exist, in no particular order.
     async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, RepoError>;

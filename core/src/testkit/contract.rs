@@ -15,8 +15,8 @@ use crate::domain::message::{MessageKind, NewMessage};
 use crate::domain::{Duration, Timestamp, Utc};
 
 use crate::ports::{
-    ConversationRepo, DirectOutcome, HistoryPage, InsertOutcome, ListQuery, MembershipChange,
-    MembershipOutcome, MessageRepo, NewSession, RotateOutcome, SessionRepo, UserConflict, UserRepo,
+    ConversationRepo, DirectOutcome, HistoryPage, InsertOutcome, ListQuery, MembershipChange, MembershipOutcome,
+    MessageRepo, NewSession, RotateOutcome, SessionRepo, UserConflict, UserRepo,
 };
 
 /// Everything a store adapter implements.
@@ -60,11 +60,7 @@ pub async fn user(store: &dyn Store, name: &str) -> UserId {
         created_at: now,
         updated_at: now,
     };
-    store
-        .insert_user(user, "hash".into())
-        .await
-        .unwrap()
-        .unwrap();
+    store.insert_user(user, "hash".into()).await.unwrap().unwrap();
     id
 }
 
@@ -77,24 +73,14 @@ pub async fn group(store: &dyn Store, members: &[UserId]) -> ConversationId {
     let members: Vec<Member> = members
         .iter()
         .enumerate()
-        .map(|(i, user)| {
-            Member::new(
-                id,
-                *user,
-                if i == 0 { Role::Owner } else { Role::Member },
-                now,
-            )
-        })
+        .map(|(i, user)| Member::new(id, *user, if i == 0 { Role::Owner } else { Role::Member }, now))
         .collect();
     let event = crate::domain::message::SystemEvent::GroupCreated {
         actor: creator,
         title: "Nhóm".into(),
     };
     let announcement = NewMessage::system(MessageId(new_id()), id, creator, event, now);
-    store
-        .create_group(conversation, members, announcement)
-        .await
-        .unwrap();
+    store.create_group(conversation, members, announcement).await.unwrap();
     id
 }
 
@@ -112,11 +98,7 @@ fn conversation(kind: ConversationKind, creator: UserId, now: Timestamp) -> Conv
     }
 }
 
-pub fn text(
-    conversation: ConversationId,
-    sender: UserId,
-    client_msg_id: Option<uuid::Uuid>,
-) -> NewMessage {
+pub fn text(conversation: ConversationId, sender: UserId, client_msg_id: Option<uuid::Uuid>) -> NewMessage {
     NewMessage {
         id: MessageId(new_id()),
         conversation_id: conversation,
@@ -132,11 +114,7 @@ pub fn text(
 
 pub async fn users_are_unique_by_username_and_phone(store: &dyn Store) {
     let first = user(store, "an").await;
-    let mut taken = store
-        .user(first)
-        .await
-        .unwrap()
-        .expect("the user was stored");
+    let mut taken = store.user(first).await.unwrap().expect("the user was stored");
     let phone = format!("+849{}", &first.as_uuid().as_u128().to_string()[..8]);
     taken.phone = Some(Phone::parse(&phone).unwrap());
     store.update_user(&taken).await.unwrap().unwrap();
@@ -180,10 +158,7 @@ pub async fn refresh_tokens_rotate_once_and_replays_revoke(store: &dyn Store) {
         .await
         .unwrap();
     let later = now + Duration::days(31);
-    let rotated = store
-        .rotate_refresh(&first, second.clone(), now, later)
-        .await
-        .unwrap();
+    let rotated = store.rotate_refresh(&first, second.clone(), now, later).await.unwrap();
     assert!(
         matches!(rotated, RotateOutcome::Rotated(ref s) if s.id == session.id && s.refresh_expires_at == later),
         "{rotated:?}"
@@ -197,11 +172,7 @@ pub async fn refresh_tokens_rotate_once_and_replays_revoke(store: &dyn Store) {
         .rotate_refresh(&second, TokenHash(new_id().to_string()), now, later)
         .await
         .unwrap();
-    assert_eq!(
-        after,
-        RotateOutcome::Invalid,
-        "a replay revokes the whole session"
-    );
+    assert_eq!(after, RotateOutcome::Invalid, "a replay revokes the whole session");
     assert!(
         store
             .session(session.id)
@@ -215,10 +186,8 @@ pub async fn concurrent_sends_get_gap_free_seqs(store: &dyn Store, sends: usize)
     let (a, b) = (user(store, "a").await, user(store, "b").await);
     let id = group(store, &[a, b]).await;
     let outcomes =
-        join_all((0..sends).map(|i| {
-            store.insert_message(text(id, if i % 2 == 0 { a } else { b }, Some(new_id())))
-        }))
-        .await;
+        join_all((0..sends).map(|i| store.insert_message(text(id, if i % 2 == 0 { a } else { b }, Some(new_id())))))
+            .await;
     let mut seqs: Vec<u64> = outcomes
         .into_iter()
         .map(|outcome| match outcome.unwrap() {
@@ -250,17 +219,8 @@ pub async fn a_client_msg_id_sent_twice_at_once_stores_one_message(store: &dyn S
         })
         .collect();
     assert_eq!(ids.len(), 1, "both callers get the same message");
-    let history = store
-        .history(id, a, HistoryPage::Latest { limit: 10 })
-        .await
-        .unwrap();
-    assert_eq!(
-        history
-            .iter()
-            .filter(|m| m.kind == MessageKind::Text)
-            .count(),
-        1
-    );
+    let history = store.history(id, a, HistoryPage::Latest { limit: 10 }).await.unwrap();
+    assert_eq!(history.iter().filter(|m| m.kind == MessageKind::Text).count(), 1);
     // The same key from another sender is a different message.
     assert!(matches!(
         store.insert_message(text(id, b, Some(key))).await.unwrap(),
@@ -311,15 +271,9 @@ pub async fn history_pages_both_ways_and_hides_per_viewer(store: &dyn Store) {
             sent.push(m);
         }
     }
-    let seqs =
-        |page: Vec<crate::domain::message::Message>| page.iter().map(|m| m.seq).collect::<Vec<_>>();
+    let seqs = |page: Vec<crate::domain::message::Message>| page.iter().map(|m| m.seq).collect::<Vec<_>>();
     assert_eq!(
-        seqs(
-            store
-                .history(id, a, HistoryPage::Latest { limit: 3 })
-                .await
-                .unwrap()
-        ),
+        seqs(store.history(id, a, HistoryPage::Latest { limit: 3 }).await.unwrap()),
         [8, 9, 10]
     );
     assert_eq!(
@@ -351,21 +305,11 @@ pub async fn history_pages_both_ways_and_hides_per_viewer(store: &dyn Store) {
     );
     store.hide_message(sent[8].id, a).await.unwrap();
     assert_eq!(
-        seqs(
-            store
-                .history(id, a, HistoryPage::Latest { limit: 2 })
-                .await
-                .unwrap()
-        ),
+        seqs(store.history(id, a, HistoryPage::Latest { limit: 2 }).await.unwrap()),
         [8, 9]
     );
     assert_eq!(
-        seqs(
-            store
-                .history(id, b, HistoryPage::Latest { limit: 2 })
-                .await
-                .unwrap()
-        ),
+        seqs(store.history(id, b, HistoryPage::Latest { limit: 2 }).await.unwrap()),
         [9, 10]
     );
 }
@@ -395,21 +339,13 @@ pub async fn read_marks_clamp_never_go_back_and_drive_unread(store: &dyn Store) 
             .map(|s| s.unread_count)
     };
     assert_eq!(unread(b).await, Some(0));
-    assert_eq!(
-        unread(a).await,
-        Some(1),
-        "a's own messages never count as unread"
-    );
+    assert_eq!(unread(a).await, Some(1), "a's own messages never count as unread");
     assert_eq!(
         store.mark_read(id, a, 99).await.unwrap(),
         Some(5),
         "marks stop at the last message"
     );
-    assert_eq!(
-        store.mark_read(id, a, 2).await.unwrap(),
-        None,
-        "marks never go back"
-    );
+    assert_eq!(store.mark_read(id, a, 2).await.unwrap(), None, "marks never go back");
     assert_eq!(unread(a).await, Some(0));
     // a's own sends moved a's delivered mark to 4; the receipt of b's message moves it on.
     assert_eq!(store.mark_delivered(id, a, 5).await.unwrap(), Some(5));
@@ -422,10 +358,7 @@ pub async fn membership_changes_respect_the_size_limit(store: &dyn Store) {
     let (x, y) = (user(store, "x").await, user(store, "y").await);
     let change = |add: Vec<UserId>, max_members| MembershipChange {
         conversation_id: id,
-        add: add
-            .into_iter()
-            .map(|u| Member::new(id, u, Role::Member, now))
-            .collect(),
+        add: add.into_iter().map(|u| Member::new(id, u, Role::Member, now)).collect(),
         remove: Vec::new(),
         new_owner: None,
         title: None,
@@ -448,11 +381,7 @@ pub async fn membership_changes_respect_the_size_limit(store: &dyn Store) {
         vec![owner],
         "a refused change writes nothing"
     );
-    match store
-        .change_membership(change(vec![x], 2), announce())
-        .await
-        .unwrap()
-    {
+    match store.change_membership(change(vec![x], 2), announce()).await.unwrap() {
         MembershipOutcome::Applied {
             conversation,
             announcement,

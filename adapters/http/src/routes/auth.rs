@@ -119,9 +119,7 @@ pub async fn refresh(
     ApiJson(request): ApiJson<RefreshRequest>,
 ) -> Result<axum::Json<TokensResponse>, ApiError> {
     Ok(axum::Json(
-        auth::refresh(&state.deps, &request.refresh_token)
-            .await?
-            .into(),
+        auth::refresh(&state.deps, &request.refresh_token).await?.into(),
     ))
 }
 

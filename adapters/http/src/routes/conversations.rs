@@ -67,19 +67,13 @@ pub async fn create(
     ApiJson(request): ApiJson<CreateConversation>,
 ) -> Result<Response, ApiError> {
     let (details, created) = match request {
-        CreateConversation::Direct { user_id } => {
-            conversations::open_direct(&state.deps, actor, user_id).await?
-        }
+        CreateConversation::Direct { user_id } => conversations::open_direct(&state.deps, actor, user_id).await?,
         CreateConversation::Group { title, member_ids } => (
             conversations::create_group(&state.deps, actor, &title, &member_ids).await?,
             true,
         ),
     };
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(details)).into_response())
 }
 
@@ -159,9 +153,7 @@ pub async fn mute(
 ) -> Result<Json<ConversationDetails>, ApiError> {
     let until = body.and_then(|request| request.until);
     let mute = until.map_or(Mute::Forever, Mute::Until);
-    Ok(Json(
-        conversations::set_mute(&state.deps, actor, id, Some(mute)).await?,
-    ))
+    Ok(Json(conversations::set_mute(&state.deps, actor, id, Some(mute)).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/conversations/{id}/mute", tag = "conversations", params(("id" = ConversationId, Path)),
@@ -171,9 +163,7 @@ pub async fn unmute(
     Caller(actor): Caller,
     ApiPath(id): ApiPath<ConversationId>,
 ) -> Result<Json<ConversationDetails>, ApiError> {
-    Ok(Json(
-        conversations::set_mute(&state.deps, actor, id, None).await?,
-    ))
+    Ok(Json(conversations::set_mute(&state.deps, actor, id, None).await?))
 }
 
 #[utoipa::path(put, path = "/api/v1/conversations/{id}/pin", tag = "conversations", params(("id" = ConversationId, Path)),
@@ -183,9 +173,7 @@ pub async fn pin(
     Caller(actor): Caller,
     ApiPath(id): ApiPath<ConversationId>,
 ) -> Result<Json<ConversationDetails>, ApiError> {
-    Ok(Json(
-        conversations::set_pinned(&state.deps, actor, id, true).await?,
-    ))
+    Ok(Json(conversations::set_pinned(&state.deps, actor, id, true).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/conversations/{id}/pin", tag = "conversations", params(("id" = ConversationId, Path)),
@@ -195,9 +183,7 @@ pub async fn unpin(
     Caller(actor): Caller,
     ApiPath(id): ApiPath<ConversationId>,
 ) -> Result<Json<ConversationDetails>, ApiError> {
-    Ok(Json(
-        conversations::set_pinned(&state.deps, actor, id, false).await?,
-    ))
+    Ok(Json(conversations::set_pinned(&state.deps, actor, id, false).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/read", tag = "conversations", params(("id" = ConversationId, Path)), request_body = ReadMark,

@@ -61,15 +61,7 @@ pub async fn history(
     ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> Result<Json<MessagePage>, ApiError> {
     let limit = params.limit.unwrap_or(50);
-    let messages = messages::history(
-        &state.deps,
-        actor,
-        id,
-        params.before_seq,
-        params.after_seq,
-        limit,
-    )
-    .await?;
+    let messages = messages::history(&state.deps, actor, id, params.before_seq, params.after_seq, limit).await?;
     Ok(Json(MessagePage { messages }))
 }
 
@@ -88,13 +80,7 @@ pub async fn send(
     } else {
         StatusCode::OK
     };
-    Ok((
-        status,
-        Json(MessageResponse {
-            message: sent.message,
-        }),
-    )
-        .into_response())
+    Ok((status, Json(MessageResponse { message: sent.message })).into_response())
 }
 
 #[utoipa::path(patch, path = "/api/v1/messages/{id}", tag = "messages", params(("id" = MessageId, Path)), request_body = EditRequest,
@@ -119,12 +105,10 @@ pub async fn delete(
     ApiQuery(params): ApiQuery<DeleteParams>,
 ) -> Result<Response, ApiError> {
     let scope = params.scope.unwrap_or(DeleteScope::Me);
-    Ok(
-        match messages::delete(&state.deps, actor, id, scope).await? {
-            Some(message) => Json(MessageResponse { message }).into_response(),
-            None => StatusCode::NO_CONTENT.into_response(),
-        },
-    )
+    Ok(match messages::delete(&state.deps, actor, id, scope).await? {
+        Some(message) => Json(MessageResponse { message }).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
 }
 
 #[utoipa::path(put, path = "/api/v1/messages/{id}/reactions", tag = "messages", params(("id" = MessageId, Path)), request_body = ReactionRequest,

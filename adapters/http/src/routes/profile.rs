@@ -11,10 +11,7 @@ use crate::extract::Caller;
 use crate::state::AppState;
 
 #[utoipa::path(get, path = "/api/v1/me", tag = "profile", responses((status = 200, body = OwnProfile)), security(("bearer" = [])))]
-pub async fn me(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-) -> Result<Json<OwnProfile>, ApiError> {
+pub async fn me(State(state): State<AppState>, Caller(actor): Caller) -> Result<Json<OwnProfile>, ApiError> {
     Ok(Json(profile::me(&state.deps, actor).await?))
 }
 
@@ -29,10 +26,7 @@ pub async fn update_me(
 }
 
 #[utoipa::path(get, path = "/api/v1/me/settings", tag = "profile", responses((status = 200, body = Settings)), security(("bearer" = [])))]
-pub async fn settings(
-    State(state): State<AppState>,
-    Caller(actor): Caller,
-) -> Result<Json<Settings>, ApiError> {
+pub async fn settings(State(state): State<AppState>, Caller(actor): Caller) -> Result<Json<Settings>, ApiError> {
     Ok(Json(profile::settings(&state.deps, actor).await?))
 }
 
@@ -43,9 +37,7 @@ pub async fn update_settings(
     Caller(actor): Caller,
     ApiJson(patch): ApiJson<SettingsPatch>,
 ) -> Result<Json<Settings>, ApiError> {
-    Ok(Json(
-        profile::update_settings(&state.deps, actor, patch).await?,
-    ))
+    Ok(Json(profile::update_settings(&state.deps, actor, patch).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "profile", params(("id" = UserId, Path)),

@@ -50,16 +50,28 @@ pub async fn run(socket: WebSocket, state: AppState, authenticated: Option<Actor
 
 /// Waits for the `auth` frame (unless the token came with the upgrade).
 async fn authenticate(sink: &mut Sink, stream: &mut Stream, state: &AppState) -> Option<Actor> {
-    let first = tokio::time::timeout(state.config.auth_timeout, stream.next()).await;
+    let shutdown = state.gateway.shutdown.clone();
+    let first = tokio::select! {
+        () = shutdown.cancelled() => {
+            let _ = close(sink, close_code::GOING_AWAY, "server shutting down").await;
+            return None;
+        }
+        first = tokio::time::timeout(state.config.auth_timeout, stream.next()) => first,
+    };
     let text = match first {
         Ok(Some(Ok(Message::Text(text)))) => text,
+        Ok(Some(Ok(Message::Close(_))) | None) => {
+            answer_close(sink).await;
+            return None;
+        }
+        // Anything else first (binary, ping) is not an auth frame: fall through to the refusal.
+        Ok(Some(Ok(_))) => Utf8Bytes::from_static("{}"),
         Ok(Some(Err(error))) => {
             if is_too_big(error) {
                 let _ = close(sink, close_code::MESSAGE_TOO_BIG, "frame too large").await;
             }
             return None;
         }
-        Ok(_) => return None,
         Err(_) => {
             let _ = close(sink, close_code::UNAUTHORIZED, "authentication timed out").await;
             return None;
@@ -101,7 +113,7 @@ async fn serve(
     let ready = ServerFrame::Ready {
         user_id: actor.user_id,
         session_id: actor.session_id,
-        heartbeat_interval_ms: 30_000,
+        heartbeat_interval_ms: u64::try_from(state.config.heartbeat_interval.as_millis()).unwrap_or(u64::MAX),
     };
     send(sink, &ready).await?;
     let idle_timeout = state.config.idle_timeout;
@@ -138,7 +150,11 @@ async fn serve(
                         send(sink, &frame).await?;
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                    Some(Ok(Message::Close(_))) | None => return Err(Closed),
+                    Some(Ok(Message::Close(_))) => {
+                        answer_close(sink).await;
+                        return Err(Closed);
+                    }
+                    None => return Err(Closed),
                     Some(Err(error)) => {
                         if is_too_big(error) {
                             return close(sink, close_code::MESSAGE_TOO_BIG, "frame too large").await;
@@ -151,12 +167,7 @@ async fn serve(
     }
 }
 
-async fn handle_text(
-    sink: &mut Sink,
-    state: &AppState,
-    actor: Actor,
-    text: &str,
-) -> Result<(), Closed> {
+async fn handle_text(sink: &mut Sink, state: &AppState, actor: Actor, text: &str) -> Result<(), Closed> {
     let (id, frame) = parse(text);
     let id = id.as_ref();
     let frame = match frame {
@@ -164,9 +175,7 @@ async fn handle_text(
         Err(error) => {
             let (code, message) = match error {
                 FrameError::InvalidJson(detail) => ("invalid_json", detail),
-                FrameError::UnknownType(kind) => {
-                    ("unknown_type", format!("unknown frame type {kind:?}"))
-                }
+                FrameError::UnknownType(kind) => ("unknown_type", format!("unknown frame type {kind:?}")),
                 FrameError::InvalidFrame(detail) => ("invalid_frame", detail),
             };
             return send(
@@ -232,35 +241,11 @@ async fn handle_text(
             Ok(()) => Ok(()),
             Err(error) => send_error(sink, id, &error).await,
         },
-        ClientFrame::ReceiptRead {
-            conversation_id,
-            seq,
-        } => {
-            mark(
-                sink,
-                state,
-                actor,
-                id,
-                conversation_id,
-                ReceiptKind::Read,
-                seq,
-            )
-            .await
+        ClientFrame::ReceiptRead { conversation_id, seq } => {
+            mark(sink, state, actor, id, conversation_id, ReceiptKind::Read, seq).await
         }
-        ClientFrame::ReceiptDelivered {
-            conversation_id,
-            seq,
-        } => {
-            mark(
-                sink,
-                state,
-                actor,
-                id,
-                conversation_id,
-                ReceiptKind::Delivered,
-                seq,
-            )
-            .await
+        ClientFrame::ReceiptDelivered { conversation_id, seq } => {
+            mark(sink, state, actor, id, conversation_id, ReceiptKind::Delivered, seq).await
         }
         ClientFrame::Sync { since } => match sync::sync(deps, actor, &since).await {
             Ok(result) => {
@@ -298,10 +283,7 @@ async fn mark(
                 sink,
                 &ServerFrame::Ack {
                     id,
-                    body: AckBody::Receipt {
-                        conversation_id,
-                        seq,
-                    },
+                    body: AckBody::Receipt { conversation_id, seq },
                 },
             )
             .await
@@ -310,11 +292,10 @@ async fn mark(
     }
 }
 
-async fn send_error(
-    sink: &mut Sink,
-    id: Option<&Value>,
-    error: &(impl DomainError + ?Sized),
-) -> Result<(), Closed> {
+async fn send_error(sink: &mut Sink, id: Option<&Value>, error: &(impl DomainError + ?Sized)) -> Result<(), Closed> {
+    if error.kind() == chat_core::domain::error::ErrorKind::Internal {
+        tracing::error!(%error, "internal error");
+    }
     let message = error.to_string();
     let frame = ServerFrame::Error {
         id,
@@ -325,12 +306,7 @@ async fn send_error(
     send(sink, &frame).await
 }
 
-async fn send_error_code(
-    sink: &mut Sink,
-    id: Option<&Value>,
-    code: &str,
-    message: &str,
-) -> Result<(), Closed> {
+async fn send_error_code(sink: &mut Sink, id: Option<&Value>, code: &str, message: &str) -> Result<(), Closed> {
     send(
         sink,
         &ServerFrame::Error {
@@ -363,6 +339,12 @@ async fn write(sink: &mut Sink, message: Message) -> Result<(), Closed> {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) | Err(_) => Err(Closed),
     }
+}
+
+/// Completes a close the client started: tungstenite queued the reply when it read the
+/// client's Close frame, and a flush sends it.
+async fn answer_close(sink: &mut Sink) {
+    let _ = tokio::time::timeout(sink.write_timeout, sink.inner.flush()).await;
 }
 
 /// Whether a read failed because the client sent more than the size limit.

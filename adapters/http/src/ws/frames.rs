@@ -29,15 +29,9 @@ pub enum ClientFrame {
         state: TypingState,
     },
     #[serde(rename = "receipt.read")]
-    ReceiptRead {
-        conversation_id: ConversationId,
-        seq: u64,
-    },
+    ReceiptRead { conversation_id: ConversationId, seq: u64 },
     #[serde(rename = "receipt.delivered")]
-    ReceiptDelivered {
-        conversation_id: ConversationId,
-        seq: u64,
-    },
+    ReceiptDelivered { conversation_id: ConversationId, seq: u64 },
     #[serde(rename = "heartbeat")]
     Heartbeat,
     #[serde(rename = "sync")]
@@ -76,16 +70,11 @@ pub fn parse(text: &str) -> (Option<Value>, Result<ClientFrame, FrameError>) {
         Err(error) => return (None, Err(FrameError::InvalidJson(error.to_string()))),
     };
     let id = value.as_object_mut().and_then(|object| object.remove("id"));
-    let kind = value
-        .get("type")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let kind = value.get("type").and_then(Value::as_str).unwrap_or_default().to_owned();
     if !CLIENT_FRAME_TYPES.contains(&kind.as_str()) {
         return (id, Err(FrameError::UnknownType(kind)));
     }
-    let frame =
-        serde_json::from_value(value).map_err(|error| FrameError::InvalidFrame(error.to_string()));
+    let frame = serde_json::from_value(value).map_err(|error| FrameError::InvalidFrame(error.to_string()));
     (id, frame)
 }
 
@@ -130,14 +119,9 @@ pub enum AckBody {
     /// `message.send`: the stored message; `duplicate` when this was a retry.
     Message { message: Message, duplicate: bool },
     /// `receipt.*`: the mark as stored.
-    Receipt {
-        conversation_id: ConversationId,
-        seq: u64,
-    },
+    Receipt { conversation_id: ConversationId, seq: u64 },
     /// `sync`: after the replayed `message.new` frames, where each conversation stands.
-    Sync {
-        conversations: Vec<SyncedConversation>,
-    },
+    Sync { conversations: Vec<SyncedConversation> },
     /// `typing` and others with nothing to report.
     Empty {},
 }

@@ -65,10 +65,7 @@ fn origin_allowed(config: &HttpConfig, headers: &HeaderMap) -> bool {
         return true;
     };
     config.allowed_origins.is_empty()
-        || origin.to_str().is_ok_and(|origin| {
-            config
-                .allowed_origins
-                .iter()
-                .any(|allowed| allowed == origin)
-        })
+        || origin
+            .to_str()
+            .is_ok_and(|origin| config.allowed_origins.iter().any(|allowed| allowed == origin))
 }

@@ -89,11 +89,7 @@ impl Gateway {
             outbound,
             kill: kill.clone(),
         };
-        self.connections
-            .write()
-            .entry(user_id)
-            .or_default()
-            .push(connection);
+        self.connections.write().entry(user_id).or_default().push(connection);
         metrics::gauge!("chat_ws_connections").increment(1.0);
         Registration { id, events, kill }
     }

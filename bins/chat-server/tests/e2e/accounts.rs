@@ -49,21 +49,11 @@ async fn registration_validates_and_refuses_duplicates(store: Store) {
             StatusCode::BAD_REQUEST,
             "invalid_phone",
         ),
-        (
-            json!({"username": "binh"}),
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-        ),
+        (json!({"username": "binh"}), StatusCode::BAD_REQUEST, "invalid_request"),
     ];
     for (body, status, code) in cases {
-        let (got, answer) = server
-            .post("/api/v1/auth/register", None, body.clone())
-            .await;
-        assert_eq!(
-            (got, answer["error"]["code"].as_str()),
-            (status, Some(code)),
-            "{body}"
-        );
+        let (got, answer) = server.post("/api/v1/auth/register", None, body.clone()).await;
+        assert_eq!((got, answer["error"]["code"].as_str()), (status, Some(code)), "{body}");
     }
     let response = reqwest::Client::new()
         .post(format!("{}/api/v1/auth/register", server.base))
@@ -102,10 +92,7 @@ async fn login_checks_the_password_and_is_rate_limited(store: Store) {
     // budget), 8 more pass, the 11th is refused.
     for _ in 0..8 {
         assert_eq!(
-            server
-                .post("/api/v1/auth/login", None, wrong.clone())
-                .await
-                .0,
+            server.post("/api/v1/auth/login", None, wrong.clone()).await.0,
             StatusCode::UNAUTHORIZED
         );
     }
@@ -122,22 +109,14 @@ async fn refresh_tokens_rotate_and_a_replayed_one_revokes_the_session(store: Sto
     };
     let an = server.register("an.le").await;
     let (status, rotated) = server
-        .post(
-            "/api/v1/auth/refresh",
-            None,
-            json!({"refresh_token": an.refresh_token}),
-        )
+        .post("/api/v1/auth/refresh", None, json!({"refresh_token": an.refresh_token}))
         .await;
     assert_eq!(status, StatusCode::OK, "{rotated}");
     assert_ne!(rotated["refresh_token"], an.refresh_token.as_str());
 
     // The old token again: a replay. The whole session is revoked, new tokens included.
     let (status, body) = server
-        .post(
-            "/api/v1/auth/refresh",
-            None,
-            json!({"refresh_token": an.refresh_token}),
-        )
+        .post("/api/v1/auth/refresh", None, json!({"refresh_token": an.refresh_token}))
         .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -177,12 +156,7 @@ async fn profile_and_settings_round_trip(store: Store) {
     // Another account may not take the same phone.
     let taken = json!({"phone": "+84 912 345 678"});
     let (status, body) = server
-        .request(
-            reqwest::Method::PATCH,
-            "/api/v1/me",
-            Some(&binh),
-            Some(taken),
-        )
+        .request(reqwest::Method::PATCH, "/api/v1/me", Some(&binh), Some(taken))
         .await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -205,29 +179,16 @@ async fn profile_and_settings_round_trip(store: Store) {
     );
     let change = json!({"send_read_receipts": false, "locale": "en"});
     let (status, settings) = server
-        .request(
-            reqwest::Method::PATCH,
-            "/api/v1/me/settings",
-            Some(&an),
-            Some(change),
-        )
+        .request(reqwest::Method::PATCH, "/api/v1/me/settings", Some(&an), Some(change))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
-        (
-            settings["send_read_receipts"].as_bool(),
-            settings["locale"].as_str()
-        ),
+        (settings["send_read_receipts"].as_bool(), settings["locale"].as_str()),
         (Some(false), Some("en"))
     );
     let unknown = json!({"who_can_see_my_diary": "everyone"});
     let (status, _) = server
-        .request(
-            reqwest::Method::PATCH,
-            "/api/v1/me/settings",
-            Some(&an),
-            Some(unknown),
-        )
+        .request(reqwest::Method::PATCH, "/api/v1/me/settings", Some(&an), Some(unknown))
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }

@@ -4,11 +4,7 @@ use cargo_metadata::{DependencyKind, MetadataCommand, Package};
 
 fn workspace_packages() -> Vec<Package> {
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml");
-    let metadata = MetadataCommand::new()
-        .manifest_path(manifest)
-        .no_deps()
-        .exec()
-        .unwrap();
+    let metadata = MetadataCommand::new().manifest_path(manifest).no_deps().exec().unwrap();
     metadata.workspace_packages().into_iter().cloned().collect()
 }
 
@@ -24,10 +20,7 @@ fn normal_dependencies(package: &Package) -> Vec<(String, bool)> {
 #[test]
 fn core_depends_on_no_adapter_runtime_web_database_or_redis_crate() {
     let packages = workspace_packages();
-    let core = packages
-        .iter()
-        .find(|p| p.name.as_str() == "chat-core")
-        .unwrap();
+    let core = packages.iter().find(|p| p.name.as_str() == "chat-core").unwrap();
     let forbidden = [
         "tokio",
         "axum",
@@ -44,10 +37,7 @@ fn core_depends_on_no_adapter_runtime_web_database_or_redis_crate() {
     ];
     for (name, optional) in normal_dependencies(core) {
         assert!(!name.starts_with("chat-"), "chat-core depends on {name}");
-        assert!(
-            !forbidden.contains(&name.as_str()),
-            "chat-core depends on {name}"
-        );
+        assert!(!forbidden.contains(&name.as_str()), "chat-core depends on {name}");
         // The optional extras: schema derives for the OpenAPI document and the testkit's
         // future combinators; neither does IO.
         if optional {

@@ -34,15 +34,8 @@ async fn a_frame_over_64_kib_closes_with_1009(store: Store) {
     let an = server.register("an.le").await;
     let mut socket = server.connect(&an).await;
     let huge = json!({"type": "heartbeat", "padding": "x".repeat(65 * 1024)});
-    socket
-        .stream
-        .send(Message::text(huge.to_string()))
-        .await
-        .unwrap();
-    assert_eq!(
-        socket.ending().await,
-        Ending::Closed(Some(close_code::MESSAGE_TOO_BIG))
-    );
+    socket.stream.send(Message::text(huge.to_string())).await.unwrap();
+    assert_eq!(socket.ending().await, Ending::Closed(Some(close_code::MESSAGE_TOO_BIG)));
 }
 
 async fn bad_frames_get_an_error_and_the_socket_stays_usable(store: Store) {
@@ -52,11 +45,7 @@ async fn bad_frames_get_an_error_and_the_socket_stays_usable(store: Store) {
     let an = server.register("an.le").await;
     let mut socket = server.connect(&an).await;
 
-    socket
-        .stream
-        .send(Message::text("{not json"))
-        .await
-        .unwrap();
+    socket.stream.send(Message::text("{not json")).await.unwrap();
     assert_eq!(socket.next().await["code"], "invalid_json");
     socket.send(json!({"type": "dance", "id": "d"})).await;
     let error = socket.next().await;
@@ -75,6 +64,10 @@ async fn bad_frames_get_an_error_and_the_socket_stays_usable(store: Store) {
         (ack["type"].as_str(), ack["id"].as_i64()),
         (Some("heartbeat.ack"), Some(42))
     );
+
+    // A close the client starts is answered with a close, not a dropped connection.
+    socket.stream.close(None).await.unwrap();
+    assert!(matches!(socket.ending().await, Ending::Closed(_)));
 }
 
 async fn authentication_is_required_and_checked(store: Store) {
@@ -83,33 +76,29 @@ async fn authentication_is_required_and_checked(store: Store) {
     };
     let an = server.register("an.le").await;
 
-    let (stream, _) = tokio_tungstenite::connect_async(ws_url(&server))
-        .await
-        .unwrap();
+    let (stream, _) = tokio_tungstenite::connect_async(ws_url(&server)).await.unwrap();
     let mut socket = Socket { stream };
-    socket
-        .send(json!({"type": "auth", "token": "forged"}))
-        .await;
+    socket.send(json!({"type": "auth", "token": "forged"})).await;
     assert_eq!(socket.next().await["code"], "invalid_token");
-    assert_eq!(
-        socket.ending().await,
-        Ending::Closed(Some(close_code::UNAUTHORIZED))
-    );
+    assert_eq!(socket.ending().await, Ending::Closed(Some(close_code::UNAUTHORIZED)));
 
-    let (stream, _) = tokio_tungstenite::connect_async(ws_url(&server))
-        .await
-        .unwrap();
+    let (stream, _) = tokio_tungstenite::connect_async(ws_url(&server)).await.unwrap();
     let mut socket = Socket { stream };
     socket.send(json!({"type": "heartbeat"})).await;
     assert_eq!(socket.next().await["code"], "auth_required");
+
+    let (stream, _) = tokio_tungstenite::connect_async(ws_url(&server)).await.unwrap();
+    let mut socket = Socket { stream };
+    socket.stream.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+    assert_eq!(socket.next().await["code"], "auth_required");
+    assert_eq!(socket.ending().await, Ending::Closed(Some(close_code::UNAUTHORIZED)));
 
     // The token may come with the upgrade instead; a bad one is refused before upgrading.
     let url = format!("{}?token={}", ws_url(&server), an.token);
     let (stream, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     let mut socket = Socket { stream };
     assert_eq!(socket.next().await["type"], "ready");
-    let refused =
-        tokio_tungstenite::connect_async(format!("{}?token=forged", ws_url(&server))).await;
+    let refused = tokio_tungstenite::connect_async(format!("{}?token=forged", ws_url(&server))).await;
     assert!(refused.is_err());
 }
 
@@ -122,28 +111,17 @@ async fn logging_out_closes_the_sessions_sockets(store: Store) {
     let mut laptop = server.connect(&an).await;
     let mut phone = server.connect(&an_phone).await;
 
-    let (status, _) = server
-        .post("/api/v1/auth/logout", Some(&an), json!({}))
-        .await;
+    let (status, _) = server.post("/api/v1/auth/logout", Some(&an), json!({})).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(
-        laptop.ending().await,
-        Ending::Closed(Some(close_code::UNAUTHORIZED))
-    );
+    assert_eq!(laptop.ending().await, Ending::Closed(Some(close_code::UNAUTHORIZED)));
     phone.assert_nothing_pending().await;
-    assert_eq!(
-        server.get("/api/v1/me", &an).await.0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(server.get("/api/v1/me", &an).await.0, StatusCode::UNAUTHORIZED);
 
     let (status, _) = server
         .post("/api/v1/auth/logout", Some(&an_phone), json!({"all": true}))
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(
-        phone.ending().await,
-        Ending::Closed(Some(close_code::UNAUTHORIZED))
-    );
+    assert_eq!(phone.ending().await, Ending::Closed(Some(close_code::UNAUTHORIZED)));
 }
 
 async fn only_configured_origins_may_connect(store: Store) {
@@ -156,9 +134,7 @@ async fn only_configured_origins_may_connect(store: Store) {
     };
     let connect_from = |origin: &'static str| {
         let mut request = ws_url(&server).into_client_request().unwrap();
-        request
-            .headers_mut()
-            .insert("origin", origin.parse().unwrap());
+        request.headers_mut().insert("origin", origin.parse().unwrap());
         tokio_tungstenite::connect_async(request)
     };
     assert!(connect_from("https://evil.example").await.is_err());
@@ -227,16 +203,11 @@ async fn non_members_get_404_everywhere(store: Store) {
         .send(json!({"type": "typing", "id": 2, "conversation_id": conversation}))
         .await;
     assert_eq!(socket.next().await["code"], "conversation_not_found");
-    socket
-        .send(json!({"type": "sync", "id": 3, "since": {}}))
-        .await;
+    socket.send(json!({"type": "sync", "id": 3, "since": {}})).await;
     assert_eq!(socket.next().await["conversations"], json!([]));
 
     let (_, history) = server
-        .get(
-            &format!("/api/v1/conversations/{conversation}/messages"),
-            &an,
-        )
+        .get(&format!("/api/v1/conversations/{conversation}/messages"), &an)
         .await;
     assert_eq!(
         history["messages"].as_array().map(Vec::len),
@@ -284,9 +255,6 @@ async fn shutdown_flushes_and_closes_sockets_with_1001(store: Store) {
     let an = server.register("an.le").await;
     let mut socket = server.connect(&an).await;
     server.shutdown();
-    assert_eq!(
-        socket.ending().await,
-        Ending::Closed(Some(close_code::GOING_AWAY))
-    );
+    assert_eq!(socket.ending().await, Ending::Closed(Some(close_code::GOING_AWAY)));
     server.stopped.take().unwrap().await.unwrap();
 }

@@ -21,18 +21,12 @@ async fn group_membership_follows_roles_and_is_announced(store: Store) {
     let dung = server.register("dung").await;
     let mut chi_socket = server.connect(&chi).await;
 
-    let create =
-        json!({"kind": "group", "title": "Gia đình", "member_ids": [binh.id, chi.id, chi.id]});
-    let (status, group) = server
-        .post("/api/v1/conversations", Some(&an), create)
-        .await;
+    let create = json!({"kind": "group", "title": "Gia đình", "member_ids": [binh.id, chi.id, chi.id]});
+    let (status, group) = server.post("/api/v1/conversations", Some(&an), create).await;
     assert_eq!(status, StatusCode::CREATED, "{group}");
     assert_eq!(group["conversation"]["member_count"], 3);
     let id = group["conversation"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(
-        chi_socket.next_of("conversation.updated").await["change"],
-        "created"
-    );
+    assert_eq!(chi_socket.next_of("conversation.updated").await["change"], "created");
     let system = chi_socket.next_of("message.new").await;
     assert_eq!(
         (
@@ -44,33 +38,22 @@ async fn group_membership_follows_roles_and_is_announced(store: Store) {
 
     // A plain member may not add or remove.
     let members = format!("/api/v1/conversations/{id}/members");
-    let (status, body) = server
-        .post(&members, Some(&binh), json!({"user_ids": [dung.id]}))
-        .await;
+    let (status, body) = server.post(&members, Some(&binh), json!({"user_ids": [dung.id]})).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("not_permitted"))
     );
     let (status, _) = server
-        .request(
-            Method::DELETE,
-            &format!("{members}/{}", chi.id),
-            Some(&binh),
-            None,
-        )
+        .request(Method::DELETE, &format!("{members}/{}", chi.id), Some(&binh), None)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
-    let (status, grown) = server
-        .post(&members, Some(&an), json!({"user_ids": [dung.id]}))
-        .await;
+    let (status, grown) = server.post(&members, Some(&an), json!({"user_ids": [dung.id]})).await;
     assert_eq!(
         (status, grown["conversation"]["member_count"].as_u64()),
         (StatusCode::OK, Some(4))
     );
-    let (status, body) = server
-        .post(&members, Some(&an), json!({"user_ids": [dung.id]}))
-        .await;
+    let (status, body) = server.post(&members, Some(&an), json!({"user_ids": [dung.id]})).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (StatusCode::CONFLICT, Some("already_member"))
@@ -78,12 +61,7 @@ async fn group_membership_follows_roles_and_is_announced(store: Store) {
 
     // The owner removes Chi: Chi is told, and can no longer read.
     let (status, _) = server
-        .request(
-            Method::DELETE,
-            &format!("{members}/{}", chi.id),
-            Some(&an),
-            None,
-        )
+        .request(Method::DELETE, &format!("{members}/{}", chi.id), Some(&an), None)
         .await;
     assert_eq!(status, StatusCode::OK);
     loop {
@@ -102,21 +80,12 @@ async fn group_membership_follows_roles_and_is_announced(store: Store) {
 
     // The owner leaves: ownership passes on, and the history tells the story in seq order.
     let (status, _) = server
-        .request(
-            Method::DELETE,
-            &format!("{members}/{}", an.id),
-            Some(&an),
-            None,
-        )
+        .request(Method::DELETE, &format!("{members}/{}", an.id), Some(&an), None)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (_, details) = server
-        .get(&format!("/api/v1/conversations/{id}"), &binh)
-        .await;
+    let (_, details) = server.get(&format!("/api/v1/conversations/{id}"), &binh).await;
     assert_eq!(details["membership"]["role"], "owner");
-    let (_, history) = server
-        .get(&format!("/api/v1/conversations/{id}/messages"), &binh)
-        .await;
+    let (_, history) = server.get(&format!("/api/v1/conversations/{id}/messages"), &binh).await;
     let events: Vec<&str> = history["messages"]
         .as_array()
         .unwrap()
@@ -125,12 +94,7 @@ async fn group_membership_follows_roles_and_is_announced(store: Store) {
         .collect();
     assert_eq!(
         events,
-        [
-            "group_created",
-            "members_added",
-            "member_removed",
-            "member_left"
-        ]
+        ["group_created", "members_added", "member_removed", "member_left"]
     );
     let renamed = server
         .request(
@@ -163,10 +127,7 @@ async fn direct_conversations_are_one_per_pair(store: Store) {
             json!({"kind": "direct", "user_id": an.id}),
         )
         .await;
-    assert_eq!(
-        (first_status, again_status),
-        (StatusCode::CREATED, StatusCode::OK)
-    );
+    assert_eq!((first_status, again_status), (StatusCode::CREATED, StatusCode::OK));
     assert_eq!(first["conversation"]["id"], again["conversation"]["id"]);
     let (status, body) = server
         .post(
@@ -202,9 +163,7 @@ async fn the_list_puts_pinned_first_then_latest_activity_and_pages(store: Store)
     }
     // Activity order: a3 newest, then a1, a4, a2.
     for index in [1, 3, 0, 2] {
-        server
-            .clock
-            .advance(chat_core::domain::Duration::seconds(1));
+        server.clock.advance(chat_core::domain::Duration::seconds(1));
         server.send_text(&me, &conversations[index], "hi").await;
     }
     let (status, pinned) = server
@@ -246,10 +205,7 @@ async fn the_list_puts_pinned_first_then_latest_activity_and_pages(store: Store)
     );
     let cursor = first["next_cursor"].as_str().unwrap();
     let (_, second) = server
-        .get(
-            &format!("/api/v1/conversations?limit=2&cursor={cursor}"),
-            &me,
-        )
+        .get(&format!("/api/v1/conversations?limit=2&cursor={cursor}"), &me)
         .await;
     assert_eq!(ids(&second), [conversations[3].clone()]);
     assert_eq!(second["next_cursor"], serde_json::Value::Null);

@@ -30,10 +30,8 @@ async fn a_message_reaches_every_session_of_every_member(store: Store) {
     let mut binh_socket = server.connect(&binh).await;
 
     an_laptop_socket
-        .send(
-            json!({"type": "message.send", "id": 7, "conversation_id": conversation,
-                     "client_msg_id": uuid::Uuid::now_v7(), "body": "Chào Bình"}),
-        )
+        .send(json!({"type": "message.send", "id": 7, "conversation_id": conversation,
+                     "client_msg_id": uuid::Uuid::now_v7(), "body": "Chào Bình"}))
         .await;
     let ack = an_laptop_socket.next().await;
     assert_eq!(ack["type"], "ack", "{ack}");
@@ -56,11 +54,7 @@ async fn a_message_reaches_every_session_of_every_member(store: Store) {
     let mut binh_tablet_socket = server.connect(&binh_tablet).await;
     let (status, sent) = server.send_text(&binh, &conversation, "Chào An").await;
     assert_eq!(status, StatusCode::CREATED);
-    for socket in [
-        &mut an_laptop_socket,
-        &mut an_phone_socket,
-        &mut binh_tablet_socket,
-    ] {
+    for socket in [&mut an_laptop_socket, &mut an_phone_socket, &mut binh_tablet_socket] {
         let event = socket.next_of("message.new").await;
         assert_eq!(event["message"]["id"], sent["message"]["id"]);
         assert_eq!(event["message"]["seq"], 2);
@@ -83,10 +77,7 @@ async fn reconnect_and_sync_returns_exactly_the_missed_messages(store: Store) {
     }
     drop(binh_socket);
     for text in ["ba", "bốn", "năm"] {
-        assert_eq!(
-            server.send_text(&an, &conversation, text).await.0,
-            StatusCode::CREATED
-        );
+        assert_eq!(server.send_text(&an, &conversation, text).await.0, StatusCode::CREATED);
     }
 
     let mut binh_socket = server.connect(&binh).await;
@@ -97,21 +88,14 @@ async fn reconnect_and_sync_returns_exactly_the_missed_messages(store: Store) {
     let ack = loop {
         let frame = binh_socket.next().await;
         match frame["type"].as_str() {
-            Some("message.new") => replayed.push((
-                frame["message"]["seq"].as_u64(),
-                frame["message"]["body"].clone(),
-            )),
+            Some("message.new") => replayed.push((frame["message"]["seq"].as_u64(), frame["message"]["body"].clone())),
             Some("ack") => break frame,
             _ => panic!("unexpected frame {frame}"),
         }
     };
     assert_eq!(
         replayed,
-        vec![
-            (Some(3), json!("ba")),
-            (Some(4), json!("bốn")),
-            (Some(5), json!("năm"))
-        ]
+        vec![(Some(3), json!("ba")), (Some(4), json!("bốn")), (Some(5), json!("năm"))]
     );
     assert_eq!(ack["id"], "s1");
     assert_eq!(
@@ -132,10 +116,7 @@ async fn a_retried_client_msg_id_returns_the_original(store: Store) {
 
     let (first_status, first) = server.post(&path, Some(&an), payload.clone()).await;
     let (retry_status, retry) = server.post(&path, Some(&an), payload.clone()).await;
-    assert_eq!(
-        (first_status, retry_status),
-        (StatusCode::CREATED, StatusCode::OK)
-    );
+    assert_eq!((first_status, retry_status), (StatusCode::CREATED, StatusCode::OK));
     assert_eq!(first["message"], retry["message"]);
 
     let mut socket = server.connect(&an).await;
@@ -159,9 +140,7 @@ async fn the_61st_message_in_a_minute_is_refused_and_not_stored(store: Store) {
     let binh = server.register("binh").await;
     let conversation = server.direct(&an, &binh).await;
     for n in 1..=60 {
-        let (status, body) = server
-            .send_text(&an, &conversation, &format!("tin {n}"))
-            .await;
+        let (status, body) = server.send_text(&an, &conversation, &format!("tin {n}")).await;
         assert_eq!(status, StatusCode::CREATED, "message {n}: {body}");
     }
     let path = format!("/api/v1/conversations/{conversation}/messages");
@@ -185,11 +164,7 @@ async fn the_61st_message_in_a_minute_is_refused_and_not_stored(store: Store) {
         .await;
     let error = socket.next().await;
     assert_eq!(
-        (
-            error["type"].as_str(),
-            error["code"].as_str(),
-            error["id"].as_i64()
-        ),
+        (error["type"].as_str(), error["code"].as_str(), error["id"].as_i64()),
         (Some("error"), Some("rate_limited"), Some(1))
     );
     assert_eq!(error["retry_after_ms"], 1000);
@@ -224,14 +199,8 @@ async fn edit_and_recall_close_after_24_hours(store: Store) {
     let conversation = server.direct(&an, &binh).await;
     let (_, first) = server.send_text(&an, &conversation, "gửi nhầm").await;
     let (_, second) = server.send_text(&an, &conversation, "bản nháp").await;
-    let first_path = format!(
-        "/api/v1/messages/{}",
-        first["message"]["id"].as_str().unwrap()
-    );
-    let second_path = format!(
-        "/api/v1/messages/{}",
-        second["message"]["id"].as_str().unwrap()
-    );
+    let first_path = format!("/api/v1/messages/{}", first["message"]["id"].as_str().unwrap());
+    let second_path = format!("/api/v1/messages/{}", second["message"]["id"].as_str().unwrap());
 
     // Binh may not edit An's message.
     let (status, body) = server
@@ -261,9 +230,7 @@ async fn edit_and_recall_close_after_24_hours(store: Store) {
     assert_eq!(edited["message"]["body"], "đã sửa");
     assert!(edited["message"]["edited_at"].is_string());
 
-    server
-        .clock
-        .advance(Duration::hours(1) + Duration::seconds(1));
+    server.clock.advance(Duration::hours(1) + Duration::seconds(1));
     let an = server.login(&an).await;
     let binh = server.login(&binh).await;
     let (status, body) = server
@@ -279,9 +246,7 @@ async fn edit_and_recall_close_after_24_hours(store: Store) {
         (StatusCode::FORBIDDEN, Some("edit_window_closed"))
     );
     let recall = format!("{second_path}?for=everyone");
-    let (status, body) = server
-        .request(reqwest::Method::DELETE, &recall, Some(&an), None)
-        .await;
+    let (status, body) = server.request(reqwest::Method::DELETE, &recall, Some(&an), None).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (StatusCode::FORBIDDEN, Some("edit_window_closed"))
@@ -309,10 +274,7 @@ async fn recall_leaves_a_tombstone_and_reactions_are_one_per_user(store: Store) 
     let mut binh_socket = server.connect(&binh).await;
     let (_, sent) = server.send_text(&an, &conversation, "thu hồi tôi").await;
     binh_socket.next_of("message.new").await;
-    let path = format!(
-        "/api/v1/messages/{}",
-        sent["message"]["id"].as_str().unwrap()
-    );
+    let path = format!("/api/v1/messages/{}", sent["message"]["id"].as_str().unwrap());
 
     for emoji in ["👍", "❤️"] {
         let (status, reacted) = server
@@ -372,19 +334,11 @@ async fn unread_counts_follow_read_marks(store: Store) {
     let conversation = server.direct(&an, &binh).await;
     let mut an_socket = server.connect(&an).await;
     for n in 1..=3 {
-        server
-            .send_text(&an, &conversation, &format!("tin {n}"))
-            .await;
+        server.send_text(&an, &conversation, &format!("tin {n}")).await;
     }
     let unread = |page: &serde_json::Value| page["conversations"][0]["unread_count"].as_u64();
-    assert_eq!(
-        unread(&server.get("/api/v1/conversations", &binh).await.1),
-        Some(3)
-    );
-    assert_eq!(
-        unread(&server.get("/api/v1/conversations", &an).await.1),
-        Some(0)
-    );
+    assert_eq!(unread(&server.get("/api/v1/conversations", &binh).await.1), Some(3));
+    assert_eq!(unread(&server.get("/api/v1/conversations", &an).await.1), Some(0));
 
     let read = format!("/api/v1/conversations/{conversation}/read");
     let (_, mark) = server.post(&read, Some(&binh), json!({"seq": 2})).await;
@@ -398,22 +352,10 @@ async fn unread_counts_follow_read_marks(store: Store) {
         ),
         (Some("read"), Some(2), Some(binh.id.as_str()))
     );
-    assert_eq!(
-        unread(&server.get("/api/v1/conversations", &binh).await.1),
-        Some(1)
-    );
+    assert_eq!(unread(&server.get("/api/v1/conversations", &binh).await.1), Some(1));
 
     // Marks never pass the last message, and never go back.
-    assert_eq!(
-        server.post(&read, Some(&binh), json!({"seq": 999})).await.1["seq"],
-        3
-    );
-    assert_eq!(
-        server.post(&read, Some(&binh), json!({"seq": 1})).await.1["seq"],
-        3
-    );
-    assert_eq!(
-        unread(&server.get("/api/v1/conversations", &binh).await.1),
-        Some(0)
-    );
+    assert_eq!(server.post(&read, Some(&binh), json!({"seq": 999})).await.1["seq"], 3);
+    assert_eq!(server.post(&read, Some(&binh), json!({"seq": 1})).await.1["seq"], 3);
+    assert_eq!(unread(&server.get("/api/v1/conversations", &binh).await.1), Some(0));
 }

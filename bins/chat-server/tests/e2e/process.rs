@@ -61,9 +61,7 @@ impl Server {
     }
 
     async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Value {
-        let mut request = reqwest::Client::new()
-            .post(format!("{}{path}", self.base))
-            .json(&body);
+        let mut request = reqwest::Client::new().post(format!("{}{path}", self.base)).json(&body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
@@ -117,10 +115,7 @@ async fn sigterm_closes_sockets_with_1001_and_exits_cleanly() {
     );
 
     let status = server.terminate().await;
-    assert_eq!(
-        socket.ending().await,
-        Ending::Closed(Some(close_code::GOING_AWAY))
-    );
+    assert_eq!(socket.ending().await, Ending::Closed(Some(close_code::GOING_AWAY)));
     assert!(status.success(), "exit status {status}");
     let _ = std::fs::remove_dir_all(data_dir);
 }
@@ -132,23 +127,13 @@ async fn with_postgres_everything_survives_a_restart() {
     };
     let data_dir = temp_data_dir();
     let server = Server::spawn(Some(&database.url), data_dir.clone()).await;
-    let signup =
-        |name: &str| json!({"username": name, "password": "mật khẩu 123", "display_name": name});
-    let an = server
-        .post("/api/v1/auth/register", None, signup("an.le"))
-        .await;
-    let binh = server
-        .post("/api/v1/auth/register", None, signup("binh.tran"))
-        .await;
+    let signup = |name: &str| json!({"username": name, "password": "mật khẩu 123", "display_name": name});
+    let an = server.post("/api/v1/auth/register", None, signup("an.le")).await;
+    let binh = server.post("/api/v1/auth/register", None, signup("binh.tran")).await;
     let an_token = an["access_token"].as_str().unwrap().to_owned();
     let direct = json!({"kind": "direct", "user_id": binh["user"]["id"]});
-    let conversation = server
-        .post("/api/v1/conversations", Some(&an_token), direct)
-        .await;
-    let id = conversation["conversation"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let conversation = server.post("/api/v1/conversations", Some(&an_token), direct).await;
+    let id = conversation["conversation"]["id"].as_str().unwrap().to_owned();
     let mut sent = Vec::new();
     for body in ["một", "hai", "ba"] {
         let message = json!({"client_msg_id": uuid::Uuid::now_v7(), "body": body});
@@ -174,9 +159,7 @@ async fn with_postgres_everything_survives_a_restart() {
             json!({"username": "binh.tran", "password": "mật khẩu 123"}),
         )
         .await;
-    let binh_token = binh_again["access_token"]
-        .as_str()
-        .expect("binh can still log in");
+    let binh_token = binh_again["access_token"].as_str().expect("binh can still log in");
     let history = server
         .get(&format!("/api/v1/conversations/{id}/messages"), binh_token)
         .await;

@@ -61,24 +61,16 @@ impl TestServer {
         TestServer::start_with(store, Limits::default(), HttpConfig::default()).await
     }
 
-    pub async fn start_with(
-        store: Store,
-        limits: Limits,
-        config: HttpConfig,
-    ) -> Option<TestServer> {
+    pub async fn start_with(store: Store, limits: Limits, config: HttpConfig) -> Option<TestServer> {
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         let secret = b"an end-to-end test secret of 32+ bytes";
         let (deps, database) = match store {
-            Store::Memory => (
-                chat_server::embedded_deps(limits, clock.clone(), secret).unwrap(),
-                None,
-            ),
+            Store::Memory => (chat_server::embedded_deps(limits, clock.clone(), secret).unwrap(), None),
             Store::Postgres => {
                 let database = TestDatabase::create().await?;
                 let pg = database.store(8).await;
                 (
-                    chat_server::assemble_deps(Arc::new(pg), limits, clock.clone(), secret)
-                        .unwrap(),
+                    chat_server::assemble_deps(Arc::new(pg), limits, clock.clone(), secret).unwrap(),
                     Some(database),
                 )
             }
@@ -112,8 +104,7 @@ impl TestServer {
     }
 
     pub async fn register(&self, username: &str) -> User {
-        let body =
-            json!({"username": username, "password": "mật khẩu 123", "display_name": username});
+        let body = json!({"username": username, "password": "mật khẩu 123", "display_name": username});
         let (status, value) = self.post("/api/v1/auth/register", None, body).await;
         assert_eq!(status, StatusCode::CREATED, "{value}");
         User {
@@ -148,12 +139,7 @@ impl TestServer {
         value["conversation"]["id"].as_str().unwrap().to_owned()
     }
 
-    pub async fn send_text(
-        &self,
-        user: &User,
-        conversation: &str,
-        body: &str,
-    ) -> (StatusCode, Value) {
+    pub async fn send_text(&self, user: &User, conversation: &str, body: &str) -> (StatusCode, Value) {
         let payload = json!({"client_msg_id": uuid::Uuid::now_v7(), "body": body});
         self.post(
             &format!("/api/v1/conversations/{conversation}/messages"),
@@ -164,13 +150,11 @@ impl TestServer {
     }
 
     pub async fn post(&self, path: &str, user: Option<&User>, body: Value) -> (StatusCode, Value) {
-        self.request(reqwest::Method::POST, path, user, Some(body))
-            .await
+        self.request(reqwest::Method::POST, path, user, Some(body)).await
     }
 
     pub async fn get(&self, path: &str, user: &User) -> (StatusCode, Value) {
-        self.request(reqwest::Method::GET, path, Some(user), None)
-            .await
+        self.request(reqwest::Method::GET, path, Some(user), None).await
     }
 
     pub async fn request(
@@ -198,9 +182,7 @@ impl TestServer {
         let url = format!("{}/ws", self.base.replacen("http", "ws", 1));
         let (stream, _) = tokio_tungstenite::connect_async(url).await.unwrap();
         let mut socket = Socket { stream };
-        socket
-            .send(json!({"type": "auth", "token": user.token}))
-            .await;
+        socket.send(json!({"type": "auth", "token": user.token})).await;
         let ready = socket.next().await;
         assert_eq!(ready["type"], "ready", "{ready}");
         assert_eq!(ready["user_id"], user.id.as_str());
@@ -227,10 +209,7 @@ pub enum Ending {
 
 impl Socket {
     pub async fn send(&mut self, frame: Value) {
-        self.stream
-            .send(Message::text(frame.to_string()))
-            .await
-            .unwrap();
+        self.stream.send(Message::text(frame.to_string())).await.unwrap();
     }
 
     /// The next JSON frame; fails the test if none comes in time.
@@ -278,9 +257,6 @@ impl Socket {
     pub async fn assert_nothing_pending(&mut self) {
         self.send(json!({"type": "heartbeat", "id": "probe"})).await;
         let frame = self.next().await;
-        assert_eq!(
-            frame["type"], "heartbeat.ack",
-            "expected nothing pending, got {frame}"
-        );
+        assert_eq!(frame["type"], "heartbeat.ack", "expected nothing pending, got {frame}");
     }
 }
