@@ -146,6 +146,30 @@ impl ConversationRepo for MemoryStore {
             .collect())
     }
 
+    async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, RepoError> {
+        let state = self.state.lock();
+        let mut contacts: Vec<UserId> = state
+            .conversations_of
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| state.conversations.get(id))
+            .flat_map(|stored| stored.members.keys().copied())
+            .filter(|other| *other != user)
+            .collect();
+        contacts.sort();
+        contacts.dedup();
+        Ok(contacts)
+    }
+
+    async fn share_conversation(&self, a: UserId, b: UserId) -> Result<bool, RepoError> {
+        let state = self.state.lock();
+        let (Some(of_a), Some(of_b)) = (state.conversations_of.get(&a), state.conversations_of.get(&b)) else {
+            return Ok(false);
+        };
+        Ok(of_a.iter().any(|id| of_b.contains(id)))
+    }
+
     async fn conversation_seqs(&self, user: UserId) -> Result<Vec<(ConversationId, u64)>, RepoError> {
         let state = self.state.lock();
         let ids = state.conversations_of.get(&user).into_iter().flatten();

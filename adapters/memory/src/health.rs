@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chat_core::domain::error::RepoError;
 use chat_core::ports::HealthCheck;
 
-use crate::{MemoryEventBus, MemoryRateLimiter, MemoryStore};
+use crate::{MemoryEventBus, MemoryPresence, MemoryRateLimiter, MemoryStore};
 
 macro_rules! always_ready {
     ($type:ty, $component:literal) => {
@@ -26,3 +26,4 @@ macro_rules! always_ready {
 always_ready!(MemoryStore, "store");
 always_ready!(MemoryEventBus, "event_bus");
 always_ready!(MemoryRateLimiter, "rate_limiter");
+always_ready!(MemoryPresence, "presence");

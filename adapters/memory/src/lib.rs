@@ -9,11 +9,13 @@ mod conversations;
 mod events;
 mod health;
 mod messages;
+mod presence;
 mod rate_limit;
 mod sessions;
 mod store;
 mod users;
 
 pub use events::MemoryEventBus;
+pub use presence::MemoryPresence;
 pub use rate_limit::MemoryRateLimiter;
 pub use store::MemoryStore;

@@ -10,3 +10,8 @@ use chat_memory::MemoryStore;
 async fn memory_store_passes_the_store_contract() {
     contract::run_all(&MemoryStore::new()).await;
 }
+
+#[tokio::test]
+async fn memory_presence_passes_the_presence_contract() {
+    chat_core::testkit::presence::run_all(&chat_memory::MemoryPresence::new()).await;
+}

@@ -273,6 +273,43 @@ impl ConversationRepo for PgStore {
             .collect()
     }
 
+    async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, RepoError> {
+        let mut conn = self.conn().await?;
+        let (mine, theirs) = diesel::alias!(conversation_members as mine, conversation_members as theirs);
+        let ids: Vec<uuid::Uuid> = mine
+            .inner_join(
+                theirs.on(theirs
+                    .field(conversation_members::conversation_id)
+                    .eq(mine.field(conversation_members::conversation_id))),
+            )
+            .filter(mine.field(conversation_members::user_id).eq(user.0))
+            .filter(theirs.field(conversation_members::user_id).ne(user.0))
+            .select(theirs.field(conversation_members::user_id))
+            .distinct()
+            .load(&mut conn)
+            .await
+            .map_err(from_diesel)?;
+        Ok(ids.into_iter().map(UserId).collect())
+    }
+
+    async fn share_conversation(&self, a: UserId, b: UserId) -> Result<bool, RepoError> {
+        let mut conn = self.conn().await?;
+        let (mine, theirs) = diesel::alias!(conversation_members as mine, conversation_members as theirs);
+        let shared = diesel::select(diesel::dsl::exists(
+            mine.inner_join(
+                theirs.on(theirs
+                    .field(conversation_members::conversation_id)
+                    .eq(mine.field(conversation_members::conversation_id))),
+            )
+            .filter(mine.field(conversation_members::user_id).eq(a.0))
+            .filter(theirs.field(conversation_members::user_id).eq(b.0)),
+        ))
+        .get_result::<bool>(&mut conn)
+        .await
+        .map_err(from_diesel)?;
+        Ok(shared)
+    }
+
     async fn conversation_seqs(&self, user: UserId) -> Result<Vec<(ConversationId, u64)>, RepoError> {
         let mut conn = self.conn().await?;
         let rows: Vec<(uuid::Uuid, i64)> = conversation_members::table

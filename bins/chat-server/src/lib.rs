@@ -7,15 +7,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use chat_core::app::presence::{self, ConversationContacts};
 use chat_core::app::{Deps, Limits};
 use chat_core::domain::rate_limit::Quota;
-use chat_core::ports::{Clock, ConversationRepo, HealthCheck, MessageRepo, SessionRepo, UserRepo};
+use chat_core::ports::{
+    Clock, ConversationRepo, EventBus, HealthCheck, MessageRepo, PresenceStore, RateLimitStore, SessionRepo, UserRepo,
+};
 use chat_http::HttpConfig;
-use chat_memory::{MemoryEventBus, MemoryRateLimiter, MemoryStore};
+use chat_memory::{MemoryEventBus, MemoryPresence, MemoryRateLimiter, MemoryStore};
 use chat_postgres::{PgStore, PoolConfig};
 use chat_system::{Argon2Passwords, JwtTokens, SystemClock, UuidV7Ids};
 use clap::Parser;
 use rand::RngCore as _;
+use tokio_util::sync::CancellationToken;
 
 /// The chat API and WebSocket server. With no settings it runs embedded: everything in
 /// memory, nothing to install.
@@ -43,6 +47,15 @@ pub struct Config {
     /// Messages one user may send per minute (a burst of this many, then an even rate).
     #[arg(long, env = "CHAT_RATE_MESSAGES_PER_MINUTE", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
     pub messages_per_minute: u32,
+
+    /// The window of the message limit, in seconds: `--messages-per-minute` messages may come at
+    /// once, then one every window/limit. 60 gives the seed's 60 per minute.
+    #[arg(long, env = "CHAT_RATE_WINDOW_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub rate_window_secs: u64,
+
+    /// How long a session stays online after its last heartbeat (clients beat every 30 s).
+    #[arg(long, env = "CHAT_PRESENCE_TTL_SECS", default_value_t = 40, value_parser = clap::value_parser!(u64).range(2..=3600))]
+    pub presence_ttl_secs: u64,
 
     /// Postgres connection URL: keeps users, conversations and messages. Unset: in memory.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
@@ -85,9 +98,16 @@ impl Config {
 
     pub fn limits(&self) -> Limits {
         Limits {
-            chat: Quota::per_minute(self.messages_per_minute),
+            chat: Quota::per_window(self.messages_per_minute, self.rate_window_secs * 1000),
+            presence_ttl: chat_core::domain::Duration::seconds(i64::try_from(self.presence_ttl_secs).unwrap_or(40)),
             ..Limits::default()
         }
+    }
+
+    /// How often this node looks for users whose node died: a fraction of the presence TTL,
+    /// so they show offline at most ~TTL + TTL/8 after their last heartbeat.
+    pub fn presence_sweep_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis((self.presence_ttl_secs * 1000 / 8).max(250))
     }
 
     pub fn http(&self) -> HttpConfig {
@@ -134,30 +154,88 @@ pub async fn postgres_store(url: &str, pool_size: u32, migrate: bool) -> anyhow:
     Ok(store)
 }
 
-/// Every port wired: the given store, the in-process bus and rate limiter, argon2id, JWT,
-/// UUIDv7 ids.
+/// The ports every node must share to act as one server: the event bus, rate limits and
+/// presence. In-process for a single node; Redis for several.
+pub struct SharedServices {
+    pub events: Arc<dyn EventBus>,
+    pub rate_limits: Arc<dyn RateLimitStore>,
+    pub presence: Arc<dyn PresenceStore>,
+    /// Their readiness checks.
+    pub health: Vec<Arc<dyn HealthCheck>>,
+}
+
+impl SharedServices {
+    pub fn in_process() -> SharedServices {
+        let events = Arc::new(MemoryEventBus::new());
+        let rate_limits = Arc::new(MemoryRateLimiter::new());
+        let presence = Arc::new(MemoryPresence::new());
+        SharedServices {
+            events: events.clone(),
+            rate_limits: rate_limits.clone(),
+            presence: presence.clone(),
+            health: vec![events, rate_limits, presence],
+        }
+    }
+}
+
+/// Every port wired: the given store, in-process shared services, argon2id, JWT, UUIDv7 ids.
 pub fn assemble_deps<S: StoreAdapter>(
     store: Arc<S>,
     limits: Limits,
     clock: Arc<dyn Clock>,
     jwt_secret: &[u8],
 ) -> anyhow::Result<Deps> {
-    let events = Arc::new(MemoryEventBus::new());
-    let rate_limits = Arc::new(MemoryRateLimiter::new());
+    assemble_deps_with(store, SharedServices::in_process(), limits, clock, jwt_secret)
+}
+
+/// Every port wired, with the given shared services.
+pub fn assemble_deps_with<S: StoreAdapter>(
+    store: Arc<S>,
+    shared: SharedServices,
+    limits: Limits,
+    clock: Arc<dyn Clock>,
+    jwt_secret: &[u8],
+) -> anyhow::Result<Deps> {
     let hashing_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut health: Vec<Arc<dyn HealthCheck>> = vec![store.clone()];
+    health.extend(shared.health);
     Ok(Deps {
         users: store.clone(),
         sessions: store.clone(),
         conversations: store.clone(),
         messages: store.clone(),
-        rate_limits: rate_limits.clone(),
-        events: events.clone(),
+        rate_limits: shared.rate_limits,
+        events: shared.events,
+        presence: shared.presence,
+        presence_audience: Arc::new(ConversationContacts { conversations: store }),
         passwords: Arc::new(Argon2Passwords::new(hashing_threads)?),
         tokens: Arc::new(JwtTokens::new(jwt_secret)),
         clock,
         ids: Arc::new(UuidV7Ids),
-        health: vec![store, events, rate_limits],
+        health,
         limits,
+    })
+}
+
+/// Announces users whose node died, every `every`, until `stop` is cancelled.
+pub fn spawn_presence_sweeper(
+    deps: Deps,
+    every: std::time::Duration,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = ticks.tick() => {
+                    if let Err(error) = presence::sweep(&deps).await {
+                        tracing::warn!(%error, "presence sweep failed; retrying");
+                    }
+                }
+            }
+        }
     })
 }
 
@@ -181,6 +259,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     } else {
         "memory"
     };
+    let sweeper_stop = CancellationToken::new();
+    let sweeper = spawn_presence_sweeper(deps.clone(), config.presence_sweep_interval(), sweeper_stop.clone());
     let (router, state) = chat_http::app(deps, config.http());
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -198,6 +278,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         );
     }
     chat_http::serve(listener, router, state, shutdown_signal()).await?;
+    sweeper_stop.cancel();
+    let _ = sweeper.await;
     tracing::info!("chat-server stopped");
     Ok(())
 }

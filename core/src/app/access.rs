@@ -18,11 +18,30 @@ pub(crate) async fn membership(
     deps.conversations.member(conversation, user).await
 }
 
+/// What a limit does when its store cannot answer (Redis down).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WhenUnavailable {
+    /// Let the request through: chat keeps working through an outage of the limiter.
+    Allow,
+    /// Refuse it: logins and upload URLs are what an attacker would hammer during one.
+    Refuse,
+}
+
 /// Runs one rate-limit check; `Err(retry_after_ms)` when limited.
-pub(crate) async fn rate_check(deps: &Deps, key: &str, quota: Quota) -> Result<Result<(), u64>, RepoError> {
-    match deps.rate_limits.check(key, quota, deps.clock.now()).await? {
-        RateDecision::Allowed => Ok(Ok(())),
-        RateDecision::Limited { retry_after_ms } => Ok(Err(retry_after_ms.max(1))),
+pub(crate) async fn rate_check(
+    deps: &Deps,
+    key: &str,
+    quota: Quota,
+    policy: WhenUnavailable,
+) -> Result<Result<(), u64>, RepoError> {
+    match deps.rate_limits.check(key, quota, deps.clock.now()).await {
+        Ok(RateDecision::Allowed) => Ok(Ok(())),
+        Ok(RateDecision::Limited { retry_after_ms }) => Ok(Err(retry_after_ms.max(1))),
+        Err(error) if policy == WhenUnavailable::Allow => {
+            tracing::warn!(%error, key, "rate limiter unavailable; letting the request through");
+            Ok(Ok(()))
+        }
+        Err(error) => Err(error),
     }
 }
 

@@ -11,7 +11,7 @@ use crate::domain::event::{Delivery, Event};
 use crate::domain::ids::{SessionId, UserId};
 use crate::ports::{NewSession, RotateOutcome, UserConflict};
 
-use super::access::{publish, rate_check};
+use super::access::{WhenUnavailable, publish, rate_check};
 use super::errors::AuthError;
 use super::{Actor, Deps};
 
@@ -48,9 +48,14 @@ pub struct Authenticated {
 
 pub async fn register(deps: &Deps, command: Register) -> Result<Authenticated, AuthError> {
     if let Some(ip) = command.client_ip {
-        rate_check(deps, &format!("register:ip:{ip}"), deps.limits.register_per_ip)
-            .await?
-            .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;
+        rate_check(
+            deps,
+            &format!("register:ip:{ip}"),
+            deps.limits.register_per_ip,
+            WhenUnavailable::Refuse,
+        )
+        .await?
+        .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;
     }
     let username = Username::parse(&command.username)?;
     let display_name = DisplayName::parse(&command.display_name)?;
@@ -82,14 +87,24 @@ pub async fn login(deps: &Deps, command: Login) -> Result<Authenticated, AuthErr
     // Limits come first and count every attempt, so guessing costs the same whether or not
     // the account exists.
     if let Some(ip) = command.client_ip {
-        rate_check(deps, &format!("login:ip:{ip}"), deps.limits.login_per_ip)
-            .await?
-            .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;
-    }
-    let account_key = format!("login:account:{}", command.username.trim().to_lowercase());
-    rate_check(deps, &account_key, deps.limits.login_per_account)
+        rate_check(
+            deps,
+            &format!("login:ip:{ip}"),
+            deps.limits.login_per_ip,
+            WhenUnavailable::Refuse,
+        )
         .await?
         .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;
+    }
+    let account_key = format!("login:account:{}", command.username.trim().to_lowercase());
+    rate_check(
+        deps,
+        &account_key,
+        deps.limits.login_per_account,
+        WhenUnavailable::Refuse,
+    )
+    .await?
+    .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;
 
     let password = Password::for_login(&command.password).map_err(|_| AuthError::InvalidCredentials)?;
     let credentials = match Username::parse(&command.username) {

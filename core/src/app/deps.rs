@@ -6,8 +6,8 @@ use crate::domain::Duration;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::rate_limit::Quota;
 use crate::ports::{
-    Clock, ConversationRepo, EventBus, HealthCheck, IdGen, MessageRepo, PasswordHasher, RateLimitStore, SessionRepo,
-    TokenIssuer, UserRepo,
+    Clock, ConversationRepo, EventBus, HealthCheck, IdGen, MessageRepo, PasswordHasher, PresenceAudience,
+    PresenceStore, RateLimitStore, SessionRepo, TokenIssuer, UserRepo,
 };
 
 /// Limits and lifetimes, configurable by the operator.
@@ -21,6 +21,8 @@ pub struct Limits {
     pub login_per_ip: Quota,
     /// Registrations per client IP.
     pub register_per_ip: Quota,
+    /// A session counts as online this long after its last heartbeat (clients beat every 30 s).
+    pub presence_ttl: Duration,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
 }
@@ -32,6 +34,7 @@ impl Default for Limits {
             login_per_account: Quota::per_window(10, 15 * 60_000),
             login_per_ip: Quota::per_minute(30),
             register_per_ip: Quota::per_window(10, 60 * 60_000),
+            presence_ttl: Duration::seconds(40),
             access_token_ttl: Duration::minutes(15),
             refresh_token_ttl: Duration::days(30),
         }
@@ -47,6 +50,9 @@ pub struct Deps {
     pub messages: Arc<dyn MessageRepo>,
     pub rate_limits: Arc<dyn RateLimitStore>,
     pub events: Arc<dyn EventBus>,
+    pub presence: Arc<dyn PresenceStore>,
+    /// Who may see whose presence (conversation contacts until the social graph lands).
+    pub presence_audience: Arc<dyn PresenceAudience>,
     pub passwords: Arc<dyn PasswordHasher>,
     pub tokens: Arc<dyn TokenIssuer>,
     pub clock: Arc<dyn Clock>,

@@ -10,7 +10,7 @@ use crate::domain::message::{
 };
 use crate::ports::{HistoryPage, InsertOutcome, MessageUpdate};
 
-use super::access::{membership, publish, rate_check};
+use super::access::{WhenUnavailable, membership, publish, rate_check};
 use super::errors::MessageError;
 use super::{Actor, Deps};
 
@@ -68,9 +68,14 @@ pub async fn send(
             return Err(MessageError::ReplyNotFound);
         }
     }
-    rate_check(deps, &format!("chat:user:{}", actor.user_id), deps.limits.chat)
-        .await?
-        .map_err(|retry_after_ms| MessageError::RateLimited { retry_after_ms })?;
+    rate_check(
+        deps,
+        &format!("chat:user:{}", actor.user_id),
+        deps.limits.chat,
+        WhenUnavailable::Allow,
+    )
+    .await?
+    .map_err(|retry_after_ms| MessageError::RateLimited { retry_after_ms })?;
     let new = NewMessage {
         id: MessageId(deps.ids.new_id()),
         conversation_id: conversation,

@@ -8,6 +8,7 @@ pub mod conversations;
 mod deps;
 pub mod errors;
 pub mod messages;
+pub mod presence;
 pub mod profile;
 pub mod receipts;
 pub mod sync;

@@ -61,6 +61,10 @@ impl Mocks {
             messages: Arc::new(self.messages),
             rate_limits: Arc::new(self.rate_limits),
             events: Arc::new(self.events),
+            presence: Arc::new(MockPresenceStore::new()),
+            presence_audience: Arc::new(super::presence::ConversationContacts {
+                conversations: Arc::new(MockConversationRepo::new()),
+            }),
             passwords: Arc::new(self.passwords),
             tokens: Arc::new(self.tokens),
             clock: Arc::new(ManualClock::new(Utc::now())),

@@ -71,6 +71,12 @@ pub enum Event {
         change: ConversationChange,
         conversation: Conversation,
     },
+    #[serde(rename = "presence")]
+    Presence {
+        user_id: UserId,
+        online: bool,
+        last_seen: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// Not shown to clients: tells gateways to close the sockets of revoked sessions.
     #[serde(rename = "session.revoked")]
     SessionsRevoked { session_ids: Vec<SessionId> },

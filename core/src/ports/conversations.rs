@@ -84,6 +84,10 @@ pub trait ConversationRepo: Send + Sync {
     ) -> Result<MembershipOutcome, RepoError>;
     /// Summaries without `peer` (the use case fills it in).
     async fn list_conversations(&self, user: UserId, query: ListQuery) -> Result<Vec<ConversationSummary>, RepoError>;
+    /// Everyone who shares at least one conversation with `user` (without `user`).
+    async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, RepoError>;
+    /// Whether the two users share at least one conversation.
+    async fn share_conversation(&self, a: UserId, b: UserId) -> Result<bool, RepoError>;
     /// Every conversation of a user with its `last_seq`, for `sync`.
     async fn conversation_seqs(&self, user: UserId) -> Result<Vec<(ConversationId, u64)>, RepoError>;
     /// Raises the member's read mark to `seq` (clamped to `last_seq`; never lowers it).

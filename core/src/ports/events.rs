@@ -11,6 +11,9 @@ use crate::domain::event::Delivery;
 /// event to the local sockets of its recipients. Must not block.
 pub trait EventSink: Send + Sync {
     fn deliver(&self, delivery: &Delivery);
+    /// Events may have been lost (the bus reconnected after an outage): every client on
+    /// this node should `sync` to catch up.
+    fn resync(&self) {}
 }
 
 #[cfg_attr(test, mockall::automock)]

@@ -5,6 +5,7 @@ mod clock;
 mod conversations;
 mod events;
 mod messages;
+mod presence;
 mod rate_limit;
 mod sessions;
 mod users;
@@ -14,6 +15,7 @@ pub use clock::{Clock, IdGen};
 pub use conversations::{ConversationRepo, DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, PinOutcome};
 pub use events::{EventBus, EventSink};
 pub use messages::{HistoryPage, InsertOutcome, MessageRepo, MessageUpdate};
+pub use presence::{PresenceAudience, PresenceStatus, PresenceStore};
 pub use rate_limit::RateLimitStore;
 pub use sessions::{NewSession, RotateOutcome, SessionRepo};
 pub use users::{UserConflict, UserRepo};
@@ -27,6 +29,7 @@ pub use self::{
     conversations::MockConversationRepo,
     events::MockEventBus,
     messages::MockMessageRepo,
+    presence::MockPresenceStore,
     rate_limit::MockRateLimitStore,
     sessions::MockSessionRepo,
     users::MockUserRepo,

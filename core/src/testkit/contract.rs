@@ -33,6 +33,7 @@ pub async fn run_all(store: &dyn Store) {
     history_pages_both_ways_and_hides_per_viewer(store).await;
     read_marks_clamp_never_go_back_and_drive_unread(store).await;
     membership_changes_respect_the_size_limit(store).await;
+    contacts_are_the_people_one_shares_a_conversation_with(store).await;
 }
 
 /// Now, at the microsecond precision every store keeps.
@@ -398,4 +399,23 @@ pub async fn membership_changes_respect_the_size_limit(store: &dyn Store) {
         store.change_membership(missing, announce()).await.unwrap(),
         MembershipOutcome::NotFound
     );
+}
+
+pub async fn contacts_are_the_people_one_shares_a_conversation_with(store: &dyn Store) {
+    let (a, b, c, stranger) = (
+        user(store, "a").await,
+        user(store, "b").await,
+        user(store, "c").await,
+        user(store, "s").await,
+    );
+    group(store, &[a, b]).await;
+    group(store, &[a, b, c]).await;
+    let mut contacts = store.contacts(a).await.unwrap();
+    contacts.sort();
+    let mut expected = vec![b, c];
+    expected.sort();
+    assert_eq!(contacts, expected, "each contact once, never oneself");
+    assert!(store.share_conversation(c, a).await.unwrap());
+    assert!(!store.share_conversation(a, stranger).await.unwrap());
+    assert!(store.contacts(stranger).await.unwrap().is_empty());
 }

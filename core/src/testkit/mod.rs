@@ -3,5 +3,6 @@
 
 mod clock;
 pub mod contract;
+pub mod presence;
 
 pub use clock::ManualClock;

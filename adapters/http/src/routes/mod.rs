@@ -4,6 +4,7 @@ mod auth;
 mod conversations;
 mod messages;
 mod ops;
+mod presence;
 mod profile;
 
 use axum::Router;
@@ -18,7 +19,8 @@ use crate::state::AppState;
 #[openapi(
     info(title = "Chat backend API", description = "Real-time 1-1 and group messaging. The WebSocket protocol at /ws is described in docs/protocol.md."),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "profile"), (name = "conversations"), (name = "messages"), (name = "operations"))
+    tags((name = "auth"), (name = "profile"), (name = "conversations"), (name = "messages"),
+        (name = "presence"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -55,6 +57,7 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(messages::history, messages::send))
         .routes(routes!(messages::edit, messages::delete))
         .routes(routes!(messages::react, messages::unreact))
+        .routes(routes!(presence::presence))
         .routes(routes!(ops::health))
         .routes(routes!(ops::ready))
         .routes(routes!(ops::metrics))

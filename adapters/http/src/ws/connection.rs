@@ -3,7 +3,7 @@
 //! socket's bounded event queue, so an idle connection costs one task and its buffers.
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use chat_core::app::{Actor, auth, messages, receipts, sync};
+use chat_core::app::{Actor, auth, messages, presence, receipts, sync};
 use chat_core::domain::error::DomainError;
 use chat_core::domain::event::{Event, ReceiptKind};
 use futures_util::stream::{SplitSink, SplitStream};
@@ -44,8 +44,14 @@ pub async fn run(socket: WebSocket, state: AppState, authenticated: Option<Actor
     let gateway = state.gateway.clone();
     let registration = gateway.register(actor.user_id, actor.session_id);
     let id = registration.id;
+    if let Err(error) = presence::connected(&state.deps, actor).await {
+        tracing::warn!(%error, "presence not recorded");
+    }
     let _ = serve(&mut sink, &mut stream, &state, actor, registration).await;
     gateway.unregister(actor.user_id, id);
+    if let Err(error) = presence::disconnected(&state.deps, actor).await {
+        tracing::warn!(%error, "presence not cleared; it expires by itself");
+    }
 }
 
 /// Waits for the `auth` frame (unless the token came with the upgrade).
@@ -201,7 +207,12 @@ async fn handle_text(sink: &mut Sink, state: &AppState, actor: Actor, text: &str
             )
             .await
         }
-        ClientFrame::Heartbeat => send(sink, &ServerFrame::HeartbeatAck { id }).await,
+        ClientFrame::Heartbeat => {
+            if let Err(error) = presence::heartbeat(deps, actor).await {
+                tracing::warn!(%error, "presence heartbeat not recorded");
+            }
+            send(sink, &ServerFrame::HeartbeatAck { id }).await
+        }
         ClientFrame::MessageSend {
             conversation_id,
             client_msg_id,

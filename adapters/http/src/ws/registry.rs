@@ -111,7 +111,33 @@ impl Gateway {
     }
 }
 
+/// Sent to every socket when events may have been lost: the client should `sync`.
+const SYNC_REQUIRED: &str = r#"{"type":"sync.required"}"#;
+
+impl Gateway {
+    /// Queues a frame for a socket; a full queue marks a slow consumer and closes it.
+    fn offer(connection: &Connection, frame: Utf8Bytes) {
+        match connection.outbound.try_send(frame) {
+            Ok(()) => metrics::counter!("chat_ws_events_delivered_total").increment(1),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                // A slow consumer must never hold up the others: drop it, it will resume
+                // with `sync` and lose nothing.
+                metrics::counter!("chat_ws_slow_consumers_closed_total").increment(1);
+                connection.kill.fire(close_code::SLOW_CONSUMER);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+}
+
 impl EventSink for Gateway {
+    fn resync(&self) {
+        let frame = Utf8Bytes::from_static(SYNC_REQUIRED);
+        for connection in self.connections.read().values().flatten() {
+            Gateway::offer(connection, frame.clone());
+        }
+    }
+
     fn deliver(&self, delivery: &Delivery) {
         if let Event::SessionsRevoked { session_ids } = &delivery.event {
             let connections = self.connections.read();
@@ -140,16 +166,7 @@ impl EventSink for Gateway {
             .filter_map(|user| connections.get(user))
             .flatten();
         for connection in sockets.filter(|c| Some(c.session_id) != delivery.except_session) {
-            match connection.outbound.try_send(frame.clone()) {
-                Ok(()) => metrics::counter!("chat_ws_events_delivered_total").increment(1),
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    // A slow consumer must never hold up the others: drop it, it will resume
-                    // with `sync` and lose nothing.
-                    metrics::counter!("chat_ws_slow_consumers_closed_total").increment(1);
-                    connection.kill.fire(close_code::SLOW_CONSUMER);
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
-            }
+            Gateway::offer(connection, frame.clone());
         }
     }
 }

@@ -33,8 +33,7 @@ async fn a_message_reaches_every_session_of_every_member(store: Store) {
         .send(json!({"type": "message.send", "id": 7, "conversation_id": conversation,
                      "client_msg_id": uuid::Uuid::now_v7(), "body": "Chào Bình"}))
         .await;
-    let ack = an_laptop_socket.next().await;
-    assert_eq!(ack["type"], "ack", "{ack}");
+    let ack = an_laptop_socket.next_of("ack").await;
     assert_eq!(ack["id"], 7);
     assert_eq!(ack["duplicate"], false);
     assert_eq!(ack["message"]["seq"], 1);
@@ -358,4 +357,48 @@ async fn unread_counts_follow_read_marks(store: Store) {
     assert_eq!(server.post(&read, Some(&binh), json!({"seq": 999})).await.1["seq"], 3);
     assert_eq!(server.post(&read, Some(&binh), json!({"seq": 1})).await.1["seq"], 3);
     assert_eq!(unread(&server.get("/api/v1/conversations", &binh).await.1), Some(0));
+}
+
+on_every_store!(presence_is_shown_to_conversation_contacts_only);
+
+async fn presence_is_shown_to_conversation_contacts_only(store: Store) {
+    let Some(server) = TestServer::start(store).await else {
+        return;
+    };
+    let an = server.register("an.le").await;
+    let binh = server.register("binh").await;
+    let stranger = server.register("nguoi.la").await;
+    server.direct(&an, &binh).await;
+    let mut binh_socket = server.connect(&binh).await;
+
+    let an_socket = server.connect(&an).await;
+    let online = binh_socket.next_of("presence").await;
+    assert_eq!(
+        online,
+        json!({"type": "presence", "user_id": an.id, "online": true, "last_seen": null})
+    );
+    let query = format!("/api/v1/presence?user_ids={},{}", an.id, stranger.id);
+    let (status, seen) = server.get(&query, &binh).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        seen["presence"],
+        json!([{"user_id": an.id, "online": true, "last_seen": null}]),
+        "the stranger is left out"
+    );
+    let (_, hidden) = server
+        .get(&format!("/api/v1/presence?user_ids={}", an.id), &stranger)
+        .await;
+    assert_eq!(hidden["presence"], json!([]));
+
+    // A second device changes nothing; closing the last one announces the user offline.
+    let an_phone = server.login(&an).await;
+    let phone_socket = server.connect(&an_phone).await;
+    drop(phone_socket);
+    drop(an_socket);
+    let offline = binh_socket.next_of("presence").await;
+    assert_eq!(
+        (offline["user_id"].as_str(), offline["online"].as_bool()),
+        (Some(an.id.as_str()), Some(false))
+    );
+    assert!(offline["last_seen"].is_string());
 }

@@ -212,8 +212,19 @@ impl Socket {
         self.stream.send(Message::text(frame.to_string())).await.unwrap();
     }
 
-    /// The next JSON frame; fails the test if none comes in time.
+    /// The next JSON frame other than a presence event (those come whenever someone who shares
+    /// a conversation connects or leaves); fails the test if none comes in time.
     pub async fn next(&mut self) -> Value {
+        loop {
+            let frame = self.next_any().await;
+            if frame["type"] != "presence" {
+                return frame;
+            }
+        }
+    }
+
+    /// The next JSON frame, whatever it is.
+    pub async fn next_any(&mut self) -> Value {
         loop {
             let frame = tokio::time::timeout(FRAME_TIMEOUT, self.stream.next())
                 .await
@@ -229,7 +240,7 @@ impl Socket {
     /// The next frame of a given type, skipping others (e.g. conversation.updated).
     pub async fn next_of(&mut self, kind: &str) -> Value {
         loop {
-            let frame = self.next().await;
+            let frame = self.next_any().await;
             if frame["type"] == kind {
                 return frame;
             }

@@ -1,0 +1,141 @@
+//! Presence: sessions come and go, heartbeats keep them alive, and the people allowed to see
+//! a user are told when they come online or go offline.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::error::RepoError;
+use crate::domain::event::{Delivery, Event};
+use crate::domain::ids::UserId;
+use crate::ports::{ConversationRepo, PresenceAudience, PresenceStatus};
+
+use super::access::publish;
+use super::errors::ConversationError;
+use super::{Actor, Deps};
+
+/// The most users one presence query may ask about.
+pub const MAX_PRESENCE_QUERY: usize = 200;
+
+/// A socket of `actor` opened.
+pub async fn connected(deps: &Deps, actor: Actor) -> Result<(), RepoError> {
+    heartbeat(deps, actor).await
+}
+
+/// A heartbeat renewed the session; announces the user if this brought them online.
+pub async fn heartbeat(deps: &Deps, actor: Actor) -> Result<(), RepoError> {
+    let now = deps.clock.now();
+    let came_online = deps
+        .presence
+        .session_alive(actor.user_id, actor.session_id, now, deps.limits.presence_ttl)
+        .await?;
+    if came_online {
+        announce(
+            deps,
+            actor.user_id,
+            PresenceStatus {
+                online: true,
+                last_seen: None,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// A socket of `actor` closed; announces the user as offline if it was their last.
+pub async fn disconnected(deps: &Deps, actor: Actor) -> Result<(), RepoError> {
+    let now = deps.clock.now();
+    if deps
+        .presence
+        .session_ended(actor.user_id, actor.session_id, now)
+        .await?
+    {
+        announce(
+            deps,
+            actor.user_id,
+            PresenceStatus {
+                online: false,
+                last_seen: Some(now),
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Announces users whose sessions expired without closing (their node died). Every node
+/// runs this every few seconds; each expired user is handed to exactly one of them.
+pub async fn sweep(deps: &Deps) -> Result<usize, RepoError> {
+    let expired = deps.presence.take_expired(deps.clock.now()).await?;
+    for (user, last_seen) in &expired {
+        announce(
+            deps,
+            *user,
+            PresenceStatus {
+                online: false,
+                last_seen: Some(*last_seen),
+            },
+        )
+        .await?;
+    }
+    Ok(expired.len())
+}
+
+/// The presence of `users` that the caller may see; others are left out, exactly as if
+/// they did not exist.
+pub async fn status(
+    deps: &Deps,
+    actor: Actor,
+    users: &[UserId],
+) -> Result<Vec<(UserId, PresenceStatus)>, ConversationError> {
+    if users.len() > MAX_PRESENCE_QUERY {
+        return Err(crate::domain::error::Invalid::new("too_many_users", "ask for at most 200 users at once").into());
+    }
+    let mut visible = Vec::new();
+    for user in users {
+        if *user == actor.user_id || deps.presence_audience.may_see(actor.user_id, *user).await? {
+            visible.push(*user);
+        }
+    }
+    Ok(deps.presence.status(&visible, deps.clock.now()).await?)
+}
+
+async fn announce(deps: &Deps, user: UserId, status: PresenceStatus) -> Result<(), RepoError> {
+    let recipients = deps.presence_audience.audience(user).await?;
+    if recipients.is_empty() {
+        return Ok(());
+    }
+    let event = Event::Presence {
+        user_id: user,
+        online: status.online,
+        last_seen: status.last_seen,
+    };
+    publish(
+        deps,
+        Delivery {
+            recipients,
+            except_session: None,
+            event,
+        },
+    )
+    .await;
+    Ok(())
+}
+
+/// The default visibility rule: people who share a conversation see each other. (The social
+/// graph replaces it with friends and privacy settings.)
+pub struct ConversationContacts {
+    pub conversations: Arc<dyn ConversationRepo>,
+}
+
+#[async_trait]
+impl PresenceAudience for ConversationContacts {
+    async fn audience(&self, user: UserId) -> Result<Vec<UserId>, RepoError> {
+        self.conversations.contacts(user).await
+    }
+
+    async fn may_see(&self, viewer: UserId, user: UserId) -> Result<bool, RepoError> {
+        self.conversations.share_conversation(viewer, user).await
+    }
+}
