@@ -4,5 +4,6 @@
 mod clock;
 pub mod contract;
 pub mod presence;
+pub mod rate_limit;
 
 pub use clock::ManualClock;

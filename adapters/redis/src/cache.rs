@@ -1,0 +1,126 @@
+//! A read-through cache of user profiles (display name, avatar, settings) in front of any
+//! `UserRepo`, invalidated on change. Credentials are never cached. When Redis is down the
+//! cache steps aside and the store answers.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chat_core::domain::account::{Credentials, User, Username};
+use chat_core::domain::error::RepoError;
+use chat_core::domain::ids::UserId;
+use chat_core::ports::{UserConflict, UserRepo};
+
+use crate::RedisConnection;
+use crate::error::from_redis;
+
+pub struct CachedUsers {
+    inner: Arc<dyn UserRepo>,
+    redis: RedisConnection,
+    ttl_secs: u64,
+}
+
+impl CachedUsers {
+    pub fn new(inner: Arc<dyn UserRepo>, redis: RedisConnection, ttl_secs: u64) -> Self {
+        CachedUsers { inner, redis, ttl_secs }
+    }
+
+    fn key(&self, id: UserId) -> String {
+        self.redis.key(&format!("user:{id}"))
+    }
+
+    async fn cached(&self, ids: &[UserId]) -> Result<Vec<Option<User>>, RepoError> {
+        let keys: Vec<String> = ids.iter().map(|id| self.key(*id)).collect();
+        let mut conn = self.redis.conn().await?;
+        let values: Vec<Option<String>> = redis::cmd("MGET")
+            .arg(&keys)
+            .query_async(&mut *conn)
+            .await
+            .map_err(from_redis)?;
+        Ok(values
+            .into_iter()
+            .map(|value| value.and_then(|json| serde_json::from_str(&json).ok()))
+            .collect())
+    }
+
+    async fn remember(&self, users: &[User]) {
+        let result = async {
+            let mut conn = self.redis.conn().await?;
+            let mut pipe = redis::pipe();
+            for user in users {
+                let json = serde_json::to_string(user).map_err(|e| RepoError::Internal(e.to_string()))?;
+                pipe.cmd("SET")
+                    .arg(self.key(user.id))
+                    .arg(json)
+                    .arg("EX")
+                    .arg(self.ttl_secs)
+                    .ignore();
+            }
+            pipe.query_async::<()>(&mut *conn).await.map_err(from_redis)
+        }
+        .await;
+        if let Err(error) = result {
+            tracing::debug!(%error, "profile cache not filled");
+        }
+    }
+
+    async fn forget(&self, id: UserId) -> Result<(), RepoError> {
+        let mut conn = self.redis.conn().await?;
+        redis::cmd("DEL")
+            .arg(self.key(id))
+            .query_async::<i64>(&mut *conn)
+            .await
+            .map_err(from_redis)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl UserRepo for CachedUsers {
+    async fn insert_user(&self, user: User, password_hash: String) -> Result<Result<(), UserConflict>, RepoError> {
+        self.inner.insert_user(user, password_hash).await
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>, RepoError> {
+        Ok(self.users(&[id]).await?.pop())
+    }
+
+    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, RepoError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cached = match self.cached(ids).await {
+            Ok(cached) => cached,
+            Err(error) => {
+                tracing::debug!(%error, "profile cache unavailable; reading the store");
+                return self.inner.users(ids).await;
+            }
+        };
+        let missing: Vec<UserId> = ids
+            .iter()
+            .zip(&cached)
+            .filter(|(_, hit)| hit.is_none())
+            .map(|(id, _)| *id)
+            .collect();
+        let mut found: Vec<User> = cached.into_iter().flatten().collect();
+        if !missing.is_empty() {
+            let loaded = self.inner.users(&missing).await?;
+            self.remember(&loaded).await;
+            found.extend(loaded);
+        }
+        Ok(found)
+    }
+
+    async fn credentials(&self, username: &Username) -> Result<Option<Credentials>, RepoError> {
+        self.inner.credentials(username).await
+    }
+
+    async fn update_user(&self, user: &User) -> Result<Result<(), UserConflict>, RepoError> {
+        let outcome = self.inner.update_user(user).await?;
+        // Invalidate after the write: a reader that filled the cache in between is undone.
+        // If Redis is unreachable the change still stands and the entry ages out (TTL).
+        if let Err(error) = self.forget(user.id).await {
+            tracing::warn!(%error, user = %user.id, "profile cache not invalidated; it expires by itself");
+        }
+        Ok(outcome)
+    }
+}

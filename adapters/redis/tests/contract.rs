@@ -1,0 +1,203 @@
+//! The presence and rate-limit contracts, the event bus across nodes and through a Redis
+//! restart, and the profile cache, against a real redis-server.
+
+// A failed expectation in a test should stop it with a message: that is what these are for.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_core::domain::event::{Delivery, Event, TypingState};
+use chat_core::domain::ids::{ConversationId, UserId};
+use chat_core::ports::{EventBus, EventSink, UserRepo};
+use chat_core::testkit;
+use chat_redis::testing::TestRedis;
+use chat_redis::{CachedUsers, RedisConnection, RedisEventBus, RedisPresence, RedisRateLimiter};
+use tokio::sync::mpsc;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_presence_passes_the_presence_contract() {
+    let Some(redis) = TestRedis::create().await else { return };
+    testkit::presence::run_all(&RedisPresence::new(redis.connection().await)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_rate_limiter_passes_the_rate_limit_contract() {
+    let Some(redis) = TestRedis::create().await else { return };
+    testkit::rate_limit::run_all(&RedisRateLimiter::new(redis.connection().await)).await;
+}
+
+/// A sink that forwards what it gets to the test.
+struct Probe(mpsc::UnboundedSender<String>);
+
+impl EventSink for Probe {
+    fn deliver(&self, delivery: &Delivery) {
+        let _ = self.0.send(serde_json::to_string(&delivery.event).unwrap());
+    }
+    fn resync(&self) {
+        let _ = self.0.send("resync".into());
+    }
+}
+
+fn typing(n: u128) -> Delivery {
+    let event = Event::Typing {
+        conversation_id: ConversationId(uuid::Uuid::from_u128(n)),
+        user_id: UserId(uuid::Uuid::from_u128(n)),
+        state: TypingState::Started,
+    };
+    Delivery {
+        recipients: vec![UserId(uuid::Uuid::from_u128(1))],
+        except_session: None,
+        event,
+    }
+}
+
+async fn subscribed(bus: &RedisEventBus) {
+    for _ in 0..200 {
+        if bus.is_subscribed() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await; // waiting for a connection, not synchronising events
+    }
+    panic!("the bus never subscribed");
+}
+
+async fn received(probe: &mut mpsc::UnboundedReceiver<String>) -> String {
+    tokio::time::timeout(Duration::from_secs(10), probe.recv())
+        .await
+        .expect("an event in time")
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_published_on_one_node_reaches_the_other() {
+    let Some(redis) = TestRedis::create().await else { return };
+    let node_1 = RedisEventBus::start(redis.connection().await);
+    let node_2 = RedisEventBus::start(redis.connection().await);
+    let (sender, mut probe) = mpsc::unbounded_channel();
+    node_2.subscribe(Arc::new(Probe(sender)));
+    subscribed(&node_1).await;
+    subscribed(&node_2).await;
+    node_1.publish(typing(7)).await.unwrap();
+    let event = received(&mut probe).await;
+    assert!(
+        event.contains("typing") && event.contains(&uuid::Uuid::from_u128(7).to_string()),
+        "{event}"
+    );
+}
+
+/// A redis-server of the test's own on a free port, so the test can stop and restart it.
+struct OwnRedis {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> Option<OwnRedis> {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        match child {
+            Ok(child) => Some(OwnRedis { port, child }),
+            Err(error) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
+                panic!("CI=true but redis-server cannot start: {error}")
+            }
+            Err(error) => {
+                eprintln!("\n*** SKIPPED: redis-server cannot be started ({error}) ***\n");
+                None
+            }
+        }
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bus_resubscribes_after_redis_restarts_and_asks_clients_to_sync() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let Some(server) = OwnRedis::start(port) else { return };
+    let url = format!("redis://127.0.0.1:{}", server.port);
+    let mut connection = None;
+    for _ in 0..200 {
+        if let Ok(conn) = RedisConnection::connect(&url, "restart:", 2).await {
+            let bus = RedisEventBus::start(conn.clone());
+            connection = Some((conn, bus));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let (_connection, bus) = connection.expect("redis-server came up");
+    let (sender, mut probe) = mpsc::unbounded_channel();
+    bus.subscribe(Arc::new(Probe(sender)));
+    subscribed(&bus).await;
+
+    server.stop();
+    // While Redis is down a publish fails, but this node's own sockets still get the event.
+    let mut failed = false;
+    for _ in 0..200 {
+        if bus.publish(typing(9)).await.is_err() {
+            failed = true;
+            break;
+        }
+        let _ = received(&mut probe).await; // delivered through Redis before it died
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(failed, "publishing never failed with Redis stopped");
+    assert!(received(&mut probe).await.contains("typing"), "local fallback delivery");
+
+    let server = OwnRedis::start(port).expect("redis-server restarts");
+    assert_eq!(
+        received(&mut probe).await,
+        "resync",
+        "after the gap every client is told to sync"
+    );
+    assert!(bus.is_subscribed());
+    bus.publish(typing(10)).await.unwrap();
+    assert!(
+        received(&mut probe)
+            .await
+            .contains(&uuid::Uuid::from_u128(10).to_string())
+    );
+    server.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_profile_cache_reads_through_and_is_invalidated_on_change() {
+    let Some(redis) = TestRedis::create().await else { return };
+    let store = Arc::new(chat_memory::MemoryStore::new());
+    let cached = CachedUsers::new(store.clone(), redis.connection().await, 600);
+    let id = testkit::contract::user(store.as_ref(), "an").await;
+    let first = cached.user(id).await.unwrap().unwrap();
+
+    // Behind the cache's back, the store changes: the cache still answers the old profile...
+    let mut renamed = first.clone();
+    renamed.bio = "đã đổi".into();
+    store.update_user(&renamed).await.unwrap().unwrap();
+    assert_eq!(
+        cached.user(id).await.unwrap().unwrap().bio,
+        first.bio,
+        "served from the cache"
+    );
+    // ...and a change through the cache invalidates it, on every node.
+    renamed.bio = "đổi qua cache".into();
+    cached.update_user(&renamed).await.unwrap().unwrap();
+    let other_node = CachedUsers::new(store.clone(), redis.connection().await, 600);
+    assert_eq!(other_node.user(id).await.unwrap().unwrap().bio, "đổi qua cache");
+}
