@@ -1,5 +1,6 @@
 //! The presence and rate-limit contracts, the event bus across nodes and through a Redis
-//! restart, and the profile cache, against a real redis-server.
+//! restart, against a real redis-server. (The profile cache is tested where it meets a
+//! store: bins/chat-server/tests/e2e/profile_cache.rs.)
 
 // A failed expectation in a test should stop it with a message: that is what these are for.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -9,10 +10,10 @@ use std::time::Duration;
 
 use chat_core::domain::event::{Delivery, Event, TypingState};
 use chat_core::domain::ids::{ConversationId, UserId};
-use chat_core::ports::{EventBus, EventSink, UserRepo};
+use chat_core::ports::{EventBus, EventSink};
 use chat_core::testkit;
 use chat_redis::testing::TestRedis;
-use chat_redis::{CachedUsers, RedisConnection, RedisEventBus, RedisPresence, RedisRateLimiter};
+use chat_redis::{RedisConnection, RedisEventBus, RedisPresence, RedisRateLimiter};
 use tokio::sync::mpsc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -176,28 +177,4 @@ async fn the_bus_resubscribes_after_redis_restarts_and_asks_clients_to_sync() {
             .contains(&uuid::Uuid::from_u128(10).to_string())
     );
     server.stop();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_profile_cache_reads_through_and_is_invalidated_on_change() {
-    let Some(redis) = TestRedis::create().await else { return };
-    let store = Arc::new(chat_memory::MemoryStore::new());
-    let cached = CachedUsers::new(store.clone(), redis.connection().await, 600);
-    let id = testkit::contract::user(store.as_ref(), "an").await;
-    let first = cached.user(id).await.unwrap().unwrap();
-
-    // Behind the cache's back, the store changes: the cache still answers the old profile...
-    let mut renamed = first.clone();
-    renamed.bio = "đã đổi".into();
-    store.update_user(&renamed).await.unwrap().unwrap();
-    assert_eq!(
-        cached.user(id).await.unwrap().unwrap().bio,
-        first.bio,
-        "served from the cache"
-    );
-    // ...and a change through the cache invalidates it, on every node.
-    renamed.bio = "đổi qua cache".into();
-    cached.update_user(&renamed).await.unwrap().unwrap();
-    let other_node = CachedUsers::new(store.clone(), redis.connection().await, 600);
-    assert_eq!(other_node.user(id).await.unwrap().unwrap().bio, "đổi qua cache");
 }

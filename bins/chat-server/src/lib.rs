@@ -16,6 +16,7 @@ use chat_core::ports::{
 use chat_http::HttpConfig;
 use chat_memory::{MemoryEventBus, MemoryPresence, MemoryRateLimiter, MemoryStore};
 use chat_postgres::{PgStore, PoolConfig};
+use chat_redis::{CachedUsers, RedisConnection, RedisEventBus, RedisPresence, RedisRateLimiter};
 use chat_system::{Argon2Passwords, JwtTokens, SystemClock, UuidV7Ids};
 use clap::Parser;
 use rand::RngCore as _;
@@ -69,7 +70,16 @@ pub struct Config {
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_pool_size: u32,
 
-    /// Redis connection URL (cross-node delivery, shared limits). Not yet supported by this build.
+    /// Prefix of every Redis key and channel, so several deployments can share one Redis.
+    #[arg(long, env = "CHAT_REDIS_PREFIX", default_value = "chat:")]
+    pub redis_prefix: String,
+
+    /// Most command connections this process opens to Redis (multiplexed; a few suffice).
+    #[arg(long, env = "REDIS_POOL_SIZE", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub redis_pool_size: u32,
+
+    /// Redis connection URL: delivery across nodes, shared rate limits, presence, profile
+    /// cache. Unset: all in-process (one node).
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
 }
@@ -82,8 +92,10 @@ impl Config {
         {
             bail!("DATABASE_URL must be a postgres:// URL");
         }
-        if self.redis_url.is_some() {
-            bail!("REDIS_URL is set, but this build has no Redis adapter yet; unset it to run embedded");
+        if let Some(url) = &self.redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+        {
+            bail!("REDIS_URL must be a redis:// URL");
         }
         if self.jwt_secret.as_ref().is_some_and(|secret| secret.len() < 32) {
             bail!("JWT_SECRET must be at least 32 bytes");
@@ -178,6 +190,23 @@ impl SharedServices {
     }
 }
 
+/// How long a cached profile may live without being invalidated (a safety net: changes
+/// invalidate it at once).
+const PROFILE_CACHE_TTL_SECS: u64 = 600;
+
+/// The shared services on Redis.
+pub fn redis_services(redis: RedisConnection) -> SharedServices {
+    let events = RedisEventBus::start(redis.clone());
+    let rate_limits = Arc::new(RedisRateLimiter::new(redis.clone()));
+    let presence = Arc::new(RedisPresence::new(redis));
+    SharedServices {
+        events: events.clone(),
+        rate_limits: rate_limits.clone(),
+        presence: presence.clone(),
+        health: vec![events, rate_limits, presence],
+    }
+}
+
 /// Every port wired: the given store, in-process shared services, argon2id, JWT, UUIDv7 ids.
 pub fn assemble_deps<S: StoreAdapter>(
     store: Arc<S>,
@@ -247,18 +276,38 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None => load_or_create_secret(&config.data_dir)?,
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let deps = match &config.database_url {
+    let redis = match &config.redis_url {
+        Some(url) => Some(
+            RedisConnection::connect(url, &config.redis_prefix, config.redis_pool_size)
+                .await
+                .context("REDIS_URL")?,
+        ),
+        None => None,
+    };
+    let shared = match &redis {
+        Some(redis) => redis_services(redis.clone()),
+        None => SharedServices::in_process(),
+    };
+    let mut deps = match &config.database_url {
         Some(url) => {
             let store = postgres_store(url, config.database_pool_size, config.migrate).await?;
-            assemble_deps(Arc::new(store), config.limits(), clock, &secret)?
+            assemble_deps_with(Arc::new(store), shared, config.limits(), clock, &secret)?
         }
-        None => embedded_deps(config.limits(), clock, &secret)?,
+        None => assemble_deps_with(Arc::new(MemoryStore::new()), shared, config.limits(), clock, &secret)?,
     };
+    if let Some(redis) = &redis {
+        deps.users = Arc::new(CachedUsers::new(
+            deps.users.clone(),
+            redis.clone(),
+            PROFILE_CACHE_TTL_SECS,
+        ));
+    }
     let store_adapter = if config.database_url.is_some() {
         "postgres"
     } else {
         "memory"
     };
+    let shared_adapter = if redis.is_some() { "redis" } else { "in-process" };
     let sweeper_stop = CancellationToken::new();
     let sweeper = spawn_presence_sweeper(deps.clone(), config.presence_sweep_interval(), sweeper_stop.clone());
     let (router, state) = chat_http::app(deps, config.http());
@@ -268,10 +317,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(address = %listener.local_addr()?, "chat-server listening");
     tracing::info!(
         store = store_adapter,
-        event_bus = "in-process",
-        rate_limiter = "in-process",
+        event_bus = shared_adapter,
+        rate_limiter = shared_adapter,
+        presence = shared_adapter,
+        profile_cache = if redis.is_some() { "redis" } else { "none" },
         "adapters"
     );
+    if redis.is_some() && config.database_url.is_none() {
+        tracing::warn!(
+            "REDIS_URL without DATABASE_URL: each node keeps its own in-memory store, so nodes do not share data"
+        );
+    }
     if config.database_url.is_none() {
         tracing::warn!(
             "embedded mode: users, conversations and messages live in memory and are lost when the process exits"

@@ -26,5 +26,7 @@ mod architecture;
 mod gateway;
 mod groups;
 mod messaging;
+mod multinode;
 mod process;
+mod profile_cache;
 mod support;

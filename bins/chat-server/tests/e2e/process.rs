@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::support::{Ending, Socket};
 
 /// A `chat-server` process on a free port.
-struct Server {
+pub struct Server {
     child: Child,
     base: String,
     port: u16,
@@ -21,6 +21,17 @@ struct Server {
 
 impl Server {
     async fn spawn(database_url: Option<&str>, data_dir: PathBuf) -> Server {
+        let mut env = Vec::new();
+        let mut args = Vec::new();
+        if let Some(url) = database_url {
+            env.push(("DATABASE_URL", url.to_owned()));
+            args.push("--migrate");
+        }
+        Server::spawn_with(&env, &args, data_dir).await
+    }
+
+    /// A server with the given environment (on top of a clean one) and arguments.
+    pub async fn spawn_with(env: &[(&str, String)], args: &[&str], data_dir: PathBuf) -> Server {
         // Reserve a free port, then hand it to the server.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -33,11 +44,10 @@ impl Server {
             .env("CHAT_DATA_DIR", &data_dir)
             .env_remove("DATABASE_URL")
             .env_remove("REDIS_URL")
+            .envs(env.iter().map(|(key, value)| (*key, value.as_str())))
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        if let Some(url) = database_url {
-            command.env("DATABASE_URL", url).arg("--migrate");
-        }
         let child = command.spawn().unwrap();
         let server = Server {
             child,
@@ -60,7 +70,18 @@ impl Server {
         panic!("chat-server did not become ready");
     }
 
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Value {
+    /// The socket URL of this server for a token.
+    pub fn ws(&self, token: &str) -> String {
+        format!("ws://127.0.0.1:{}/ws?token={token}", self.port)
+    }
+
+    /// SIGKILL: the process dies without closing anything.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Value {
         let mut request = reqwest::Client::new().post(format!("{}{path}", self.base)).json(&body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -68,7 +89,7 @@ impl Server {
         request.send().await.unwrap().json().await.unwrap()
     }
 
-    async fn get(&self, path: &str, token: &str) -> Value {
+    pub async fn get(&self, path: &str, token: &str) -> Value {
         let request = reqwest::Client::new()
             .get(format!("{}{path}", self.base))
             .bearer_auth(token);
@@ -76,7 +97,7 @@ impl Server {
     }
 
     /// SIGTERM, then the exit status.
-    async fn terminate(mut self) -> std::process::ExitStatus {
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
         let killed = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -89,7 +110,7 @@ impl Server {
     }
 }
 
-fn temp_data_dir() -> PathBuf {
+pub fn temp_data_dir() -> PathBuf {
     std::env::temp_dir().join(format!("chat-server-test-{}", uuid::Uuid::now_v7()))
 }
 
