@@ -63,3 +63,64 @@ impl Drop for TestRedis {
         .join();
     }
 }
+
+/// A redis-server of the test's own on a free port, so a test can stop and restart it.
+pub struct OwnRedisServer {
+    pub port: u16,
+    child: std::process::Child,
+}
+
+impl OwnRedisServer {
+    /// Starts one on `port`; `None` (after a loud message) when redis-server is missing
+    /// outside CI.
+    pub fn start(port: u16) -> Option<OwnRedisServer> {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        match child {
+            Ok(child) => Some(OwnRedisServer { port, child }),
+            Err(error) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
+                panic!("CI=true but redis-server cannot start: {error}")
+            }
+            Err(error) => {
+                eprintln!("\n*** SKIPPED: redis-server cannot be started ({error}) ***\n");
+                None
+            }
+        }
+    }
+
+    /// A free port to start one on.
+    pub fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port")
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it (as an outage would).
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnRedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -12,7 +12,7 @@ use chat_core::domain::event::{Delivery, Event, TypingState};
 use chat_core::domain::ids::{ConversationId, UserId};
 use chat_core::ports::{EventBus, EventSink};
 use chat_core::testkit;
-use chat_redis::testing::TestRedis;
+use chat_redis::testing::{OwnRedisServer, TestRedis};
 use chat_redis::{RedisConnection, RedisEventBus, RedisPresence, RedisRateLimiter};
 use tokio::sync::mpsc;
 
@@ -87,54 +87,13 @@ async fn an_event_published_on_one_node_reaches_the_other() {
     );
 }
 
-/// A redis-server of the test's own on a free port, so the test can stop and restart it.
-struct OwnRedis {
-    port: u16,
-    child: std::process::Child,
-}
-
-impl OwnRedis {
-    fn start(port: u16) -> Option<OwnRedis> {
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn();
-        match child {
-            Ok(child) => Some(OwnRedis { port, child }),
-            Err(error) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
-                panic!("CI=true but redis-server cannot start: {error}")
-            }
-            Err(error) => {
-                eprintln!("\n*** SKIPPED: redis-server cannot be started ({error}) ***\n");
-                None
-            }
-        }
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bus_resubscribes_after_redis_restarts_and_asks_clients_to_sync() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let Some(server) = OwnRedis::start(port) else { return };
-    let url = format!("redis://127.0.0.1:{}", server.port);
+    let port = OwnRedisServer::free_port();
+    let Some(server) = OwnRedisServer::start(port) else {
+        return;
+    };
+    let url = server.url();
     let mut connection = None;
     for _ in 0..200 {
         if let Ok(conn) = RedisConnection::connect(&url, "restart:", 2).await {
@@ -163,7 +122,7 @@ async fn the_bus_resubscribes_after_redis_restarts_and_asks_clients_to_sync() {
     assert!(failed, "publishing never failed with Redis stopped");
     assert!(received(&mut probe).await.contains("typing"), "local fallback delivery");
 
-    let server = OwnRedis::start(port).expect("redis-server restarts");
+    let server = OwnRedisServer::start(port).expect("redis-server restarts");
     assert_eq!(
         received(&mut probe).await,
         "resync",

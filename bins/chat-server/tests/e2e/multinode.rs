@@ -1,10 +1,11 @@
-//! Two `chat-server` processes on one Postgres and one Redis behave as one server.
+//! Two `chat-server` processes on one Postgres and one Redis behave as one server; a Redis
+//! outage loses nothing.
 
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use chat_postgres::testing::TestDatabase;
-use chat_redis::testing::TestRedis;
+use chat_redis::testing::{OwnRedisServer, TestRedis};
 use futures_util::SinkExt;
 
 use crate::process::{Server, temp_data_dir};
@@ -151,4 +152,79 @@ async fn two_nodes_act_as_one_server() {
     an_again.stream.close(None).await.ok();
     binh_socket.stream.send(Message::Close(None)).await.ok();
     assert!(node_2.terminate().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_outage_loses_no_message_and_clients_resync() {
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let port = OwnRedisServer::free_port();
+    let Some(redis) = OwnRedisServer::start(port) else {
+        return;
+    };
+    let env = vec![
+        ("DATABASE_URL", database.url.clone()),
+        ("REDIS_URL", redis.url()),
+        ("JWT_SECRET", "a secret both nodes share, 32+ bytes long".to_owned()),
+    ];
+    let node = Server::spawn_with(&env, &[], temp_data_dir()).await;
+    let signup = |name: &str| json!({"username": name, "password": "mật khẩu 123", "display_name": name});
+    let an = node.post("/api/v1/auth/register", None, signup("an.le")).await;
+    let binh = node.post("/api/v1/auth/register", None, signup("binh.tran")).await;
+    let (an_token, binh_token) = (token(&an), token(&binh));
+    let direct = json!({"kind": "direct", "user_id": binh["user"]["id"]});
+    let id = node.post("/api/v1/conversations", Some(&an_token), direct).await["conversation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut binh_socket = socket(&node, &binh_token).await;
+
+    redis.stop();
+    // Sends are stored and acknowledged; this node's own sockets still get them.
+    let message = json!({"client_msg_id": uuid::Uuid::now_v7(), "body": "Redis đang nghỉ"});
+    let sent = node
+        .post(
+            &format!("/api/v1/conversations/{id}/messages"),
+            Some(&an_token),
+            message,
+        )
+        .await;
+    assert_eq!(sent["message"]["seq"], 1, "{sent}");
+    assert_eq!(
+        binh_socket.next_of("message.new").await["message"]["id"],
+        sent["message"]["id"]
+    );
+    // Readiness says what is wrong; logins fail closed while the limiter is unreachable.
+    let ready: Value = reqwest::get(format!("{}/ready", node.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "not_ready", "{ready}");
+    assert_eq!(ready["components"]["store"]["ok"], true);
+    assert_eq!(ready["components"]["event_bus"]["ok"], false);
+    let login = node
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"username": "an.le", "password": "mật khẩu 123"}),
+        )
+        .await;
+    assert_eq!(login["error"]["code"], "unavailable", "{login}");
+
+    // Redis comes back: the node resubscribes and tells its clients to sync.
+    let redis = OwnRedisServer::start(port).expect("redis-server restarts");
+    assert_eq!(binh_socket.next_of("sync.required").await["type"], "sync.required");
+    let login = node
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"username": "an.le", "password": "mật khẩu 123"}),
+        )
+        .await;
+    assert!(login["access_token"].is_string(), "{login}");
+    assert!(node.terminate().await.success());
+    redis.stop();
 }

@@ -14,7 +14,7 @@ use crate::support::{Ending, Socket};
 /// A `chat-server` process on a free port.
 pub struct Server {
     child: Child,
-    base: String,
+    pub base: String,
     port: u16,
     data_dir: PathBuf,
 }
