@@ -45,6 +45,8 @@ async fn start(env: &[(&str, String)]) -> Node {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // Owned by `Node` at once, so every path (the panic below included) reaps the process.
+    let node = Node { child, port };
     let http = reqwest::Client::new();
     for _ in 0..400 {
         if http
@@ -53,7 +55,7 @@ async fn start(env: &[(&str, String)]) -> Node {
             .await
             .is_ok_and(|r| r.status().is_success())
         {
-            return Node { child, port };
+            return node;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
