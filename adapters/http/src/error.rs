@@ -37,12 +37,7 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            retry_after_ms: None,
-        }
+        ApiError { status, code, message: message.into(), retry_after_ms: None }
     }
 
     pub fn not_found() -> Self {
@@ -50,11 +45,7 @@ impl ApiError {
     }
 
     pub fn unauthorized() -> Self {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "the token is missing, invalid or expired",
-        )
+        ApiError::new(StatusCode::UNAUTHORIZED, "invalid_token", "the token is missing, invalid or expired")
     }
 }
 
@@ -134,11 +125,9 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonDataError(_) => {
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", rejection.body_text())
             }
-            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                "the request body is too large",
-            ),
+            _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
+            }
             _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", rejection.body_text()),
         }
     }
@@ -169,19 +158,13 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for Optional
     type Rejection = ApiError;
 
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "body_too_large",
-                        "the request body is too large",
-                    )
-                } else {
-                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", rejection.body_text())
-                }
-            })?;
+        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", rejection.body_text())
+            }
+        })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(None));
         }

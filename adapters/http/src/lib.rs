@@ -33,20 +33,12 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn app(deps: Deps, config: HttpConfig) -> (Router, AppState) {
     let gateway = Arc::new(Gateway::new(config.outbound_queue));
     deps.events.subscribe(gateway.clone());
-    let state = AppState {
-        deps,
-        gateway,
-        config: Arc::new(config),
-        metrics: metrics::prometheus(),
-    };
+    let state = AppState { deps, gateway, config: Arc::new(config), metrics: metrics::prometheus() };
     let (api, openapi) = routes::api_routes();
     let openapi = Arc::new(openapi);
     let router = api
         .route("/ws", get(ws::upgrade))
-        .route(
-            "/openapi.json",
-            get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))),
-        )
+        .route("/openapi.json", get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))))
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors(&state.config))
@@ -75,29 +67,16 @@ pub async fn serve(
         .with_graceful_shutdown(signal)
         .await?;
     gateway.tasks.close();
-    if tokio::time::timeout(state.config.drain_timeout, gateway.tasks.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            open = gateway.connection_count(),
-            "sockets still open after the drain timeout"
-        );
+    if tokio::time::timeout(state.config.drain_timeout, gateway.tasks.wait()).await.is_err() {
+        tracing::warn!(open = gateway.connection_count(), "sockets still open after the drain timeout");
     }
     Ok(())
 }
 
 fn cors(config: &HttpConfig) -> CorsLayer {
-    let origins: Vec<HeaderValue> = config
-        .allowed_origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
-    let allow = if origins.is_empty() {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(origins)
-    };
+    let origins: Vec<HeaderValue> =
+        config.allowed_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let allow = if origins.is_empty() { AllowOrigin::any() } else { AllowOrigin::list(origins) };
     CorsLayer::new()
         .allow_origin(allow)
         .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])

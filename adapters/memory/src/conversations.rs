@@ -38,48 +38,30 @@ impl ConversationRepo for MemoryStore {
         let mut state = self.state.lock();
         let id = conversation.id;
         insert_conversation(&mut state, conversation, members);
-        let message = state
-            .append(announcement)
-            .ok_or_else(|| RepoError::Internal("group vanished".into()))?;
+        let message = state.append(announcement).ok_or_else(|| RepoError::Internal("group vanished".into()))?;
         Ok((stored_conversation(&state, id)?, message))
     }
 
     async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, RepoError> {
-        Ok(self
-            .state
-            .lock()
-            .conversations
-            .get(&id)
-            .map(|stored| stored.conversation.clone()))
+        Ok(self.state.lock().conversations.get(&id).map(|stored| stored.conversation.clone()))
     }
 
     async fn member(&self, id: ConversationId, user: UserId) -> Result<Option<Member>, RepoError> {
         let state = self.state.lock();
-        Ok(state
-            .conversations
-            .get(&id)
-            .and_then(|stored| stored.members.get(&user))
-            .cloned())
+        Ok(state.conversations.get(&id).and_then(|stored| stored.members.get(&user)).cloned())
     }
 
     async fn members(&self, id: ConversationId) -> Result<Vec<Member>, RepoError> {
         let state = self.state.lock();
-        let mut members: Vec<Member> = state
-            .conversations
-            .get(&id)
-            .map(|s| s.members.values().cloned().collect())
-            .unwrap_or_default();
+        let mut members: Vec<Member> =
+            state.conversations.get(&id).map(|s| s.members.values().cloned().collect()).unwrap_or_default();
         members.sort_by_key(|m| (std::cmp::Reverse(m.role), m.joined_at, m.user_id));
         Ok(members)
     }
 
     async fn member_ids(&self, id: ConversationId) -> Result<Vec<UserId>, RepoError> {
         let state = self.state.lock();
-        Ok(state
-            .conversations
-            .get(&id)
-            .map(|s| s.members.keys().copied().collect())
-            .unwrap_or_default())
+        Ok(state.conversations.get(&id).map(|s| s.members.keys().copied().collect()).unwrap_or_default())
     }
 
     async fn change_membership(
@@ -91,11 +73,7 @@ impl ConversationRepo for MemoryStore {
         let Some(stored) = state.conversations.get_mut(&change.conversation_id) else {
             return Ok(MembershipOutcome::NotFound);
         };
-        let added = change
-            .add
-            .iter()
-            .filter(|m| !stored.members.contains_key(&m.user_id))
-            .count();
+        let added = change.add.iter().filter(|m| !stored.members.contains_key(&m.user_id)).count();
         let removed = change.remove.iter().filter(|u| stored.members.contains_key(u)).count();
         if stored.members.len() + added - removed > change.max_members {
             return Ok(MembershipOutcome::TooManyMembers);
@@ -112,14 +90,9 @@ impl ConversationRepo for MemoryStore {
         for member in change.add {
             state.add_member(member);
         }
-        let announcement = state
-            .append(announcement)
-            .ok_or_else(|| RepoError::Internal("group vanished".into()))?;
+        let announcement = state.append(announcement).ok_or_else(|| RepoError::Internal("group vanished".into()))?;
         let conversation = stored_conversation(&state, change.conversation_id)?;
-        Ok(MembershipOutcome::Applied {
-            conversation,
-            announcement,
-        })
+        Ok(MembershipOutcome::Applied { conversation, announcement })
     }
 
     async fn list_conversations(&self, user: UserId, query: ListQuery) -> Result<Vec<ConversationSummary>, RepoError> {
@@ -132,18 +105,11 @@ impl ConversationRepo for MemoryStore {
             .filter_map(|id| state.conversations.get(id))
             .filter_map(|stored| stored.members.get(&user).map(|member| (stored, member)))
             .filter(|(_, member)| member.pinned_at.is_some() == query.pinned)
-            .filter(|(stored, _)| {
-                query
-                    .before
-                    .is_none_or(|cursor| sort_key(&stored.conversation) < cursor)
-            })
+            .filter(|(stored, _)| query.before.is_none_or(|cursor| sort_key(&stored.conversation) < cursor))
             .collect();
         rows.sort_by_key(|(stored, _)| std::cmp::Reverse(sort_key(&stored.conversation)));
         rows.truncate(query.limit);
-        Ok(rows
-            .into_iter()
-            .map(|(stored, member)| summary(stored, member))
-            .collect())
+        Ok(rows.into_iter().map(|(stored, member)| summary(stored, member)).collect())
     }
 
     async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, RepoError> {
@@ -180,15 +146,11 @@ impl ConversationRepo for MemoryStore {
     }
 
     async fn mark_read(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, RepoError> {
-        Ok(raise_mark(&mut self.state.lock(), id, user, seq, |member| {
-            &mut member.read_seq
-        }))
+        Ok(raise_mark(&mut self.state.lock(), id, user, seq, |member| &mut member.read_seq))
     }
 
     async fn mark_delivered(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, RepoError> {
-        Ok(raise_mark(&mut self.state.lock(), id, user, seq, |member| {
-            &mut member.delivered_seq
-        }))
+        Ok(raise_mark(&mut self.state.lock(), id, user, seq, |member| &mut member.delivered_seq))
     }
 
     async fn set_mute(&self, id: ConversationId, user: UserId, mute: Option<Mute>) -> Result<(), RepoError> {
@@ -242,14 +204,7 @@ fn sort_key(conversation: &Conversation) -> (Timestamp, ConversationId) {
 fn insert_conversation(state: &mut State, mut conversation: Conversation, members: Vec<Member>) {
     conversation.member_count = 0;
     let id = conversation.id;
-    state.conversations.insert(
-        id,
-        StoredConversation {
-            conversation,
-            members: HashMap::new(),
-            messages: Vec::new(),
-        },
-    );
+    state.conversations.insert(id, StoredConversation { conversation, members: HashMap::new(), messages: Vec::new() });
     for member in members {
         state.add_member(member);
     }
@@ -264,9 +219,7 @@ fn stored_conversation(state: &State, id: ConversationId) -> Result<Conversation
 }
 
 fn summary(stored: &StoredConversation, member: &Member) -> ConversationSummary {
-    let after_read = usize::try_from(member.read_seq)
-        .unwrap_or(usize::MAX)
-        .min(stored.messages.len());
+    let after_read = usize::try_from(member.read_seq).unwrap_or(usize::MAX).min(stored.messages.len());
     let others_after_read = stored.messages[after_read..]
         .iter()
         .filter(|m| m.sender_id != member.user_id && m.kind != MessageKind::System)

@@ -58,16 +58,9 @@ impl MessageRepo for MemoryStore {
                 newest
             }
             HistoryPage::Before { seq, limit } => {
-                let end = usize::try_from(seq.saturating_sub(1))
-                    .unwrap_or(usize::MAX)
-                    .min(messages.len());
-                let mut older: Vec<Message> = messages[..end]
-                    .iter()
-                    .rev()
-                    .filter(visible)
-                    .take(limit)
-                    .cloned()
-                    .collect();
+                let end = usize::try_from(seq.saturating_sub(1)).unwrap_or(usize::MAX).min(messages.len());
+                let mut older: Vec<Message> =
+                    messages[..end].iter().rev().filter(visible).take(limit).cloned().collect();
                 older.reverse();
                 older
             }
@@ -94,7 +87,7 @@ impl MessageRepo for MemoryStore {
                 message.reactions.clear();
                 message.recalled_at = Some(at);
             }
-            MessageUpdate::React { user, emoji } => apply_reaction(&mut message.reactions, user, emoji),
+            MessageUpdate::React { user, emoji, .. } => apply_reaction(&mut message.reactions, user, emoji),
         }
         Ok(Some(message.clone()))
     }

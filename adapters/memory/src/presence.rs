@@ -90,15 +90,8 @@ impl PresenceStore for MemoryPresence {
         Ok(users
             .iter()
             .map(|user| {
-                let online = state
-                    .sessions
-                    .get(user)
-                    .is_some_and(|s| s.values().any(|expiry| *expiry > now));
-                let last_seen = if online {
-                    None
-                } else {
-                    state.last_seen.get(user).copied()
-                };
+                let online = state.sessions.get(user).is_some_and(|s| s.values().any(|expiry| *expiry > now));
+                let last_seen = if online { None } else { state.last_seen.get(user).copied() };
                 (*user, PresenceStatus { online, last_seen })
             })
             .collect())

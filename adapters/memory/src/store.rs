@@ -91,10 +91,7 @@ impl State {
     }
 
     pub fn add_member(&mut self, member: Member) {
-        self.conversations_of
-            .entry(member.user_id)
-            .or_default()
-            .insert(member.conversation_id);
+        self.conversations_of.entry(member.user_id).or_default().insert(member.conversation_id);
         if let Some(stored) = self.conversations.get_mut(&member.conversation_id) {
             stored.members.insert(member.user_id, member);
             stored.conversation.member_count = u32::try_from(stored.members.len()).unwrap_or(u32::MAX);

@@ -32,11 +32,7 @@ impl UserRepo for MemoryStore {
 
     async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, RepoError> {
         let state = self.state.lock();
-        Ok(ids
-            .iter()
-            .filter_map(|id| state.users.get(id))
-            .map(|stored| stored.user.clone())
-            .collect())
+        Ok(ids.iter().filter_map(|id| state.users.get(id)).map(|stored| stored.user.clone()).collect())
     }
 
     async fn credentials(&self, username: &Username) -> Result<Option<Credentials>, RepoError> {
@@ -45,10 +41,7 @@ impl UserRepo for MemoryStore {
             .user_by_name
             .get(username.as_str())
             .and_then(|id| state.users.get(id))
-            .map(|stored| Credentials {
-                user_id: stored.user.id,
-                password_hash: stored.password_hash.clone(),
-            });
+            .map(|stored| Credentials { user_id: stored.user.id, password_hash: stored.password_hash.clone() });
         Ok(credentials)
     }
 

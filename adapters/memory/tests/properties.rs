@@ -15,10 +15,7 @@ use chat_memory::MemoryStore;
 use proptest::prelude::*;
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap()
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap()
 }
 
 async fn setup(store: &MemoryStore, members: usize) -> (ConversationId, Vec<UserId>) {

@@ -44,10 +44,7 @@ impl ConversationRepo for PgStore {
                     .await?;
                 if inserted == 1 {
                     let rows: Vec<MemberRow> = members.iter().map(MemberRow::from_member).collect();
-                    diesel::insert_into(conversation_members::table)
-                        .values(&rows)
-                        .execute(conn)
-                        .await?;
+                    diesel::insert_into(conversation_members::table).values(&rows).execute(conn).await?;
                 }
                 Ok(inserted == 1)
             })
@@ -60,11 +57,7 @@ impl ConversationRepo for PgStore {
             .await
             .map_err(from_diesel)?;
         let conversation = row.into_conversation()?;
-        Ok(if created {
-            DirectOutcome::Created(conversation)
-        } else {
-            DirectOutcome::Existing(conversation)
-        })
+        Ok(if created { DirectOutcome::Created(conversation) } else { DirectOutcome::Existing(conversation) })
     }
 
     async fn create_group(
@@ -79,15 +72,9 @@ impl ConversationRepo for PgStore {
                 let (conversation, members, announcement) = (&conversation, &members, &announcement);
                 let mut row = ConversationRow::from_conversation(conversation, None);
                 row.member_count = i32::try_from(members.len()).unwrap_or(i32::MAX);
-                diesel::insert_into(conversations::table)
-                    .values(&row)
-                    .execute(conn)
-                    .await?;
+                diesel::insert_into(conversations::table).values(&row).execute(conn).await?;
                 let rows: Vec<MemberRow> = members.iter().map(MemberRow::from_member).collect();
-                diesel::insert_into(conversation_members::table)
-                    .values(&rows)
-                    .execute(conn)
-                    .await?;
+                diesel::insert_into(conversation_members::table).values(&rows).execute(conn).await?;
                 let message = append(conn, announcement).await?.ok_or(TxStop::Rollback(()))?;
                 Ok((load_conversation(conn, conversation.id).await?, message))
             })
@@ -127,10 +114,7 @@ impl ConversationRepo for PgStore {
             .load(&mut conn)
             .await
             .map_err(from_diesel)?;
-        let mut members = rows
-            .into_iter()
-            .map(MemberRow::into_member)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut members = rows.into_iter().map(MemberRow::into_member).collect::<Result<Vec<_>, _>>()?;
         members.sort_by_key(|m| (std::cmp::Reverse(m.role), m.joined_at, m.user_id));
         Ok(members)
     }
@@ -218,10 +202,7 @@ impl ConversationRepo for PgStore {
                     Err(TxStop::Repo(error)) => return Err(TxStop::Repo(error)),
                 };
                 let conversation = load_conversation(conn, change.conversation_id).await?;
-                Ok(MembershipOutcome::Applied {
-                    conversation,
-                    announcement: message,
-                })
+                Ok(MembershipOutcome::Applied { conversation, announcement: message })
             })
             .await;
         Ok(settle(result)?.unwrap_or_else(|outcome| outcome))
@@ -319,10 +300,7 @@ impl ConversationRepo for PgStore {
             .load(&mut conn)
             .await
             .map_err(from_diesel)?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, seq)| (ConversationId(id), to_u64(seq)))
-            .collect())
+        Ok(rows.into_iter().map(|(id, seq)| (ConversationId(id), to_u64(seq))).collect())
     }
 
     async fn mark_read(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, RepoError> {
@@ -341,10 +319,7 @@ impl ConversationRepo for PgStore {
         };
         let mut conn = self.conn().await?;
         diesel::update(conversation_members::table.find((id.0, user.0)))
-            .set((
-                conversation_members::muted.eq(muted),
-                conversation_members::muted_until.eq(until),
-            ))
+            .set((conversation_members::muted.eq(muted), conversation_members::muted_until.eq(until)))
             .execute(&mut conn)
             .await
             .map_err(from_diesel)?;
@@ -364,11 +339,8 @@ impl ConversationRepo for PgStore {
                 let mine = conversation_members::table.filter(conversation_members::user_id.eq(user.0));
                 if let Some(at) = pinned_at {
                     // Serialise one user's pins so two at once cannot both pass the limit.
-                    let _: Vec<uuid::Uuid> = mine
-                        .select(conversation_members::conversation_id)
-                        .for_update()
-                        .load(conn)
-                        .await?;
+                    let _: Vec<uuid::Uuid> =
+                        mine.select(conversation_members::conversation_id).for_update().load(conn).await?;
                     let pinned: i64 = mine
                         .filter(conversation_members::pinned_at.is_not_null())
                         .filter(conversation_members::conversation_id.ne(id.0))
@@ -402,12 +374,8 @@ impl ConversationRepo for PgStore {
 }
 
 async fn load_conversation(conn: &mut AsyncPgConnection, id: ConversationId) -> Result<Conversation, RepoError> {
-    let row: ConversationRow = conversations::table
-        .find(id.0)
-        .select(ConversationRow::as_select())
-        .first(conn)
-        .await
-        .map_err(from_diesel)?;
+    let row: ConversationRow =
+        conversations::table.find(id.0).select(ConversationRow::as_select()).first(conn).await.map_err(from_diesel)?;
     row.into_conversation()
 }
 
@@ -459,10 +427,7 @@ async fn others_after_read(
     .load(conn)
     .await
     .map_err(from_diesel)?;
-    Ok(rows
-        .into_iter()
-        .map(|row| (row.conversation_id, to_u64(row.unread)))
-        .collect())
+    Ok(rows.into_iter().map(|row| (row.conversation_id, to_u64(row.unread))).collect())
 }
 
 #[derive(QueryableByName)]

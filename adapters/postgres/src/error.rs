@@ -8,9 +8,13 @@ use diesel_async::pooled_connection::PoolError;
 pub fn from_diesel(error: DieselError) -> RepoError {
     match &error {
         DieselError::DatabaseError(kind, info) => match kind {
-            DatabaseErrorKind::SerializationFailure | DatabaseErrorKind::ClosedConnection => {
-                RepoError::Unavailable(info.message().to_owned())
-            }
+            // Lost connections (diesel-async reports a drop mid-query as UnableToSendCommand),
+            // serialization failures and server-side aborts (shutdown, deadlock: Unknown) are
+            // all worth retrying.
+            DatabaseErrorKind::SerializationFailure
+            | DatabaseErrorKind::ClosedConnection
+            | DatabaseErrorKind::UnableToSendCommand
+            | DatabaseErrorKind::Unknown => RepoError::Unavailable(info.message().to_owned()),
             _ => RepoError::Internal(format!("{kind:?}: {}", info.message())),
         },
         DieselError::BrokenTransactionManager => RepoError::Unavailable("connection lost mid-transaction".into()),

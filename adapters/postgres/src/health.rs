@@ -20,10 +20,7 @@ impl HealthCheck for PgStore {
 
     async fn check(&self) -> Result<(), RepoError> {
         let mut conn = self.conn().await?;
-        diesel::sql_query("SELECT 1")
-            .execute(&mut conn)
-            .await
-            .map_err(from_diesel)?;
+        diesel::sql_query("SELECT 1").execute(&mut conn).await.map_err(from_diesel)?;
         Ok(())
     }
 }

@@ -28,6 +28,9 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 /// The schema migrations of `/migrations`, compiled into every binary that links this crate.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
 
+/// The advisory lock key that serialises migration runs ("chat" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6368_6174;
+
 /// Connection pool settings.
 #[derive(Clone, Debug)]
 pub struct PoolConfig {
@@ -38,10 +41,7 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
-        PoolConfig {
-            max_connections: 16,
-            acquire_timeout: Duration::from_secs(5),
-        }
+        PoolConfig { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -70,13 +70,22 @@ impl PgStore {
 
     /// Applies every pending migration and returns their names. Needs the multi-threaded
     /// tokio runtime (diesel's migration harness is synchronous).
+    /// Several nodes may start with `--migrate` at once: an advisory lock makes them take
+    /// turns, and the later ones find nothing left to do.
     pub async fn migrate(&self) -> Result<Vec<String>, RepoError> {
-        let connection = self.pool.get_owned().await.map_err(error::from_pool)?;
+        use diesel_async::RunQueryDsl;
+        let mut connection = self.pool.get_owned().await.map_err(error::from_pool)?;
+        let lock = format!("SELECT pg_advisory_lock({MIGRATION_LOCK})");
+        diesel::sql_query(lock).execute(&mut *connection).await.map_err(error::from_diesel)?;
         let mut harness = diesel_async::AsyncMigrationHarness::new(connection);
         let applied = harness
             .run_pending_migrations(MIGRATIONS)
-            .map_err(|e| RepoError::Internal(format!("migrating: {e}")))?;
-        Ok(applied.iter().map(ToString::to_string).collect())
+            .map(|applied| applied.iter().map(ToString::to_string).collect())
+            .map_err(|e| RepoError::Internal(format!("migrating: {e}")));
+        let mut connection = harness.into_inner();
+        let unlock = format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})");
+        diesel::sql_query(unlock).execute(&mut *connection).await.map_err(error::from_diesel)?;
+        applied
     }
 
     /// Names of the migrations not yet applied: a server refuses to start on a stale schema.
@@ -107,9 +116,7 @@ impl PgStore {
     pub async fn revert_all(&self) -> Result<(), RepoError> {
         let connection = self.pool.get_owned().await.map_err(error::from_pool)?;
         let mut harness = diesel_async::AsyncMigrationHarness::new(connection);
-        harness
-            .revert_all_migrations(MIGRATIONS)
-            .map_err(|e| RepoError::Internal(format!("reverting: {e}")))?;
+        harness.revert_all_migrations(MIGRATIONS).map_err(|e| RepoError::Internal(format!("reverting: {e}")))?;
         Ok(())
     }
 }

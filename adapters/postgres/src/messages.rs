@@ -81,20 +81,13 @@ pub(crate) async fn with_reactions(
     let reactions: Vec<(uuid::Uuid, uuid::Uuid, String)> = message_reactions::table
         .filter(message_reactions::message_id.eq_any(ids))
         .order(message_reactions::reacted_at)
-        .select((
-            message_reactions::message_id,
-            message_reactions::user_id,
-            message_reactions::emoji,
-        ))
+        .select((message_reactions::message_id, message_reactions::user_id, message_reactions::emoji))
         .load(conn)
         .await
         .map_err(from_diesel)?;
     let mut by_message: HashMap<uuid::Uuid, Vec<Reaction>> = HashMap::new();
     for (message_id, user_id, emoji) in reactions {
-        by_message.entry(message_id).or_default().push(Reaction {
-            user_id: UserId(user_id),
-            emoji,
-        });
+        by_message.entry(message_id).or_default().push(Reaction { user_id: UserId(user_id), emoji });
     }
     rows.into_iter()
         .map(|row| {
@@ -177,14 +170,12 @@ impl MessageRepo for PgStore {
         let limit = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         let query = match page {
             HistoryPage::Latest { limit: n } => base.order(messages::seq.desc()).limit(limit(n)),
-            HistoryPage::Before { seq, limit: n } => base
-                .filter(messages::seq.lt(to_i64(seq)))
-                .order(messages::seq.desc())
-                .limit(limit(n)),
-            HistoryPage::After { seq, limit: n } => base
-                .filter(messages::seq.gt(to_i64(seq)))
-                .order(messages::seq.asc())
-                .limit(limit(n)),
+            HistoryPage::Before { seq, limit: n } => {
+                base.filter(messages::seq.lt(to_i64(seq))).order(messages::seq.desc()).limit(limit(n))
+            }
+            HistoryPage::After { seq, limit: n } => {
+                base.filter(messages::seq.gt(to_i64(seq))).order(messages::seq.asc()).limit(limit(n))
+            }
         };
         let mut conn = self.conn().await?;
         let mut rows: Vec<MessageRow> = query.load(&mut conn).await.map_err(from_diesel)?;
@@ -216,11 +207,8 @@ impl MessageRepo for PgStore {
                             .execute(conn)
                             .await?
                     }
-                    MessageUpdate::React {
-                        user,
-                        emoji: Some(emoji),
-                    } => {
-                        let now = chrono::Utc::now();
+                    MessageUpdate::React { user, emoji: Some(emoji), at } => {
+                        let now = at;
                         diesel::insert_into(message_reactions::table)
                             .values((
                                 message_reactions::message_id.eq(id.0),
@@ -230,17 +218,12 @@ impl MessageRepo for PgStore {
                             ))
                             .on_conflict((message_reactions::message_id, message_reactions::user_id))
                             .do_update()
-                            .set((
-                                message_reactions::emoji.eq(&emoji),
-                                message_reactions::reacted_at.eq(now),
-                            ))
+                            .set((message_reactions::emoji.eq(&emoji), message_reactions::reacted_at.eq(now)))
                             .execute(conn)
                             .await?
                     }
-                    MessageUpdate::React { user, emoji: None } => {
-                        diesel::delete(message_reactions::table.find((id.0, user.0)))
-                            .execute(conn)
-                            .await?;
+                    MessageUpdate::React { user, emoji: None, .. } => {
+                        diesel::delete(message_reactions::table.find((id.0, user.0))).execute(conn).await?;
                         1
                     }
                 };

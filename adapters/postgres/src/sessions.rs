@@ -100,10 +100,7 @@ impl SessionRepo for PgStore {
                         .filter(sessions::revoked_at.is_null())
                         .filter(sessions::refresh_expires_at.gt(now)),
                 )
-                .set((
-                    sessions::refresh_hash.eq(replacement.0),
-                    sessions::refresh_expires_at.eq(expires_at),
-                ))
+                .set((sessions::refresh_hash.eq(replacement.0), sessions::refresh_expires_at.eq(expires_at)))
                 .returning(SessionRow::as_returning())
                 .get_result(conn)
                 .await
@@ -137,16 +134,13 @@ impl SessionRepo for PgStore {
 
     async fn revoke_all_sessions(&self, user: UserId, now: Timestamp) -> Result<Vec<SessionId>, RepoError> {
         let mut conn = self.conn().await?;
-        let revoked: Vec<uuid::Uuid> = diesel::update(
-            sessions::table
-                .filter(sessions::user_id.eq(user.0))
-                .filter(sessions::revoked_at.is_null()),
-        )
-        .set(sessions::revoked_at.eq(now))
-        .returning(sessions::id)
-        .get_results(&mut conn)
-        .await
-        .map_err(from_diesel)?;
+        let revoked: Vec<uuid::Uuid> =
+            diesel::update(sessions::table.filter(sessions::user_id.eq(user.0)).filter(sessions::revoked_at.is_null()))
+                .set(sessions::revoked_at.eq(now))
+                .returning(sessions::id)
+                .get_results(&mut conn)
+                .await
+                .map_err(from_diesel)?;
         Ok(revoked.into_iter().map(SessionId).collect())
     }
 }

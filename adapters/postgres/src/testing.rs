@@ -39,35 +39,19 @@ impl TestDatabase {
             }
         };
         let name = format!("t_{}", uuid::Uuid::now_v7().simple());
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("CREATE DATABASE");
+        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("CREATE DATABASE");
         let url = replace_database(&admin_url, &name);
-        let store = PgStore::connect(
-            &url,
-            PoolConfig {
-                max_connections: 2,
-                ..PoolConfig::default()
-            },
-        )
-        .await
-        .expect("pool");
+        let store =
+            PgStore::connect(&url, PoolConfig { max_connections: 2, ..PoolConfig::default() }).await.expect("pool");
         store.migrate().await.expect("migrations apply");
         Some(TestDatabase { url, name, admin_url })
     }
 
     /// A store on this database with room for `connections` concurrent callers.
     pub async fn store(&self, connections: u32) -> PgStore {
-        PgStore::connect(
-            &self.url,
-            PoolConfig {
-                max_connections: connections,
-                ..PoolConfig::default()
-            },
-        )
-        .await
-        .expect("pool")
+        PgStore::connect(&self.url, PoolConfig { max_connections: connections, ..PoolConfig::default() })
+            .await
+            .expect("pool")
     }
 }
 
@@ -76,16 +60,10 @@ impl Drop for TestDatabase {
         let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
         // Drop runs inside the test's runtime: do the async work on a thread of its own.
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             runtime.block_on(async {
                 let mut admin = AsyncPgConnection::establish(&admin_url).await.ok()?;
-                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut admin)
-                    .await
-                    .ok()
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin).await.ok()
             })
         })
         .join();

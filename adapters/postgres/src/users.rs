@@ -74,10 +74,7 @@ impl UserRepo for PgStore {
             .await
             .optional()
             .map_err(from_diesel)?;
-        Ok(row.map(|(id, password_hash)| Credentials {
-            user_id: UserId(id),
-            password_hash,
-        }))
+        Ok(row.map(|(id, password_hash)| Credentials { user_id: UserId(id), password_hash }))
     }
 
     async fn update_user(&self, user: &User) -> Result<Result<(), UserConflict>, RepoError> {

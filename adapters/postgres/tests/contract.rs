@@ -51,10 +51,7 @@ async fn migrations_go_down_and_up_to_the_same_schema() {
     assert!(before.iter().any(|l| l.contains("messages_pkey")), "{before:?}");
     store.revert_all().await.unwrap();
     let empty = lines(&database.url, SCHEMA).await;
-    assert!(
-        empty.iter().all(|l| l.contains("__diesel_schema_migrations")),
-        "down.sql leaves: {empty:?}"
-    );
+    assert!(empty.iter().all(|l| l.contains("__diesel_schema_migrations")), "down.sql leaves: {empty:?}");
     store.migrate().await.unwrap();
     assert_eq!(lines(&database.url, SCHEMA).await, before);
 }

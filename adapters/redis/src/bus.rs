@@ -92,41 +92,43 @@ async fn subscribe_forever(
     let mut first = true;
     loop {
         match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
-                Ok(()) => {
-                    subscribed.store(true, Ordering::Relaxed);
-                    backoff = Duration::from_millis(100);
-                    if first {
-                        tracing::info!(%channel, "subscribed to the event channel");
-                    } else {
-                        tracing::warn!(%channel, "resubscribed after a gap: asking every client here to sync");
-                        for sink in sinks.read().iter() {
-                            sink.resync();
-                        }
-                    }
-                    first = false;
-                    let mut messages = pubsub.on_message();
-                    while let Some(message) = messages.next().await {
-                        match message
-                            .get_payload::<String>()
-                            .map_err(|e| e.to_string())
-                            .and_then(|payload| serde_json::from_str::<Delivery>(&payload).map_err(|e| e.to_string()))
-                        {
-                            Ok(delivery) => {
-                                for sink in sinks.read().iter() {
-                                    sink.deliver(&delivery);
-                                }
+            Ok(mut pubsub) => {
+                match pubsub.subscribe(&channel).await {
+                    Ok(()) => {
+                        backoff = Duration::from_millis(100);
+                        if first {
+                            tracing::info!(%channel, "subscribed to the event channel");
+                        } else {
+                            tracing::warn!(%channel, "resubscribed after a gap: asking every client here to sync");
+                            for sink in sinks.read().iter() {
+                                sink.resync();
                             }
-                            Err(error) => tracing::error!(%error, "unreadable event on the channel"),
                         }
+                        subscribed.store(true, Ordering::Relaxed);
+                        let mut messages = pubsub.on_message();
+                        while let Some(message) = messages.next().await {
+                            match message.get_payload::<String>().map_err(|e| e.to_string()).and_then(|payload| {
+                                serde_json::from_str::<Delivery>(&payload).map_err(|e| e.to_string())
+                            }) {
+                                Ok(delivery) => {
+                                    for sink in sinks.read().iter() {
+                                        sink.deliver(&delivery);
+                                    }
+                                }
+                                Err(error) => tracing::error!(%error, "unreadable event on the channel"),
+                            }
+                        }
+                        subscribed.store(false, Ordering::Relaxed);
+                        tracing::warn!(%channel, "lost the event subscription; reconnecting");
                     }
-                    subscribed.store(false, Ordering::Relaxed);
-                    tracing::warn!(%channel, "lost the event subscription; reconnecting");
+                    Err(error) => tracing::warn!(%error, "subscribing to the event channel failed"),
                 }
-                Err(error) => tracing::warn!(%error, "subscribing to the event channel failed"),
-            },
+            }
             Err(error) => tracing::warn!(%error, "connecting the event subscriber failed"),
         }
+        // Any failure is a gap, even before the first subscription: sockets may already be
+        // open (and their events published elsewhere) when this node first gets through.
+        first = false;
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }

@@ -31,15 +31,9 @@ impl CachedUsers {
     async fn cached(&self, ids: &[UserId]) -> Result<Vec<Option<User>>, RepoError> {
         let keys: Vec<String> = ids.iter().map(|id| self.key(*id)).collect();
         let mut conn = self.redis.conn().await?;
-        let values: Vec<Option<String>> = redis::cmd("MGET")
-            .arg(&keys)
-            .query_async(&mut *conn)
-            .await
-            .map_err(from_redis)?;
-        Ok(values
-            .into_iter()
-            .map(|value| value.and_then(|json| serde_json::from_str(&json).ok()))
-            .collect())
+        let values: Vec<Option<String>> =
+            redis::cmd("MGET").arg(&keys).query_async(&mut *conn).await.map_err(from_redis)?;
+        Ok(values.into_iter().map(|value| value.and_then(|json| serde_json::from_str(&json).ok())).collect())
     }
 
     async fn remember(&self, users: &[User]) {
@@ -48,12 +42,7 @@ impl CachedUsers {
             let mut pipe = redis::pipe();
             for user in users {
                 let json = serde_json::to_string(user).map_err(|e| RepoError::Internal(e.to_string()))?;
-                pipe.cmd("SET")
-                    .arg(self.key(user.id))
-                    .arg(json)
-                    .arg("EX")
-                    .arg(self.ttl_secs)
-                    .ignore();
+                pipe.cmd("SET").arg(self.key(user.id)).arg(json).arg("EX").arg(self.ttl_secs).ignore();
             }
             pipe.query_async::<()>(&mut *conn).await.map_err(from_redis)
         }
@@ -65,11 +54,7 @@ impl CachedUsers {
 
     async fn forget(&self, id: UserId) -> Result<(), RepoError> {
         let mut conn = self.redis.conn().await?;
-        redis::cmd("DEL")
-            .arg(self.key(id))
-            .query_async::<i64>(&mut *conn)
-            .await
-            .map_err(from_redis)?;
+        redis::cmd("DEL").arg(self.key(id)).query_async::<i64>(&mut *conn).await.map_err(from_redis)?;
         Ok(())
     }
 }
@@ -95,12 +80,8 @@ impl UserRepo for CachedUsers {
                 return self.inner.users(ids).await;
             }
         };
-        let missing: Vec<UserId> = ids
-            .iter()
-            .zip(&cached)
-            .filter(|(_, hit)| hit.is_none())
-            .map(|(id, _)| *id)
-            .collect();
+        let missing: Vec<UserId> =
+            ids.iter().zip(&cached).filter(|(_, hit)| hit.is_none()).map(|(id, _)| *id).collect();
         let mut found: Vec<User> = cached.into_iter().flatten().collect();
         if !missing.is_empty() {
             let loaded = self.inner.users(&missing).await?;

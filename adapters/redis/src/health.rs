@@ -25,9 +25,7 @@ impl HealthCheck for RedisEventBus {
     async fn check(&self) -> Result<(), RepoError> {
         ping(self.redis()).await?;
         if !self.is_subscribed() {
-            return Err(RepoError::Unavailable(
-                "not subscribed to the event channel (reconnecting)".into(),
-            ));
+            return Err(RepoError::Unavailable("not subscribed to the event channel (reconnecting)".into()));
         }
         Ok(())
     }

@@ -47,11 +47,7 @@ impl RedisConnection {
             .build(manager)
             .await
             .map_err(|e| RepoError::Unavailable(format!("redis pool: {e}")))?;
-        Ok(RedisConnection {
-            pool,
-            client,
-            prefix: prefix.to_owned(),
-        })
+        Ok(RedisConnection { pool, client, prefix: prefix.to_owned() })
     }
 
     pub(crate) async fn conn(&self) -> Result<bb8::PooledConnection<'_, RedisConnectionManager>, RepoError> {

@@ -70,12 +70,7 @@ pub struct RedisPresence {
 
 impl RedisPresence {
     pub fn new(redis: RedisConnection) -> Self {
-        RedisPresence {
-            redis,
-            alive: Script::new(ALIVE),
-            ended: Script::new(ENDED),
-            expired: Script::new(EXPIRED),
-        }
+        RedisPresence { redis, alive: Script::new(ALIVE), ended: Script::new(ENDED), expired: Script::new(EXPIRED) }
     }
 
     pub(crate) fn redis(&self) -> &RedisConnection {
@@ -161,12 +156,8 @@ impl PresenceStore for RedisPresence {
                 _ => None,
             })
             .map(|(user, at)| {
-                let user = user
-                    .parse()
-                    .map_err(|_| RepoError::Internal(format!("bad user id {user} in presence")))?;
-                let at: f64 = at
-                    .parse()
-                    .map_err(|_| RepoError::Internal(format!("bad time {at} in presence")))?;
+                let user = user.parse().map_err(|_| RepoError::Internal(format!("bad user id {user} in presence")))?;
+                let at: f64 = at.parse().map_err(|_| RepoError::Internal(format!("bad time {at} in presence")))?;
                 #[allow(clippy::cast_possible_truncation)]
                 Ok((user, from_micros(at as i64)?))
             })
@@ -179,10 +170,7 @@ impl PresenceStore for RedisPresence {
         }
         let mut pipe = redis::pipe();
         for user in users {
-            pipe.cmd("ZCOUNT")
-                .arg(self.sessions_key(*user))
-                .arg(format!("({}", micros(now)))
-                .arg("+inf");
+            pipe.cmd("ZCOUNT").arg(self.sessions_key(*user)).arg(format!("({}", micros(now))).arg("+inf");
             pipe.cmd("GET").arg(self.seen_key(*user));
         }
         let mut conn = self.redis.conn().await?;
@@ -194,9 +182,7 @@ impl PresenceStore for RedisPresence {
                 let online = live > 0;
                 let last_seen = match seen.filter(|_| !online) {
                     Some(ms) => {
-                        let ms: f64 = ms
-                            .parse()
-                            .map_err(|_| RepoError::Internal(format!("bad last seen {ms}")))?;
+                        let ms: f64 = ms.parse().map_err(|_| RepoError::Internal(format!("bad last seen {ms}")))?;
                         #[allow(clippy::cast_possible_truncation)]
                         Some(from_micros(ms as i64)?)
                     }

@@ -35,10 +35,7 @@ pub struct RedisRateLimiter {
 
 impl RedisRateLimiter {
     pub fn new(redis: RedisConnection) -> Self {
-        RedisRateLimiter {
-            redis,
-            script: Script::new(GCRA),
-        }
+        RedisRateLimiter { redis, script: Script::new(GCRA) }
     }
 
     pub(crate) fn redis(&self) -> &RedisConnection {
@@ -59,10 +56,6 @@ impl RateLimitStore for RedisRateLimiter {
             .invoke_async(&mut *conn)
             .await
             .map_err(from_redis)?;
-        Ok(if wait == 0 {
-            RateDecision::Allowed
-        } else {
-            RateDecision::Limited { retry_after_ms: wait }
-        })
+        Ok(if wait == 0 { RateDecision::Allowed } else { RateDecision::Limited { retry_after_ms: wait } })
     }
 }

@@ -23,28 +23,18 @@ impl TestRedis {
             let mut conn = client.get_multiplexed_async_connection().await.ok()?;
             redis::cmd("PING").query_async::<String>(&mut conn).await.ok()
         };
-        if tokio::time::timeout(std::time::Duration::from_secs(3), reachable)
-            .await
-            .ok()
-            .flatten()
-            .is_none()
-        {
+        if tokio::time::timeout(std::time::Duration::from_secs(3), reachable).await.ok().flatten().is_none() {
             if std::env::var("CI").is_ok_and(|ci| ci == "true") {
                 panic!("CI=true but Redis is not reachable at {url}");
             }
             eprintln!("\n*** SKIPPED: Redis is not reachable at {url}; set REDIS_URL to run the Redis tests ***\n");
             return None;
         }
-        Some(TestRedis {
-            url,
-            prefix: format!("test:{}:", uuid::Uuid::now_v7().simple()),
-        })
+        Some(TestRedis { url, prefix: format!("test:{}:", uuid::Uuid::now_v7().simple()) })
     }
 
     pub async fn connection(&self) -> RedisConnection {
-        RedisConnection::connect(&self.url, &self.prefix, 8)
-            .await
-            .expect("redis pool")
+        RedisConnection::connect(&self.url, &self.prefix, 8).await.expect("redis pool")
     }
 }
 
@@ -75,16 +65,7 @@ impl OwnRedisServer {
     /// outside CI.
     pub fn start(port: u16) -> Option<OwnRedisServer> {
         let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(std::process::Stdio::null())
             .spawn();
         match child {
@@ -101,10 +82,7 @@ impl OwnRedisServer {
 
     /// A free port to start one on.
     pub fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port")
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
     }
 
     pub fn url(&self) -> String {

@@ -46,11 +46,7 @@ fn typing(n: u128) -> Delivery {
         user_id: UserId(uuid::Uuid::from_u128(n)),
         state: TypingState::Started,
     };
-    Delivery {
-        recipients: vec![UserId(uuid::Uuid::from_u128(1))],
-        except_session: None,
-        event,
-    }
+    Delivery { recipients: vec![UserId(uuid::Uuid::from_u128(1))], except_session: None, event }
 }
 
 async fn subscribed(bus: &RedisEventBus) {
@@ -64,10 +60,7 @@ async fn subscribed(bus: &RedisEventBus) {
 }
 
 async fn received(probe: &mut mpsc::UnboundedReceiver<String>) -> String {
-    tokio::time::timeout(Duration::from_secs(10), probe.recv())
-        .await
-        .expect("an event in time")
-        .unwrap()
+    tokio::time::timeout(Duration::from_secs(10), probe.recv()).await.expect("an event in time").unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,10 +74,7 @@ async fn an_event_published_on_one_node_reaches_the_other() {
     subscribed(&node_2).await;
     node_1.publish(typing(7)).await.unwrap();
     let event = received(&mut probe).await;
-    assert!(
-        event.contains("typing") && event.contains(&uuid::Uuid::from_u128(7).to_string()),
-        "{event}"
-    );
+    assert!(event.contains("typing") && event.contains(&uuid::Uuid::from_u128(7).to_string()), "{event}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,6 +97,8 @@ async fn the_bus_resubscribes_after_redis_restarts_and_asks_clients_to_sync() {
     let (sender, mut probe) = mpsc::unbounded_channel();
     bus.subscribe(Arc::new(Probe(sender)));
     subscribed(&bus).await;
+    // If the first connection attempt beat redis-server's start, that gap was reported already.
+    while probe.try_recv().is_ok() {}
 
     server.stop();
     // While Redis is down a publish fails, but this node's own sockets still get the event.
@@ -123,17 +115,9 @@ async fn the_bus_resubscribes_after_redis_restarts_and_asks_clients_to_sync() {
     assert!(received(&mut probe).await.contains("typing"), "local fallback delivery");
 
     let server = OwnRedisServer::start(port).expect("redis-server restarts");
-    assert_eq!(
-        received(&mut probe).await,
-        "resync",
-        "after the gap every client is told to sync"
-    );
-    assert!(bus.is_subscribed());
+    assert_eq!(received(&mut probe).await, "resync", "after the gap every client is told to sync");
+    subscribed(&bus).await;
     bus.publish(typing(10)).await.unwrap();
-    assert!(
-        received(&mut probe)
-            .await
-            .contains(&uuid::Uuid::from_u128(10).to_string())
-    );
+    assert!(received(&mut probe).await.contains(&uuid::Uuid::from_u128(10).to_string()));
     server.stop();
 }

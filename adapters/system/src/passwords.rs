@@ -27,11 +27,7 @@ impl Argon2Passwords {
         let mut decoy_password = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut decoy_password);
         let decoy_hash = hash_blocking(&params, &decoy_password)?;
-        Ok(Argon2Passwords {
-            params,
-            decoy_hash,
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
-        })
+        Ok(Argon2Passwords { params, decoy_hash, permits: Arc::new(Semaphore::new(max_concurrent.max(1))) })
     }
 
     async fn run<T: Send + 'static>(
@@ -40,9 +36,7 @@ impl Argon2Passwords {
     ) -> Result<T, RepoError> {
         let _permit = self.permits.acquire().await.map_err(internal)?;
         let params = self.params.clone();
-        tokio::task::spawn_blocking(move || work(params))
-            .await
-            .map_err(internal)?
+        tokio::task::spawn_blocking(move || work(params)).await.map_err(internal)?
     }
 }
 
@@ -50,8 +44,7 @@ impl Argon2Passwords {
 impl PasswordHasher for Argon2Passwords {
     async fn hash(&self, password: &Password) -> Result<String, RepoError> {
         let password = password.expose().to_owned();
-        self.run(move |params| hash_blocking(&params, password.as_bytes()))
-            .await
+        self.run(move |params| hash_blocking(&params, password.as_bytes())).await
     }
 
     async fn verify(&self, password: &Password, stored_hash: Option<String>) -> Result<bool, RepoError> {
@@ -59,11 +52,7 @@ impl PasswordHasher for Argon2Passwords {
         let hash = stored_hash.unwrap_or_else(|| self.decoy_hash.clone());
         let password = password.expose().to_owned();
         let matches = self
-            .run(move |params| {
-                Ok(hasher(params)
-                    .verify_password(password.as_bytes(), hash.as_str())
-                    .is_ok())
-            })
+            .run(move |params| Ok(hasher(params).verify_password(password.as_bytes(), hash.as_str()).is_ok()))
             .await?;
         Ok(known && matches)
     }
@@ -74,10 +63,7 @@ fn hasher(params: Params) -> Argon2<'static> {
 }
 
 fn hash_blocking(params: &Params, password: &[u8]) -> Result<String, RepoError> {
-    hasher(params.clone())
-        .hash_password(password)
-        .map(|hash| hash.to_string())
-        .map_err(internal)
+    hasher(params.clone()).hash_password(password).map(|hash| hash.to_string()).map_err(internal)
 }
 
 fn internal(error: impl std::fmt::Display) -> RepoError {

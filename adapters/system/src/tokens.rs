@@ -32,29 +32,19 @@ impl JwtTokens {
         // Expiry is checked against the clock port in `verify_access`, so tests control time.
         validation.validate_exp = false;
         validation.required_spec_claims.clear();
-        JwtTokens {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-        }
+        JwtTokens { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
     }
 }
 
 impl TokenIssuer for JwtTokens {
     fn issue_access(&self, claims: &AccessClaims) -> Result<String, RepoError> {
-        let claims = Claims {
-            sub: claims.user_id.0,
-            sid: claims.session_id.0,
-            exp: claims.expires_at.timestamp(),
-        };
+        let claims = Claims { sub: claims.user_id.0, sid: claims.session_id.0, exp: claims.expires_at.timestamp() };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|error| RepoError::Internal(format!("signing a token: {error}")))
     }
 
     fn verify_access(&self, token: &str, now: Timestamp) -> Option<AccessClaims> {
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()?
-            .claims;
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
         let expires_at = Timestamp::from_timestamp(claims.exp, 0)?;
         (expires_at > now).then_some(AccessClaims {
             user_id: UserId(claims.sub),
@@ -90,10 +80,7 @@ mod tests {
         };
         let token = tokens.issue_access(&claims).unwrap_or_default();
         let verified = tokens.verify_access(&token, now);
-        assert_eq!(
-            verified.map(|c| (c.user_id, c.session_id)),
-            Some((claims.user_id, claims.session_id))
-        );
+        assert_eq!(verified.map(|c| (c.user_id, c.session_id)), Some((claims.user_id, claims.session_id)));
         assert!(tokens.verify_access(&token, now + Duration::minutes(16)).is_none());
         let other = JwtTokens::new(b"another secret, another server!!");
         assert!(other.verify_access(&token, now).is_none());

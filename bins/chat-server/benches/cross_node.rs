@@ -30,11 +30,7 @@ impl Drop for Node {
 }
 
 async fn start(env: &[(&str, String)]) -> Node {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let data_dir = std::env::temp_dir().join(format!("chat-bench-{}", uuid::Uuid::now_v7()));
     let child = Command::new(env!("CARGO_BIN_EXE_chat-server"))
         .env("CHAT_LISTEN", format!("127.0.0.1:{port}"))
@@ -49,12 +45,7 @@ async fn start(env: &[(&str, String)]) -> Node {
     let node = Node { child, port };
     let http = reqwest::Client::new();
     for _ in 0..400 {
-        if http
-            .get(format!("http://127.0.0.1:{port}/ready"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
+        if http.get(format!("http://127.0.0.1:{port}/ready")).send().await.is_ok_and(|r| r.status().is_success()) {
             return node;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -63,9 +54,7 @@ async fn start(env: &[(&str, String)]) -> Node {
 }
 
 async fn post(node: &Node, path: &str, token: Option<&str>, body: Value) -> Value {
-    let mut request = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{}{path}", node.port))
-        .json(&body);
+    let mut request = reqwest::Client::new().post(format!("http://127.0.0.1:{}{path}", node.port)).json(&body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
@@ -81,9 +70,7 @@ async fn connect(node: &Node, token: &str) -> Socket {
 
 async fn next_of(socket: &mut Socket, kind: &str) -> Value {
     loop {
-        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("frame in time");
+        let frame = tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("frame in time");
         if let Some(Ok(Message::Text(text))) = frame {
             let value: Value = serde_json::from_str(&text).unwrap();
             if value["type"] == kind {
@@ -112,26 +99,15 @@ async fn measure(sender: &mut Socket, receiver: &mut Socket, conversation: &str,
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        clippy::cast_precision_loss
-    )]
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index]
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
-        let count: usize = std::env::var("BENCH_MESSAGES")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(2000);
+        let count: usize = std::env::var("BENCH_MESSAGES").ok().and_then(|n| n.parse().ok()).unwrap_or(2000);
         let Some(database) = TestDatabase::create().await else {
             return;
         };
@@ -167,17 +143,10 @@ fn main() {
         let cross_node = measure(&mut sending, &mut far, &id, count).await;
 
         println!("send → deliver latency over WebSocket, {count} sequential messages, Postgres + Redis, 2 nodes");
-        println!(
-            "{:<28} {:>9} {:>9} {:>9} {:>9}",
-            "path", "p50 µs", "p90 µs", "p99 µs", "max µs"
-        );
+        println!("{:<28} {:>9} {:>9} {:>9} {:>9}", "path", "p50 µs", "p90 µs", "p99 µs", "max µs");
         let mut json = serde_json::Map::new();
         for (name, samples) in [("same node (reference)", &same_node), ("node 1 → node 2", &cross_node)] {
-            let (p50, p90, p99) = (
-                percentile(samples, 0.5),
-                percentile(samples, 0.9),
-                percentile(samples, 0.99),
-            );
+            let (p50, p90, p99) = (percentile(samples, 0.5), percentile(samples, 0.9), percentile(samples, 0.99));
             let max = samples.last().copied().unwrap_or(0);
             println!("{name:<28} {p50:>9} {p90:>9} {p99:>9} {max:>9}");
             json.insert(
@@ -186,17 +155,9 @@ fn main() {
             );
         }
         let ratio = |p: f64| percentile(&cross_node, p) as f64 / percentile(&same_node, p).max(1) as f64;
-        println!(
-            "cross-node / same-node: p50 ×{:.2}, p99 ×{:.2}",
-            ratio(0.5),
-            ratio(0.99)
-        );
+        println!("cross-node / same-node: p50 ×{:.2}, p99 ×{:.2}", ratio(0.5), ratio(0.99));
         let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
         std::fs::create_dir_all(&out).unwrap();
-        std::fs::write(
-            out.join("cross_node.json"),
-            serde_json::to_string_pretty(&json).unwrap(),
-        )
-        .unwrap();
+        std::fs::write(out.join("cross_node.json"), serde_json::to_string_pretty(&json).unwrap()).unwrap();
     });
 }

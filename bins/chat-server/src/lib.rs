@@ -123,10 +123,11 @@ impl Config {
     }
 
     pub fn http(&self) -> HttpConfig {
-        HttpConfig {
-            allowed_origins: self.allowed_origins.clone(),
-            ..HttpConfig::default()
-        }
+        let defaults = HttpConfig::default();
+        // Clients must beat well within the presence TTL, or they would flicker offline.
+        let ttl = std::time::Duration::from_secs(self.presence_ttl_secs);
+        let heartbeat_interval = defaults.heartbeat_interval.min(ttl * 3 / 4);
+        HttpConfig { allowed_origins: self.allowed_origins.clone(), heartbeat_interval, ..defaults }
     }
 }
 
@@ -141,20 +142,14 @@ pub fn embedded_deps(limits: Limits, clock: Arc<dyn Clock>, jwt_secret: &[u8]) -
 
 /// Opens the Postgres store, migrating it first when asked, and refusing a stale schema.
 pub async fn postgres_store(url: &str, pool_size: u32, migrate: bool) -> anyhow::Result<PgStore> {
-    let pool = PoolConfig {
-        max_connections: pool_size,
-        ..PoolConfig::default()
-    };
+    let pool = PoolConfig { max_connections: pool_size, ..PoolConfig::default() };
     let store = PgStore::connect(url, pool).await.context("DATABASE_URL")?;
     if migrate {
         for name in store.migrate().await.context("applying migrations")? {
             tracing::info!(migration = %name, "applied");
         }
     } else {
-        let pending = store
-            .pending_migrations()
-            .await
-            .context("DATABASE_URL: reading the schema version")?;
+        let pending = store.pending_migrations().await.context("DATABASE_URL: reading the schema version")?;
         if !pending.is_empty() {
             bail!(
                 "the database schema is behind ({} pending migrations: {}); run `chatctl migrate` or start with --migrate",
@@ -278,9 +273,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let redis = match &config.redis_url {
         Some(url) => Some(
-            RedisConnection::connect(url, &config.redis_prefix, config.redis_pool_size)
-                .await
-                .context("REDIS_URL")?,
+            RedisConnection::connect(url, &config.redis_prefix, config.redis_pool_size).await.context("REDIS_URL")?,
         ),
         None => None,
     };
@@ -296,24 +289,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None => assemble_deps_with(Arc::new(MemoryStore::new()), shared, config.limits(), clock, &secret)?,
     };
     if let Some(redis) = &redis {
-        deps.users = Arc::new(CachedUsers::new(
-            deps.users.clone(),
-            redis.clone(),
-            PROFILE_CACHE_TTL_SECS,
-        ));
+        deps.users = Arc::new(CachedUsers::new(deps.users.clone(), redis.clone(), PROFILE_CACHE_TTL_SECS));
     }
-    let store_adapter = if config.database_url.is_some() {
-        "postgres"
-    } else {
-        "memory"
-    };
+    let store_adapter = if config.database_url.is_some() { "postgres" } else { "memory" };
     let shared_adapter = if redis.is_some() { "redis" } else { "in-process" };
     let sweeper_stop = CancellationToken::new();
     let sweeper = spawn_presence_sweeper(deps.clone(), config.presence_sweep_interval(), sweeper_stop.clone());
     let (router, state) = chat_http::app(deps, config.http());
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "chat-server listening");
     tracing::info!(
         store = store_adapter,
@@ -347,10 +331,7 @@ fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
         if secret.len() >= 32 {
             return Ok(secret);
         }
-        bail!(
-            "{} is shorter than 32 bytes; delete it to generate a new one",
-            path.display()
-        );
+        bail!("{} is shorter than 32 bytes; delete it to generate a new one", path.display());
     }
     std::fs::create_dir_all(data_dir).with_context(|| format!("creating CHAT_DATA_DIR {}", data_dir.display()))?;
     let mut secret = vec![0u8; 64];
@@ -364,11 +345,7 @@ fn load_or_create_secret(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     file.write_all(bytes)
 }
 

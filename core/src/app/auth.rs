@@ -48,14 +48,9 @@ pub struct Authenticated {
 
 pub async fn register(deps: &Deps, command: Register) -> Result<Authenticated, AuthError> {
     if let Some(ip) = command.client_ip {
-        rate_check(
-            deps,
-            &format!("register:ip:{ip}"),
-            deps.limits.register_per_ip,
-            WhenUnavailable::Refuse,
-        )
-        .await?
-        .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;
+        rate_check(deps, &format!("register:ip:{ip}"), deps.limits.register_per_ip, WhenUnavailable::Refuse)
+            .await?
+            .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;
     }
     let username = Username::parse(&command.username)?;
     let display_name = DisplayName::parse(&command.display_name)?;
@@ -87,24 +82,14 @@ pub async fn login(deps: &Deps, command: Login) -> Result<Authenticated, AuthErr
     // Limits come first and count every attempt, so guessing costs the same whether or not
     // the account exists.
     if let Some(ip) = command.client_ip {
-        rate_check(
-            deps,
-            &format!("login:ip:{ip}"),
-            deps.limits.login_per_ip,
-            WhenUnavailable::Refuse,
-        )
-        .await?
-        .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;
+        rate_check(deps, &format!("login:ip:{ip}"), deps.limits.login_per_ip, WhenUnavailable::Refuse)
+            .await?
+            .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;
     }
     let account_key = format!("login:account:{}", command.username.trim().to_lowercase());
-    rate_check(
-        deps,
-        &account_key,
-        deps.limits.login_per_account,
-        WhenUnavailable::Refuse,
-    )
-    .await?
-    .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;
+    rate_check(deps, &account_key, deps.limits.login_per_account, WhenUnavailable::Refuse)
+        .await?
+        .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;
 
     let password = Password::for_login(&command.password).map_err(|_| AuthError::InvalidCredentials)?;
     let credentials = match Username::parse(&command.username) {
@@ -116,11 +101,7 @@ pub async fn login(deps: &Deps, command: Login) -> Result<Authenticated, AuthErr
     let Some(credentials) = credentials.filter(|_| verified) else {
         return Err(AuthError::InvalidCredentials);
     };
-    let user = deps
-        .users
-        .user(credentials.user_id)
-        .await?
-        .ok_or(AuthError::InvalidCredentials)?;
+    let user = deps.users.user(credentials.user_id).await?.ok_or(AuthError::InvalidCredentials)?;
     let tokens = start_session(deps, user.id, command.device_name.as_deref()).await?;
     Ok(Authenticated { user, tokens })
 }
@@ -133,19 +114,10 @@ pub async fn refresh(deps: &Deps, refresh_token: &str) -> Result<Tokens, AuthErr
     let new_token = deps.tokens.new_refresh_token();
     let replacement = deps.tokens.hash_refresh_token(&new_token);
     let expires_at = now + deps.limits.refresh_token_ttl;
-    match deps
-        .sessions
-        .rotate_refresh(&presented, replacement, now, expires_at)
-        .await?
-    {
+    match deps.sessions.rotate_refresh(&presented, replacement, now, expires_at).await? {
         RotateOutcome::Rotated(session) => {
             let (access_token, access_expires_at) = access_token_for(deps, &session, now)?;
-            Ok(Tokens {
-                session_id: session.id,
-                access_token,
-                access_expires_at,
-                refresh_token: new_token,
-            })
+            Ok(Tokens { session_id: session.id, access_token, access_expires_at, refresh_token: new_token })
         }
         RotateOutcome::Reused(session_id) => {
             if let Some(session) = deps.sessions.session(session_id).await? {
@@ -174,16 +146,12 @@ pub async fn logout(deps: &Deps, actor: Actor, all: bool) -> Result<(), AuthErro
 /// so a logout takes effect at once rather than when the token expires.
 pub async fn authenticate(deps: &Deps, access_token: &str) -> Result<Actor, AuthError> {
     let now = deps.clock.now();
-    let claims = deps
-        .tokens
-        .verify_access(access_token, now)
-        .ok_or(AuthError::InvalidToken)?;
+    let claims = deps.tokens.verify_access(access_token, now).ok_or(AuthError::InvalidToken)?;
     let session = deps.sessions.session(claims.session_id).await?;
     match session {
-        Some(session) if session.user_id == claims.user_id && session.is_active(now) => Ok(Actor {
-            user_id: claims.user_id,
-            session_id: claims.session_id,
-        }),
+        Some(session) if session.user_id == claims.user_id && session.is_active(now) => {
+            Ok(Actor { user_id: claims.user_id, session_id: claims.session_id })
+        }
         _ => Err(AuthError::SessionRevoked),
     }
 }
@@ -200,28 +168,14 @@ async fn start_session(deps: &Deps, user_id: UserId, device: Option<&str>) -> Re
         revoked_at: None,
     };
     let refresh_hash = deps.tokens.hash_refresh_token(&refresh_token);
-    deps.sessions
-        .create_session(NewSession {
-            session: session.clone(),
-            refresh_hash,
-        })
-        .await?;
+    deps.sessions.create_session(NewSession { session: session.clone(), refresh_hash }).await?;
     let (access_token, access_expires_at) = access_token_for(deps, &session, now)?;
-    Ok(Tokens {
-        session_id: session.id,
-        access_token,
-        access_expires_at,
-        refresh_token,
-    })
+    Ok(Tokens { session_id: session.id, access_token, access_expires_at, refresh_token })
 }
 
 fn access_token_for(deps: &Deps, session: &Session, now: Timestamp) -> Result<(String, Timestamp), AuthError> {
     let expires_at = now + deps.limits.access_token_ttl;
-    let claims = AccessClaims {
-        user_id: session.user_id,
-        session_id: session.id,
-        expires_at,
-    };
+    let claims = AccessClaims { user_id: session.user_id, session_id: session.id, expires_at };
     Ok((deps.tokens.issue_access(&claims)?, expires_at))
 }
 
@@ -230,13 +184,5 @@ async fn announce_revoked(deps: &Deps, user: UserId, session_ids: Vec<SessionId>
         return;
     }
     let event = Event::SessionsRevoked { session_ids };
-    publish(
-        deps,
-        Delivery {
-            recipients: vec![user],
-            except_session: None,
-            event,
-        },
-    )
-    .await;
+    publish(deps, Delivery { recipients: vec![user], except_session: None, event }).await;
 }

@@ -41,19 +41,9 @@ pub async fn open_direct(
         DirectOutcome::Existing(conversation) => (conversation, false),
     };
     if created {
-        let event = Event::ConversationUpdated {
-            change: ConversationChange::Created,
-            conversation: conversation.clone(),
-        };
-        publish(
-            deps,
-            Delivery {
-                recipients: vec![actor.user_id, peer],
-                except_session: None,
-                event,
-            },
-        )
-        .await;
+        let event =
+            Event::ConversationUpdated { change: ConversationChange::Created, conversation: conversation.clone() };
+        publish(deps, Delivery { recipients: vec![actor.user_id, peer], except_session: None, event }).await;
     }
     Ok((details_of(deps, actor, conversation.id).await?, created))
 }
@@ -74,43 +64,15 @@ pub async fn create_group(
     let count = u32::try_from(invitees.len() + 1).map_err(|_| ConversationError::GroupFull)?;
     let conversation = new_conversation(deps, actor, ConversationKind::Group, Some(title.clone()), count, now);
     let mut members = vec![Member::new(conversation.id, actor.user_id, Role::Owner, now)];
-    members.extend(
-        invitees
-            .iter()
-            .map(|user| Member::new(conversation.id, *user, Role::Member, now)),
-    );
-    let event = SystemEvent::GroupCreated {
-        actor: actor.user_id,
-        title,
-    };
+    members.extend(invitees.iter().map(|user| Member::new(conversation.id, *user, Role::Member, now)));
+    let event = SystemEvent::GroupCreated { actor: actor.user_id, title };
     let announcement = NewMessage::system(MessageId(deps.ids.new_id()), conversation.id, actor.user_id, event, now);
-    let (conversation, message) = deps
-        .conversations
-        .create_group(conversation, members, announcement)
-        .await?;
+    let (conversation, message) = deps.conversations.create_group(conversation, members, announcement).await?;
     let recipients: Vec<UserId> = std::iter::once(actor.user_id).chain(invitees).collect();
-    let created = Event::ConversationUpdated {
-        change: ConversationChange::Created,
-        conversation: conversation.clone(),
-    };
-    publish(
-        deps,
-        Delivery {
-            recipients: recipients.clone(),
-            except_session: None,
-            event: created,
-        },
-    )
-    .await;
-    publish(
-        deps,
-        Delivery {
-            recipients,
-            except_session: None,
-            event: Event::MessageNew { message },
-        },
-    )
-    .await;
+    let created =
+        Event::ConversationUpdated { change: ConversationChange::Created, conversation: conversation.clone() };
+    publish(deps, Delivery { recipients: recipients.clone(), except_session: None, event: created }).await;
+    publish(deps, Delivery { recipients, except_session: None, event: Event::MessageNew { message } }).await;
     details_of(deps, actor, conversation.id).await
 }
 
@@ -125,31 +87,17 @@ pub async fn list(
     let before = cursor.map(parse_cursor).transpose()?;
     let mut conversations = Vec::new();
     if before.is_none() {
-        let pinned = ListQuery {
-            pinned: true,
-            before: None,
-            limit: MAX_PINNED,
-        };
+        let pinned = ListQuery { pinned: true, before: None, limit: MAX_PINNED };
         conversations = deps.conversations.list_conversations(actor.user_id, pinned).await?;
     }
-    let query = ListQuery {
-        pinned: false,
-        before,
-        limit,
-    };
+    let query = ListQuery { pinned: false, before, limit };
     let page = deps.conversations.list_conversations(actor.user_id, query).await?;
     let next_cursor = (page.len() == limit)
-        .then(|| {
-            page.last()
-                .map(|s| format_cursor(s.conversation.last_activity_at, s.conversation.id))
-        })
+        .then(|| page.last().map(|s| format_cursor(s.conversation.last_activity_at, s.conversation.id)))
         .flatten();
     conversations.extend(page);
     fill_peers(deps, actor, &mut conversations).await?;
-    Ok(ConversationPage {
-        conversations,
-        next_cursor,
-    })
+    Ok(ConversationPage { conversations, next_cursor })
 }
 
 pub async fn details(deps: &Deps, actor: Actor, id: ConversationId) -> Result<ConversationDetails, ConversationError> {
@@ -167,14 +115,8 @@ pub async fn rename(
     if !may_edit_group(me.role) {
         return Err(ConversationError::NotPermitted);
     }
-    let change = MembershipChange {
-        title: Some(title.clone()),
-        ..no_change(id)
-    };
-    let event = SystemEvent::Renamed {
-        actor: actor.user_id,
-        title,
-    };
+    let change = MembershipChange { title: Some(title.clone()), ..no_change(id) };
+    let event = SystemEvent::Renamed { actor: actor.user_id, title };
     apply(deps, actor, change, event, ConversationChange::Renamed, Vec::new()).await?;
     details_of(deps, actor, id).await
 }
@@ -190,24 +132,16 @@ pub async fn add_members(
         return Err(ConversationError::NotPermitted);
     }
     let current: HashSet<UserId> = deps.conversations.member_ids(id).await?.into_iter().collect();
-    let invitees: Vec<UserId> = distinct_others(user_ids, actor.user_id)
-        .into_iter()
-        .filter(|u| !current.contains(u))
-        .collect();
+    let invitees: Vec<UserId> =
+        distinct_others(user_ids, actor.user_id).into_iter().filter(|u| !current.contains(u)).collect();
     if invitees.is_empty() {
         return Err(ConversationError::AlreadyMember);
     }
     require_users_exist(deps, &invitees).await?;
     let now = deps.clock.now();
-    let add = invitees
-        .iter()
-        .map(|user| Member::new(id, *user, Role::Member, now))
-        .collect();
+    let add = invitees.iter().map(|user| Member::new(id, *user, Role::Member, now)).collect();
     let change = MembershipChange { add, ..no_change(id) };
-    let event = SystemEvent::MembersAdded {
-        actor: actor.user_id,
-        user_ids: invitees,
-    };
+    let event = SystemEvent::MembersAdded { actor: actor.user_id, user_ids: invitees };
     apply(deps, actor, change, event, ConversationChange::MembersAdded, Vec::new()).await?;
     details_of(deps, actor, id).await
 }
@@ -222,51 +156,21 @@ pub async fn remove_member(
 ) -> Result<Option<ConversationDetails>, ConversationError> {
     let me = require_group_member(deps, actor, id).await?;
     if user == actor.user_id {
-        let others: Vec<Member> = deps
-            .conversations
-            .members(id)
-            .await?
-            .into_iter()
-            .filter(|m| m.user_id != user)
-            .collect();
+        let others: Vec<Member> =
+            deps.conversations.members(id).await?.into_iter().filter(|m| m.user_id != user).collect();
         let new_owner = (me.role == Role::Owner).then(|| successor_owner(&others)).flatten();
-        let change = MembershipChange {
-            remove: vec![user],
-            new_owner,
-            ..no_change(id)
-        };
-        let event = SystemEvent::MemberLeft {
-            user_id: user,
-            new_owner,
-        };
+        let change = MembershipChange { remove: vec![user], new_owner, ..no_change(id) };
+        let event = SystemEvent::MemberLeft { user_id: user, new_owner };
         apply(deps, actor, change, event, ConversationChange::MemberLeft, vec![user]).await?;
         return Ok(None);
     }
-    let target = deps
-        .conversations
-        .member(id, user)
-        .await?
-        .ok_or(ConversationError::UserNotFound)?;
+    let target = deps.conversations.member(id, user).await?.ok_or(ConversationError::UserNotFound)?;
     if !may_remove_member(me.role, target.role) {
         return Err(ConversationError::NotPermitted);
     }
-    let change = MembershipChange {
-        remove: vec![user],
-        ..no_change(id)
-    };
-    let event = SystemEvent::MemberRemoved {
-        actor: actor.user_id,
-        user_id: user,
-    };
-    apply(
-        deps,
-        actor,
-        change,
-        event,
-        ConversationChange::MemberRemoved,
-        vec![user],
-    )
-    .await?;
+    let change = MembershipChange { remove: vec![user], ..no_change(id) };
+    let event = SystemEvent::MemberRemoved { actor: actor.user_id, user_id: user };
+    apply(deps, actor, change, event, ConversationChange::MemberRemoved, vec![user]).await?;
     Ok(Some(details_of(deps, actor, id).await?))
 }
 
@@ -276,9 +180,7 @@ pub async fn set_mute(
     id: ConversationId,
     mute: Option<Mute>,
 ) -> Result<ConversationDetails, ConversationError> {
-    membership(deps, id, actor.user_id)
-        .await?
-        .ok_or(ConversationError::ConversationNotFound)?;
+    membership(deps, id, actor.user_id).await?.ok_or(ConversationError::ConversationNotFound)?;
     if let Some(Mute::Until(until)) = mute
         && until <= deps.clock.now()
     {
@@ -294,15 +196,9 @@ pub async fn set_pinned(
     id: ConversationId,
     pinned: bool,
 ) -> Result<ConversationDetails, ConversationError> {
-    membership(deps, id, actor.user_id)
-        .await?
-        .ok_or(ConversationError::ConversationNotFound)?;
+    membership(deps, id, actor.user_id).await?.ok_or(ConversationError::ConversationNotFound)?;
     let pinned_at = pinned.then(|| deps.clock.now());
-    match deps
-        .conversations
-        .set_pinned(id, actor.user_id, pinned_at, MAX_PINNED)
-        .await?
-    {
+    match deps.conversations.set_pinned(id, actor.user_id, pinned_at, MAX_PINNED).await? {
         PinOutcome::Done => details_of(deps, actor, id).await,
         PinOutcome::TooManyPinned => Err(ConversationError::TooManyPinned),
     }
@@ -351,71 +247,27 @@ async fn apply(
     departed: Vec<UserId>,
 ) -> Result<(), ConversationError> {
     let now = deps.clock.now();
-    let announcement = NewMessage::system(
-        MessageId(deps.ids.new_id()),
-        change.conversation_id,
-        actor.user_id,
-        event,
-        now,
-    );
+    let announcement =
+        NewMessage::system(MessageId(deps.ids.new_id()), change.conversation_id, actor.user_id, event, now);
     let (conversation, message) = match deps.conversations.change_membership(change, announcement).await? {
-        MembershipOutcome::Applied {
-            conversation,
-            announcement,
-        } => (conversation, announcement),
+        MembershipOutcome::Applied { conversation, announcement } => (conversation, announcement),
         MembershipOutcome::TooManyMembers => return Err(ConversationError::GroupFull),
         MembershipOutcome::NotFound => return Err(ConversationError::ConversationNotFound),
     };
     let recipients = deps.conversations.member_ids(conversation.id).await?;
-    let updated = Event::ConversationUpdated {
-        change: kind,
-        conversation: conversation.clone(),
-    };
-    publish(
-        deps,
-        Delivery {
-            recipients: recipients.clone(),
-            except_session: None,
-            event: updated,
-        },
-    )
-    .await;
-    publish(
-        deps,
-        Delivery {
-            recipients,
-            except_session: None,
-            event: Event::MessageNew { message },
-        },
-    )
-    .await;
+    let updated = Event::ConversationUpdated { change: kind, conversation: conversation.clone() };
+    publish(deps, Delivery { recipients: recipients.clone(), except_session: None, event: updated }).await;
+    publish(deps, Delivery { recipients, except_session: None, event: Event::MessageNew { message } }).await;
     if !departed.is_empty() {
-        let removed = Event::ConversationUpdated {
-            change: ConversationChange::Removed,
-            conversation,
-        };
-        publish(
-            deps,
-            Delivery {
-                recipients: departed,
-                except_session: None,
-                event: removed,
-            },
-        )
-        .await;
+        let removed = Event::ConversationUpdated { change: ConversationChange::Removed, conversation };
+        publish(deps, Delivery { recipients: departed, except_session: None, event: removed }).await;
     }
     Ok(())
 }
 
 async fn require_group_member(deps: &Deps, actor: Actor, id: ConversationId) -> Result<Member, ConversationError> {
-    let me = membership(deps, id, actor.user_id)
-        .await?
-        .ok_or(ConversationError::ConversationNotFound)?;
-    let conversation = deps
-        .conversations
-        .conversation(id)
-        .await?
-        .ok_or(ConversationError::ConversationNotFound)?;
+    let me = membership(deps, id, actor.user_id).await?.ok_or(ConversationError::ConversationNotFound)?;
+    let conversation = deps.conversations.conversation(id).await?.ok_or(ConversationError::ConversationNotFound)?;
     if conversation.kind != ConversationKind::Group {
         return Err(ConversationError::NotAGroup);
     }
@@ -423,20 +275,10 @@ async fn require_group_member(deps: &Deps, actor: Actor, id: ConversationId) -> 
 }
 
 async fn details_of(deps: &Deps, actor: Actor, id: ConversationId) -> Result<ConversationDetails, ConversationError> {
-    let membership = membership(deps, id, actor.user_id)
-        .await?
-        .ok_or(ConversationError::ConversationNotFound)?;
-    let conversation = deps
-        .conversations
-        .conversation(id)
-        .await?
-        .ok_or(ConversationError::ConversationNotFound)?;
+    let membership = membership(deps, id, actor.user_id).await?.ok_or(ConversationError::ConversationNotFound)?;
+    let conversation = deps.conversations.conversation(id).await?.ok_or(ConversationError::ConversationNotFound)?;
     let members = deps.conversations.members(id).await?.iter().map(Member::view).collect();
-    Ok(ConversationDetails {
-        conversation,
-        members,
-        membership,
-    })
+    Ok(ConversationDetails { conversation, members, membership })
 }
 
 async fn require_users_exist(deps: &Deps, ids: &[UserId]) -> Result<(), ConversationError> {
@@ -464,9 +306,7 @@ async fn fill_peers(
     let wanted: Vec<UserId> = peer_of.iter().flatten().copied().collect();
     let users = deps.users.users(&wanted).await?;
     for (summary, peer) in summaries.iter_mut().zip(peer_of) {
-        summary.peer = peer
-            .and_then(|id| users.iter().find(|u| u.id == id))
-            .map(|u| u.public_profile());
+        summary.peer = peer.and_then(|id| users.iter().find(|u| u.id == id)).map(|u| u.public_profile());
     }
     Ok(())
 }

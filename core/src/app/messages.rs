@@ -49,16 +49,10 @@ pub async fn send(
     conversation: ConversationId,
     command: SendMessage,
 ) -> Result<Sent, MessageError> {
-    membership(deps, conversation, actor.user_id)
-        .await?
-        .ok_or(MessageError::ConversationNotFound)?;
+    membership(deps, conversation, actor.user_id).await?.ok_or(MessageError::ConversationNotFound)?;
     // A retry must get the original back even when the sender is now rate limited, so the
     // idempotency lookup comes before the limiter.
-    if let Some(message) = deps
-        .messages
-        .message_by_client_id(actor.user_id, command.client_msg_id)
-        .await?
-    {
+    if let Some(message) = deps.messages.message_by_client_id(actor.user_id, command.client_msg_id).await? {
         return retried(message, conversation);
     }
     let body = parse_body(command.body.as_deref().unwrap_or(""))?;
@@ -68,14 +62,9 @@ pub async fn send(
             return Err(MessageError::ReplyNotFound);
         }
     }
-    rate_check(
-        deps,
-        &format!("chat:user:{}", actor.user_id),
-        deps.limits.chat,
-        WhenUnavailable::Allow,
-    )
-    .await?
-    .map_err(|retry_after_ms| MessageError::RateLimited { retry_after_ms })?;
+    rate_check(deps, &format!("chat:user:{}", actor.user_id), deps.limits.chat, WhenUnavailable::Allow)
+        .await?
+        .map_err(|retry_after_ms| MessageError::RateLimited { retry_after_ms })?;
     let new = NewMessage {
         id: MessageId(deps.ids.new_id()),
         conversation_id: conversation,
@@ -90,19 +79,14 @@ pub async fn send(
     match deps.messages.insert_message(new).await? {
         InsertOutcome::Existing(message) => retried(message, conversation),
         InsertOutcome::Inserted(message) => {
-            let recipients = deps.conversations.member_ids(conversation).await?;
-            let event = Event::MessageNew {
-                message: message.clone(),
-            };
-            publish(
-                deps,
-                Delivery {
-                    recipients,
-                    except_session: Some(actor.session_id),
-                    event,
-                },
-            )
-            .await;
+            // The message is stored: from here on nothing may turn the send into an error.
+            match deps.conversations.member_ids(conversation).await {
+                Ok(recipients) => {
+                    let event = Event::MessageNew { message: message.clone() };
+                    publish(deps, Delivery { recipients, except_session: Some(actor.session_id), event }).await;
+                }
+                Err(error) => tracing::warn!(%error, "message stored but not fanned out; clients catch up with sync"),
+            }
             Ok(Sent { message, created: true })
         }
     }
@@ -118,9 +102,7 @@ pub async fn history(
     after_seq: Option<u64>,
     limit: usize,
 ) -> Result<Vec<Message>, MessageError> {
-    membership(deps, conversation, actor.user_id)
-        .await?
-        .ok_or(MessageError::ConversationNotFound)?;
+    membership(deps, conversation, actor.user_id).await?.ok_or(MessageError::ConversationNotFound)?;
     let limit = limit.clamp(1, MAX_HISTORY_PAGE);
     let page = match (before_seq, after_seq) {
         (Some(_), Some(_)) => {
@@ -137,10 +119,7 @@ pub async fn edit(deps: &Deps, actor: Actor, id: MessageId, body: &str) -> Resul
     let message = visible_message(deps, actor, id).await?;
     let body = parse_body(body)?;
     check_sender_change(&message, actor.user_id, deps.clock.now()).map_err(refusal)?;
-    let update = MessageUpdate::Edit {
-        body,
-        at: deps.clock.now(),
-    };
+    let update = MessageUpdate::Edit { body, at: deps.clock.now() };
     update_and_announce(deps, actor, id, update, MessageChange::Edited).await
 }
 
@@ -161,9 +140,7 @@ pub async fn delete(
         DeleteScope::Everyone => {
             check_sender_change(&message, actor.user_id, deps.clock.now()).map_err(refusal)?;
             let update = MessageUpdate::Recall { at: deps.clock.now() };
-            update_and_announce(deps, actor, id, update, MessageChange::Recalled)
-                .await
-                .map(Some)
+            update_and_announce(deps, actor, id, update, MessageChange::Recalled).await.map(Some)
         }
     }
 }
@@ -175,19 +152,14 @@ pub async fn react(deps: &Deps, actor: Actor, id: MessageId, emoji: Option<&str>
         return Err(MessageError::Recalled);
     }
     let emoji = emoji.map(parse_emoji).transpose()?;
-    let update = MessageUpdate::React {
-        user: actor.user_id,
-        emoji,
-    };
+    let update = MessageUpdate::React { user: actor.user_id, emoji, at: deps.clock.now() };
     update_and_announce(deps, actor, id, update, MessageChange::Reaction).await
 }
 
 /// A message the caller may see: it exists and they are a member of its conversation.
 async fn visible_message(deps: &Deps, actor: Actor, id: MessageId) -> Result<Message, MessageError> {
     let message = deps.messages.message(id).await?.ok_or(MessageError::MessageNotFound)?;
-    membership(deps, message.conversation_id, actor.user_id)
-        .await?
-        .ok_or(MessageError::MessageNotFound)?;
+    membership(deps, message.conversation_id, actor.user_id).await?.ok_or(MessageError::MessageNotFound)?;
     Ok(message)
 }
 
@@ -198,25 +170,10 @@ async fn update_and_announce(
     update: MessageUpdate,
     change: MessageChange,
 ) -> Result<Message, MessageError> {
-    let message = deps
-        .messages
-        .update_message(id, update)
-        .await?
-        .ok_or(MessageError::MessageNotFound)?;
+    let message = deps.messages.update_message(id, update).await?.ok_or(MessageError::MessageNotFound)?;
     let recipients = deps.conversations.member_ids(message.conversation_id).await?;
-    let event = Event::MessageUpdated {
-        change,
-        message: message.clone(),
-    };
-    publish(
-        deps,
-        Delivery {
-            recipients,
-            except_session: Some(actor.session_id),
-            event,
-        },
-    )
-    .await;
+    let event = Event::MessageUpdated { change, message: message.clone() };
+    publish(deps, Delivery { recipients, except_session: Some(actor.session_id), event }).await;
     Ok(message)
 }
 
@@ -224,16 +181,9 @@ fn retried(message: Message, conversation: ConversationId) -> Result<Sent, Messa
     // The key belongs to the sender across conversations; reusing it elsewhere is a client
     // bug, reported instead of silently returning a message from another conversation.
     if message.conversation_id != conversation {
-        return Err(Invalid::new(
-            "client_msg_id_reused",
-            "this client_msg_id was used for another conversation",
-        )
-        .into());
+        return Err(Invalid::new("client_msg_id_reused", "this client_msg_id was used for another conversation").into());
     }
-    Ok(Sent {
-        message,
-        created: false,
-    })
+    Ok(Sent { message, created: false })
 }
 
 fn refusal(refusal: ChangeRefusal) -> MessageError {

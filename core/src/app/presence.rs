@@ -25,20 +25,10 @@ pub async fn connected(deps: &Deps, actor: Actor) -> Result<(), RepoError> {
 /// A heartbeat renewed the session; announces the user if this brought them online.
 pub async fn heartbeat(deps: &Deps, actor: Actor) -> Result<(), RepoError> {
     let now = deps.clock.now();
-    let came_online = deps
-        .presence
-        .session_alive(actor.user_id, actor.session_id, now, deps.limits.presence_ttl)
-        .await?;
+    let came_online =
+        deps.presence.session_alive(actor.user_id, actor.session_id, now, deps.limits.presence_ttl).await?;
     if came_online {
-        announce(
-            deps,
-            actor.user_id,
-            PresenceStatus {
-                online: true,
-                last_seen: None,
-            },
-        )
-        .await?;
+        announce(deps, actor.user_id, PresenceStatus { online: true, last_seen: None }).await?;
     }
     Ok(())
 }
@@ -46,20 +36,8 @@ pub async fn heartbeat(deps: &Deps, actor: Actor) -> Result<(), RepoError> {
 /// A socket of `actor` closed; announces the user as offline if it was their last.
 pub async fn disconnected(deps: &Deps, actor: Actor) -> Result<(), RepoError> {
     let now = deps.clock.now();
-    if deps
-        .presence
-        .session_ended(actor.user_id, actor.session_id, now)
-        .await?
-    {
-        announce(
-            deps,
-            actor.user_id,
-            PresenceStatus {
-                online: false,
-                last_seen: Some(now),
-            },
-        )
-        .await?;
+    if deps.presence.session_ended(actor.user_id, actor.session_id, now).await? {
+        announce(deps, actor.user_id, PresenceStatus { online: false, last_seen: Some(now) }).await?;
     }
     Ok(())
 }
@@ -69,15 +47,7 @@ pub async fn disconnected(deps: &Deps, actor: Actor) -> Result<(), RepoError> {
 pub async fn sweep(deps: &Deps) -> Result<usize, RepoError> {
     let expired = deps.presence.take_expired(deps.clock.now()).await?;
     for (user, last_seen) in &expired {
-        announce(
-            deps,
-            *user,
-            PresenceStatus {
-                online: false,
-                last_seen: Some(*last_seen),
-            },
-        )
-        .await?;
+        announce(deps, *user, PresenceStatus { online: false, last_seen: Some(*last_seen) }).await?;
     }
     Ok(expired.len())
 }
@@ -106,20 +76,8 @@ async fn announce(deps: &Deps, user: UserId, status: PresenceStatus) -> Result<(
     if recipients.is_empty() {
         return Ok(());
     }
-    let event = Event::Presence {
-        user_id: user,
-        online: status.online,
-        last_seen: status.last_seen,
-    };
-    publish(
-        deps,
-        Delivery {
-            recipients,
-            except_session: None,
-            event,
-        },
-    )
-    .await;
+    let event = Event::Presence { user_id: user, online: status.online, last_seen: status.last_seen };
+    publish(deps, Delivery { recipients, except_session: None, event }).await;
     Ok(())
 }
 

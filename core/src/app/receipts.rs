@@ -16,16 +16,10 @@ pub async fn mark(
     kind: ReceiptKind,
     seq: u64,
 ) -> Result<u64, ConversationError> {
-    let member = membership(deps, conversation, actor.user_id)
-        .await?
-        .ok_or(ConversationError::ConversationNotFound)?;
+    let member = membership(deps, conversation, actor.user_id).await?.ok_or(ConversationError::ConversationNotFound)?;
     let moved = match kind {
         ReceiptKind::Read => deps.conversations.mark_read(conversation, actor.user_id, seq).await?,
-        ReceiptKind::Delivered => {
-            deps.conversations
-                .mark_delivered(conversation, actor.user_id, seq)
-                .await?
-        }
+        ReceiptKind::Delivered => deps.conversations.mark_delivered(conversation, actor.user_id, seq).await?,
     };
     let Some(mark) = moved else {
         return Ok(match kind {
@@ -34,22 +28,9 @@ pub async fn mark(
         });
     };
     let recipients = deps.conversations.member_ids(conversation).await?;
-    let event = Event::Receipt {
-        conversation_id: conversation,
-        user_id: actor.user_id,
-        kind,
-        seq: mark,
-    };
+    let event = Event::Receipt { conversation_id: conversation, user_id: actor.user_id, kind, seq: mark };
     // The caller's other devices get it too, so their unread badges clear.
-    publish(
-        deps,
-        Delivery {
-            recipients,
-            except_session: Some(actor.session_id),
-            event,
-        },
-    )
-    .await;
+    publish(deps, Delivery { recipients, except_session: Some(actor.session_id), event }).await;
     Ok(mark)
 }
 
@@ -60,29 +41,10 @@ pub async fn typing(
     conversation: ConversationId,
     state: TypingState,
 ) -> Result<(), ConversationError> {
-    membership(deps, conversation, actor.user_id)
-        .await?
-        .ok_or(ConversationError::ConversationNotFound)?;
-    let recipients: Vec<_> = deps
-        .conversations
-        .member_ids(conversation)
-        .await?
-        .into_iter()
-        .filter(|u| *u != actor.user_id)
-        .collect();
-    let event = Event::Typing {
-        conversation_id: conversation,
-        user_id: actor.user_id,
-        state,
-    };
-    publish(
-        deps,
-        Delivery {
-            recipients,
-            except_session: Some(actor.session_id),
-            event,
-        },
-    )
-    .await;
+    membership(deps, conversation, actor.user_id).await?.ok_or(ConversationError::ConversationNotFound)?;
+    let recipients: Vec<_> =
+        deps.conversations.member_ids(conversation).await?.into_iter().filter(|u| *u != actor.user_id).collect();
+    let event = Event::Typing { conversation_id: conversation, user_id: actor.user_id, state };
+    publish(deps, Delivery { recipients, except_session: Some(actor.session_id), event }).await;
     Ok(())
 }

@@ -43,24 +43,14 @@ pub async fn sync(
         let known = since.get(&conversation_id).copied().unwrap_or(0);
         let mut truncated = false;
         if last_seq > known {
-            let page = HistoryPage::After {
-                seq: known,
-                limit: MAX_SYNC_PER_CONVERSATION,
-            };
+            let page = HistoryPage::After { seq: known, limit: MAX_SYNC_PER_CONVERSATION };
             let missed = deps.messages.history(conversation_id, actor.user_id, page).await?;
             // A full page may have more behind it (a short one cannot: hidden messages only
             // make pages shorter).
             truncated = missed.len() == MAX_SYNC_PER_CONVERSATION && missed.last().is_some_and(|m| m.seq < last_seq);
             messages.extend(missed);
         }
-        conversations.push(SyncedConversation {
-            conversation_id,
-            last_seq,
-            truncated,
-        });
+        conversations.push(SyncedConversation { conversation_id, last_seq, truncated });
     }
-    Ok(SyncResult {
-        messages,
-        conversations,
-    })
+    Ok(SyncResult { messages, conversations })
 }

@@ -84,18 +84,11 @@ impl Mocks {
 }
 
 fn actor() -> Actor {
-    Actor {
-        user_id: UserId(uuid::Uuid::from_u128(1)),
-        session_id: SessionId(uuid::Uuid::from_u128(2)),
-    }
+    Actor { user_id: UserId(uuid::Uuid::from_u128(1)), session_id: SessionId(uuid::Uuid::from_u128(2)) }
 }
 
 fn text(body: &str) -> SendMessage {
-    SendMessage {
-        client_msg_id: ClientMsgId(uuid::Uuid::from_u128(77)),
-        body: Some(body.into()),
-        reply_to: None,
-    }
+    SendMessage { client_msg_id: ClientMsgId(uuid::Uuid::from_u128(77)), body: Some(body.into()), reply_to: None }
 }
 
 fn conversation() -> ConversationId {
@@ -106,10 +99,7 @@ fn conversation() -> ConversationId {
 fn a_rate_limited_send_stores_and_publishes_nothing() {
     let mut mocks = Mocks::new();
     mocks.member_and_new_send();
-    mocks
-        .rate_limits
-        .expect_check()
-        .returning(|_, _, _| Ok(RateDecision::Limited { retry_after_ms: 1000 }));
+    mocks.rate_limits.expect_check().returning(|_, _, _| Ok(RateDecision::Limited { retry_after_ms: 1000 }));
     mocks.messages.expect_insert_message().never();
     mocks.events.expect_publish().never();
     let result = block_on(send(&mocks.into_deps(), actor(), conversation(), text("xin chào")));
@@ -120,14 +110,8 @@ fn a_rate_limited_send_stores_and_publishes_nothing() {
 fn a_store_outage_is_a_retryable_error_and_nothing_is_published() {
     let mut mocks = Mocks::new();
     mocks.member_and_new_send();
-    mocks
-        .rate_limits
-        .expect_check()
-        .returning(|_, _, _| Ok(RateDecision::Allowed));
-    mocks
-        .messages
-        .expect_insert_message()
-        .returning(|_| Err(RepoError::Unavailable("connection lost".into())));
+    mocks.rate_limits.expect_check().returning(|_, _, _| Ok(RateDecision::Allowed));
+    mocks.messages.expect_insert_message().returning(|_| Err(RepoError::Unavailable("connection lost".into())));
     mocks.events.expect_publish().never();
     let result = block_on(send(&mocks.into_deps(), actor(), conversation(), text("xin chào")));
     assert_eq!(result, Err(MessageError::Unavailable));
@@ -147,10 +131,7 @@ fn a_non_member_learns_nothing_and_touches_nothing() {
 #[test]
 fn a_retry_returns_the_original_without_spending_rate_or_storing() {
     let mut mocks = Mocks::new();
-    mocks
-        .conversations
-        .expect_member()
-        .returning(|c, u| Ok(Some(Member::new(c, u, Role::Member, Utc::now()))));
+    mocks.conversations.expect_member().returning(|c, u| Ok(Some(Member::new(c, u, Role::Member, Utc::now()))));
     let original = NewMessage {
         id: crate::domain::ids::MessageId(uuid::Uuid::from_u128(9)),
         conversation_id: conversation(),
@@ -164,10 +145,7 @@ fn a_retry_returns_the_original_without_spending_rate_or_storing() {
     }
     .into_message(4);
     let stored = original.clone();
-    mocks
-        .messages
-        .expect_message_by_client_id()
-        .returning(move |_, _| Ok(Some(stored.clone())));
+    mocks.messages.expect_message_by_client_id().returning(move |_, _| Ok(Some(stored.clone())));
     mocks.rate_limits.expect_check().never();
     mocks.messages.expect_insert_message().never();
     mocks.events.expect_publish().never();
@@ -179,23 +157,10 @@ fn a_retry_returns_the_original_without_spending_rate_or_storing() {
 fn a_failed_publish_does_not_undo_a_stored_send() {
     let mut mocks = Mocks::new();
     mocks.member_and_new_send();
-    mocks
-        .rate_limits
-        .expect_check()
-        .returning(|_, _, _| Ok(RateDecision::Allowed));
-    mocks
-        .messages
-        .expect_insert_message()
-        .returning(|new| Ok(InsertOutcome::Inserted(new.into_message(1))));
-    mocks
-        .conversations
-        .expect_member_ids()
-        .returning(|_| Ok(vec![actor().user_id]));
-    mocks
-        .events
-        .expect_publish()
-        .times(1)
-        .returning(|_| Err(RepoError::Unavailable("bus down".into())));
+    mocks.rate_limits.expect_check().returning(|_, _, _| Ok(RateDecision::Allowed));
+    mocks.messages.expect_insert_message().returning(|new| Ok(InsertOutcome::Inserted(new.into_message(1))));
+    mocks.conversations.expect_member_ids().returning(|_| Ok(vec![actor().user_id]));
+    mocks.events.expect_publish().times(1).returning(|_| Err(RepoError::Unavailable("bus down".into())));
     let sent = block_on(send(&mocks.into_deps(), actor(), conversation(), text("vẫn lưu")));
     assert_eq!(sent.map(|s| (s.message.seq, s.created)), Ok((1, true)));
 }
@@ -203,24 +168,12 @@ fn a_failed_publish_does_not_undo_a_stored_send() {
 #[test]
 fn an_unknown_username_still_costs_a_password_check() {
     let mut mocks = Mocks::new();
-    mocks
-        .rate_limits
-        .expect_check()
-        .returning(|_, _, _| Ok(RateDecision::Allowed));
+    mocks.rate_limits.expect_check().returning(|_, _, _| Ok(RateDecision::Allowed));
     mocks.users.expect_credentials().returning(|_| Ok(None));
-    mocks
-        .passwords
-        .expect_verify()
-        .with(always(), mockall::predicate::eq(None))
-        .times(1)
-        .returning(|_, _| Ok(false));
+    mocks.passwords.expect_verify().with(always(), mockall::predicate::eq(None)).times(1).returning(|_, _| Ok(false));
     mocks.sessions.expect_create_session().never();
-    let login = auth::Login {
-        username: "nobody".into(),
-        password: "whatever1".into(),
-        device_name: None,
-        client_ip: None,
-    };
+    let login =
+        auth::Login { username: "nobody".into(), password: "whatever1".into(), device_name: None, client_ip: None };
     let result = block_on(auth::login(&mocks.into_deps(), login));
     assert!(matches!(result, Err(AuthError::InvalidCredentials)));
 }
@@ -228,15 +181,8 @@ fn an_unknown_username_still_costs_a_password_check() {
 #[test]
 fn a_revoked_session_cannot_use_its_still_valid_access_token() {
     let mut mocks = Mocks::new();
-    let claims = AccessClaims {
-        user_id: actor().user_id,
-        session_id: actor().session_id,
-        expires_at: Utc::now(),
-    };
-    mocks
-        .tokens
-        .expect_verify_access()
-        .returning(move |_, _| Some(claims.clone()));
+    let claims = AccessClaims { user_id: actor().user_id, session_id: actor().session_id, expires_at: Utc::now() };
+    mocks.tokens.expect_verify_access().returning(move |_, _| Some(claims.clone()));
     mocks.sessions.expect_session().returning(|id| {
         Ok(Some(Session {
             id,

@@ -23,10 +23,7 @@ impl Username {
             ));
         }
         if name.starts_with('.') || name.ends_with('.') {
-            return Err(Invalid::new(
-                "invalid_username",
-                "username may not start or end with '.'",
-            ));
+            return Err(Invalid::new("invalid_username", "username may not start or end with '.'"));
         }
         Ok(Username(name))
     }
@@ -105,10 +102,7 @@ impl Phone {
         let valid =
             (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0');
         if !valid {
-            return Err(Invalid::new(
-                "invalid_phone",
-                "phone must be in E.164 form, e.g. +84912345678",
-            ));
+            return Err(Invalid::new("invalid_phone", "phone must be in E.164 form, e.g. +84912345678"));
         }
         Ok(Phone(phone))
     }
@@ -270,13 +264,7 @@ impl Session {
 
 /// A device name as given at login: trimmed, at most 64 characters, "unknown" when absent.
 pub fn device_name(raw: Option<&str>) -> String {
-    let name: String = raw
-        .unwrap_or("")
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(64)
-        .collect();
+    let name: String = raw.unwrap_or("").trim().chars().filter(|c| !c.is_control()).take(64).collect();
     if name.is_empty() { "unknown".to_owned() } else { name }
 }
 
@@ -303,10 +291,7 @@ mod tests {
 
     #[test]
     fn phone_accepts_e164_only() {
-        assert_eq!(
-            Phone::parse("+84 912 345 678").map(|p| p.0),
-            Ok("+84912345678".to_owned())
-        );
+        assert_eq!(Phone::parse("+84 912 345 678").map(|p| p.0), Ok("+84912345678".to_owned()));
         assert!(Phone::parse("0912345678").is_err());
         assert!(Phone::parse("+0912345678").is_err());
         assert!(Phone::parse("+84abc").is_err());

@@ -181,10 +181,7 @@ pub fn successor_owner(members: &[Member]) -> Option<UserId> {
         .max_by(|a, b| {
             // Highest role, then earliest join; equal join times go to the older account
             // (ids are time-ordered), so the choice never depends on storage order.
-            a.role
-                .cmp(&b.role)
-                .then(b.joined_at.cmp(&a.joined_at))
-                .then(b.user_id.cmp(&a.user_id))
+            a.role.cmp(&b.role).then(b.joined_at.cmp(&a.joined_at)).then(b.user_id.cmp(&a.user_id))
         })
         .map(|member| member.user_id)
 }

@@ -54,29 +54,13 @@ pub enum Event {
     #[serde(rename = "message.updated")]
     MessageUpdated { change: MessageChange, message: Message },
     #[serde(rename = "receipt")]
-    Receipt {
-        conversation_id: ConversationId,
-        user_id: UserId,
-        kind: ReceiptKind,
-        seq: u64,
-    },
+    Receipt { conversation_id: ConversationId, user_id: UserId, kind: ReceiptKind, seq: u64 },
     #[serde(rename = "typing")]
-    Typing {
-        conversation_id: ConversationId,
-        user_id: UserId,
-        state: TypingState,
-    },
+    Typing { conversation_id: ConversationId, user_id: UserId, state: TypingState },
     #[serde(rename = "conversation.updated")]
-    ConversationUpdated {
-        change: ConversationChange,
-        conversation: Conversation,
-    },
+    ConversationUpdated { change: ConversationChange, conversation: Conversation },
     #[serde(rename = "presence")]
-    Presence {
-        user_id: UserId,
-        online: bool,
-        last_seen: Option<chrono::DateTime<chrono::Utc>>,
-    },
+    Presence { user_id: UserId, online: bool, last_seen: Option<chrono::DateTime<chrono::Utc>> },
     /// Not shown to clients: tells gateways to close the sockets of revoked sessions.
     #[serde(rename = "session.revoked")]
     SessionsRevoked { session_ids: Vec<SessionId> },

@@ -122,10 +122,7 @@ pub fn parse_body(raw: &str) -> Result<String, Invalid> {
         return Err(Invalid::new("empty_message", "message body must not be empty"));
     }
     if body.chars().count() > MAX_BODY_CHARS {
-        return Err(Invalid::new(
-            "message_too_long",
-            "message body must be at most 4000 characters",
-        ));
+        return Err(Invalid::new("message_too_long", "message body must be at most 4000 characters"));
     }
     Ok(body.to_owned())
 }
@@ -135,9 +132,7 @@ pub fn parse_emoji(raw: &str) -> Result<String, Invalid> {
     let plausible = !raw.is_empty()
         && raw.len() <= 32
         && raw.chars().count() <= 10
-        && !raw
-            .chars()
-            .any(|c| c.is_alphanumeric() || c.is_whitespace() || c.is_control());
+        && !raw.chars().any(|c| c.is_alphanumeric() || c.is_whitespace() || c.is_control());
     if !plausible {
         return Err(Invalid::new("invalid_emoji", "a reaction must be a single emoji"));
     }
@@ -211,10 +206,7 @@ mod tests {
     #[test]
     fn body_limits_count_characters() {
         assert!(parse_body(&"ệ".repeat(4000)).is_ok());
-        assert_eq!(
-            parse_body(&"a".repeat(4001)).map_err(|e| e.code),
-            Err("message_too_long")
-        );
+        assert_eq!(parse_body(&"a".repeat(4001)).map_err(|e| e.code), Err("message_too_long"));
         assert_eq!(parse_body("  \n ").map_err(|e| e.code), Err("empty_message"));
     }
 
@@ -223,18 +215,12 @@ mod tests {
         let sender = UserId(Uuid::from_u128(1));
         let sent = chrono::DateTime::UNIX_EPOCH;
         let message = text_message(sender, sent);
-        assert_eq!(
-            check_sender_change(&message, sender, sent + Duration::hours(24)),
-            Ok(())
-        );
+        assert_eq!(check_sender_change(&message, sender, sent + Duration::hours(24)), Ok(()));
         assert_eq!(
             check_sender_change(&message, sender, sent + Duration::hours(24) + Duration::seconds(1)),
             Err(ChangeRefusal::WindowClosed)
         );
-        assert_eq!(
-            check_sender_change(&message, UserId(Uuid::from_u128(2)), sent),
-            Err(ChangeRefusal::NotSender)
-        );
+        assert_eq!(check_sender_change(&message, UserId(Uuid::from_u128(2)), sent), Err(ChangeRefusal::NotSender));
     }
 
     #[test]
@@ -243,13 +229,7 @@ mod tests {
         let user = UserId(Uuid::from_u128(1));
         apply_reaction(&mut reactions, user, Some("👍".into()));
         apply_reaction(&mut reactions, user, Some("❤️".into()));
-        assert_eq!(
-            reactions,
-            vec![Reaction {
-                user_id: user,
-                emoji: "❤️".into()
-            }]
-        );
+        assert_eq!(reactions, vec![Reaction { user_id: user, emoji: "❤️".into() }]);
         apply_reaction(&mut reactions, user, None);
         assert!(reactions.is_empty());
         assert!(parse_emoji("👍🏽").is_ok());

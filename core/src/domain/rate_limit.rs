@@ -17,10 +17,7 @@ impl Quota {
     /// `limit` requests per `window_ms`, all of which may come at once.
     pub fn per_window(limit: u32, window_ms: u64) -> Quota {
         let limit = limit.max(1);
-        Quota {
-            burst: limit,
-            interval_ms: (window_ms / u64::from(limit)).max(1),
-        }
+        Quota { burst: limit, interval_ms: (window_ms / u64::from(limit)).max(1) }
     }
 
     pub fn per_minute(limit: u32) -> Quota {
@@ -81,10 +78,7 @@ mod tests {
         let quota = Quota::per_minute(60);
         let outcomes = run(quota, &[0; 61]);
         assert_eq!(outcomes.iter().filter(|(_, ok)| *ok).count(), 60);
-        assert_eq!(
-            gcra(Some(60_000), 0, quota).0,
-            RateDecision::Limited { retry_after_ms: 1000 }
-        );
+        assert_eq!(gcra(Some(60_000), 0, quota).0, RateDecision::Limited { retry_after_ms: 1000 });
         assert_eq!(gcra(Some(60_000), 1000, quota).0, RateDecision::Allowed);
     }
 

@@ -31,10 +31,7 @@ pub struct MembershipChange {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MembershipOutcome {
-    Applied {
-        conversation: Conversation,
-        announcement: Message,
-    },
+    Applied { conversation: Conversation, announcement: Message },
     TooManyMembers,
     NotFound,
 }

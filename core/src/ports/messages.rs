@@ -29,7 +29,7 @@ pub enum HistoryPage {
 pub enum MessageUpdate {
     Edit { body: String, at: Timestamp },
     Recall { at: Timestamp },
-    React { user: UserId, emoji: Option<String> },
+    React { user: UserId, emoji: Option<String>, at: Timestamp },
 }
 
 #[cfg_attr(test, mockall::automock)]

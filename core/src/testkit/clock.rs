@@ -14,9 +14,7 @@ impl ManualClock {
     /// Starts at `start`, cut to microseconds like every clock (see `Clock`).
     pub fn new(start: Timestamp) -> Self {
         use chrono::SubsecRound as _;
-        ManualClock {
-            now: Mutex::new(start.trunc_subsecs(6)),
-        }
+        ManualClock { now: Mutex::new(start.trunc_subsecs(6)) }
     }
 
     pub fn advance(&self, by: Duration) {

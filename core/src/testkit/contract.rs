@@ -76,10 +76,7 @@ pub async fn group(store: &dyn Store, members: &[UserId]) -> ConversationId {
         .enumerate()
         .map(|(i, user)| Member::new(id, *user, if i == 0 { Role::Owner } else { Role::Member }, now))
         .collect();
-    let event = crate::domain::message::SystemEvent::GroupCreated {
-        actor: creator,
-        title: "Nhóm".into(),
-    };
+    let event = crate::domain::message::SystemEvent::GroupCreated { actor: creator, title: "Nhóm".into() };
     let announcement = NewMessage::system(MessageId(new_id()), id, creator, event, now);
     store.create_group(conversation, members, announcement).await.unwrap();
     id
@@ -121,20 +118,10 @@ pub async fn users_are_unique_by_username_and_phone(store: &dyn Store) {
     store.update_user(&taken).await.unwrap().unwrap();
     let mut twin = taken.clone();
     twin.id = UserId(new_id());
-    assert_eq!(
-        store.insert_user(twin.clone(), "h".into()).await.unwrap(),
-        Err(UserConflict::Username)
-    );
+    assert_eq!(store.insert_user(twin.clone(), "h".into()).await.unwrap(), Err(UserConflict::Username));
     twin.username = Username::parse(&format!("b{}", &twin.id.to_string()[24..])).unwrap();
-    assert_eq!(
-        store.insert_user(twin, "h".into()).await.unwrap(),
-        Err(UserConflict::Phone)
-    );
-    let credentials = store
-        .credentials(&taken.username)
-        .await
-        .unwrap()
-        .expect("credentials by username");
+    assert_eq!(store.insert_user(twin, "h".into()).await.unwrap(), Err(UserConflict::Phone));
+    let credentials = store.credentials(&taken.username).await.unwrap().expect("credentials by username");
     assert_eq!(credentials.user_id, first);
 }
 
@@ -151,36 +138,18 @@ pub async fn refresh_tokens_rotate_once_and_replays_revoke(store: &dyn Store) {
     };
     let first = TokenHash(new_id().to_string());
     let second = TokenHash(new_id().to_string());
-    store
-        .create_session(NewSession {
-            session: session.clone(),
-            refresh_hash: first.clone(),
-        })
-        .await
-        .unwrap();
+    store.create_session(NewSession { session: session.clone(), refresh_hash: first.clone() }).await.unwrap();
     let later = now + Duration::days(31);
     let rotated = store.rotate_refresh(&first, second.clone(), now, later).await.unwrap();
     assert!(
         matches!(rotated, RotateOutcome::Rotated(ref s) if s.id == session.id && s.refresh_expires_at == later),
         "{rotated:?}"
     );
-    let replay = store
-        .rotate_refresh(&first, TokenHash(new_id().to_string()), now, later)
-        .await
-        .unwrap();
+    let replay = store.rotate_refresh(&first, TokenHash(new_id().to_string()), now, later).await.unwrap();
     assert_eq!(replay, RotateOutcome::Reused(session.id));
-    let after = store
-        .rotate_refresh(&second, TokenHash(new_id().to_string()), now, later)
-        .await
-        .unwrap();
+    let after = store.rotate_refresh(&second, TokenHash(new_id().to_string()), now, later).await.unwrap();
     assert_eq!(after, RotateOutcome::Invalid, "a replay revokes the whole session");
-    assert!(
-        store
-            .session(session.id)
-            .await
-            .unwrap()
-            .is_some_and(|s| s.revoked_at.is_some())
-    );
+    assert!(store.session(session.id).await.unwrap().is_some_and(|s| s.revoked_at.is_some()));
 }
 
 pub async fn concurrent_sends_get_gap_free_seqs(store: &dyn Store, sends: usize) {
@@ -208,11 +177,8 @@ pub async fn a_client_msg_id_sent_twice_at_once_stores_one_message(store: &dyn S
     let (a, b) = (user(store, "a").await, user(store, "b").await);
     let id = group(store, &[a, b]).await;
     let key = new_id();
-    let outcomes = join_all([
-        store.insert_message(text(id, a, Some(key))),
-        store.insert_message(text(id, a, Some(key))),
-    ])
-    .await;
+    let outcomes =
+        join_all([store.insert_message(text(id, a, Some(key))), store.insert_message(text(id, a, Some(key)))]).await;
     let ids: HashSet<MessageId> = outcomes
         .into_iter()
         .map(|o| match o.unwrap() {
@@ -223,10 +189,7 @@ pub async fn a_client_msg_id_sent_twice_at_once_stores_one_message(store: &dyn S
     let history = store.history(id, a, HistoryPage::Latest { limit: 10 }).await.unwrap();
     assert_eq!(history.iter().filter(|m| m.kind == MessageKind::Text).count(), 1);
     // The same key from another sender is a different message.
-    assert!(matches!(
-        store.insert_message(text(id, b, Some(key))).await.unwrap(),
-        InsertOutcome::Inserted(_)
-    ));
+    assert!(matches!(store.insert_message(text(id, b, Some(key))).await.unwrap(), InsertOutcome::Inserted(_)));
 }
 
 pub async fn one_direct_conversation_per_pair_even_under_races(store: &dyn Store) {
@@ -234,10 +197,8 @@ pub async fn one_direct_conversation_per_pair_even_under_races(store: &dyn Store
     let now = now();
     let attempt = |first: UserId, second: UserId| {
         let candidate = conversation(ConversationKind::Direct, first, now);
-        let members = [
-            Member::new(candidate.id, first, Role::Member, now),
-            Member::new(candidate.id, second, Role::Member, now),
-        ];
+        let members =
+            [Member::new(candidate.id, first, Role::Member, now), Member::new(candidate.id, second, Role::Member, now)];
         store.find_or_create_direct(candidate, members)
     };
     let outcomes = join_all([attempt(a, b), attempt(b, a), attempt(a, b)]).await;
@@ -273,46 +234,13 @@ pub async fn history_pages_both_ways_and_hides_per_viewer(store: &dyn Store) {
         }
     }
     let seqs = |page: Vec<crate::domain::message::Message>| page.iter().map(|m| m.seq).collect::<Vec<_>>();
-    assert_eq!(
-        seqs(store.history(id, a, HistoryPage::Latest { limit: 3 }).await.unwrap()),
-        [8, 9, 10]
-    );
-    assert_eq!(
-        seqs(
-            store
-                .history(id, a, HistoryPage::Before { seq: 8, limit: 3 })
-                .await
-                .unwrap()
-        ),
-        [5, 6, 7]
-    );
-    assert_eq!(
-        seqs(
-            store
-                .history(id, a, HistoryPage::After { seq: 7, limit: 10 })
-                .await
-                .unwrap()
-        ),
-        [8, 9, 10]
-    );
-    assert_eq!(
-        seqs(
-            store
-                .history(id, a, HistoryPage::After { seq: 10, limit: 10 })
-                .await
-                .unwrap()
-        ),
-        Vec::<u64>::new()
-    );
+    assert_eq!(seqs(store.history(id, a, HistoryPage::Latest { limit: 3 }).await.unwrap()), [8, 9, 10]);
+    assert_eq!(seqs(store.history(id, a, HistoryPage::Before { seq: 8, limit: 3 }).await.unwrap()), [5, 6, 7]);
+    assert_eq!(seqs(store.history(id, a, HistoryPage::After { seq: 7, limit: 10 }).await.unwrap()), [8, 9, 10]);
+    assert_eq!(seqs(store.history(id, a, HistoryPage::After { seq: 10, limit: 10 }).await.unwrap()), Vec::<u64>::new());
     store.hide_message(sent[8].id, a).await.unwrap();
-    assert_eq!(
-        seqs(store.history(id, a, HistoryPage::Latest { limit: 2 }).await.unwrap()),
-        [8, 9]
-    );
-    assert_eq!(
-        seqs(store.history(id, b, HistoryPage::Latest { limit: 2 }).await.unwrap()),
-        [9, 10]
-    );
+    assert_eq!(seqs(store.history(id, a, HistoryPage::Latest { limit: 2 }).await.unwrap()), [8, 9]);
+    assert_eq!(seqs(store.history(id, b, HistoryPage::Latest { limit: 2 }).await.unwrap()), [9, 10]);
 }
 
 pub async fn read_marks_clamp_never_go_back_and_drive_unread(store: &dyn Store) {
@@ -324,28 +252,12 @@ pub async fn read_marks_clamp_never_go_back_and_drive_unread(store: &dyn Store) 
     store.insert_message(text(id, b, None)).await.unwrap();
     // b sent seq 5, which moved b's own read mark there: nothing unread for b.
     let unread = |user| async move {
-        let rows = store
-            .list_conversations(
-                user,
-                ListQuery {
-                    pinned: false,
-                    before: None,
-                    limit: 10,
-                },
-            )
-            .await
-            .unwrap();
-        rows.into_iter()
-            .find(|s| s.conversation.id == id)
-            .map(|s| s.unread_count)
+        let rows = store.list_conversations(user, ListQuery { pinned: false, before: None, limit: 10 }).await.unwrap();
+        rows.into_iter().find(|s| s.conversation.id == id).map(|s| s.unread_count)
     };
     assert_eq!(unread(b).await, Some(0));
     assert_eq!(unread(a).await, Some(1), "a's own messages never count as unread");
-    assert_eq!(
-        store.mark_read(id, a, 99).await.unwrap(),
-        Some(5),
-        "marks stop at the last message"
-    );
+    assert_eq!(store.mark_read(id, a, 99).await.unwrap(), Some(5), "marks stop at the last message");
     assert_eq!(store.mark_read(id, a, 2).await.unwrap(), None, "marks never go back");
     assert_eq!(unread(a).await, Some(0));
     // a's own sends moved a's delivered mark to 4; the receipt of b's message moves it on.
@@ -365,49 +277,25 @@ pub async fn membership_changes_respect_the_size_limit(store: &dyn Store) {
         title: None,
         max_members,
     };
-    let announce = || NewMessage {
-        kind: MessageKind::System,
-        body: None,
-        ..text(id, owner, None)
-    };
+    let announce = || NewMessage { kind: MessageKind::System, body: None, ..text(id, owner, None) };
     assert_eq!(
-        store
-            .change_membership(change(vec![x, y], 2), announce())
-            .await
-            .unwrap(),
+        store.change_membership(change(vec![x, y], 2), announce()).await.unwrap(),
         MembershipOutcome::TooManyMembers
     );
-    assert_eq!(
-        store.member_ids(id).await.unwrap(),
-        vec![owner],
-        "a refused change writes nothing"
-    );
+    assert_eq!(store.member_ids(id).await.unwrap(), vec![owner], "a refused change writes nothing");
     match store.change_membership(change(vec![x], 2), announce()).await.unwrap() {
-        MembershipOutcome::Applied {
-            conversation,
-            announcement,
-        } => {
+        MembershipOutcome::Applied { conversation, announcement } => {
             assert_eq!((conversation.member_count, announcement.seq), (2, 2));
         }
         other => panic!("expected the change to apply, got {other:?}"),
     }
-    let missing = MembershipChange {
-        conversation_id: ConversationId(new_id()),
-        ..change(vec![y], 10)
-    };
-    assert_eq!(
-        store.change_membership(missing, announce()).await.unwrap(),
-        MembershipOutcome::NotFound
-    );
+    let missing = MembershipChange { conversation_id: ConversationId(new_id()), ..change(vec![y], 10) };
+    assert_eq!(store.change_membership(missing, announce()).await.unwrap(), MembershipOutcome::NotFound);
 }
 
 pub async fn contacts_are_the_people_one_shares_a_conversation_with(store: &dyn Store) {
-    let (a, b, c, stranger) = (
-        user(store, "a").await,
-        user(store, "b").await,
-        user(store, "c").await,
-        user(store, "s").await,
-    );
+    let (a, b, c, stranger) =
+        (user(store, "a").await, user(store, "b").await, user(store, "c").await, user(store, "s").await);
     group(store, &[a, b]).await;
     group(store, &[a, b, c]).await;
     let mut contacts = store.contacts(a).await.unwrap();

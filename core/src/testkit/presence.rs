@@ -20,67 +20,22 @@ pub async fn sessions_bring_users_online_and_the_last_to_leave_takes_them_offlin
     let (phone, laptop) = (SessionId(new_id()), SessionId(new_id()));
     let t0 = now();
     let ttl = Duration::seconds(40);
-    assert!(
-        store.session_alive(user, phone, t0, ttl).await.unwrap(),
-        "first session: online"
-    );
-    assert!(
-        !store.session_alive(user, laptop, t0, ttl).await.unwrap(),
-        "second session: already online"
-    );
-    assert!(
-        !store
-            .session_alive(user, phone, t0 + Duration::seconds(30), ttl)
-            .await
-            .unwrap(),
-        "heartbeat"
-    );
+    assert!(store.session_alive(user, phone, t0, ttl).await.unwrap(), "first session: online");
+    assert!(!store.session_alive(user, laptop, t0, ttl).await.unwrap(), "second session: already online");
+    assert!(!store.session_alive(user, phone, t0 + Duration::seconds(30), ttl).await.unwrap(), "heartbeat");
     let online = store.status(&[user], t0 + Duration::seconds(31)).await.unwrap();
-    assert_eq!(
-        online,
-        vec![(
-            user,
-            PresenceStatus {
-                online: true,
-                last_seen: None
-            }
-        )]
-    );
+    assert_eq!(online, vec![(user, PresenceStatus { online: true, last_seen: None })]);
 
     let t1 = t0 + Duration::seconds(35);
-    assert!(
-        !store.session_ended(user, phone, t1).await.unwrap(),
-        "the laptop is still on"
-    );
-    assert!(
-        store.session_ended(user, laptop, t1).await.unwrap(),
-        "last session gone: offline"
-    );
-    assert!(
-        !store.session_ended(user, laptop, t1).await.unwrap(),
-        "ending twice changes nothing"
-    );
+    assert!(!store.session_ended(user, phone, t1).await.unwrap(), "the laptop is still on");
+    assert!(store.session_ended(user, laptop, t1).await.unwrap(), "last session gone: offline");
+    assert!(!store.session_ended(user, laptop, t1).await.unwrap(), "ending twice changes nothing");
     let offline = store.status(&[user], t1).await.unwrap();
-    assert_eq!(
-        offline,
-        vec![(
-            user,
-            PresenceStatus {
-                online: false,
-                last_seen: Some(t1)
-            }
-        )]
-    );
+    assert_eq!(offline, vec![(user, PresenceStatus { online: false, last_seen: Some(t1) })]);
     let stranger = UserId(new_id());
     assert_eq!(
         store.status(&[stranger], t1).await.unwrap(),
-        vec![(
-            stranger,
-            PresenceStatus {
-                online: false,
-                last_seen: None
-            }
-        )]
+        vec![(stranger, PresenceStatus { online: false, last_seen: None })]
     );
 }
 
@@ -94,32 +49,11 @@ pub async fn expired_sessions_are_handed_out_exactly_once(store: &dyn PresenceSt
     // Several nodes sweep at once: exactly one of them gets the user.
     let later = t0 + Duration::seconds(11);
     let sweeps = join_all((0..4).map(|_| store.take_expired(later))).await;
-    let handed: Vec<(UserId, crate::domain::Timestamp)> = sweeps
-        .into_iter()
-        .flat_map(|s| s.unwrap())
-        .filter(|(u, _)| *u == user)
-        .collect();
-    assert_eq!(
-        handed,
-        vec![(user, t0 + ttl)],
-        "the crashed user is announced once, last seen at expiry"
-    );
+    let handed: Vec<(UserId, crate::domain::Timestamp)> =
+        sweeps.into_iter().flat_map(|s| s.unwrap()).filter(|(u, _)| *u == user).collect();
+    assert_eq!(handed, vec![(user, t0 + ttl)], "the crashed user is announced once, last seen at expiry");
     let status = store.status(&[user], later).await.unwrap();
-    assert_eq!(
-        status,
-        vec![(
-            user,
-            PresenceStatus {
-                online: false,
-                last_seen: Some(t0 + ttl)
-            }
-        )]
-    );
+    assert_eq!(status, vec![(user, PresenceStatus { online: false, last_seen: Some(t0 + ttl) })]);
     // Coming back works as from scratch.
-    assert!(
-        store
-            .session_alive(user, SessionId(new_id()), later, ttl)
-            .await
-            .unwrap()
-    );
+    assert!(store.session_alive(user, SessionId(new_id()), later, ttl).await.unwrap());
 }

@@ -22,11 +22,7 @@ pub async fn a_burst_is_admitted_then_the_next_waits_one_interval(store: &dyn Ra
     let key = format!("contract:{}", new_id());
     let at = now();
     for attempt in 1..=5 {
-        assert_eq!(
-            store.check(&key, quota, at).await.unwrap(),
-            RateDecision::Allowed,
-            "attempt {attempt}"
-        );
+        assert_eq!(store.check(&key, quota, at).await.unwrap(), RateDecision::Allowed, "attempt {attempt}");
     }
     match store.check(&key, quota, at).await.unwrap() {
         RateDecision::Limited { retry_after_ms } => {
@@ -39,11 +35,7 @@ pub async fn a_burst_is_admitted_then_the_next_waits_one_interval(store: &dyn Ra
         RateDecision::Allowed => panic!("the 6th request in the hour was admitted"),
     }
     let other = format!("contract:{}", new_id());
-    assert_eq!(
-        store.check(&other, quota, at).await.unwrap(),
-        RateDecision::Allowed,
-        "keys are independent"
-    );
+    assert_eq!(store.check(&other, quota, at).await.unwrap(), RateDecision::Allowed, "keys are independent");
 }
 
 pub async fn concurrent_requests_admit_exactly_the_burst(store: &dyn RateLimitStore) {
@@ -51,9 +43,6 @@ pub async fn concurrent_requests_admit_exactly_the_burst(store: &dyn RateLimitSt
     let key = format!("contract:{}", new_id());
     let at = now();
     let decisions = join_all((0..70).map(|_| store.check(&key, quota, at))).await;
-    let admitted = decisions
-        .into_iter()
-        .filter(|d| matches!(d, Ok(RateDecision::Allowed)))
-        .count();
+    let admitted = decisions.into_iter().filter(|d| matches!(d, Ok(RateDecision::Allowed))).count();
     assert_eq!(admitted, 60);
 }

@@ -70,10 +70,7 @@ impl From<Tokens> for TokensResponse {
 
 impl From<Authenticated> for AuthResponse {
     fn from(done: Authenticated) -> Self {
-        AuthResponse {
-            user: done.user.own_profile(),
-            tokens: done.tokens.into(),
-        }
+        AuthResponse { user: done.user.own_profile(), tokens: done.tokens.into() }
     }
 }
 
@@ -103,12 +100,8 @@ pub async fn login(
     ClientIp(client_ip): ClientIp,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<axum::Json<AuthResponse>, ApiError> {
-    let command = Login {
-        username: request.username,
-        password: request.password,
-        device_name: request.device_name,
-        client_ip,
-    };
+    let command =
+        Login { username: request.username, password: request.password, device_name: request.device_name, client_ip };
     Ok(axum::Json(auth::login(&state.deps, command).await?.into()))
 }
 
@@ -118,9 +111,7 @@ pub async fn refresh(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<RefreshRequest>,
 ) -> Result<axum::Json<TokensResponse>, ApiError> {
-    Ok(axum::Json(
-        auth::refresh(&state.deps, &request.refresh_token).await?.into(),
-    ))
+    Ok(axum::Json(auth::refresh(&state.deps, &request.refresh_token).await?.into()))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body(content = LogoutRequest, description = "optional"),

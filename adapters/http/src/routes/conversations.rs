@@ -68,10 +68,9 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let (details, created) = match request {
         CreateConversation::Direct { user_id } => conversations::open_direct(&state.deps, actor, user_id).await?,
-        CreateConversation::Group { title, member_ids } => (
-            conversations::create_group(&state.deps, actor, &title, &member_ids).await?,
-            true,
-        ),
+        CreateConversation::Group { title, member_ids } => {
+            (conversations::create_group(&state.deps, actor, &title, &member_ids).await?, true)
+        }
     };
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(details)).into_response())
@@ -85,9 +84,7 @@ pub async fn list(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<ConversationPage>, ApiError> {
     let limit = params.limit.unwrap_or(50);
-    Ok(Json(
-        conversations::list(&state.deps, actor, params.cursor.as_deref(), limit).await?,
-    ))
+    Ok(Json(conversations::list(&state.deps, actor, params.cursor.as_deref(), limit).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations", params(("id" = ConversationId, Path)),
@@ -108,9 +105,7 @@ pub async fn rename(
     ApiPath(id): ApiPath<ConversationId>,
     ApiJson(request): ApiJson<RenameRequest>,
 ) -> Result<Json<ConversationDetails>, ApiError> {
-    Ok(Json(
-        conversations::rename(&state.deps, actor, id, &request.title).await?,
-    ))
+    Ok(Json(conversations::rename(&state.deps, actor, id, &request.title).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/members", tag = "conversations", params(("id" = ConversationId, Path)), request_body = AddMembersRequest,
@@ -121,9 +116,7 @@ pub async fn add_members(
     ApiPath(id): ApiPath<ConversationId>,
     ApiJson(request): ApiJson<AddMembersRequest>,
 ) -> Result<Json<ConversationDetails>, ApiError> {
-    Ok(Json(
-        conversations::add_members(&state.deps, actor, id, &request.user_ids).await?,
-    ))
+    Ok(Json(conversations::add_members(&state.deps, actor, id, &request.user_ids).await?))
 }
 
 /// Removes a member; removing yourself leaves the group.
@@ -135,12 +128,10 @@ pub async fn remove_member(
     Caller(actor): Caller,
     ApiPath((id, user_id)): ApiPath<(ConversationId, UserId)>,
 ) -> Result<Response, ApiError> {
-    Ok(
-        match conversations::remove_member(&state.deps, actor, id, user_id).await? {
-            Some(details) => Json(details).into_response(),
-            None => StatusCode::NO_CONTENT.into_response(),
-        },
-    )
+    Ok(match conversations::remove_member(&state.deps, actor, id, user_id).await? {
+        Some(details) => Json(details).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
 }
 
 #[utoipa::path(put, path = "/api/v1/conversations/{id}/mute", tag = "conversations", params(("id" = ConversationId, Path)), request_body(content = MuteRequest, description = "optional"),

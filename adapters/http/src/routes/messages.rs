@@ -75,11 +75,7 @@ pub async fn send(
     ApiJson(command): ApiJson<SendMessage>,
 ) -> Result<Response, ApiError> {
     let sent = messages::send(&state.deps, actor, id, command).await?;
-    let status = if sent.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
+    let status = if sent.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(MessageResponse { message: sent.message })).into_response())
 }
 

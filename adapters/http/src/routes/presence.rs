@@ -49,9 +49,6 @@ pub async fn presence(
             chat_core::app::errors::ConversationError::from(Invalid::new("invalid_user_id", "user_ids must be UUIDs"))
         })?;
     let statuses = presence::status(&state.deps, actor, &users).await?;
-    let presence = statuses
-        .into_iter()
-        .map(|(user_id, status)| UserPresence { user_id, status })
-        .collect();
+    let presence = statuses.into_iter().map(|(user_id, status)| UserPresence { user_id, status }).collect();
     Ok(Json(PresenceList { presence }))
 }

@@ -6,6 +6,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use chat_core::app::{Actor, auth, messages, presence, receipts, sync};
 use chat_core::domain::error::DomainError;
 use chat_core::domain::event::{Event, ReceiptKind};
+use chat_core::domain::ids::SessionId;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
@@ -30,10 +31,7 @@ struct Closed;
 
 pub async fn run(socket: WebSocket, state: AppState, authenticated: Option<Actor>) {
     let (inner, mut stream) = socket.split();
-    let mut sink = Sink {
-        inner,
-        write_timeout: state.config.write_timeout,
-    };
+    let mut sink = Sink { inner, write_timeout: state.config.write_timeout };
     let actor = match authenticated {
         Some(actor) => actor,
         None => match authenticate(&mut sink, &mut stream, &state).await {
@@ -44,12 +42,15 @@ pub async fn run(socket: WebSocket, state: AppState, authenticated: Option<Actor
     let gateway = state.gateway.clone();
     let registration = gateway.register(actor.user_id, actor.session_id);
     let id = registration.id;
-    if let Err(error) = presence::connected(&state.deps, actor).await {
+    // Presence counts sockets, not sessions: one session may hold several sockets, and the
+    // user stays online until the last closes. Each socket gets an id of its own for that.
+    let socket_presence = Actor { session_id: SessionId(uuid::Uuid::now_v7()), ..actor };
+    if let Err(error) = presence::connected(&state.deps, socket_presence).await {
         tracing::warn!(%error, "presence not recorded");
     }
-    let _ = serve(&mut sink, &mut stream, &state, actor, registration).await;
+    let _ = serve(&mut sink, &mut stream, &state, actor, socket_presence, registration).await;
     gateway.unregister(actor.user_id, id);
-    if let Err(error) = presence::disconnected(&state.deps, actor).await {
+    if let Err(error) = presence::disconnected(&state.deps, socket_presence).await {
         tracing::warn!(%error, "presence not cleared; it expires by itself");
     }
 }
@@ -85,25 +86,19 @@ async fn authenticate(sink: &mut Sink, stream: &mut Stream, state: &AppState) ->
     };
     let (id, frame) = parse(&text);
     let result = match frame {
-        Ok(ClientFrame::Auth { token }) => auth::authenticate(&state.deps, &token)
-            .await
-            .map_err(|e| (e.code(), e.to_string())),
-        _ => Err((
-            "auth_required",
-            "the first frame must be {\"type\":\"auth\",\"token\":...}".to_owned(),
-        )),
+        Ok(ClientFrame::Auth { token }) => {
+            auth::authenticate(&state.deps, &token).await.map_err(|e| (e.code(), e.to_string()))
+        }
+        _ => Err(("auth_required", "the first frame must be {\"type\":\"auth\",\"token\":...}".to_owned())),
     };
     match result {
         Ok(actor) => Some(actor),
         Err((code, message)) => {
-            let frame = ServerFrame::Error {
-                id: id.as_ref(),
-                code,
-                message: &message,
-                retry_after_ms: None,
-            };
+            let frame = ServerFrame::Error { id: id.as_ref(), code, message: &message, retry_after_ms: None };
             let _ = send(sink, &frame).await;
-            let _ = close(sink, close_code::UNAUTHORIZED, code).await;
+            // An outage is not a bad token: tell the client to retry, not to log in again.
+            let close_with = if code == "unavailable" { close_code::TRY_AGAIN_LATER } else { close_code::UNAUTHORIZED };
+            let _ = close(sink, close_with, code).await;
             None
         }
     }
@@ -114,6 +109,7 @@ async fn serve(
     stream: &mut Stream,
     state: &AppState,
     actor: Actor,
+    socket_presence: Actor,
     mut registration: super::registry::Registration,
 ) -> Result<(), Closed> {
     let ready = ServerFrame::Ready {
@@ -150,7 +146,7 @@ async fn serve(
             inbound = stream.next() => {
                 idle.as_mut().reset(Instant::now() + idle_timeout);
                 match inbound {
-                    Some(Ok(Message::Text(text))) => handle_text(sink, state, actor, &text).await?,
+                    Some(Ok(Message::Text(text))) => handle_text(sink, state, actor, socket_presence, &text).await?,
                     Some(Ok(Message::Binary(_))) => {
                         let frame = ServerFrame::Error { id: None, code: "binary_not_supported", message: "frames are JSON text", retry_after_ms: None };
                         send(sink, &frame).await?;
@@ -173,7 +169,13 @@ async fn serve(
     }
 }
 
-async fn handle_text(sink: &mut Sink, state: &AppState, actor: Actor, text: &str) -> Result<(), Closed> {
+async fn handle_text(
+    sink: &mut Sink,
+    state: &AppState,
+    actor: Actor,
+    socket_presence: Actor,
+    text: &str,
+) -> Result<(), Closed> {
     let (id, frame) = parse(text);
     let id = id.as_ref();
     let frame = match frame {
@@ -184,74 +186,37 @@ async fn handle_text(sink: &mut Sink, state: &AppState, actor: Actor, text: &str
                 FrameError::UnknownType(kind) => ("unknown_type", format!("unknown frame type {kind:?}")),
                 FrameError::InvalidFrame(detail) => ("invalid_frame", detail),
             };
-            return send(
-                sink,
-                &ServerFrame::Error {
-                    id,
-                    code,
-                    message: &message,
-                    retry_after_ms: None,
-                },
-            )
-            .await;
+            return send(sink, &ServerFrame::Error { id, code, message: &message, retry_after_ms: None }).await;
         }
     };
     let deps = &state.deps;
     match frame {
         ClientFrame::Auth { .. } => {
-            send_error_code(
-                sink,
-                id,
-                "already_authenticated",
-                "this socket is already authenticated",
-            )
-            .await
+            send_error_code(sink, id, "already_authenticated", "this socket is already authenticated").await
         }
         ClientFrame::Heartbeat => {
-            if let Err(error) = presence::heartbeat(deps, actor).await {
+            if let Err(error) = presence::heartbeat(deps, socket_presence).await {
                 tracing::warn!(%error, "presence heartbeat not recorded");
             }
             send(sink, &ServerFrame::HeartbeatAck { id }).await
         }
-        ClientFrame::MessageSend {
-            conversation_id,
-            client_msg_id,
-            body,
-            reply_to,
-        } => {
-            let command = messages::SendMessage {
-                client_msg_id,
-                body,
-                reply_to,
-            };
+        ClientFrame::MessageSend { conversation_id, client_msg_id, body, reply_to } => {
+            let command = messages::SendMessage { client_msg_id, body, reply_to };
             match messages::send(deps, actor, conversation_id, command).await {
                 Ok(sent) => {
-                    let body = AckBody::Message {
-                        duplicate: !sent.created,
-                        message: sent.message,
-                    };
+                    let body = AckBody::Message { duplicate: !sent.created, message: sent.message };
                     send(sink, &ServerFrame::Ack { id, body }).await
                 }
                 Err(error) => send_error(sink, id, &error).await,
             }
         }
-        ClientFrame::Typing {
-            conversation_id,
-            state: typing,
-        } => match receipts::typing(deps, actor, conversation_id, typing).await {
-            Ok(()) if id.is_some() => {
-                send(
-                    sink,
-                    &ServerFrame::Ack {
-                        id,
-                        body: AckBody::Empty {},
-                    },
-                )
-                .await
+        ClientFrame::Typing { conversation_id, state: typing } => {
+            match receipts::typing(deps, actor, conversation_id, typing).await {
+                Ok(()) if id.is_some() => send(sink, &ServerFrame::Ack { id, body: AckBody::Empty {} }).await,
+                Ok(()) => Ok(()),
+                Err(error) => send_error(sink, id, &error).await,
             }
-            Ok(()) => Ok(()),
-            Err(error) => send_error(sink, id, &error).await,
-        },
+        }
         ClientFrame::ReceiptRead { conversation_id, seq } => {
             mark(sink, state, actor, id, conversation_id, ReceiptKind::Read, seq).await
         }
@@ -263,16 +228,7 @@ async fn handle_text(sink: &mut Sink, state: &AppState, actor: Actor, text: &str
                 for message in result.messages {
                     send(sink, &Event::MessageNew { message }).await?;
                 }
-                send(
-                    sink,
-                    &ServerFrame::Ack {
-                        id,
-                        body: AckBody::Sync {
-                            conversations: result.conversations,
-                        },
-                    },
-                )
-                .await
+                send(sink, &ServerFrame::Ack { id, body: AckBody::Sync { conversations: result.conversations } }).await
             }
             Err(error) => send_error(sink, id, &error).await,
         },
@@ -289,16 +245,7 @@ async fn mark(
     seq: u64,
 ) -> Result<(), Closed> {
     match receipts::mark(&state.deps, actor, conversation_id, kind, seq).await {
-        Ok(seq) => {
-            send(
-                sink,
-                &ServerFrame::Ack {
-                    id,
-                    body: AckBody::Receipt { conversation_id, seq },
-                },
-            )
-            .await
-        }
+        Ok(seq) => send(sink, &ServerFrame::Ack { id, body: AckBody::Receipt { conversation_id, seq } }).await,
         Err(error) => send_error(sink, id, &error).await,
     }
 }
@@ -308,26 +255,13 @@ async fn send_error(sink: &mut Sink, id: Option<&Value>, error: &(impl DomainErr
         tracing::error!(%error, "internal error");
     }
     let message = error.to_string();
-    let frame = ServerFrame::Error {
-        id,
-        code: error.code(),
-        message: &message,
-        retry_after_ms: error.retry_after_ms(),
-    };
+    let frame =
+        ServerFrame::Error { id, code: error.code(), message: &message, retry_after_ms: error.retry_after_ms() };
     send(sink, &frame).await
 }
 
 async fn send_error_code(sink: &mut Sink, id: Option<&Value>, code: &str, message: &str) -> Result<(), Closed> {
-    send(
-        sink,
-        &ServerFrame::Error {
-            id,
-            code,
-            message,
-            retry_after_ms: None,
-        },
-    )
-    .await
+    send(sink, &ServerFrame::Error { id, code, message, retry_after_ms: None }).await
 }
 
 async fn send(sink: &mut Sink, frame: &impl Serialize) -> Result<(), Closed> {
@@ -337,10 +271,7 @@ async fn send(sink: &mut Sink, frame: &impl Serialize) -> Result<(), Closed> {
 
 /// Sends a close frame; the connection is over either way.
 async fn close(sink: &mut Sink, code: u16, reason: &str) -> Result<(), Closed> {
-    let frame = CloseFrame {
-        code,
-        reason: Utf8Bytes::from(reason),
-    };
+    let frame = CloseFrame { code, reason: Utf8Bytes::from(reason) };
     let _ = write(sink, Message::Close(Some(frame))).await;
     Err(Closed)
 }
@@ -361,8 +292,5 @@ async fn answer_close(sink: &mut Sink) {
 /// Whether a read failed because the client sent more than the size limit.
 fn is_too_big(error: axum::Error) -> bool {
     let inner = error.into_inner();
-    matches!(
-        inner.downcast_ref::<tungstenite::Error>(),
-        Some(tungstenite::Error::Capacity(_))
-    )
+    matches!(inner.downcast_ref::<tungstenite::Error>(), Some(tungstenite::Error::Capacity(_)))
 }

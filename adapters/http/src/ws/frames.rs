@@ -46,15 +46,8 @@ fn typing_started() -> TypingState {
 }
 
 /// Every client frame type, to tell an unknown type from a malformed known one.
-pub const CLIENT_FRAME_TYPES: &[&str] = &[
-    "auth",
-    "message.send",
-    "typing",
-    "receipt.read",
-    "receipt.delivered",
-    "heartbeat",
-    "sync",
-];
+pub const CLIENT_FRAME_TYPES: &[&str] =
+    &["auth", "message.send", "typing", "receipt.read", "receipt.delivered", "heartbeat", "sync"];
 
 /// Why a text frame could not be read.
 pub enum FrameError {
@@ -83,11 +76,7 @@ pub fn parse(text: &str) -> (Option<Value>, Result<ClientFrame, FrameError>) {
 #[serde(tag = "type")]
 pub enum ServerFrame<'a> {
     #[serde(rename = "ready")]
-    Ready {
-        user_id: UserId,
-        session_id: SessionId,
-        heartbeat_interval_ms: u64,
-    },
+    Ready { user_id: UserId, session_id: SessionId, heartbeat_interval_ms: u64 },
     #[serde(rename = "ack")]
     Ack {
         #[serde(skip_serializing_if = "Option::is_none")]

@@ -30,12 +30,8 @@ pub async fn upgrade(
     upgrade: WebSocketUpgrade,
 ) -> Response {
     if !origin_allowed(&state.config, &headers) {
-        return ApiError::new(
-            StatusCode::FORBIDDEN,
-            "origin_not_allowed",
-            "this origin may not open a socket",
-        )
-        .into_response();
+        return ApiError::new(StatusCode::FORBIDDEN, "origin_not_allowed", "this origin may not open a socket")
+            .into_response();
     }
     let token = bearer_token(&headers).map(str::to_owned).or(params.token);
     let authenticated = match token {
@@ -65,7 +61,5 @@ fn origin_allowed(config: &HttpConfig, headers: &HeaderMap) -> bool {
         return true;
     };
     config.allowed_origins.is_empty()
-        || origin
-            .to_str()
-            .is_ok_and(|origin| config.allowed_origins.iter().any(|allowed| allowed == origin))
+        || origin.to_str().is_ok_and(|origin| config.allowed_origins.iter().any(|allowed| allowed == origin))
 }

@@ -20,6 +20,8 @@ pub mod close_code {
     /// The socket's outbound queue overflowed; the client should reconnect and `sync`.
     pub const SLOW_CONSUMER: u16 = 4008;
     pub const UNAUTHORIZED: u16 = 4401;
+    /// A dependency is down (e.g. the session store): reconnect after a pause.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
     /// Nothing (not even a heartbeat) arrived within the idle timeout.
     pub const IDLE: u16 = 4000;
 }
@@ -41,9 +43,7 @@ pub struct Kill {
 impl Kill {
     fn fire(&self, code: u16) {
         // The first reason wins.
-        let _ = self
-            .code
-            .compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed);
+        let _ = self.code.compare_exchange(0, code, Ordering::Relaxed, Ordering::Relaxed);
         self.token.cancel();
     }
 }
@@ -79,16 +79,8 @@ impl Gateway {
     pub fn register(&self, user_id: UserId, session_id: SessionId) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (outbound, events) = mpsc::channel(self.queue_capacity);
-        let kill = Arc::new(Kill {
-            token: CancellationToken::new(),
-            code: AtomicU16::new(0),
-        });
-        let connection = Connection {
-            id,
-            session_id,
-            outbound,
-            kill: kill.clone(),
-        };
+        let kill = Arc::new(Kill { token: CancellationToken::new(), code: AtomicU16::new(0) });
+        let connection = Connection { id, session_id, outbound, kill: kill.clone() };
         self.connections.write().entry(user_id).or_default().push(connection);
         metrics::gauge!("chat_ws_connections").increment(1.0);
         Registration { id, events, kill }
@@ -141,11 +133,7 @@ impl EventSink for Gateway {
     fn deliver(&self, delivery: &Delivery) {
         if let Event::SessionsRevoked { session_ids } = &delivery.event {
             let connections = self.connections.read();
-            let sockets = delivery
-                .recipients
-                .iter()
-                .filter_map(|user| connections.get(user))
-                .flatten();
+            let sockets = delivery.recipients.iter().filter_map(|user| connections.get(user)).flatten();
             for connection in sockets.filter(|c| session_ids.contains(&c.session_id)) {
                 connection.kill.fire(close_code::UNAUTHORIZED);
             }
@@ -160,11 +148,7 @@ impl EventSink for Gateway {
             }
         };
         let connections = self.connections.read();
-        let sockets = delivery
-            .recipients
-            .iter()
-            .filter_map(|user| connections.get(user))
-            .flatten();
+        let sockets = delivery.recipients.iter().filter_map(|user| connections.get(user)).flatten();
         for connection in sockets.filter(|c| Some(c.session_id) != delivery.except_session) {
             Gateway::offer(connection, frame.clone());
         }

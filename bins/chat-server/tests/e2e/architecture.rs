@@ -42,10 +42,7 @@ fn core_depends_on_no_adapter_runtime_web_database_or_redis_crate() {
         // future combinators; neither does IO.
         if optional {
             let allowed = ["utoipa", "futures-util"];
-            assert!(
-                allowed.contains(&name.as_str()),
-                "unexpected optional dependency {name} of chat-core"
-            );
+            assert!(allowed.contains(&name.as_str()), "unexpected optional dependency {name} of chat-core");
         }
     }
 }
@@ -53,25 +50,14 @@ fn core_depends_on_no_adapter_runtime_web_database_or_redis_crate() {
 #[test]
 fn adapters_depend_on_core_and_never_on_each_other() {
     let packages = workspace_packages();
-    let adapters: Vec<&Package> = packages
-        .iter()
-        .filter(|p| p.manifest_path.as_str().contains("/adapters/"))
-        .collect();
-    assert!(
-        adapters.len() >= 3,
-        "found adapters: {:?}",
-        adapters.iter().map(|p| p.name.as_str()).collect::<Vec<_>>()
-    );
+    let adapters: Vec<&Package> = packages.iter().filter(|p| p.manifest_path.as_str().contains("/adapters/")).collect();
+    assert!(adapters.len() >= 3, "found adapters: {:?}", adapters.iter().map(|p| p.name.as_str()).collect::<Vec<_>>());
     for adapter in adapters {
         for dependency in &adapter.dependencies {
             let name = dependency.name.as_str();
             // A crate may dev-depend on itself to turn on its own test features.
             if name.starts_with("chat-") && name != adapter.name.as_str() {
-                assert_eq!(
-                    name, "chat-core",
-                    "{} depends on {name} ({:?})",
-                    adapter.name, dependency.kind
-                );
+                assert_eq!(name, "chat-core", "{} depends on {name} ({:?})", adapter.name, dependency.kind);
             }
         }
     }

@@ -49,21 +49,13 @@ async fn bad_frames_get_an_error_and_the_socket_stays_usable(store: Store) {
     assert_eq!(socket.next().await["code"], "invalid_json");
     socket.send(json!({"type": "dance", "id": "d"})).await;
     let error = socket.next().await;
-    assert_eq!(
-        (error["code"].as_str(), error["id"].as_str()),
-        (Some("unknown_type"), Some("d"))
-    );
-    socket
-        .send(json!({"type": "message.send", "conversation_id": "not-a-uuid"}))
-        .await;
+    assert_eq!((error["code"].as_str(), error["id"].as_str()), (Some("unknown_type"), Some("d")));
+    socket.send(json!({"type": "message.send", "conversation_id": "not-a-uuid"})).await;
     assert_eq!(socket.next().await["code"], "invalid_frame");
 
     socket.send(json!({"type": "heartbeat", "id": 42})).await;
     let ack = socket.next().await;
-    assert_eq!(
-        (ack["type"].as_str(), ack["id"].as_i64()),
-        (Some("heartbeat.ack"), Some(42))
-    );
+    assert_eq!((ack["type"].as_str(), ack["id"].as_i64()), (Some("heartbeat.ack"), Some(42)));
 
     // A close the client starts is answered with a close, not a dropped connection.
     socket.stream.close(None).await.unwrap();
@@ -117,18 +109,13 @@ async fn logging_out_closes_the_sessions_sockets(store: Store) {
     phone.assert_nothing_pending().await;
     assert_eq!(server.get("/api/v1/me", &an).await.0, StatusCode::UNAUTHORIZED);
 
-    let (status, _) = server
-        .post("/api/v1/auth/logout", Some(&an_phone), json!({"all": true}))
-        .await;
+    let (status, _) = server.post("/api/v1/auth/logout", Some(&an_phone), json!({"all": true})).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(phone.ending().await, Ending::Closed(Some(close_code::UNAUTHORIZED)));
 }
 
 async fn only_configured_origins_may_connect(store: Store) {
-    let config = HttpConfig {
-        allowed_origins: vec!["https://chat.example.vn".into()],
-        ..HttpConfig::default()
-    };
+    let config = HttpConfig { allowed_origins: vec!["https://chat.example.vn".into()], ..HttpConfig::default() };
     let Some(server) = TestServer::start_with(store, Limits::default(), config).await else {
         return;
     };
@@ -152,10 +139,8 @@ async fn non_members_get_404_everywhere(store: Store) {
     let (_, sent) = server.send_text(&an, &conversation, "riêng tư").await;
     let message = sent["message"]["id"].as_str().unwrap();
 
-    let reads = [
-        format!("/api/v1/conversations/{conversation}"),
-        format!("/api/v1/conversations/{conversation}/messages"),
-    ];
+    let reads =
+        [format!("/api/v1/conversations/{conversation}"), format!("/api/v1/conversations/{conversation}/messages")];
     for path in reads {
         let (status, body) = server.get(&path, &chi).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
@@ -163,12 +148,7 @@ async fn non_members_get_404_everywhere(store: Store) {
     let (status, _) = server.send_text(&chi, &conversation, "xen vào").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = server
-        .request(
-            reqwest::Method::PATCH,
-            &format!("/api/v1/messages/{message}"),
-            Some(&chi),
-            Some(json!({"body": "x"})),
-        )
+        .request(reqwest::Method::PATCH, &format!("/api/v1/messages/{message}"), Some(&chi), Some(json!({"body": "x"})))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = server
@@ -180,51 +160,29 @@ async fn non_members_get_404_everywhere(store: Store) {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = server
-        .post(
-            &format!("/api/v1/conversations/{conversation}/read"),
-            Some(&chi),
-            json!({"seq": 1}),
-        )
-        .await;
+    let (status, _) =
+        server.post(&format!("/api/v1/conversations/{conversation}/read"), Some(&chi), json!({"seq": 1})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     // Malformed ids look the same as unknown ones.
-    assert_eq!(
-        server.get("/api/v1/conversations/123", &chi).await.0,
-        StatusCode::NOT_FOUND
-    );
+    assert_eq!(server.get("/api/v1/conversations/123", &chi).await.0, StatusCode::NOT_FOUND);
 
     let mut socket = server.connect(&chi).await;
     socket
         .send(json!({"type": "message.send", "id": 1, "conversation_id": conversation, "client_msg_id": uuid::Uuid::now_v7(), "body": "xen vào"}))
         .await;
     assert_eq!(socket.next().await["code"], "conversation_not_found");
-    socket
-        .send(json!({"type": "typing", "id": 2, "conversation_id": conversation}))
-        .await;
+    socket.send(json!({"type": "typing", "id": 2, "conversation_id": conversation})).await;
     assert_eq!(socket.next().await["code"], "conversation_not_found");
     socket.send(json!({"type": "sync", "id": 3, "since": {}})).await;
     assert_eq!(socket.next().await["conversations"], json!([]));
 
-    let (_, history) = server
-        .get(&format!("/api/v1/conversations/{conversation}/messages"), &an)
-        .await;
-    assert_eq!(
-        history["messages"].as_array().map(Vec::len),
-        Some(1),
-        "nothing from chi was stored"
-    );
+    let (_, history) = server.get(&format!("/api/v1/conversations/{conversation}/messages"), &an).await;
+    assert_eq!(history["messages"].as_array().map(Vec::len), Some(1), "nothing from chi was stored");
 }
 
 async fn a_slow_consumer_is_closed_without_holding_up_others(store: Store) {
-    let limits = Limits {
-        chat: Quota::per_minute(100_000),
-        ..Limits::default()
-    };
-    let config = HttpConfig {
-        outbound_queue: 8,
-        ..HttpConfig::default()
-    };
+    let limits = Limits { chat: Quota::per_minute(100_000), ..Limits::default() };
+    let config = HttpConfig { outbound_queue: 8, ..HttpConfig::default() };
     let Some(server) = TestServer::start_with(store, limits, config).await else {
         return;
     };

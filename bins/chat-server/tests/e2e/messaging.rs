@@ -80,9 +80,7 @@ async fn reconnect_and_sync_returns_exactly_the_missed_messages(store: Store) {
     }
 
     let mut binh_socket = server.connect(&binh).await;
-    binh_socket
-        .send(json!({"type": "sync", "id": "s1", "since": {conversation.clone(): 2}}))
-        .await;
+    binh_socket.send(json!({"type": "sync", "id": "s1", "since": {conversation.clone(): 2}})).await;
     let mut replayed = Vec::new();
     let ack = loop {
         let frame = binh_socket.next().await;
@@ -92,15 +90,9 @@ async fn reconnect_and_sync_returns_exactly_the_missed_messages(store: Store) {
             _ => panic!("unexpected frame {frame}"),
         }
     };
-    assert_eq!(
-        replayed,
-        vec![(Some(3), json!("ba")), (Some(4), json!("bốn")), (Some(5), json!("năm"))]
-    );
+    assert_eq!(replayed, vec![(Some(3), json!("ba")), (Some(4), json!("bốn")), (Some(5), json!("năm"))]);
     assert_eq!(ack["id"], "s1");
-    assert_eq!(
-        ack["conversations"],
-        json!([{"conversation_id": conversation, "last_seq": 5, "truncated": false}])
-    );
+    assert_eq!(ack["conversations"], json!([{"conversation_id": conversation, "last_seq": 5, "truncated": false}]));
 }
 
 async fn a_retried_client_msg_id_returns_the_original(store: Store) {
@@ -169,24 +161,12 @@ async fn the_61st_message_in_a_minute_is_refused_and_not_stored(store: Store) {
     assert_eq!(error["retry_after_ms"], 1000);
 
     let (_, history) = server.get(&format!("{path}?limit=200"), &an).await;
-    let seqs: Vec<u64> = history["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|m| m["seq"].as_u64())
-        .collect();
-    assert_eq!(
-        seqs,
-        (1..=60).collect::<Vec<u64>>(),
-        "nothing of the refused sends was stored"
-    );
+    let seqs: Vec<u64> = history["messages"].as_array().unwrap().iter().filter_map(|m| m["seq"].as_u64()).collect();
+    assert_eq!(seqs, (1..=60).collect::<Vec<u64>>(), "nothing of the refused sends was stored");
 
     // One second later, one more fits.
     server.clock.advance(Duration::seconds(1));
-    assert_eq!(
-        server.send_text(&an, &conversation, "tin 61").await.0,
-        StatusCode::CREATED
-    );
+    assert_eq!(server.send_text(&an, &conversation, "tin 61").await.0, StatusCode::CREATED);
 }
 
 async fn edit_and_recall_close_after_24_hours(store: Store) {
@@ -202,29 +182,14 @@ async fn edit_and_recall_close_after_24_hours(store: Store) {
     let second_path = format!("/api/v1/messages/{}", second["message"]["id"].as_str().unwrap());
 
     // Binh may not edit An's message.
-    let (status, body) = server
-        .request(
-            reqwest::Method::PATCH,
-            &first_path,
-            Some(&binh),
-            Some(json!({"body": "x"})),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("not_sender"))
-    );
+    let (status, body) =
+        server.request(reqwest::Method::PATCH, &first_path, Some(&binh), Some(json!({"body": "x"}))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("not_sender")));
 
     server.clock.advance(Duration::hours(23));
     let an = server.login(&an).await; // the old access token expired meanwhile
-    let (status, edited) = server
-        .request(
-            reqwest::Method::PATCH,
-            &first_path,
-            Some(&an),
-            Some(json!({"body": "đã sửa"})),
-        )
-        .await;
+    let (status, edited) =
+        server.request(reqwest::Method::PATCH, &first_path, Some(&an), Some(json!({"body": "đã sửa"}))).await;
     assert_eq!(status, StatusCode::OK, "{edited}");
     assert_eq!(edited["message"]["body"], "đã sửa");
     assert!(edited["message"]["edited_at"].is_string());
@@ -232,29 +197,15 @@ async fn edit_and_recall_close_after_24_hours(store: Store) {
     server.clock.advance(Duration::hours(1) + Duration::seconds(1));
     let an = server.login(&an).await;
     let binh = server.login(&binh).await;
-    let (status, body) = server
-        .request(
-            reqwest::Method::PATCH,
-            &first_path,
-            Some(&an),
-            Some(json!({"body": "muộn"})),
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("edit_window_closed"))
-    );
+    let (status, body) =
+        server.request(reqwest::Method::PATCH, &first_path, Some(&an), Some(json!({"body": "muộn"}))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("edit_window_closed")));
     let recall = format!("{second_path}?for=everyone");
     let (status, body) = server.request(reqwest::Method::DELETE, &recall, Some(&an), None).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("edit_window_closed"))
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("edit_window_closed")));
 
     // Delete-for-me has no window and hides only from the one who deleted.
-    let (status, _) = server
-        .request(reqwest::Method::DELETE, &second_path, Some(&an), None)
-        .await;
+    let (status, _) = server.request(reqwest::Method::DELETE, &second_path, Some(&an), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let history = format!("/api/v1/conversations/{conversation}/messages");
     let (_, mine) = server.get(&history, &an).await;
@@ -277,27 +228,13 @@ async fn recall_leaves_a_tombstone_and_reactions_are_one_per_user(store: Store) 
 
     for emoji in ["👍", "❤️"] {
         let (status, reacted) = server
-            .request(
-                reqwest::Method::PUT,
-                &format!("{path}/reactions"),
-                Some(&binh),
-                Some(json!({"emoji": emoji})),
-            )
+            .request(reqwest::Method::PUT, &format!("{path}/reactions"), Some(&binh), Some(json!({"emoji": emoji})))
             .await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(
-            reacted["message"]["reactions"],
-            json!([{"user_id": binh.id, "emoji": emoji}])
-        );
+        assert_eq!(reacted["message"]["reactions"], json!([{"user_id": binh.id, "emoji": emoji}]));
     }
-    let (status, recalled) = server
-        .request(
-            reqwest::Method::DELETE,
-            &format!("{path}?for=everyone"),
-            Some(&an),
-            None,
-        )
-        .await;
+    let (status, recalled) =
+        server.request(reqwest::Method::DELETE, &format!("{path}?for=everyone"), Some(&an), None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(recalled["message"]["body"], serde_json::Value::Null);
     assert!(recalled["message"]["recalled_at"].is_string());
@@ -311,17 +248,9 @@ async fn recall_leaves_a_tombstone_and_reactions_are_one_per_user(store: Store) 
     };
     assert_eq!(update["message"]["body"], serde_json::Value::Null);
     let (status, body) = server
-        .request(
-            reqwest::Method::PUT,
-            &format!("{path}/reactions"),
-            Some(&binh),
-            Some(json!({"emoji": "😮"})),
-        )
+        .request(reqwest::Method::PUT, &format!("{path}/reactions"), Some(&binh), Some(json!({"emoji": "😮"})))
         .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (StatusCode::GONE, Some("message_recalled"))
-    );
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::GONE, Some("message_recalled")));
 }
 
 async fn unread_counts_follow_read_marks(store: Store) {
@@ -344,11 +273,7 @@ async fn unread_counts_follow_read_marks(store: Store) {
     assert_eq!(mark["seq"], 2);
     let receipt = an_socket.next_of("receipt").await;
     assert_eq!(
-        (
-            receipt["kind"].as_str(),
-            receipt["seq"].as_u64(),
-            receipt["user_id"].as_str()
-        ),
+        (receipt["kind"].as_str(), receipt["seq"].as_u64(), receipt["user_id"].as_str()),
         (Some("read"), Some(2), Some(binh.id.as_str()))
     );
     assert_eq!(unread(&server.get("/api/v1/conversations", &binh).await.1), Some(1));
@@ -373,10 +298,7 @@ async fn presence_is_shown_to_conversation_contacts_only(store: Store) {
 
     let an_socket = server.connect(&an).await;
     let online = binh_socket.next_of("presence").await;
-    assert_eq!(
-        online,
-        json!({"type": "presence", "user_id": an.id, "online": true, "last_seen": null})
-    );
+    assert_eq!(online, json!({"type": "presence", "user_id": an.id, "online": true, "last_seen": null}));
     let query = format!("/api/v1/presence?user_ids={},{}", an.id, stranger.id);
     let (status, seen) = server.get(&query, &binh).await;
     assert_eq!(status, StatusCode::OK);
@@ -385,9 +307,7 @@ async fn presence_is_shown_to_conversation_contacts_only(store: Store) {
         json!([{"user_id": an.id, "online": true, "last_seen": null}]),
         "the stranger is left out"
     );
-    let (_, hidden) = server
-        .get(&format!("/api/v1/presence?user_ids={}", an.id), &stranger)
-        .await;
+    let (_, hidden) = server.get(&format!("/api/v1/presence?user_ids={}", an.id), &stranger).await;
     assert_eq!(hidden["presence"], json!([]));
 
     // A second device changes nothing; closing the last one announces the user offline.
@@ -396,9 +316,6 @@ async fn presence_is_shown_to_conversation_contacts_only(store: Store) {
     drop(phone_socket);
     drop(an_socket);
     let offline = binh_socket.next_of("presence").await;
-    assert_eq!(
-        (offline["user_id"].as_str(), offline["online"].as_bool()),
-        (Some(an.id.as_str()), Some(false))
-    );
+    assert_eq!((offline["user_id"].as_str(), offline["online"].as_bool()), (Some(an.id.as_str()), Some(false)));
     assert!(offline["last_seen"].is_string());
 }

@@ -33,11 +33,7 @@ impl Server {
     /// A server with the given environment (on top of a clean one) and arguments.
     pub async fn spawn_with(env: &[(&str, String)], args: &[&str], data_dir: PathBuf) -> Server {
         // Reserve a free port, then hand it to the server.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_chat-server"));
         command
             .env("CHAT_LISTEN", format!("127.0.0.1:{port}"))
@@ -49,20 +45,10 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let child = command.spawn().unwrap();
-        let server = Server {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            port,
-            data_dir,
-        };
+        let server = Server { child, base: format!("http://127.0.0.1:{port}"), port, data_dir };
         let http = reqwest::Client::new();
         for _ in 0..400 {
-            if http
-                .get(format!("{}/ready", server.base))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
+            if http.get(format!("{}/ready", server.base)).send().await.is_ok_and(|r| r.status().is_success()) {
                 return server;
             }
             tokio::time::sleep(Duration::from_millis(50)).await; // polling for start-up, not synchronising
@@ -90,23 +76,15 @@ impl Server {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Value {
-        let request = reqwest::Client::new()
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(token);
+        let request = reqwest::Client::new().get(format!("{}{path}", self.base)).bearer_auth(token);
         request.send().await.unwrap().json().await.unwrap()
     }
 
     /// SIGTERM, then the exit status.
     pub async fn terminate(mut self) -> std::process::ExitStatus {
-        let killed = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
+        let killed = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(killed.success());
-        tokio::task::spawn_blocking(move || self.child.wait())
-            .await
-            .unwrap()
-            .unwrap()
+        tokio::task::spawn_blocking(move || self.child.wait()).await.unwrap().unwrap()
     }
 }
 
@@ -119,21 +97,14 @@ async fn sigterm_closes_sockets_with_1001_and_exits_cleanly() {
     let data_dir = temp_data_dir();
     let server = Server::spawn(None, data_dir.clone()).await;
     let registered = server
-        .post(
-            "/api/v1/auth/register",
-            None,
-            json!({"username": "an.le", "password": "12345678", "display_name": "An"}),
-        )
+        .post("/api/v1/auth/register", None, json!({"username": "an.le", "password": "12345678", "display_name": "An"}))
         .await;
     let token = registered["access_token"].as_str().unwrap();
     let url = format!("ws://127.0.0.1:{}/ws?token={token}", server.port);
     let (stream, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     let mut socket = Socket { stream };
     assert_eq!(socket.next().await["type"], "ready");
-    assert!(
-        server.data_dir.join("jwt_secret").exists(),
-        "the generated JWT secret is kept in the data dir"
-    );
+    assert!(server.data_dir.join("jwt_secret").exists(), "the generated JWT secret is kept in the data dir");
 
     let status = server.terminate().await;
     assert_eq!(socket.ending().await, Ending::Closed(Some(close_code::GOING_AWAY)));
@@ -159,13 +130,7 @@ async fn with_postgres_everything_survives_a_restart() {
     for body in ["một", "hai", "ba"] {
         let message = json!({"client_msg_id": uuid::Uuid::now_v7(), "body": body});
         sent.push(
-            server
-                .post(
-                    &format!("/api/v1/conversations/{id}/messages"),
-                    Some(&an_token),
-                    message,
-                )
-                .await["message"]
+            server.post(&format!("/api/v1/conversations/{id}/messages"), Some(&an_token), message).await["message"]
                 .clone(),
         );
     }
@@ -173,17 +138,10 @@ async fn with_postgres_everything_survives_a_restart() {
 
     // Same data dir (same JWT secret), same database: a new process picks up where it was.
     let server = Server::spawn(Some(&database.url), data_dir.clone()).await;
-    let binh_again = server
-        .post(
-            "/api/v1/auth/login",
-            None,
-            json!({"username": "binh.tran", "password": "mật khẩu 123"}),
-        )
-        .await;
+    let binh_again =
+        server.post("/api/v1/auth/login", None, json!({"username": "binh.tran", "password": "mật khẩu 123"})).await;
     let binh_token = binh_again["access_token"].as_str().expect("binh can still log in");
-    let history = server
-        .get(&format!("/api/v1/conversations/{id}/messages"), binh_token)
-        .await;
+    let history = server.get(&format!("/api/v1/conversations/{id}/messages"), binh_token).await;
     assert_eq!(history["messages"], Value::Array(sent));
     let list = server.get("/api/v1/conversations", binh_token).await;
     assert_eq!(list["conversations"][0]["unread_count"], 3);

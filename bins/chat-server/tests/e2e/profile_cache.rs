@@ -20,11 +20,7 @@ async fn the_profile_cache_reads_through_and_is_invalidated_on_change() {
     let mut renamed = first.clone();
     renamed.bio = "đã đổi".into();
     store.update_user(&renamed).await.unwrap().unwrap();
-    assert_eq!(
-        cached.user(id).await.unwrap().unwrap().bio,
-        first.bio,
-        "served from the cache"
-    );
+    assert_eq!(cached.user(id).await.unwrap().unwrap().bio, first.bio, "served from the cache");
     // ...and a change through the cache invalidates it, on every node.
     renamed.bio = "đổi qua cache".into();
     cached.update_user(&renamed).await.unwrap().unwrap();

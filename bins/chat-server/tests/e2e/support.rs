@@ -69,10 +69,7 @@ impl TestServer {
             Store::Postgres => {
                 let database = TestDatabase::create().await?;
                 let pg = database.store(8).await;
-                (
-                    chat_server::assemble_deps(Arc::new(pg), limits, clock.clone(), secret).unwrap(),
-                    Some(database),
-                )
+                (chat_server::assemble_deps(Arc::new(pg), limits, clock.clone(), secret).unwrap(), Some(database))
             }
         };
         let (router, state) = chat_http::app(deps, config);
@@ -128,25 +125,15 @@ impl TestServer {
     }
 
     pub async fn direct(&self, a: &User, b: &User) -> String {
-        let (status, value) = self
-            .post(
-                "/api/v1/conversations",
-                Some(a),
-                json!({"kind": "direct", "user_id": b.id}),
-            )
-            .await;
+        let (status, value) =
+            self.post("/api/v1/conversations", Some(a), json!({"kind": "direct", "user_id": b.id})).await;
         assert!(status.is_success(), "{value}");
         value["conversation"]["id"].as_str().unwrap().to_owned()
     }
 
     pub async fn send_text(&self, user: &User, conversation: &str, body: &str) -> (StatusCode, Value) {
         let payload = json!({"client_msg_id": uuid::Uuid::now_v7(), "body": body});
-        self.post(
-            &format!("/api/v1/conversations/{conversation}/messages"),
-            Some(user),
-            payload,
-        )
-        .await
+        self.post(&format!("/api/v1/conversations/{conversation}/messages"), Some(user), payload).await
     }
 
     pub async fn post(&self, path: &str, user: Option<&User>, body: Value) -> (StatusCode, Value) {
@@ -226,9 +213,7 @@ impl Socket {
     /// The next JSON frame, whatever it is.
     pub async fn next_any(&mut self) -> Value {
         loop {
-            let frame = tokio::time::timeout(FRAME_TIMEOUT, self.stream.next())
-                .await
-                .expect("a frame in time");
+            let frame = tokio::time::timeout(FRAME_TIMEOUT, self.stream.next()).await.expect("a frame in time");
             match frame {
                 Some(Ok(Message::Text(text))) => return serde_json::from_str(&text).unwrap(),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
@@ -250,9 +235,8 @@ impl Socket {
     /// Reads until the server closes, returning the close code.
     pub async fn ending(&mut self) -> Ending {
         loop {
-            let frame = tokio::time::timeout(FRAME_TIMEOUT, self.stream.next())
-                .await
-                .expect("the socket to end in time");
+            let frame =
+                tokio::time::timeout(FRAME_TIMEOUT, self.stream.next()).await.expect("the socket to end in time");
             match frame {
                 Some(Ok(Message::Close(close))) => {
                     return Ending::Closed(close.map(|c| u16::from(c.code)));
