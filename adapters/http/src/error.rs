@@ -6,7 +6,7 @@ use axum::extract::FromRequest;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chat_core::app::errors::{AuthError, ConversationError, MessageError, ProfileError};
+use chat_core::app::errors::{AuthError, ConversationError, MessageError, ProfileError, SocialError};
 use chat_core::domain::error::{DomainError, ErrorKind};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -89,7 +89,7 @@ macro_rules! from_domain_errors {
     )*};
 }
 
-from_domain_errors!(AuthError, ProfileError, ConversationError, MessageError);
+from_domain_errors!(AuthError, ProfileError, ConversationError, MessageError, SocialError);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

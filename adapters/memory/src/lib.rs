@@ -12,6 +12,7 @@ mod messages;
 mod presence;
 mod rate_limit;
 mod sessions;
+mod social;
 mod store;
 mod users;
 

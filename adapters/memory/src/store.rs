@@ -40,6 +40,8 @@ pub(crate) struct State {
     pub message_at: HashMap<MessageId, (ConversationId, u64)>,
     pub by_client_id: HashMap<(UserId, ClientMsgId), MessageId>,
     pub hidden: HashSet<(MessageId, UserId)>,
+
+    pub social: crate::social::SocialState,
 }
 
 pub(crate) struct StoredUser {

@@ -1,9 +1,12 @@
 //! `UserRepo` in memory.
 
 use async_trait::async_trait;
-use chat_core::domain::account::{Credentials, User, Username};
+use std::collections::HashSet;
+
+use chat_core::domain::account::{Credentials, Phone, User, Username};
 use chat_core::domain::error::RepoError;
 use chat_core::domain::ids::UserId;
+use chat_core::domain::social::fold_for_search;
 use chat_core::ports::{UserConflict, UserRepo};
 
 use crate::store::{MemoryStore, StoredUser};
@@ -43,6 +46,30 @@ impl UserRepo for MemoryStore {
             .and_then(|id| state.users.get(id))
             .map(|stored| Credentials { user_id: stored.user.id, password_hash: stored.password_hash.clone() });
         Ok(credentials)
+    }
+
+    async fn search_users(&self, folded_query: &str, limit: usize) -> Result<Vec<User>, RepoError> {
+        let state = self.state.lock();
+        let mut found: Vec<(bool, &User)> = state
+            .users
+            .values()
+            .map(|stored| &stored.user)
+            .filter_map(|user| {
+                let name = fold_for_search(user.username.as_str());
+                let display = fold_for_search(user.display_name.as_str());
+                let prefix = name.starts_with(folded_query) || display.starts_with(folded_query);
+                (prefix || name.contains(folded_query) || display.contains(folded_query)).then_some((prefix, user))
+            })
+            .collect();
+        // Prefix matches first, then by name for a stable order.
+        found.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.username.as_str().cmp(b.1.username.as_str())));
+        Ok(found.into_iter().take(limit).map(|(_, user)| user.clone()).collect())
+    }
+
+    async fn users_by_phones(&self, phones: &[Phone]) -> Result<Vec<User>, RepoError> {
+        let state = self.state.lock();
+        let ids: HashSet<UserId> = phones.iter().filter_map(|p| state.user_by_phone.get(p.as_str()).copied()).collect();
+        Ok(ids.into_iter().filter_map(|id| state.users.get(&id)).map(|stored| stored.user.clone()).collect())
     }
 
     async fn update_user(&self, user: &User) -> Result<Result<(), UserConflict>, RepoError> {

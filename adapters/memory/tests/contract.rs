@@ -20,3 +20,8 @@ async fn memory_presence_passes_the_presence_contract() {
 async fn memory_rate_limiter_passes_the_rate_limit_contract() {
     chat_core::testkit::rate_limit::run_all(&chat_memory::MemoryRateLimiter::new()).await;
 }
+
+#[tokio::test]
+async fn memory_store_passes_the_social_contract() {
+    chat_core::testkit::social::run_all(&MemoryStore::new()).await;
+}

@@ -12,6 +12,7 @@ mod messages;
 mod rows;
 mod schema;
 mod sessions;
+mod social;
 mod users;
 
 #[cfg(feature = "testing")]

@@ -11,6 +11,7 @@ diesel::table! {
         settings -> Jsonb,
         password_hash -> Text,
         role -> Text,
+        search_text -> Text,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
     }
@@ -98,6 +99,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    friend_requests (id) {
+        id -> Uuid,
+        from_user -> Uuid,
+        to_user -> Uuid,
+        message -> Text,
+        status -> Text,
+        created_at -> Timestamptz,
+        answered_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    friendships (user_id, friend_id) {
+        user_id -> Uuid,
+        friend_id -> Uuid,
+        since -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    blocks (blocker_id, blocked_id) {
+        blocker_id -> Uuid,
+        blocked_id -> Uuid,
+        blocked_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(conversation_members -> conversations (conversation_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -109,4 +138,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     messages,
     message_reactions,
     message_hides,
+    friend_requests,
+    friendships,
+    blocks,
 );

@@ -1,9 +1,10 @@
 //! `UserRepo` on Postgres.
 
 use async_trait::async_trait;
-use chat_core::domain::account::{Credentials, User, Username};
+use chat_core::domain::account::{Credentials, Phone, User, Username};
 use chat_core::domain::error::RepoError;
 use chat_core::domain::ids::UserId;
+use chat_core::domain::social::fold_for_search;
 use chat_core::ports::{UserConflict, UserRepo};
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -29,7 +30,7 @@ impl UserRepo for PgStore {
         let row = UserRow::from_user(&user)?;
         let mut conn = self.conn().await?;
         let inserted = diesel::insert_into(users::table)
-            .values((row, users::password_hash.eq(password_hash)))
+            .values((row, users::password_hash.eq(password_hash), users::search_text.eq(search_text(&user))))
             .execute(&mut conn)
             .await;
         match inserted {
@@ -77,6 +78,41 @@ impl UserRepo for PgStore {
         Ok(row.map(|(id, password_hash)| Credentials { user_id: UserId(id), password_hash }))
     }
 
+    async fn search_users(&self, folded_query: &str, limit: usize) -> Result<Vec<User>, RepoError> {
+        let pattern = escape_like(folded_query);
+        let mut conn = self.conn().await?;
+        // Trigram index for the containment test; names starting with the query rank first.
+        let starts = diesel::dsl::sql::<diesel::sql_types::Bool>("(search_text LIKE ")
+            .bind::<diesel::sql_types::Text, _>(format!("{pattern}%"))
+            .sql(" OR search_text LIKE ")
+            .bind::<diesel::sql_types::Text, _>(format!("% {pattern}%"))
+            .sql(")");
+        let rows = users::table
+            .filter(users::search_text.like(format!("%{pattern}%")))
+            .order((starts.desc(), users::username.asc()))
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .select(UserRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(from_diesel)?;
+        rows.into_iter().map(UserRow::into_user).collect()
+    }
+
+    async fn users_by_phones(&self, phones: &[Phone]) -> Result<Vec<User>, RepoError> {
+        if phones.is_empty() {
+            return Ok(Vec::new());
+        }
+        let phones: Vec<&str> = phones.iter().map(Phone::as_str).collect();
+        let mut conn = self.conn().await?;
+        let rows = users::table
+            .filter(users::phone.eq_any(phones))
+            .select(UserRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(from_diesel)?;
+        rows.into_iter().map(UserRow::into_user).collect()
+    }
+
     async fn update_user(&self, user: &User) -> Result<Result<(), UserConflict>, RepoError> {
         let row = UserRow::from_user(user)?;
         let mut conn = self.conn().await?;
@@ -88,6 +124,7 @@ impl UserRepo for PgStore {
                 users::bio.eq(row.bio),
                 users::settings.eq(row.settings),
                 users::updated_at.eq(row.updated_at),
+                users::search_text.eq(search_text(user)),
             ))
             .execute(&mut conn)
             .await;
@@ -96,4 +133,15 @@ impl UserRepo for PgStore {
             Err(error) => conflict_of(&error).map(Err).ok_or_else(|| from_diesel(error)),
         }
     }
+}
+
+/// What user search matches against: username and display name, folded.
+fn search_text(user: &User) -> String {
+    fold_for_search(&format!("{} {}", user.username.as_str(), user.display_name.as_str()))
+}
+
+/// A LIKE pattern matching `text` literally (`%`, `_` and `\` escaped; `\` is the default
+/// escape character).
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

@@ -18,6 +18,7 @@ async fn postgres_store_passes_the_store_contract() {
     // Enough connections that the 50 concurrent sends really run on separate connections.
     let store = database.store(52).await;
     contract::run_all(&store).await;
+    chat_core::testkit::social::run_all(&store).await;
 }
 
 #[derive(QueryableByName)]

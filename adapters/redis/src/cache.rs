@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chat_core::domain::account::{Credentials, User, Username};
+use chat_core::domain::account::{Credentials, Phone, User, Username};
 use chat_core::domain::error::RepoError;
 use chat_core::domain::ids::UserId;
 use chat_core::ports::{UserConflict, UserRepo};
@@ -93,6 +93,15 @@ impl UserRepo for CachedUsers {
 
     async fn credentials(&self, username: &Username) -> Result<Option<Credentials>, RepoError> {
         self.inner.credentials(username).await
+    }
+
+    /// Searches go to the store: results change with every registration and are not cached.
+    async fn search_users(&self, folded_query: &str, limit: usize) -> Result<Vec<User>, RepoError> {
+        self.inner.search_users(folded_query, limit).await
+    }
+
+    async fn users_by_phones(&self, phones: &[Phone]) -> Result<Vec<User>, RepoError> {
+        self.inner.users_by_phones(phones).await
     }
 
     async fn update_user(&self, user: &User) -> Result<Result<(), UserConflict>, RepoError> {

@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use chat_core::app::presence::{self, ConversationContacts};
+use chat_core::app::presence::{self, SocialPresence};
 use chat_core::app::{Deps, Limits};
 use chat_core::domain::rate_limit::Quota;
 use chat_core::ports::{
-    Clock, ConversationRepo, EventBus, HealthCheck, MessageRepo, PresenceStore, RateLimitStore, SessionRepo, UserRepo,
+    Clock, ConversationRepo, EventBus, HealthCheck, MessageRepo, PresenceStore, RateLimitStore, SessionRepo,
+    SocialRepo, UserRepo,
 };
 use chat_http::HttpConfig;
 use chat_memory::{MemoryEventBus, MemoryPresence, MemoryRateLimiter, MemoryStore};
@@ -132,8 +133,14 @@ impl Config {
 }
 
 /// What a store adapter must be to back the server.
-pub trait StoreAdapter: UserRepo + SessionRepo + ConversationRepo + MessageRepo + HealthCheck + 'static {}
-impl<T> StoreAdapter for T where T: UserRepo + SessionRepo + ConversationRepo + MessageRepo + HealthCheck + 'static {}
+pub trait StoreAdapter:
+    UserRepo + SessionRepo + ConversationRepo + MessageRepo + SocialRepo + HealthCheck + 'static
+{
+}
+impl<T> StoreAdapter for T where
+    T: UserRepo + SessionRepo + ConversationRepo + MessageRepo + SocialRepo + HealthCheck + 'static
+{
+}
 
 /// The embedded dependency set: in-memory store, in-process bus and rate limiter.
 pub fn embedded_deps(limits: Limits, clock: Arc<dyn Clock>, jwt_secret: &[u8]) -> anyhow::Result<Deps> {
@@ -231,7 +238,12 @@ pub fn assemble_deps_with<S: StoreAdapter>(
         rate_limits: shared.rate_limits,
         events: shared.events,
         presence: shared.presence,
-        presence_audience: Arc::new(ConversationContacts { conversations: store }),
+        social: store.clone(),
+        presence_audience: Arc::new(SocialPresence {
+            users: store.clone(),
+            social: store.clone(),
+            conversations: store,
+        }),
         passwords: Arc::new(Argon2Passwords::new(hashing_threads)?),
         tokens: Arc::new(JwtTokens::new(jwt_secret)),
         clock,

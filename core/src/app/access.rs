@@ -1,10 +1,11 @@
 //! Checks shared by the use cases: membership, rate limits and best-effort publishing.
 
-use crate::domain::conversation::Member;
+use crate::domain::conversation::{ConversationKind, Member};
 use crate::domain::error::RepoError;
 use crate::domain::event::Delivery;
 use crate::domain::ids::{ConversationId, UserId};
 use crate::domain::rate_limit::{Quota, RateDecision};
+use crate::domain::social::audience_allows;
 
 use super::Deps;
 
@@ -51,4 +52,38 @@ pub(crate) async fn publish(deps: &Deps, delivery: Delivery) {
     if let Err(error) = deps.events.publish(delivery).await {
         tracing::warn!(%error, "event not published; clients will catch up with sync");
     }
+}
+
+/// Why a user may not write into a direct conversation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DirectRefusal {
+    /// One of the two blocked the other: the conversation is read-only for both.
+    Blocked,
+    /// The peer accepts messages from friends (or nobody) only.
+    NotAllowed,
+}
+
+/// The privacy gate of a direct conversation: blocks either way, and the peer's "who may
+/// message me". Groups pass (membership already decided who is in).
+pub(crate) async fn may_write(
+    deps: &Deps,
+    conversation: ConversationId,
+    writer: UserId,
+) -> Result<Result<(), DirectRefusal>, RepoError> {
+    let Some(conversation) = deps.conversations.conversation(conversation).await? else { return Ok(Ok(())) };
+    if conversation.kind != ConversationKind::Direct {
+        return Ok(Ok(()));
+    }
+    let Some(peer) = deps.conversations.member_ids(conversation.id).await?.into_iter().find(|u| *u != writer) else {
+        return Ok(Ok(()));
+    };
+    if deps.social.blocked_between(writer, peer).await? {
+        return Ok(Err(DirectRefusal::Blocked));
+    }
+    let Some(peer) = deps.users.user(peer).await? else { return Ok(Ok(())) };
+    let friends = deps.social.are_friends(writer, peer.id).await?;
+    if !audience_allows(peer.settings.who_can_message, friends) {
+        return Ok(Err(DirectRefusal::NotAllowed));
+    }
+    Ok(Ok(()))
 }

@@ -10,6 +10,7 @@ use crate::domain::conversation::{
 use crate::domain::event::{ConversationChange, Delivery, Event};
 use crate::domain::ids::{ConversationId, MessageId, UserId};
 use crate::domain::message::{NewMessage, SystemEvent};
+use crate::domain::social::audience_allows;
 use crate::ports::{DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, PinOutcome};
 
 use super::access::{membership, publish};
@@ -28,6 +29,9 @@ pub async fn open_direct(
 ) -> Result<(ConversationDetails, bool), ConversationError> {
     if peer == actor.user_id {
         return Err(ConversationError::CannotChatWithSelf);
+    }
+    if deps.social.blocked_between(actor.user_id, peer).await? {
+        return Err(ConversationError::UserNotFound);
     }
     deps.users.user(peer).await?.ok_or(ConversationError::UserNotFound)?;
     let now = deps.clock.now();
@@ -59,7 +63,7 @@ pub async fn create_group(
     if invitees.len() + 1 > MAX_GROUP_MEMBERS {
         return Err(ConversationError::GroupFull);
     }
-    require_users_exist(deps, &invitees).await?;
+    check_invitees(deps, actor, &invitees).await?;
     let now = deps.clock.now();
     let count = u32::try_from(invitees.len() + 1).map_err(|_| ConversationError::GroupFull)?;
     let conversation = new_conversation(deps, actor, ConversationKind::Group, Some(title.clone()), count, now);
@@ -137,7 +141,7 @@ pub async fn add_members(
     if invitees.is_empty() {
         return Err(ConversationError::AlreadyMember);
     }
-    require_users_exist(deps, &invitees).await?;
+    check_invitees(deps, actor, &invitees).await?;
     let now = deps.clock.now();
     let add = invitees.iter().map(|user| Member::new(id, *user, Role::Member, now)).collect();
     let change = MembershipChange { add, ..no_change(id) };
@@ -277,14 +281,40 @@ async fn require_group_member(deps: &Deps, actor: Actor, id: ConversationId) -> 
 async fn details_of(deps: &Deps, actor: Actor, id: ConversationId) -> Result<ConversationDetails, ConversationError> {
     let membership = membership(deps, id, actor.user_id).await?.ok_or(ConversationError::ConversationNotFound)?;
     let conversation = deps.conversations.conversation(id).await?.ok_or(ConversationError::ConversationNotFound)?;
-    let members = deps.conversations.members(id).await?.iter().map(Member::view).collect();
+    let members = deps.conversations.members(id).await?;
+    let ids: Vec<UserId> = members.iter().map(|m| m.user_id).collect();
+    let sharing: Vec<UserId> =
+        deps.users.users(&ids).await?.into_iter().filter(|u| u.settings.send_read_receipts).map(|u| u.id).collect();
+    let viewer_shares = sharing.contains(&actor.user_id);
+    let members = members
+        .iter()
+        .map(|member| {
+            let mut view = member.view();
+            if member.user_id != actor.user_id && !(viewer_shares && sharing.contains(&member.user_id)) {
+                view.read_seq = None;
+            }
+            view
+        })
+        .collect();
     Ok(ConversationDetails { conversation, members, membership })
 }
 
-async fn require_users_exist(deps: &Deps, ids: &[UserId]) -> Result<(), ConversationError> {
+/// Everyone the caller adds to a group must exist, must not be blocked either way (which
+/// looks like "not found"), and must allow being added by the caller.
+async fn check_invitees(deps: &Deps, actor: Actor, ids: &[UserId]) -> Result<(), ConversationError> {
     let found = deps.users.users(ids).await?;
     if found.len() != ids.len() {
         return Err(ConversationError::UserNotFound);
+    }
+    let hidden = deps.social.hidden_from(actor.user_id).await?;
+    for invitee in &found {
+        if hidden.contains(&invitee.id) {
+            return Err(ConversationError::UserNotFound);
+        }
+        let friends = deps.social.are_friends(actor.user_id, invitee.id).await?;
+        if !audience_allows(invitee.settings.who_can_add_to_groups, friends) {
+            return Err(ConversationError::NotAllowedToAdd);
+        }
     }
     Ok(())
 }

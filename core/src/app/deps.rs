@@ -7,7 +7,7 @@ use crate::domain::ids::{SessionId, UserId};
 use crate::domain::rate_limit::Quota;
 use crate::ports::{
     Clock, ConversationRepo, EventBus, HealthCheck, IdGen, MessageRepo, PasswordHasher, PresenceAudience,
-    PresenceStore, RateLimitStore, SessionRepo, TokenIssuer, UserRepo,
+    PresenceStore, RateLimitStore, SessionRepo, SocialRepo, TokenIssuer, UserRepo,
 };
 
 /// Limits and lifetimes, configurable by the operator.
@@ -19,6 +19,12 @@ pub struct Limits {
     pub login_per_account: Quota,
     /// Login attempts per client IP.
     pub login_per_ip: Quota,
+    /// Friend requests per user (30 a day).
+    pub friend_requests: Quota,
+    /// User searches and phone lookups per user.
+    pub searches: Quota,
+    /// Contact syncs per user: few, since each may carry 1,000 numbers (anti-enumeration).
+    pub contact_syncs: Quota,
     /// Registrations per client IP.
     pub register_per_ip: Quota,
     /// A session counts as online this long after its last heartbeat (clients beat every 30 s).
@@ -34,6 +40,9 @@ impl Default for Limits {
             login_per_account: Quota::per_window(10, 15 * 60_000),
             login_per_ip: Quota::per_minute(30),
             register_per_ip: Quota::per_window(10, 60 * 60_000),
+            friend_requests: Quota::per_window(crate::domain::social::FRIEND_REQUESTS_PER_DAY, 24 * 60 * 60_000),
+            searches: Quota::per_minute(60),
+            contact_syncs: Quota::per_window(5, 24 * 60 * 60_000),
             presence_ttl: Duration::seconds(40),
             access_token_ttl: Duration::minutes(15),
             refresh_token_ttl: Duration::days(30),
@@ -48,6 +57,7 @@ pub struct Deps {
     pub sessions: Arc<dyn SessionRepo>,
     pub conversations: Arc<dyn ConversationRepo>,
     pub messages: Arc<dyn MessageRepo>,
+    pub social: Arc<dyn SocialRepo>,
     pub rate_limits: Arc<dyn RateLimitStore>,
     pub events: Arc<dyn EventBus>,
     pub presence: Arc<dyn PresenceStore>,

@@ -99,6 +99,7 @@ area_error!(
         GroupFull => ("group_full", Conflict, "a group has at most 500 members"),
         AlreadyMember => ("already_member", Conflict, "the user is already a member"),
         TooManyPinned => ("too_many_pinned", Conflict, "at most 5 conversations can be pinned"),
+        NotAllowedToAdd => ("not_allowed_to_add", Forbidden, "this user can be added to groups by friends only"),
     }
 );
 
@@ -112,5 +113,21 @@ area_error!(
         NotEditable => ("not_editable", Validation, "only text messages can be changed"),
         EditWindowClosed => ("edit_window_closed", Forbidden, "messages can be edited or recalled only within 24 hours"),
         Recalled => ("message_recalled", Gone, "this message was recalled"),
+        Blocked => ("blocked", Forbidden, "messages between you and this user are blocked"),
+        NotAllowedToMessage => ("not_allowed_to_message", Forbidden, "this user accepts messages from friends only"),
+    }
+);
+
+area_error!(
+    /// Friends, friend requests, blocks and discovery.
+    SocialError {
+        UserNotFound => ("user_not_found", NotFound, "no such user"),
+        RequestNotFound => ("friend_request_not_found", NotFound, "no such friend request"),
+        RequestNotPending => ("request_not_pending", Conflict, "this request was already answered or cancelled"),
+        CannotBefriendSelf => ("cannot_befriend_self", Validation, "you cannot send yourself a friend request"),
+        CannotBlockSelf => ("cannot_block_self", Validation, "you cannot block yourself"),
+        AlreadyFriends => ("already_friends", Conflict, "you are already friends"),
+        NotFriends => ("not_friends", NotFound, "you are not friends"),
+        TooManyPhones => ("too_many_phones", Validation, "a contact sync carries at most 1,000 numbers"),
     }
 );

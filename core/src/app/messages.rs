@@ -10,7 +10,7 @@ use crate::domain::message::{
 };
 use crate::ports::{HistoryPage, InsertOutcome, MessageUpdate};
 
-use super::access::{WhenUnavailable, membership, publish, rate_check};
+use super::access::{DirectRefusal, WhenUnavailable, may_write, membership, publish, rate_check};
 use super::errors::MessageError;
 use super::{Actor, Deps};
 
@@ -55,6 +55,7 @@ pub async fn send(
     if let Some(message) = deps.messages.message_by_client_id(actor.user_id, command.client_msg_id).await? {
         return retried(message, conversation);
     }
+    check_may_write(deps, conversation, actor).await?;
     let body = parse_body(command.body.as_deref().unwrap_or(""))?;
     if let Some(reply_to) = command.reply_to {
         let original = deps.messages.message(reply_to).await?;
@@ -119,6 +120,7 @@ pub async fn edit(deps: &Deps, actor: Actor, id: MessageId, body: &str) -> Resul
     let message = visible_message(deps, actor, id).await?;
     let body = parse_body(body)?;
     check_sender_change(&message, actor.user_id, deps.clock.now()).map_err(refusal)?;
+    check_may_write(deps, message.conversation_id, actor).await?;
     let update = MessageUpdate::Edit { body, at: deps.clock.now() };
     update_and_announce(deps, actor, id, update, MessageChange::Edited).await
 }
@@ -151,6 +153,7 @@ pub async fn react(deps: &Deps, actor: Actor, id: MessageId, emoji: Option<&str>
     if message.recalled_at.is_some() {
         return Err(MessageError::Recalled);
     }
+    check_may_write(deps, message.conversation_id, actor).await?;
     let emoji = emoji.map(parse_emoji).transpose()?;
     let update = MessageUpdate::React { user: actor.user_id, emoji, at: deps.clock.now() };
     update_and_announce(deps, actor, id, update, MessageChange::Reaction).await
@@ -184,6 +187,15 @@ fn retried(message: Message, conversation: ConversationId) -> Result<Sent, Messa
         return Err(Invalid::new("client_msg_id_reused", "this client_msg_id was used for another conversation").into());
     }
     Ok(Sent { message, created: false })
+}
+
+/// Blocks and the peer's privacy settings, for writes into a direct conversation.
+async fn check_may_write(deps: &Deps, conversation: ConversationId, actor: Actor) -> Result<(), MessageError> {
+    match may_write(deps, conversation, actor.user_id).await? {
+        Ok(()) => Ok(()),
+        Err(DirectRefusal::Blocked) => Err(MessageError::Blocked),
+        Err(DirectRefusal::NotAllowed) => Err(MessageError::NotAllowedToMessage),
+    }
 }
 
 fn refusal(refusal: ChangeRefusal) -> MessageError {

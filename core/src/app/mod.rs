@@ -6,11 +6,13 @@ mod access;
 pub mod auth;
 pub mod conversations;
 mod deps;
+pub mod discovery;
 pub mod errors;
 pub mod messages;
 pub mod presence;
 pub mod profile;
 pub mod receipts;
+pub mod social;
 pub mod sync;
 #[cfg(test)]
 mod tests;

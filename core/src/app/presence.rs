@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::domain::account::Audience;
 use crate::domain::error::RepoError;
 use crate::domain::event::{Delivery, Event};
 use crate::domain::ids::UserId;
@@ -95,5 +96,48 @@ impl PresenceAudience for ConversationContacts {
 
     async fn may_see(&self, viewer: UserId, user: UserId) -> Result<bool, RepoError> {
         self.conversations.share_conversation(viewer, user).await
+    }
+}
+
+/// The social rule: a user's presence goes to their friends, or also to everyone they share
+/// a conversation with, or to nobody, per their `who_sees_presence`; never across a block.
+pub struct SocialPresence {
+    pub users: Arc<dyn crate::ports::UserRepo>,
+    pub social: Arc<dyn crate::ports::SocialRepo>,
+    pub conversations: Arc<dyn ConversationRepo>,
+}
+
+#[async_trait]
+impl PresenceAudience for SocialPresence {
+    async fn audience(&self, user: UserId) -> Result<Vec<UserId>, RepoError> {
+        let Some(owner) = self.users.user(user).await? else { return Ok(Vec::new()) };
+        let mut audience: Vec<UserId> = match owner.settings.who_sees_presence {
+            Audience::Nobody => return Ok(Vec::new()),
+            Audience::Friends => self.social.friends(user).await?.into_iter().map(|f| f.friend).collect(),
+            Audience::Everyone => {
+                let mut everyone: Vec<UserId> =
+                    self.social.friends(user).await?.into_iter().map(|f| f.friend).collect();
+                everyone.extend(self.conversations.contacts(user).await?);
+                everyone
+            }
+        };
+        let hidden = self.social.hidden_from(user).await?;
+        audience.retain(|viewer| !hidden.contains(viewer));
+        audience.sort();
+        audience.dedup();
+        Ok(audience)
+    }
+
+    async fn may_see(&self, viewer: UserId, user: UserId) -> Result<bool, RepoError> {
+        if self.social.blocked_between(viewer, user).await? {
+            return Ok(false);
+        }
+        let Some(owner) = self.users.user(user).await? else { return Ok(false) };
+        let friends = self.social.are_friends(viewer, user).await?;
+        Ok(match owner.settings.who_sees_presence {
+            Audience::Everyone => true,
+            Audience::Friends => friends,
+            Audience::Nobody => false,
+        })
     }
 }

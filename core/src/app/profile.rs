@@ -93,8 +93,11 @@ pub async fn update_settings(deps: &Deps, actor: Actor, patch: SettingsPatch) ->
     save(deps, user).await.map(|user| user.settings)
 }
 
-/// Another user's public profile. (Blocks will hide it, as "not found", with the social graph.)
-pub async fn user_profile(deps: &Deps, _actor: Actor, id: UserId) -> Result<PublicProfile, ProfileError> {
+/// Another user's public profile; a block either way hides it, as "not found".
+pub async fn user_profile(deps: &Deps, actor: Actor, id: UserId) -> Result<PublicProfile, ProfileError> {
+    if deps.social.blocked_between(actor.user_id, id).await? {
+        return Err(ProfileError::UserNotFound);
+    }
     let user = deps.users.user(id).await?.ok_or(ProfileError::UserNotFound)?;
     Ok(user.public_profile())
 }

@@ -1,9 +1,10 @@
 //! Read and delivered marks, and typing indicators (never stored).
 
+use crate::domain::error::RepoError;
 use crate::domain::event::{Delivery, Event, ReceiptKind, TypingState};
-use crate::domain::ids::ConversationId;
+use crate::domain::ids::{ConversationId, UserId};
 
-use super::access::{membership, publish};
+use super::access::{may_write, membership, publish};
 use super::errors::ConversationError;
 use super::{Actor, Deps};
 
@@ -27,7 +28,10 @@ pub async fn mark(
             ReceiptKind::Delivered => member.delivered_seq,
         });
     };
-    let recipients = deps.conversations.member_ids(conversation).await?;
+    let mut recipients = deps.conversations.member_ids(conversation).await?;
+    if kind == ReceiptKind::Read {
+        recipients = read_receipt_audience(deps, actor, recipients).await?;
+    }
     let event = Event::Receipt { conversation_id: conversation, user_id: actor.user_id, kind, seq: mark };
     // The caller's other devices get it too, so their unread badges clear.
     publish(deps, Delivery { recipients, except_session: Some(actor.session_id), event }).await;
@@ -42,9 +46,29 @@ pub async fn typing(
     state: TypingState,
 ) -> Result<(), ConversationError> {
     membership(deps, conversation, actor.user_id).await?.ok_or(ConversationError::ConversationNotFound)?;
+    // In a direct conversation that a block made read-only, typing goes nowhere.
+    if may_write(deps, conversation, actor.user_id).await?.is_err() {
+        return Ok(());
+    }
     let recipients: Vec<_> =
         deps.conversations.member_ids(conversation).await?.into_iter().filter(|u| *u != actor.user_id).collect();
     let event = Event::Typing { conversation_id: conversation, user_id: actor.user_id, state };
     publish(deps, Delivery { recipients, except_session: Some(actor.session_id), event }).await;
     Ok(())
+}
+
+/// Who learns that `actor` read up to a point: "Đã xem" is mutual. Someone who turned read
+/// receipts off sends none (only their own devices hear, to clear badges) and sees nobody
+/// else's.
+async fn read_receipt_audience(deps: &Deps, actor: Actor, members: Vec<UserId>) -> Result<Vec<UserId>, RepoError> {
+    let me = deps.users.user(actor.user_id).await?;
+    if me.is_none_or(|me| !me.settings.send_read_receipts) {
+        return Ok(vec![actor.user_id]);
+    }
+    let users = deps.users.users(&members).await?;
+    Ok(users
+        .into_iter()
+        .filter(|user| user.id == actor.user_id || user.settings.send_read_receipts)
+        .map(|u| u.id)
+        .collect())
 }

@@ -59,6 +59,7 @@ impl Mocks {
             sessions: Arc::new(self.sessions),
             conversations: Arc::new(self.conversations),
             messages: Arc::new(self.messages),
+            social: Arc::new(MockSocialRepo::new()),
             rate_limits: Arc::new(self.rate_limits),
             events: Arc::new(self.events),
             presence: Arc::new(MockPresenceStore::new()),
@@ -80,6 +81,8 @@ impl Mocks {
             .expect_member()
             .returning(|conversation, user| Ok(Some(Member::new(conversation, user, Role::Member, Utc::now()))));
         self.messages.expect_message_by_client_id().returning(|_, _| Ok(None));
+        // Not a direct conversation here: no block or privacy gate applies.
+        self.conversations.expect_conversation().returning(|_| Ok(None));
     }
 }
 

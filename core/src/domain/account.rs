@@ -96,15 +96,26 @@ impl std::fmt::Debug for Password {
 pub struct Phone(String);
 
 impl Phone {
+    /// Accepts E.164 (`+84 912 345 678`) and, since most users are in Vietnam, the local
+    /// forms `0912 345 678` and `84912345678`, all normalised to `+84912345678`. Spaces,
+    /// dots, dashes and brackets are ignored.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let phone: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '.')).collect();
-        let digits = phone.strip_prefix('+').unwrap_or("");
+        let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
+        let digits = if let Some(international) = compact.strip_prefix('+') {
+            international.to_owned()
+        } else if let Some(local) = compact.strip_prefix('0').filter(|rest| rest.len() == 9) {
+            format!("84{local}")
+        } else if compact.starts_with("84") && compact.len() == 11 {
+            compact.clone()
+        } else {
+            String::new()
+        };
         let valid =
             (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0');
         if !valid {
-            return Err(Invalid::new("invalid_phone", "phone must be in E.164 form, e.g. +84912345678"));
+            return Err(Invalid::new("invalid_phone", "phone must be in E.164 form (+84912345678) or 0912345678"));
         }
-        Ok(Phone(phone))
+        Ok(Phone(format!("+{digits}")))
     }
 
     pub fn as_str(&self) -> &str {
@@ -290,9 +301,12 @@ mod tests {
     }
 
     #[test]
-    fn phone_accepts_e164_only() {
+    fn phone_accepts_e164_and_vietnamese_local_forms() {
         assert_eq!(Phone::parse("+84 912 345 678").map(|p| p.0), Ok("+84912345678".to_owned()));
-        assert!(Phone::parse("0912345678").is_err());
+        assert_eq!(Phone::parse("0912 345 678").map(|p| p.0), Ok("+84912345678".to_owned()));
+        assert_eq!(Phone::parse("(091) 234-5678").map(|p| p.0), Ok("+84912345678".to_owned()));
+        assert_eq!(Phone::parse("84912345678").map(|p| p.0), Ok("+84912345678".to_owned()));
+        assert!(Phone::parse("091234567").is_err());
         assert!(Phone::parse("+0912345678").is_err());
         assert!(Phone::parse("+84abc").is_err());
     }

@@ -103,7 +103,9 @@ pub struct MemberView {
     pub user_id: UserId,
     pub role: Role,
     pub joined_at: DateTime<Utc>,
-    pub read_seq: u64,
+    /// Absent when read receipts are off for this member or for the viewer ("Đã xem" is
+    /// mutual).
+    pub read_seq: Option<u64>,
     pub delivered_seq: u64,
 }
 
@@ -113,7 +115,7 @@ impl Member {
             user_id: self.user_id,
             role: self.role,
             joined_at: self.joined_at,
-            read_seq: self.read_seq,
+            read_seq: Some(self.read_seq),
             delivered_seq: self.delivered_seq,
         }
     }

@@ -2,9 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::account::PublicProfile;
 use super::conversation::Conversation;
 use super::ids::{ConversationId, SessionId, UserId};
 use super::message::Message;
+use super::social::FriendRequest;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -59,6 +61,12 @@ pub enum Event {
     Typing { conversation_id: ConversationId, user_id: UserId, state: TypingState },
     #[serde(rename = "conversation.updated")]
     ConversationUpdated { change: ConversationChange, conversation: Conversation },
+    #[serde(rename = "friend.request")]
+    FriendRequest { request: FriendRequest, from: PublicProfile },
+    #[serde(rename = "friend.accepted")]
+    FriendAccepted { request: FriendRequest, friend: PublicProfile },
+    #[serde(rename = "friend.request_cancelled")]
+    FriendRequestCancelled { request: FriendRequest },
     #[serde(rename = "presence")]
     Presence { user_id: UserId, online: bool, last_seen: Option<chrono::DateTime<chrono::Utc>> },
     /// Not shown to clients: tells gateways to close the sockets of revoked sessions.

@@ -52,3 +52,7 @@ uuid_id!(
     /// The client's idempotency key for a send: a retry with the same key returns the original.
     ClientMsgId
 );
+uuid_id!(
+    /// A friend request.
+    FriendRequestId
+);

@@ -7,6 +7,7 @@ pub mod event;
 pub mod ids;
 pub mod message;
 pub mod rate_limit;
+pub mod social;
 
 pub use chrono::{DateTime, Duration, Utc};
 

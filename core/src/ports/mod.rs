@@ -8,6 +8,7 @@ mod messages;
 mod presence;
 mod rate_limit;
 mod sessions;
+mod social;
 mod users;
 
 pub use auth::{PasswordHasher, TokenIssuer};
@@ -18,6 +19,7 @@ pub use messages::{HistoryPage, InsertOutcome, MessageRepo, MessageUpdate};
 pub use presence::{PresenceAudience, PresenceStatus, PresenceStore};
 pub use rate_limit::RateLimitStore;
 pub use sessions::{NewSession, RotateOutcome, SessionRepo};
+pub use social::{SendRequestOutcome, SocialRepo};
 pub use users::{UserConflict, UserRepo};
 
 mod health;
@@ -32,5 +34,6 @@ pub use self::{
     presence::MockPresenceStore,
     rate_limit::MockRateLimitStore,
     sessions::MockSessionRepo,
+    social::MockSocialRepo,
     users::MockUserRepo,
 };

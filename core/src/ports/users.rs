@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::account::{Credentials, User, Username};
+use crate::domain::account::{Credentials, Phone, User, Username};
 use crate::domain::error::RepoError;
 use crate::domain::ids::UserId;
 
@@ -21,6 +21,11 @@ pub trait UserRepo: Send + Sync {
     /// The users among `ids` that exist, in no particular order.
     async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, RepoError>;
     async fn credentials(&self, username: &Username) -> Result<Option<Credentials>, RepoError>;
+    /// Users whose username or display name, folded with `fold_for_search`, contains the
+    /// (folded) query; best matches (prefix of a name) first.
+    async fn search_users(&self, folded_query: &str, limit: usize) -> Result<Vec<User>, RepoError>;
+    /// The users with these phone numbers.
+    async fn users_by_phones(&self, phones: &[Phone]) -> Result<Vec<User>, RepoError>;
     /// Replaces the profile and settings of an existing user (a missing user is a no-op).
     async fn update_user(&self, user: &User) -> Result<Result<(), UserConflict>, RepoError>;
 }

@@ -49,7 +49,7 @@ pub fn new_id() -> uuid::Uuid {
 pub async fn user(store: &dyn Store, name: &str) -> UserId {
     let now = now();
     let id = UserId(new_id());
-    let username = format!("{name}{}", &id.to_string()[24..]);
+    let username = format!("u{}", &id.to_string()[24..]);
     let user = User {
         id,
         username: Username::parse(&username).unwrap(),
@@ -113,7 +113,7 @@ pub fn text(conversation: ConversationId, sender: UserId, client_msg_id: Option<
 pub async fn users_are_unique_by_username_and_phone(store: &dyn Store) {
     let first = user(store, "an").await;
     let mut taken = store.user(first).await.unwrap().expect("the user was stored");
-    let phone = format!("+849{}", &first.as_uuid().as_u128().to_string()[..8]);
+    let phone = format!("+849{}", random_digits());
     taken.phone = Some(Phone::parse(&phone).unwrap());
     store.update_user(&taken).await.unwrap().unwrap();
     let mut twin = taken.clone();
@@ -306,4 +306,11 @@ pub async fn contacts_are_the_people_one_shares_a_conversation_with(store: &dyn 
     assert!(store.share_conversation(c, a).await.unwrap());
     assert!(!store.share_conversation(a, stranger).await.unwrap());
     assert!(store.contacts(stranger).await.unwrap().is_empty());
+}
+
+/// Eight random digits (from a fresh UUID's random bits), for phone numbers that must not
+/// collide between tests sharing a database.
+pub fn random_digits() -> String {
+    let digits = uuid::Uuid::now_v7().as_u128().to_string();
+    digits[digits.len() - 8..].to_owned()
 }

@@ -5,5 +5,6 @@ mod clock;
 pub mod contract;
 pub mod presence;
 pub mod rate_limit;
+pub mod social;
 
 pub use clock::ManualClock;

@@ -2,10 +2,12 @@
 
 mod auth;
 mod conversations;
+mod discovery;
 mod messages;
 mod ops;
 mod presence;
 mod profile;
+mod social;
 
 use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -20,7 +22,9 @@ use crate::state::AppState;
     info(title = "Chat backend API", description = "Real-time 1-1 and group messaging. The WebSocket protocol at /ws is described in docs/protocol.md."),
     modifiers(&BearerAuth),
     tags((name = "auth"), (name = "profile"), (name = "conversations"), (name = "messages"),
-        (name = "presence"), (name = "operations"))
+        (name = "presence"),
+        (name = "social"),
+        (name = "discovery"), (name = "operations"))
 )]
 struct ApiDoc;
 
@@ -54,6 +58,17 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(messages::history, messages::send))
         .routes(routes!(messages::edit, messages::delete))
         .routes(routes!(messages::react, messages::unreact))
+        .routes(routes!(social::friends))
+        .routes(routes!(social::unfriend))
+        .routes(routes!(social::send_request, social::list_requests))
+        .routes(routes!(social::accept))
+        .routes(routes!(social::decline))
+        .routes(routes!(social::cancel))
+        .routes(routes!(social::blocks))
+        .routes(routes!(social::block, social::unblock))
+        .routes(routes!(discovery::search))
+        .routes(routes!(discovery::by_phone))
+        .routes(routes!(discovery::contact_sync))
         .routes(routes!(presence::presence))
         .routes(routes!(ops::health))
         .routes(routes!(ops::ready))

@@ -45,7 +45,7 @@ async fn registration_validates_and_refuses_duplicates(store: Store) {
             "invalid_display_name",
         ),
         (
-            json!({"username": "binh", "password": "12345678", "display_name": "Bình", "phone": "0912345678"}),
+            json!({"username": "binh", "password": "12345678", "display_name": "Bình", "phone": "12345"}),
             StatusCode::BAD_REQUEST,
             "invalid_phone",
         ),

@@ -20,6 +20,10 @@ async fn group_membership_follows_roles_and_is_announced(store: Store) {
     let chi = server.register("chi").await;
     let dung = server.register("dung").await;
     let mut chi_socket = server.connect(&chi).await;
+    // Adding someone to a group takes their consent by default: friends only.
+    for friend in [&binh, &chi, &dung] {
+        server.befriend(&an, friend).await;
+    }
 
     let create = json!({"kind": "group", "title": "Gia đình", "member_ids": [binh.id, chi.id, chi.id]});
     let (status, group) = server.post("/api/v1/conversations", Some(&an), create).await;

@@ -284,17 +284,18 @@ async fn unread_counts_follow_read_marks(store: Store) {
     assert_eq!(unread(&server.get("/api/v1/conversations", &binh).await.1), Some(0));
 }
 
-on_every_store!(presence_is_shown_to_conversation_contacts_only);
+on_every_store!(presence_follows_friendship_and_privacy_settings);
 
-async fn presence_is_shown_to_conversation_contacts_only(store: Store) {
-    let Some(server) = TestServer::start(store).await else {
-        return;
-    };
+async fn presence_follows_friendship_and_privacy_settings(store: Store) {
+    let Some(server) = TestServer::start(store).await else { return };
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
+    let contact = server.register("dong.nghiep").await;
     let stranger = server.register("nguoi.la").await;
-    server.direct(&an, &binh).await;
+    server.befriend(&an, &binh).await;
+    server.direct(&an, &contact).await;
     let mut binh_socket = server.connect(&binh).await;
+    let mut contact_socket = server.connect(&contact).await;
 
     let an_socket = server.connect(&an).await;
     let online = binh_socket.next_of("presence").await;
@@ -307,8 +308,12 @@ async fn presence_is_shown_to_conversation_contacts_only(store: Store) {
         json!([{"user_id": an.id, "online": true, "last_seen": null}]),
         "the stranger is left out"
     );
-    let (_, hidden) = server.get(&format!("/api/v1/presence?user_ids={}", an.id), &stranger).await;
-    assert_eq!(hidden["presence"], json!([]));
+    // By default only friends see presence: a conversation contact does not, nor a stranger.
+    for outsider in [&contact, &stranger] {
+        let (_, hidden) = server.get(&format!("/api/v1/presence?user_ids={}", an.id), outsider).await;
+        assert_eq!(hidden["presence"], json!([]));
+    }
+    contact_socket.assert_nothing_pending_of("presence").await;
 
     // A second device changes nothing; closing the last one announces the user offline.
     let an_phone = server.login(&an).await;
@@ -318,4 +323,10 @@ async fn presence_is_shown_to_conversation_contacts_only(store: Store) {
     let offline = binh_socket.next_of("presence").await;
     assert_eq!((offline["user_id"].as_str(), offline["online"].as_bool()), (Some(an.id.as_str()), Some(false)));
     assert!(offline["last_seen"].is_string());
+
+    // "Nobody" hides it from friends too.
+    let nobody = json!({"who_sees_presence": "nobody"});
+    server.request(reqwest::Method::PATCH, "/api/v1/me/settings", Some(&an), Some(nobody)).await;
+    let (_, hidden) = server.get(&format!("/api/v1/presence?user_ids={}", an.id), &binh).await;
+    assert_eq!(hidden["presence"], json!([]));
 }

@@ -46,6 +46,10 @@ async fn two_nodes_act_as_one_server() {
         node_1.post("/api/v1/auth/login", None, json!({"username": "an.le", "password": "mật khẩu 123"})).await;
     let binh = node_2.post("/api/v1/auth/register", None, signup("binh.tran")).await;
     let (an_token, an_phone_token, binh_token) = (token(&an), token(&an_phone), token(&binh));
+    // Friends see each other's presence (the default privacy setting).
+    let request = node_1.post("/api/v1/friend-requests", Some(&an_token), json!({"user_id": binh["user"]["id"]})).await;
+    let accept = format!("/api/v1/friend-requests/{}/accept", request["request"]["id"].as_str().unwrap());
+    node_2.post(&accept, Some(&binh_token), json!({})).await;
     let direct = json!({"kind": "direct", "user_id": binh["user"]["id"]});
     let conversation = node_1.post("/api/v1/conversations", Some(&an_token), direct).await;
     let id = conversation["conversation"]["id"].as_str().unwrap().to_owned();

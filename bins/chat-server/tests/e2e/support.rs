@@ -131,6 +131,15 @@ impl TestServer {
         value["conversation"]["id"].as_str().unwrap().to_owned()
     }
 
+    /// Makes two users friends: `a` asks, `b` accepts.
+    pub async fn befriend(&self, a: &User, b: &User) {
+        let (status, sent) = self.post("/api/v1/friend-requests", Some(a), json!({"user_id": b.id})).await;
+        assert_eq!(status, StatusCode::CREATED, "{sent}");
+        let id = sent["request"]["id"].as_str().unwrap();
+        let (status, accepted) = self.post(&format!("/api/v1/friend-requests/{id}/accept"), Some(b), json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{accepted}");
+    }
+
     pub async fn send_text(&self, user: &User, conversation: &str, body: &str) -> (StatusCode, Value) {
         let payload = json!({"client_msg_id": uuid::Uuid::now_v7(), "body": body});
         self.post(&format!("/api/v1/conversations/{conversation}/messages"), Some(user), payload).await
@@ -243,6 +252,18 @@ impl Socket {
                 }
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => return Ending::Dropped,
+            }
+        }
+    }
+
+    /// Asserts that no event of `kind` is waiting for this socket (others are skipped).
+    pub async fn assert_nothing_pending_of(&mut self, kind: &str) {
+        self.send(json!({"type": "heartbeat", "id": "probe"})).await;
+        loop {
+            let frame = self.next_any().await;
+            assert_ne!(frame["type"], kind, "expected no {kind} event, got {frame}");
+            if frame["type"] == "heartbeat.ack" {
+                return;
             }
         }
     }

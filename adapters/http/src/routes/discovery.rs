@@ -1,0 +1,70 @@
+//! Finding people: search, phone lookup, contact sync.
+
+use axum::Json;
+use axum::extract::State;
+use chat_core::app::discovery::{self, ContactMatch};
+use chat_core::domain::account::PublicProfile;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
+use crate::extract::Caller;
+use crate::state::AppState;
+
+#[derive(Deserialize, IntoParams)]
+pub struct SearchParams {
+    /// At least 2 characters; case and Vietnamese marks are ignored.
+    q: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserList {
+    users: Vec<PublicProfile>,
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct PhoneParams {
+    /// E.164 or Vietnamese local form (0912 345 678).
+    phone: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ContactSyncRequest {
+    /// At most 1,000 numbers, E.164 or Vietnamese local form.
+    phones: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ContactSyncResponse {
+    matches: Vec<ContactMatch>,
+}
+
+#[utoipa::path(get, path = "/api/v1/users/search", tag = "discovery", params(SearchParams),
+    responses((status = 200, body = UserList), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn search(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiQuery(params): ApiQuery<SearchParams>,
+) -> Result<Json<UserList>, ApiError> {
+    Ok(Json(UserList { users: discovery::search(&state.deps, actor, &params.q).await? }))
+}
+
+#[utoipa::path(get, path = "/api/v1/users/by-phone", tag = "discovery", params(PhoneParams),
+    responses((status = 200, body = PublicProfile), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn by_phone(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiQuery(params): ApiQuery<PhoneParams>,
+) -> Result<Json<PublicProfile>, ApiError> {
+    Ok(Json(discovery::find_by_phone(&state.deps, actor, &params.phone).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/contacts/sync", tag = "discovery", request_body = ContactSyncRequest,
+    responses((status = 200, body = ContactSyncResponse), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn contact_sync(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    ApiJson(body): ApiJson<ContactSyncRequest>,
+) -> Result<Json<ContactSyncResponse>, ApiError> {
+    Ok(Json(ContactSyncResponse { matches: discovery::contact_sync(&state.deps, actor, &body.phones).await? }))
+}

@@ -1,0 +1,54 @@
+//! Storage of the social graph: friend requests, friendships and blocks.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+
+use crate::domain::Timestamp;
+use crate::domain::error::RepoError;
+use crate::domain::ids::{FriendRequestId, UserId};
+use crate::domain::social::{Block, FriendRequest, Friendship, RequestStatus};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SendRequestOutcome {
+    /// A new pending request.
+    Sent(FriendRequest),
+    /// The other user had already asked: their request is now accepted and both are friends.
+    AcceptedTheirs(FriendRequest),
+    AlreadyFriends,
+    /// This user already has a pending request to the other one.
+    AlreadyPending(FriendRequest),
+}
+
+#[cfg_attr(test, mockall::automock)]
+#[async_trait]
+pub trait SocialRepo: Send + Sync {
+    /// Sends a request atomically: at most one pending request per pair, and a request to
+    /// someone who already asked you accepts theirs instead.
+    async fn send_friend_request(&self, request: FriendRequest) -> Result<SendRequestOutcome, RepoError>;
+    async fn friend_request(&self, id: FriendRequestId) -> Result<Option<FriendRequest>, RepoError>;
+    /// Moves a pending request to `status` (accepting makes the two friends, atomically).
+    /// Returns `None` if it was not pending.
+    async fn answer_friend_request(
+        &self,
+        id: FriendRequestId,
+        status: RequestStatus,
+        now: Timestamp,
+    ) -> Result<Option<FriendRequest>, RepoError>;
+    /// Pending requests to (`incoming`) or from a user, newest first.
+    async fn pending_requests(&self, user: UserId, incoming: bool) -> Result<Vec<FriendRequest>, RepoError>;
+    async fn friends(&self, user: UserId) -> Result<Vec<Friendship>, RepoError>;
+    async fn are_friends(&self, a: UserId, b: UserId) -> Result<bool, RepoError>;
+    /// Ends a friendship; returns whether there was one.
+    async fn unfriend(&self, a: UserId, b: UserId) -> Result<bool, RepoError>;
+    /// Blocks, and in the same step ends any friendship and pending request between the two.
+    async fn block(&self, blocker: UserId, blocked: UserId, now: Timestamp) -> Result<(), RepoError>;
+    /// Returns whether there was a block.
+    async fn unblock(&self, blocker: UserId, blocked: UserId) -> Result<bool, RepoError>;
+    /// The users `user` blocked.
+    async fn blocks(&self, user: UserId) -> Result<Vec<Block>, RepoError>;
+    /// Whether either of the two blocked the other.
+    async fn blocked_between(&self, a: UserId, b: UserId) -> Result<bool, RepoError>;
+    /// Everyone `user` blocked or was blocked by: hidden from each other everywhere.
+    async fn hidden_from(&self, user: UserId) -> Result<HashSet<UserId>, RepoError>;
+}

@@ -1,0 +1,128 @@
+//! The social-graph contract: requests, friendships, blocks, search and phone lookup.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use futures_util::future::join_all;
+
+use crate::domain::account::Phone;
+use crate::domain::ids::{FriendRequestId, UserId};
+use crate::domain::social::{FriendRequest, RequestStatus, fold_for_search};
+use crate::ports::{SendRequestOutcome, SocialRepo};
+
+use super::contract::{Store, new_id, now, user};
+
+/// Everything a social store implements.
+pub trait SocialStore: Store + SocialRepo {}
+impl<T: Store + SocialRepo> SocialStore for T {}
+
+pub async fn run_all(store: &dyn SocialStore) {
+    one_pending_request_per_pair_and_a_crossing_request_accepts(store).await;
+    answers_apply_once(store).await;
+    a_block_ends_friendship_and_requests_and_hides_both_ways(store).await;
+    search_ignores_marks_and_phone_lookup_is_exact(store).await;
+}
+
+fn request(from: UserId, to: UserId) -> FriendRequest {
+    FriendRequest {
+        id: FriendRequestId(new_id()),
+        from_user: from,
+        to_user: to,
+        message: "Chào bạn".into(),
+        status: RequestStatus::Pending,
+        created_at: now(),
+        answered_at: None,
+    }
+}
+
+pub async fn one_pending_request_per_pair_and_a_crossing_request_accepts(store: &dyn SocialStore) {
+    let (a, b) = (user(store, "a").await, user(store, "b").await);
+    let first = match store.send_friend_request(request(a, b)).await.unwrap() {
+        SendRequestOutcome::Sent(sent) => sent,
+        other => panic!("expected Sent, got {other:?}"),
+    };
+    assert!(
+        matches!(store.send_friend_request(request(a, b)).await.unwrap(), SendRequestOutcome::AlreadyPending(p) if p.id == first.id)
+    );
+    assert_eq!(store.pending_requests(b, true).await.unwrap(), vec![first.clone()]);
+    assert_eq!(store.pending_requests(a, false).await.unwrap(), vec![first.clone()]);
+    match store.send_friend_request(request(b, a)).await.unwrap() {
+        SendRequestOutcome::AcceptedTheirs(accepted) => {
+            assert_eq!((accepted.id, accepted.status), (first.id, RequestStatus::Accepted));
+        }
+        other => panic!("a request back must accept the first, got {other:?}"),
+    }
+    assert!(store.are_friends(a, b).await.unwrap() && store.are_friends(b, a).await.unwrap());
+    assert!(matches!(store.send_friend_request(request(a, b)).await.unwrap(), SendRequestOutcome::AlreadyFriends));
+    assert!(store.pending_requests(b, true).await.unwrap().is_empty());
+
+    // Two crossing requests at once end as one friendship, never two pending requests.
+    let (c, d) = (user(store, "c").await, user(store, "d").await);
+    let outcomes = join_all([store.send_friend_request(request(c, d)), store.send_friend_request(request(d, c))]).await;
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    assert!(store.are_friends(c, d).await.unwrap());
+    assert!(
+        store.pending_requests(c, true).await.unwrap().is_empty()
+            && store.pending_requests(d, true).await.unwrap().is_empty()
+    );
+}
+
+pub async fn answers_apply_once(store: &dyn SocialStore) {
+    let (a, b) = (user(store, "a").await, user(store, "b").await);
+    let SendRequestOutcome::Sent(sent) = store.send_friend_request(request(a, b)).await.unwrap() else { panic!() };
+    let declined = store.answer_friend_request(sent.id, RequestStatus::Declined, now()).await.unwrap().unwrap();
+    assert_eq!(declined.status, RequestStatus::Declined);
+    assert_eq!(
+        store.answer_friend_request(sent.id, RequestStatus::Accepted, now()).await.unwrap(),
+        None,
+        "answered once"
+    );
+    assert!(!store.are_friends(a, b).await.unwrap());
+    let SendRequestOutcome::Sent(again) = store.send_friend_request(request(a, b)).await.unwrap() else { panic!() };
+    store.answer_friend_request(again.id, RequestStatus::Accepted, now()).await.unwrap().unwrap();
+    let friends = store.friends(a).await.unwrap();
+    assert_eq!(friends.iter().map(|f| f.friend).collect::<Vec<_>>(), vec![b]);
+    assert!(store.unfriend(b, a).await.unwrap());
+    assert!(!store.unfriend(b, a).await.unwrap());
+    assert!(!store.are_friends(a, b).await.unwrap());
+}
+
+pub async fn a_block_ends_friendship_and_requests_and_hides_both_ways(store: &dyn SocialStore) {
+    let (a, b, c) = (user(store, "a").await, user(store, "b").await, user(store, "c").await);
+    let SendRequestOutcome::Sent(sent) = store.send_friend_request(request(a, b)).await.unwrap() else { panic!() };
+    store.answer_friend_request(sent.id, RequestStatus::Accepted, now()).await.unwrap();
+    store.send_friend_request(request(c, a)).await.unwrap();
+    store.block(a, b, now()).await.unwrap();
+    store.block(a, c, now()).await.unwrap();
+    store.block(a, c, now()).await.unwrap();
+    assert!(!store.are_friends(a, b).await.unwrap(), "a block ends the friendship");
+    assert!(store.pending_requests(a, true).await.unwrap().is_empty(), "and pending requests");
+    assert!(store.blocked_between(b, a).await.unwrap() && store.blocked_between(a, b).await.unwrap());
+    let mut blocked: Vec<UserId> = store.blocks(a).await.unwrap().into_iter().map(|b| b.user_id).collect();
+    blocked.sort();
+    let mut expected = vec![b, c];
+    expected.sort();
+    assert_eq!(blocked, expected);
+    assert!(store.hidden_from(b).await.unwrap().contains(&a), "hidden from the blocked side too");
+    assert!(store.unblock(a, b).await.unwrap());
+    assert!(!store.unblock(a, b).await.unwrap());
+    assert!(!store.blocked_between(a, b).await.unwrap());
+    assert!(!store.are_friends(a, b).await.unwrap(), "unblocking does not restore the friendship");
+}
+
+pub async fn search_ignores_marks_and_phone_lookup_is_exact(store: &dyn SocialStore) {
+    let id = user(store, "Nguyễn Đức Thắng").await;
+    let mut found = store.user(id).await.unwrap().unwrap();
+    let hits = store.search_users(&fold_for_search("nguyen duc"), 50).await.unwrap();
+    assert!(hits.iter().any(|u| u.id == id), "folded search finds the accented name");
+    let hits = store.search_users(&fold_for_search("ĐỨC"), 50).await.unwrap();
+    assert!(hits.iter().any(|u| u.id == id));
+    assert!(store.search_users("zzzz-no-such-name", 50).await.unwrap().is_empty());
+    let hits = store.search_users("%", 50).await.unwrap();
+    assert!(hits.is_empty(), "LIKE wildcards in a query are literal");
+
+    let phone = Phone::parse(&format!("09{}", super::contract::random_digits())).unwrap();
+    found.phone = Some(phone.clone());
+    store.update_user(&found).await.unwrap().unwrap();
+    let by_phone = store.users_by_phones(&[phone, Phone::parse("+84900000001").unwrap()]).await.unwrap();
+    assert_eq!(by_phone.into_iter().map(|u| u.id).collect::<Vec<_>>(), vec![id]);
+}
