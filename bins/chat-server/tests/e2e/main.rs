@@ -29,4 +29,6 @@ mod messaging;
 mod multinode;
 mod process;
 mod profile_cache;
+mod social;
+mod social_properties;
 mod support;
