@@ -28,7 +28,7 @@ pub async fn mark(
             ReceiptKind::Delivered => member.delivered_seq,
         });
     };
-    let mut recipients = deps.conversations.member_ids(conversation).await?;
+    let mut recipients = visible_members(deps, actor, conversation).await?;
     if kind == ReceiptKind::Read {
         recipients = read_receipt_audience(deps, actor, recipients).await?;
     }
@@ -51,7 +51,7 @@ pub async fn typing(
         return Ok(());
     }
     let recipients: Vec<_> =
-        deps.conversations.member_ids(conversation).await?.into_iter().filter(|u| *u != actor.user_id).collect();
+        visible_members(deps, actor, conversation).await?.into_iter().filter(|u| *u != actor.user_id).collect();
     let event = Event::Typing { conversation_id: conversation, user_id: actor.user_id, state };
     publish(deps, Delivery { recipients, except_session: Some(actor.session_id), event }).await;
     Ok(())
@@ -71,4 +71,13 @@ async fn read_receipt_audience(deps: &Deps, actor: Actor, members: Vec<UserId>) 
         .filter(|user| user.id == actor.user_id || user.settings.send_read_receipts)
         .map(|u| u.id)
         .collect())
+}
+
+/// The members who may learn what `actor` does in a conversation: everyone but those on the
+/// other side of a block (a block hides receipts and typing too, in groups as well).
+async fn visible_members(deps: &Deps, actor: Actor, conversation: ConversationId) -> Result<Vec<UserId>, RepoError> {
+    let hidden = deps.social.hidden_from(actor.user_id).await?;
+    let mut members = deps.conversations.member_ids(conversation).await?;
+    members.retain(|member| !hidden.contains(member));
+    Ok(members)
 }

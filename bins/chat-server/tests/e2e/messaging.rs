@@ -313,7 +313,7 @@ async fn presence_follows_friendship_and_privacy_settings(store: Store) {
         let (_, hidden) = server.get(&format!("/api/v1/presence?user_ids={}", an.id), outsider).await;
         assert_eq!(hidden["presence"], json!([]));
     }
-    contact_socket.assert_nothing_pending_of("presence").await;
+    contact_socket.assert_nothing_pending_of(&["presence"]).await;
 
     // A second device changes nothing; closing the last one announces the user offline.
     let an_phone = server.login(&an).await;
