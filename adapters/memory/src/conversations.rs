@@ -112,6 +112,21 @@ impl ConversationRepo for MemoryStore {
         Ok(rows.into_iter().map(|(stored, member)| summary(stored, member)).collect())
     }
 
+    async fn other_members(
+        &self,
+        user: UserId,
+        conversations: &[ConversationId],
+    ) -> Result<Vec<(ConversationId, UserId)>, RepoError> {
+        let state = self.state.lock();
+        Ok(conversations
+            .iter()
+            .filter_map(|id| state.conversations.get(id))
+            .flat_map(|stored| {
+                stored.members.keys().filter(|member| **member != user).map(|member| (stored.conversation.id, *member))
+            })
+            .collect())
+    }
+
     async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, RepoError> {
         let state = self.state.lock();
         let mut contacts: Vec<UserId> = state

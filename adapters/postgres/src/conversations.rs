@@ -254,6 +254,23 @@ impl ConversationRepo for PgStore {
             .collect()
     }
 
+    async fn other_members(
+        &self,
+        user: UserId,
+        conversations: &[ConversationId],
+    ) -> Result<Vec<(ConversationId, UserId)>, RepoError> {
+        let ids: Vec<uuid::Uuid> = conversations.iter().map(|id| id.0).collect();
+        let mut conn = self.conn().await?;
+        let rows: Vec<(uuid::Uuid, uuid::Uuid)> = conversation_members::table
+            .filter(conversation_members::conversation_id.eq_any(ids))
+            .filter(conversation_members::user_id.ne(user.0))
+            .select((conversation_members::conversation_id, conversation_members::user_id))
+            .load(&mut conn)
+            .await
+            .map_err(from_diesel)?;
+        Ok(rows.into_iter().map(|(conversation, member)| (ConversationId(conversation), UserId(member))).collect())
+    }
+
     async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, RepoError> {
         let mut conn = self.conn().await?;
         let (mine, theirs) = diesel::alias!(conversation_members as mine, conversation_members as theirs);

@@ -324,15 +324,20 @@ async fn fill_peers(
     actor: Actor,
     summaries: &mut [crate::domain::conversation::ConversationSummary],
 ) -> Result<(), ConversationError> {
-    let mut peer_of = Vec::new();
-    for summary in summaries.iter() {
-        if summary.conversation.kind == ConversationKind::Direct {
-            let ids = deps.conversations.member_ids(summary.conversation.id).await?;
-            peer_of.push(ids.into_iter().find(|id| *id != actor.user_id));
-        } else {
-            peer_of.push(None);
-        }
-    }
+    let directs: Vec<ConversationId> = summaries
+        .iter()
+        .filter(|s| s.conversation.kind == ConversationKind::Direct)
+        .map(|s| s.conversation.id)
+        .collect();
+    let others =
+        if directs.is_empty() { Vec::new() } else { deps.conversations.other_members(actor.user_id, &directs).await? };
+    let peer_of: Vec<Option<UserId>> = summaries
+        .iter()
+        .map(|summary| {
+            let direct = summary.conversation.kind == ConversationKind::Direct;
+            others.iter().find(|(id, _)| direct && *id == summary.conversation.id).map(|(_, peer)| *peer)
+        })
+        .collect();
     let wanted: Vec<UserId> = peer_of.iter().flatten().copied().collect();
     let users = deps.users.users(&wanted).await?;
     for (summary, peer) in summaries.iter_mut().zip(peer_of) {

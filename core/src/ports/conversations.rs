@@ -81,6 +81,13 @@ pub trait ConversationRepo: Send + Sync {
     ) -> Result<MembershipOutcome, RepoError>;
     /// Summaries without `peer` (the use case fills it in).
     async fn list_conversations(&self, user: UserId, query: ListQuery) -> Result<Vec<ConversationSummary>, RepoError>;
+    /// For each of `conversations`, its members other than `user`, in one round trip (the
+    /// conversation list shows the peer of every direct conversation).
+    async fn other_members(
+        &self,
+        user: UserId,
+        conversations: &[ConversationId],
+    ) -> Result<Vec<(ConversationId, UserId)>, RepoError>;
     /// Everyone who shares at least one conversation with `user` (without `user`).
     async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, RepoError>;
     /// Whether the two users share at least one conversation.

@@ -306,6 +306,12 @@ pub async fn contacts_are_the_people_one_shares_a_conversation_with(store: &dyn 
     assert!(store.share_conversation(c, a).await.unwrap());
     assert!(!store.share_conversation(a, stranger).await.unwrap());
     assert!(store.contacts(stranger).await.unwrap().is_empty());
+    let (ab, abc) = (group(store, &[a, b]).await, group(store, &[a, b, c]).await);
+    let mut others = store.other_members(a, &[ab, abc]).await.unwrap();
+    others.sort();
+    let mut expected = vec![(ab, b), (abc, b), (abc, c)];
+    expected.sort();
+    assert_eq!(others, expected, "every member but the asker, per conversation");
 }
 
 /// Eight random digits (from a fresh UUID's random bits), for phone numbers that must not
