@@ -64,7 +64,16 @@ pub struct Config {
     pub database_url: Option<String>,
 
     /// Apply pending database migrations at start (otherwise a stale schema stops the start).
-    #[arg(long, env = "CHAT_MIGRATE")]
+    /// The environment form takes true/false, 1/0, yes/no, on/off.
+    #[arg(
+        long,
+        env = "CHAT_MIGRATE",
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true"
+    )]
     pub migrate: bool,
 
     /// Most connections this process opens to Postgres.
@@ -88,6 +97,9 @@ pub struct Config {
 impl Config {
     /// Checks what clap cannot, with errors that name the setting.
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.migrate && self.database_url.is_none() {
+            bail!("--migrate (CHAT_MIGRATE) needs DATABASE_URL: the in-memory store has no schema");
+        }
         if let Some(url) = &self.database_url
             && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
         {
@@ -388,4 +400,36 @@ async fn shutdown_signal() {
         let _ = interrupt.await;
     }
     tracing::info!("shutting down: draining sockets");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(std::iter::once("chat-server").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn migrate_flag_takes_boolish_values() {
+        assert!(parse(&["--migrate"]).unwrap_or_else(|e| panic!("{e}")).migrate);
+        assert!(parse(&["--migrate", "yes"]).unwrap_or_else(|e| panic!("{e}")).migrate);
+        assert!(!parse(&["--migrate", "0"]).unwrap_or_else(|e| panic!("{e}")).migrate);
+        assert!(parse(&["--migrate", "maybe"]).is_err());
+    }
+
+    #[test]
+    fn settings_are_validated_with_errors_that_name_them() {
+        let error =
+            |args: &[&str]| parse(args).unwrap_or_else(|e| panic!("{e}")).validate().err().map(|e| e.to_string());
+        assert!(error(&["--database-url", "mysql://x"]).is_some_and(|e| e.contains("DATABASE_URL")));
+        assert!(error(&["--redis-url", "http://x"]).is_some_and(|e| e.contains("REDIS_URL")));
+        assert!(error(&["--jwt-secret", "short"]).is_some_and(|e| e.contains("JWT_SECRET")));
+        assert!(error(&["--allowed-origins", "chat.vn"]).is_some_and(|e| e.contains("CHAT_ALLOWED_ORIGINS")));
+        // DATABASE_URL may be set in the environment (CI sets it): clear it by hand.
+        let mut migrate_only = parse(&["--migrate"]).unwrap_or_else(|e| panic!("{e}"));
+        migrate_only.database_url = None;
+        assert!(migrate_only.validate().is_err_and(|e| e.to_string().contains("DATABASE_URL")));
+        assert_eq!(error(&["--database-url", "postgres://x/y", "--migrate"]), None);
+    }
 }
