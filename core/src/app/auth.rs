@@ -86,15 +86,19 @@ pub async fn login(deps: &Deps, command: Login) -> Result<Authenticated, AuthErr
             .await?
             .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;
     }
-    let account_key = format!("login:account:{}", command.username.trim().to_lowercase());
-    rate_check(deps, &account_key, deps.limits.login_per_account, WhenUnavailable::Refuse)
-        .await?
-        .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;
+    // Only a well-formed username gets a limiter key: arbitrary strings must not mint keys.
+    let username = Username::parse(&command.username).ok();
+    if let Some(username) = &username {
+        let account_key = format!("login:account:{}", username.as_str());
+        rate_check(deps, &account_key, deps.limits.login_per_account, WhenUnavailable::Refuse)
+            .await?
+            .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;
+    }
 
     let password = Password::for_login(&command.password).map_err(|_| AuthError::InvalidCredentials)?;
-    let credentials = match Username::parse(&command.username) {
-        Ok(username) => deps.users.credentials(&username).await?,
-        Err(_) => None,
+    let credentials = match &username {
+        Some(username) => deps.users.credentials(username).await?,
+        None => None,
     };
     let stored_hash = credentials.as_ref().map(|c| c.password_hash.clone());
     let verified = deps.passwords.verify(&password, stored_hash).await?;

@@ -23,6 +23,8 @@ pub struct Limits {
     pub friend_requests: Quota,
     /// User searches and phone lookups per user.
     pub searches: Quota,
+    /// Typing indicators per user and conversation (clients send one every few seconds).
+    pub typing: Quota,
     /// Contact syncs per user: few, since each may carry 1,000 numbers (anti-enumeration).
     pub contact_syncs: Quota,
     /// Registrations per client IP.
@@ -43,6 +45,7 @@ impl Default for Limits {
             friend_requests: Quota::per_window(crate::domain::social::FRIEND_REQUESTS_PER_DAY, 24 * 60 * 60_000),
             searches: Quota::per_minute(60),
             contact_syncs: Quota::per_window(5, 24 * 60 * 60_000),
+            typing: Quota::per_window(10, 10_000),
             presence_ttl: Duration::seconds(40),
             access_token_ttl: Duration::minutes(15),
             refresh_token_ttl: Duration::days(30),

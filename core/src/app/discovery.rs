@@ -25,8 +25,12 @@ pub struct ContactMatch {
 /// marks ("nguyen" finds "Nguyễn").
 pub async fn search(deps: &Deps, actor: Actor, query: &str) -> Result<Vec<PublicProfile>, SocialError> {
     let folded = fold_for_search(query);
-    if folded.chars().count() < 2 {
+    let length = folded.chars().count();
+    if length < 2 {
         return Err(crate::domain::error::Invalid::new("query_too_short", "search for at least 2 characters").into());
+    }
+    if length > 100 {
+        return Err(crate::domain::error::Invalid::new("query_too_long", "search for at most 100 characters").into());
     }
     limit(deps, actor, "search", deps.limits.searches).await?;
     let hidden = deps.social.hidden_from(actor.user_id).await?;

@@ -4,7 +4,7 @@ use crate::domain::error::RepoError;
 use crate::domain::event::{Delivery, Event, ReceiptKind, TypingState};
 use crate::domain::ids::{ConversationId, UserId};
 
-use super::access::{may_write, membership, publish};
+use super::access::{WhenUnavailable, may_write, membership, publish, rate_check};
 use super::errors::ConversationError;
 use super::{Actor, Deps};
 
@@ -48,6 +48,12 @@ pub async fn typing(
     membership(deps, conversation, actor.user_id).await?.ok_or(ConversationError::ConversationNotFound)?;
     // In a direct conversation that a block made read-only, typing goes nowhere.
     if may_write(deps, conversation, actor.user_id).await?.is_err() {
+        return Ok(());
+    }
+    // Typing fans out to every member: a chatty client is throttled, silently (an indicator
+    // that arrives a little late is harmless), and never because the limiter is down.
+    let key = format!("typing:user:{}:{conversation}", actor.user_id);
+    if rate_check(deps, &key, deps.limits.typing, WhenUnavailable::Allow).await?.is_err() {
         return Ok(());
     }
     let recipients: Vec<_> =

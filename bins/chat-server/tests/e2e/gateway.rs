@@ -20,7 +20,8 @@ on_every_store!(
     only_configured_origins_may_connect,
     non_members_get_404_everywhere,
     a_slow_consumer_is_closed_without_holding_up_others,
-    shutdown_flushes_and_closes_sockets_with_1001
+    shutdown_flushes_and_closes_sockets_with_1001,
+    typing_is_throttled_per_conversation
 );
 
 fn ws_url(server: &TestServer) -> String {
@@ -215,4 +216,26 @@ async fn shutdown_flushes_and_closes_sockets_with_1001(store: Store) {
     server.shutdown();
     assert_eq!(socket.ending().await, Ending::Closed(Some(close_code::GOING_AWAY)));
     server.stopped.take().unwrap().await.unwrap();
+}
+
+async fn typing_is_throttled_per_conversation(store: Store) {
+    let Some(server) = TestServer::start(store).await else { return };
+    let an = server.register("an.le").await;
+    let binh = server.register("binh").await;
+    let conversation = server.direct(&an, &binh).await;
+    let mut an_socket = server.connect(&an).await;
+    let mut binh_socket = server.connect(&binh).await;
+    // The clock stands still: of 15 indicators at once, the first 10 go through.
+    for n in 0..15 {
+        let mut frame = json!({"type": "typing", "conversation_id": conversation});
+        if n == 14 {
+            frame["id"] = json!("last");
+        }
+        an_socket.send(frame).await;
+    }
+    assert_eq!(an_socket.next_of("ack").await["id"], "last", "every indicator was handled");
+    for _ in 0..10 {
+        binh_socket.next_of("typing").await;
+    }
+    binh_socket.assert_nothing_pending_of(&["typing"]).await;
 }
