@@ -8,7 +8,9 @@ use chat_core::domain::conversation::{Conversation, ConversationSummary, Member,
 use chat_core::domain::error::RepoError;
 use chat_core::domain::ids::{ConversationId, UserId};
 use chat_core::domain::message::{Message, MessageKind, NewMessage};
-use chat_core::ports::{ConversationRepo, DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, PinOutcome};
+use chat_core::ports::{
+    ConversationCursor, ConversationRepo, DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, PinOutcome,
+};
 
 use crate::store::{MemoryStore, State, StoredConversation};
 
@@ -151,12 +153,16 @@ impl ConversationRepo for MemoryStore {
         Ok(of_a.iter().any(|id| of_b.contains(id)))
     }
 
-    async fn conversation_seqs(&self, user: UserId) -> Result<Vec<(ConversationId, u64)>, RepoError> {
+    async fn conversation_seqs(&self, user: UserId) -> Result<Vec<ConversationCursor>, RepoError> {
         let state = self.state.lock();
         let ids = state.conversations_of.get(&user).into_iter().flatten();
         Ok(ids
             .filter_map(|id| state.conversations.get(id))
-            .map(|s| (s.conversation.id, s.conversation.last_seq))
+            .map(|s| ConversationCursor {
+                conversation_id: s.conversation.id,
+                last_seq: s.conversation.last_seq,
+                last_change_seq: s.conversation.last_change_seq,
+            })
             .collect())
     }
 

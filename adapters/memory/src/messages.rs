@@ -74,9 +74,18 @@ impl MessageRepo for MemoryStore {
 
     async fn update_message(&self, id: MessageId, update: MessageUpdate) -> Result<Option<Message>, RepoError> {
         let mut state = self.state.lock();
+        let Some(&(conversation, _)) = state.message_at.get(&id) else {
+            return Ok(None);
+        };
+        let Some(stored) = state.conversations.get_mut(&conversation) else {
+            return Ok(None);
+        };
+        stored.conversation.last_change_seq += 1;
+        let change_seq = stored.conversation.last_change_seq;
         let Some(message) = state.message_mut(id) else {
             return Ok(None);
         };
+        message.change_seq = change_seq;
         match update {
             MessageUpdate::Edit { body, at } => {
                 message.body = Some(body);
@@ -90,6 +99,28 @@ impl MessageRepo for MemoryStore {
             MessageUpdate::React { user, emoji, .. } => apply_reaction(&mut message.reactions, user, emoji),
         }
         Ok(Some(message.clone()))
+    }
+
+    async fn changes(
+        &self,
+        conversation: ConversationId,
+        viewer: UserId,
+        after_change_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Message>, RepoError> {
+        let state = self.state.lock();
+        let Some(stored) = state.conversations.get(&conversation) else {
+            return Ok(Vec::new());
+        };
+        let mut changed: Vec<Message> = stored
+            .messages
+            .iter()
+            .filter(|m| m.change_seq > after_change_seq && !state.hidden.contains(&(m.id, viewer)))
+            .cloned()
+            .collect();
+        changed.sort_by_key(|m| m.change_seq);
+        changed.truncate(limit);
+        Ok(changed)
     }
 
     async fn hide_message(&self, id: MessageId, user: UserId) -> Result<(), RepoError> {

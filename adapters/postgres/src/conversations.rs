@@ -8,7 +8,9 @@ use chat_core::domain::conversation::{Conversation, ConversationSummary, Member,
 use chat_core::domain::error::RepoError;
 use chat_core::domain::ids::{ConversationId, UserId};
 use chat_core::domain::message::{Message, NewMessage};
-use chat_core::ports::{ConversationRepo, DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, PinOutcome};
+use chat_core::ports::{
+    ConversationCursor, ConversationRepo, DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, PinOutcome,
+};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Int8, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -308,16 +310,23 @@ impl ConversationRepo for PgStore {
         Ok(shared)
     }
 
-    async fn conversation_seqs(&self, user: UserId) -> Result<Vec<(ConversationId, u64)>, RepoError> {
+    async fn conversation_seqs(&self, user: UserId) -> Result<Vec<ConversationCursor>, RepoError> {
         let mut conn = self.conn().await?;
-        let rows: Vec<(uuid::Uuid, i64)> = conversation_members::table
+        let rows: Vec<(uuid::Uuid, i64, i64)> = conversation_members::table
             .inner_join(conversations::table)
             .filter(conversation_members::user_id.eq(user.0))
-            .select((conversations::id, conversations::last_seq))
+            .select((conversations::id, conversations::last_seq, conversations::last_change_seq))
             .load(&mut conn)
             .await
             .map_err(from_diesel)?;
-        Ok(rows.into_iter().map(|(id, seq)| (ConversationId(id), to_u64(seq))).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(id, seq, change)| ConversationCursor {
+                conversation_id: ConversationId(id),
+                last_seq: to_u64(seq),
+                last_change_seq: to_u64(change),
+            })
+            .collect())
     }
 
     async fn mark_read(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, RepoError> {

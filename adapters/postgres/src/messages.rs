@@ -189,7 +189,21 @@ impl MessageRepo for PgStore {
         let mut conn = self.conn().await?;
         let result = conn
             .transaction::<_, TxStop<()>, _>(async |conn| {
+                let conversation: Option<uuid::Uuid> = messages::table
+                    .filter(messages::id.eq(id.0))
+                    .select(messages::conversation_id)
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some(conversation) = conversation else { return Ok(0) };
+                // The conversation row lock orders changes the same way it orders sends.
+                let change_seq: i64 = diesel::update(conversations::table.find(conversation))
+                    .set(conversations::last_change_seq.eq(conversations::last_change_seq + 1))
+                    .returning(conversations::last_change_seq)
+                    .get_result(conn)
+                    .await?;
                 let target = messages::table.filter(messages::id.eq(id.0));
+                diesel::update(target).set(messages::change_seq.eq(change_seq)).execute(conn).await?;
                 let touched = match update {
                     MessageUpdate::Edit { body, at } => {
                         diesel::update(target)
@@ -232,6 +246,32 @@ impl MessageRepo for PgStore {
             .await;
         let _touched = settle(result)?.unwrap_or(0);
         message_by_id(&mut conn, id.0).await
+    }
+
+    async fn changes(
+        &self,
+        conversation: ConversationId,
+        viewer: UserId,
+        after_change_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Message>, RepoError> {
+        let hidden = message_hides::table
+            .filter(message_hides::user_id.eq(viewer.0))
+            .filter(message_hides::message_id.eq(messages::id));
+        let mut conn = self.conn().await?;
+        let rows: Vec<MessageRow> = messages::table
+            .filter(messages::conversation_id.eq(conversation.0))
+            // Spelled out so the planner can use the partial index on changed messages.
+            .filter(messages::change_seq.gt(0))
+            .filter(messages::change_seq.gt(to_i64(after_change_seq)))
+            .filter(not(exists(hidden)))
+            .order(messages::change_seq.asc())
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .select(MessageRow::as_select())
+            .load(&mut conn)
+            .await
+            .map_err(from_diesel)?;
+        with_reactions(&mut conn, rows).await
     }
 
     async fn hide_message(&self, id: MessageId, user: UserId) -> Result<(), RepoError> {

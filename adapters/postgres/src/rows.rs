@@ -68,6 +68,7 @@ pub struct ConversationRow {
     pub last_activity_at: Timestamp,
     pub member_count: i32,
     pub direct_key: Option<String>,
+    pub last_change_seq: i64,
 }
 
 impl ConversationRow {
@@ -87,6 +88,7 @@ impl ConversationRow {
             last_activity_at: conversation.last_activity_at,
             member_count: i32::try_from(conversation.member_count).unwrap_or(i32::MAX),
             direct_key,
+            last_change_seq: to_i64(conversation.last_change_seq),
         }
     }
 
@@ -105,6 +107,7 @@ impl ConversationRow {
             last_seq: to_u64(self.last_seq),
             last_activity_at: self.last_activity_at,
             member_count: u32::try_from(self.member_count).unwrap_or(0),
+            last_change_seq: to_u64(self.last_change_seq),
         })
     }
 }
@@ -189,6 +192,7 @@ pub struct MessageRow {
     pub created_at: Timestamp,
     pub edited_at: Option<Timestamp>,
     pub recalled_at: Option<Timestamp>,
+    pub change_seq: i64,
 }
 
 impl MessageRow {
@@ -215,6 +219,7 @@ impl MessageRow {
             created_at: message.created_at,
             edited_at: None,
             recalled_at: None,
+            change_seq: 0,
         })
     }
 
@@ -241,6 +246,7 @@ impl MessageRow {
             created_at: self.created_at,
             edited_at: self.edited_at,
             recalled_at: self.recalled_at,
+            change_seq: to_u64(self.change_seq),
         })
     }
 }

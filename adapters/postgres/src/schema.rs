@@ -49,6 +49,7 @@ diesel::table! {
         last_activity_at -> Timestamptz,
         member_count -> Int4,
         direct_key -> Nullable<Text>,
+        last_change_seq -> Int8,
     }
 }
 
@@ -80,6 +81,7 @@ diesel::table! {
         created_at -> Timestamptz,
         edited_at -> Nullable<Timestamptz>,
         recalled_at -> Nullable<Timestamptz>,
+        change_seq -> Int8,
     }
 }
 

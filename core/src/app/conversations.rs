@@ -226,6 +226,7 @@ fn new_conversation(
         last_seq: 0,
         last_activity_at: now,
         member_count,
+        last_change_seq: 0,
     }
 }
 

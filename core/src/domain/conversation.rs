@@ -45,6 +45,9 @@ pub struct Conversation {
     /// When the newest message was sent (or the conversation made): the list's sort key.
     pub last_activity_at: DateTime<Utc>,
     pub member_count: u32,
+    /// Counts changes (edits, recalls, reactions) to this conversation's messages: the
+    /// cursor `sync` replays them from.
+    pub last_change_seq: u64,
 }
 
 /// How long a conversation is muted for one member.

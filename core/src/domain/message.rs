@@ -59,6 +59,9 @@ pub struct Message {
     pub created_at: DateTime<Utc>,
     pub edited_at: Option<DateTime<Utc>>,
     pub recalled_at: Option<DateTime<Utc>>,
+    /// The conversation's change counter at this message's last edit, recall or reaction
+    /// (0 if never changed).
+    pub change_seq: u64,
 }
 
 /// A message before the store gives it its `seq`.
@@ -111,6 +114,7 @@ impl NewMessage {
             created_at: self.created_at,
             edited_at: None,
             recalled_at: None,
+            change_seq: 0,
         }
     }
 }

@@ -36,6 +36,14 @@ pub enum MembershipOutcome {
     NotFound,
 }
 
+/// Where a conversation stands: its newest message and its newest change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConversationCursor {
+    pub conversation_id: ConversationId,
+    pub last_seq: u64,
+    pub last_change_seq: u64,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PinOutcome {
     Done,
@@ -92,8 +100,8 @@ pub trait ConversationRepo: Send + Sync {
     async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, RepoError>;
     /// Whether the two users share at least one conversation.
     async fn share_conversation(&self, a: UserId, b: UserId) -> Result<bool, RepoError>;
-    /// Every conversation of a user with its `last_seq`, for `sync`.
-    async fn conversation_seqs(&self, user: UserId) -> Result<Vec<(ConversationId, u64)>, RepoError>;
+    /// Every conversation of a user with its counters, for `sync`.
+    async fn conversation_seqs(&self, user: UserId) -> Result<Vec<ConversationCursor>, RepoError>;
     /// Raises the member's read mark to `seq` (clamped to `last_seq`; never lowers it).
     /// Returns the new mark if it moved.
     async fn mark_read(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, RepoError>;

@@ -53,8 +53,18 @@ pub trait MessageRepo: Send + Sync {
         viewer: UserId,
         page: HistoryPage,
     ) -> Result<Vec<Message>, RepoError>;
-    /// Applies an edit, recall or reaction and returns the message as it now is.
+    /// Applies an edit, recall or reaction and returns the message as it now is. In the same
+    /// step it takes the conversation's next change number and stamps it on the message.
     async fn update_message(&self, id: MessageId, update: MessageUpdate) -> Result<Option<Message>, RepoError>;
+    /// Messages of a conversation changed after `after_change_seq`, in change order, as
+    /// `viewer` sees them (for `sync`).
+    async fn changes(
+        &self,
+        conversation: ConversationId,
+        viewer: UserId,
+        after_change_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<Message>, RepoError>;
     /// Hides a message from one user's history ("delete for me").
     async fn hide_message(&self, id: MessageId, user: UserId) -> Result<(), RepoError>;
 }

@@ -13,7 +13,9 @@ mod users;
 
 pub use auth::{PasswordHasher, TokenIssuer};
 pub use clock::{Clock, IdGen};
-pub use conversations::{ConversationRepo, DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, PinOutcome};
+pub use conversations::{
+    ConversationCursor, ConversationRepo, DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, PinOutcome,
+};
 pub use events::{EventBus, EventSink};
 pub use messages::{HistoryPage, InsertOutcome, MessageRepo, MessageUpdate};
 pub use presence::{PresenceAudience, PresenceStatus, PresenceStore};

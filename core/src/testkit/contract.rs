@@ -31,6 +31,7 @@ pub async fn run_all(store: &dyn Store) {
     a_client_msg_id_sent_twice_at_once_stores_one_message(store).await;
     one_direct_conversation_per_pair_even_under_races(store).await;
     history_pages_both_ways_and_hides_per_viewer(store).await;
+    changes_are_numbered_per_conversation(store).await;
     read_marks_clamp_never_go_back_and_drive_unread(store).await;
     membership_changes_respect_the_size_limit(store).await;
     contacts_are_the_people_one_shares_a_conversation_with(store).await;
@@ -93,6 +94,7 @@ fn conversation(kind: ConversationKind, creator: UserId, now: Timestamp) -> Conv
         last_seq: 0,
         last_activity_at: now,
         member_count: 0,
+        last_change_seq: 0,
     }
 }
 
@@ -319,4 +321,34 @@ pub async fn contacts_are_the_people_one_shares_a_conversation_with(store: &dyn 
 pub fn random_digits() -> String {
     let digits = uuid::Uuid::now_v7().as_u128().to_string();
     digits[digits.len() - 8..].to_owned()
+}
+
+pub async fn changes_are_numbered_per_conversation(store: &dyn Store) {
+    use crate::ports::MessageUpdate;
+    let (a, b) = (user(store, "a").await, user(store, "b").await);
+    let id = group(store, &[a, b]).await;
+    let mut sent = Vec::new();
+    for _ in 0..3 {
+        if let InsertOutcome::Inserted(m) = store.insert_message(text(id, a, None)).await.unwrap() {
+            sent.push(m);
+        }
+    }
+    assert!(store.changes(id, a, 0, 10).await.unwrap().is_empty(), "nothing changed yet");
+    let edited =
+        store.update_message(sent[0].id, MessageUpdate::Edit { body: "sửa".into(), at: now() }).await.unwrap().unwrap();
+    let reacted = store
+        .update_message(sent[1].id, MessageUpdate::React { user: b, emoji: Some("👍".into()), at: now() })
+        .await
+        .unwrap()
+        .unwrap();
+    let recalled = store.update_message(sent[0].id, MessageUpdate::Recall { at: now() }).await.unwrap().unwrap();
+    assert_eq!((edited.change_seq, reacted.change_seq, recalled.change_seq), (1, 2, 3));
+    assert_eq!(store.conversation(id).await.unwrap().unwrap().last_change_seq, 3);
+    let changes: Vec<(MessageId, u64)> =
+        store.changes(id, b, 0, 10).await.unwrap().iter().map(|m| (m.id, m.change_seq)).collect();
+    assert_eq!(changes, vec![(sent[1].id, 2), (sent[0].id, 3)], "each message once, at its latest change");
+    assert_eq!(store.changes(id, b, 2, 10).await.unwrap().len(), 1);
+    store.hide_message(sent[1].id, b).await.unwrap();
+    assert_eq!(store.changes(id, b, 0, 10).await.unwrap().len(), 1, "hidden messages stay hidden");
+    assert!(store.update_message(MessageId(new_id()), MessageUpdate::Recall { at: now() }).await.unwrap().is_none());
 }

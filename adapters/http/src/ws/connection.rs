@@ -223,10 +223,13 @@ async fn handle_text(
         ClientFrame::ReceiptDelivered { conversation_id, seq } => {
             mark(sink, state, actor, id, conversation_id, ReceiptKind::Delivered, seq).await
         }
-        ClientFrame::Sync { since } => match sync::sync(deps, actor, &since).await {
+        ClientFrame::Sync { since, changes_since } => match sync::sync(deps, actor, &since, &changes_since).await {
             Ok(result) => {
                 for message in result.messages {
                     send(sink, &Event::MessageNew { message }).await?;
+                }
+                for (change, message) in result.changes {
+                    send(sink, &Event::MessageUpdated { change, message }).await?;
                 }
                 send(sink, &ServerFrame::Ack { id, body: AckBody::Sync { conversations: result.conversations } }).await
             }

@@ -38,6 +38,10 @@ pub enum ClientFrame {
     Sync {
         #[serde(default)]
         since: HashMap<ConversationId, u64>,
+        /// Per conversation, the last change number seen: edits, recalls and reactions after
+        /// it are replayed as `message.updated`.
+        #[serde(default)]
+        changes_since: HashMap<ConversationId, u64>,
     },
 }
 

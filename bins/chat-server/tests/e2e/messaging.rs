@@ -13,7 +13,8 @@ on_every_store!(
     the_61st_message_in_a_minute_is_refused_and_not_stored,
     edit_and_recall_close_after_24_hours,
     recall_leaves_a_tombstone_and_reactions_are_one_per_user,
-    unread_counts_follow_read_marks
+    unread_counts_follow_read_marks,
+    edits_and_recalls_made_while_offline_are_replayed_by_sync
 );
 
 async fn a_message_reaches_every_session_of_every_member(store: Store) {
@@ -92,7 +93,10 @@ async fn reconnect_and_sync_returns_exactly_the_missed_messages(store: Store) {
     };
     assert_eq!(replayed, vec![(Some(3), json!("ba")), (Some(4), json!("bốn")), (Some(5), json!("năm"))]);
     assert_eq!(ack["id"], "s1");
-    assert_eq!(ack["conversations"], json!([{"conversation_id": conversation, "last_seq": 5, "truncated": false}]));
+    assert_eq!(
+        ack["conversations"],
+        json!([{"conversation_id": conversation, "last_seq": 5, "last_change_seq": 0, "truncated": false}])
+    );
 }
 
 async fn a_retried_client_msg_id_returns_the_original(store: Store) {
@@ -329,4 +333,48 @@ async fn presence_follows_friendship_and_privacy_settings(store: Store) {
     server.request(reqwest::Method::PATCH, "/api/v1/me/settings", Some(&an), Some(nobody)).await;
     let (_, hidden) = server.get(&format!("/api/v1/presence?user_ids={}", an.id), &binh).await;
     assert_eq!(hidden["presence"], json!([]));
+}
+
+async fn edits_and_recalls_made_while_offline_are_replayed_by_sync(store: Store) {
+    let Some(server) = TestServer::start(store).await else { return };
+    let an = server.register("an.le").await;
+    let binh = server.register("binh").await;
+    let conversation = server.direct(&an, &binh).await;
+    let (_, first) = server.send_text(&an, &conversation, "gửi nhầm người").await;
+    let (_, second) = server.send_text(&an, &conversation, "hẹn 7 giờ").await;
+    // Binh's phone has both messages, then goes offline.
+    let message = |sent: &serde_json::Value| sent["message"]["id"].as_str().unwrap().to_owned();
+    let (first, second) = (message(&first), message(&second));
+    server
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/messages/{second}"),
+            Some(&an),
+            Some(json!({"body": "hẹn 8 giờ"})),
+        )
+        .await;
+    server.request(reqwest::Method::DELETE, &format!("/api/v1/messages/{first}?for=everyone"), Some(&an), None).await;
+    server.send_text(&an, &conversation, "nhớ nhé").await;
+
+    let mut socket = server.connect(&binh).await;
+    let since = json!({"type": "sync", "id": "s", "since": {conversation.clone(): 2}, "changes_since": {conversation.clone(): 0}});
+    socket.send(since).await;
+    let mut frames = Vec::new();
+    let ack = loop {
+        let frame = socket.next().await;
+        if frame["type"] == "ack" {
+            break frame;
+        }
+        frames.push((
+            frame["type"].clone(),
+            frame["change"].clone(),
+            frame["message"]["id"].clone(),
+            frame["message"]["body"].clone(),
+        ));
+    };
+    assert_eq!(frames.len(), 3, "{frames:?}");
+    assert_eq!(frames[0].0, "message.new");
+    assert_eq!(frames[1], (json!("message.updated"), json!("edited"), json!(second), json!("hẹn 8 giờ")));
+    assert_eq!(frames[2], (json!("message.updated"), json!("recalled"), json!(first), serde_json::Value::Null));
+    assert_eq!(ack["conversations"][0]["last_change_seq"], 2);
 }
