@@ -32,9 +32,9 @@ impl TestDatabase {
                 if std::env::var("CI").is_ok_and(|ci| ci == "true") {
                     panic!("CI=true but Postgres is not reachable at {admin_url}: {error}");
                 }
-                eprintln!(
+                announce_skip(&format!(
                     "\n*** SKIPPED: Postgres is not reachable at {admin_url} ({error}); set DATABASE_URL to run the Postgres tests ***\n"
-                );
+                ));
                 return None;
             }
         };
@@ -87,4 +87,11 @@ fn replace_database(url: &str, database: &str) -> String {
         Some(query) => format!("{prefix}/{database}?{query}"),
         None => format!("{prefix}/{database}"),
     }
+}
+
+/// Says loudly that a suite was skipped. Written straight to the process's stderr rather than
+/// with `eprintln!`, which the test harness captures and hides for passing tests.
+fn announce_skip(message: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().write_all(message.as_bytes());
 }

@@ -27,7 +27,9 @@ impl TestRedis {
             if std::env::var("CI").is_ok_and(|ci| ci == "true") {
                 panic!("CI=true but Redis is not reachable at {url}");
             }
-            eprintln!("\n*** SKIPPED: Redis is not reachable at {url}; set REDIS_URL to run the Redis tests ***\n");
+            announce_skip(&format!(
+                "\n*** SKIPPED: Redis is not reachable at {url}; set REDIS_URL to run the Redis tests ***\n"
+            ));
             return None;
         }
         Some(TestRedis { url, prefix: format!("test:{}:", uuid::Uuid::now_v7().simple()) })
@@ -74,7 +76,7 @@ impl OwnRedisServer {
                 panic!("CI=true but redis-server cannot start: {error}")
             }
             Err(error) => {
-                eprintln!("\n*** SKIPPED: redis-server cannot be started ({error}) ***\n");
+                announce_skip(&format!("\n*** SKIPPED: redis-server cannot be started ({error}) ***\n"));
                 None
             }
         }
@@ -101,4 +103,11 @@ impl Drop for OwnRedisServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Says loudly that a suite was skipped. Written straight to the process's stderr rather than
+/// with `eprintln!`, which the test harness captures and hides for passing tests.
+fn announce_skip(message: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().write_all(message.as_bytes());
 }
