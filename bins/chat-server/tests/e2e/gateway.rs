@@ -183,7 +183,10 @@ async fn non_members_get_404_everywhere(store: Store) {
 
 async fn a_slow_consumer_is_closed_without_holding_up_others(store: Store) {
     let limits = Limits { chat: Quota::per_minute(100_000), ..Limits::default() };
-    let config = HttpConfig { outbound_queue: 8, ..HttpConfig::default() };
+    // The stalled socket's task blocks in a write until the test reads; give it time, so the
+    // queue overflow, not the write timeout, is what ends it.
+    let config =
+        HttpConfig { outbound_queue: 8, write_timeout: std::time::Duration::from_secs(300), ..HttpConfig::default() };
     let Some(server) = TestServer::start_with(store, limits, config).await else {
         return;
     };
