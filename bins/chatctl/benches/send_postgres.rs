@@ -1,8 +1,11 @@
 //! The cost of one message send through the whole use case (membership check, idempotency
-//! lookup, rate check, the insert transaction, fan-out) on Postgres, with the in-memory store
-//! measured in the same run as the reference.
+//! lookup, rate check, the insert transaction, fan-out publish) on Postgres, with the
+//! in-memory store measured in the same run as the reference.
 //!
-//! `cargo bench -p chatctl --bench send_postgres` (BENCH_SENDS sets the count, default 10000).
+//! `cargo bench -p chatctl --bench send_postgres` (`BENCH_SENDS` sets the count, default
+//! 10000). Postgres comes from `DATABASE_URL`, else the local server; each run gets a
+//! throwaway database. Prints a table and writes the same figures to
+//! `target/bench/send_postgres.json`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -16,8 +19,11 @@ use chat_core::domain::ids::ClientMsgId;
 use chat_core::domain::rate_limit::Quota;
 use chat_postgres::testing::TestDatabase;
 use chat_system::SystemClock;
+use hdrhistogram::Histogram;
+use serde_json::json;
 
 const SECRET: &[u8] = b"a benchmark secret of 32 bytes or more";
+const WARM_UP: usize = 200;
 
 async fn actor(deps: &Deps, name: &str) -> Actor {
     let registration = Register {
@@ -32,9 +38,44 @@ async fn actor(deps: &Deps, name: &str) -> Actor {
     Actor { user_id: done.user.id, session_id: done.tokens.session_id }
 }
 
-/// Sends `count` messages one after another; returns each latency in µs, sorted, and the
-/// wall time in seconds.
-async fn measure(deps: &Deps, count: usize) -> (Vec<u64>, f64) {
+/// One store's result: every latency in ns, and the wall time of the measured sends.
+struct Run {
+    store: &'static str,
+    latencies: Histogram<u64>,
+    seconds: f64,
+}
+
+/// The figures of one run, latencies in µs.
+struct Figures {
+    count: u64,
+    median: f64,
+    p90: f64,
+    p99: f64,
+    max: f64,
+    mean: f64,
+    per_second: u64,
+}
+
+impl Run {
+    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    fn figures(&self) -> Figures {
+        let h = &self.latencies;
+        let micros = |ns: u64| (ns as f64 / 100.0).round() / 10.0;
+        Figures {
+            count: h.len(),
+            median: micros(h.value_at_quantile(0.5)),
+            p90: micros(h.value_at_quantile(0.9)),
+            p99: micros(h.value_at_quantile(0.99)),
+            max: micros(h.max()),
+            mean: (h.mean() / 100.0).round() / 10.0,
+            per_second: (h.len() as f64 / self.seconds).round() as u64,
+        }
+    }
+}
+
+/// Two users and their direct conversation; `WARM_UP` sends, then `count` sends one after
+/// another, each timed around the whole `messages::send` call.
+async fn measure(store: &'static str, deps: &Deps, count: usize) -> Run {
     let (sender, receiver) = (actor(deps, "nguoi.gui").await, actor(deps, "nguoi.nhan").await);
     let (conversation, _) = conversations::open_direct(deps, sender, receiver.user_id).await.unwrap();
     let id = conversation.conversation.id;
@@ -46,59 +87,77 @@ async fn measure(deps: &Deps, count: usize) -> (Vec<u64>, f64) {
         };
         messages::send(deps, sender, id, command)
     };
-    for n in 0..200 {
+    for n in 0..WARM_UP {
         send(n).await.unwrap();
     }
+    // 1 ns to 60 s at 3 significant digits.
+    let mut latencies = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
     let started = Instant::now();
-    let mut latencies = Vec::with_capacity(count);
     for n in 0..count {
         let one = Instant::now();
-        send(n).await.unwrap();
-        latencies.push(u64::try_from(one.elapsed().as_micros()).unwrap_or(u64::MAX));
+        let sent = send(WARM_UP + n).await.unwrap();
+        let nanos = u64::try_from(one.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        assert!(sent.created, "every measured send stores a new message");
+        latencies.saturating_record(nanos.max(1));
     }
-    let wall = started.elapsed().as_secs_f64();
-    latencies.sort_unstable();
-    (latencies, wall)
-}
-
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
+    Run { store, latencies, seconds: started.elapsed().as_secs_f64() }
 }
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
-        let count: usize = std::env::var("BENCH_SENDS").ok().and_then(|n| n.parse().ok()).unwrap_or(10_000);
+        let count: usize = match std::env::var("BENCH_SENDS") {
+            Ok(n) => n.parse().unwrap_or_else(|_| panic!("BENCH_SENDS must be a count, not {n:?}")),
+            Err(_) => 10_000,
+        };
+        let Some(database) = TestDatabase::create().await else {
+            eprintln!("send_postgres: no Postgres to measure (set DATABASE_URL); nothing was measured");
+            std::process::exit(2);
+        };
+        // Seeding-level limit: the benchmark measures the send, not the limiter's refusals.
         let limits = || Limits { chat: Quota::per_minute(u32::MAX), ..Limits::default() };
-        let Some(database) = TestDatabase::create().await else { return };
         let store = Arc::new(database.store(4).await);
         let postgres = chat_server::assemble_deps(store, limits(), Arc::new(SystemClock), SECRET).unwrap();
         let memory = chat_server::embedded_deps(limits(), Arc::new(SystemClock), SECRET).unwrap();
 
-        let mut rows = Vec::new();
-        for (name, deps) in [("memory (reference)", &memory), ("postgres", &postgres)] {
-            let (latencies, wall) = measure(deps, count).await;
-            rows.push((name, latencies, wall));
+        let runs = [measure("memory (reference)", &memory, count).await, measure("postgres", &postgres, count).await];
+
+        println!("one message send through messages::send, {count} sequential sends after {WARM_UP} to warm up");
+        println!(
+            "{:<20} {:>7} {:>10} {:>9} {:>9} {:>9} {:>9}",
+            "store", "count", "median µs", "p90 µs", "p99 µs", "max µs", "sends/s"
+        );
+        let mut figures = Vec::new();
+        for run in &runs {
+            let f = run.figures();
+            println!(
+                "{:<20} {:>7} {:>10.1} {:>9.1} {:>9.1} {:>9.1} {:>9}",
+                run.store, f.count, f.median, f.p90, f.p99, f.max, f.per_second
+            );
+            figures.push(json!({
+                "store": run.store,
+                "count": f.count,
+                "median_us": f.median,
+                "p90_us": f.p90,
+                "p99_us": f.p99,
+                "max_us": f.max,
+                "mean_us": f.mean,
+                "sends_per_s": f.per_second,
+            }));
         }
-        println!("one message send, whole use case, {count} sequential sends");
-        println!("{:<20} {:>9} {:>9} {:>9} {:>9} {:>10}", "store", "p50 µs", "p90 µs", "p99 µs", "max µs", "sends/s");
-        let mut json = String::from("{");
-        for (i, (name, latencies, wall)) in rows.iter().enumerate() {
-            let (p50, p90, p99) = (percentile(latencies, 0.5), percentile(latencies, 0.9), percentile(latencies, 0.99));
-            let max = latencies.last().copied().unwrap_or(0);
-            #[allow(clippy::cast_precision_loss)]
-            let rate = latencies.len() as f64 / wall;
-            println!("{name:<20} {p50:>9} {p90:>9} {p99:>9} {max:>9} {rate:>10.0}");
-            let comma = if i == 0 { "" } else { "," };
-            json.push_str(&format!(
-                "{comma}\"{name}\":{{\"count\":{count},\"p50_us\":{p50},\"p90_us\":{p90},\"p99_us\":{p99},\"max_us\":{max},\"sends_per_s\":{rate:.0}}}"
-            ));
-        }
-        json.push('}');
-        let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench");
+        let report = json!({
+            "benchmark": "send_postgres",
+            "sends": count,
+            "warm_up": WARM_UP,
+            "cores": std::thread::available_parallelism().map_or(0, |n| n.get()),
+            "runs": figures,
+        });
+        let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).unwrap();
+        let out =
+            std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace.join("target"), Into::into).join("bench");
         std::fs::create_dir_all(&out).unwrap();
-        std::fs::write(out.join("send_postgres.json"), json).unwrap();
+        let path = out.join("send_postgres.json");
+        std::fs::write(&path, serde_json::to_string_pretty(&report).unwrap()).unwrap();
+        println!("written to {}", path.display());
     });
 }

@@ -1,15 +1,14 @@
 //! `migrate` and `create-admin`.
 
 use std::io::BufRead as _;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chat_core::app::auth::{self, Register};
 use chat_core::app::errors::AuthError;
-use chat_core::app::{Deps, Limits};
+use chat_core::app::{Actor, Limits};
 use chat_postgres::{PgStore, PoolConfig};
-use chat_system::SystemClock;
-use rand::RngCore as _;
+
+use crate::wiring::connect;
 
 pub async fn migrate(url: &str) -> anyhow::Result<()> {
     let store = PgStore::connect(url, PoolConfig { max_connections: 1, ..PoolConfig::default() }).await?;
@@ -23,17 +22,21 @@ pub async fn migrate(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Registers through the use case (so the username, display name and password rules and
+/// argon2id apply as for anyone), then grants the admin role. The session that registration
+/// opens is revoked at once: the admin logs in like everyone else.
 pub async fn create_admin(
     url: &str,
     username: &str,
     display_name: &str,
     password: Option<String>,
 ) -> anyhow::Result<()> {
+    // Connect first: a stale schema or an unreachable database fails before any prompt.
+    let (store, deps) = connect(url, Limits::default()).await?;
     let password = match password {
         Some(password) => password,
         None => read_password()?,
     };
-    let (store, deps) = connect(url, Limits::default()).await?;
     let registration = Register {
         username: username.to_owned(),
         password,
@@ -42,26 +45,22 @@ pub async fn create_admin(
         device_name: Some("chatctl".to_owned()),
         client_ip: None,
     };
-    let user = match auth::register(&deps, registration).await {
-        Ok(done) => done.user,
-        Err(AuthError::UsernameTaken) => bail!("the username {username:?} is taken"),
-        Err(error) => bail!("registering the admin failed: {error}"),
+    let done = match auth::register(&deps, registration).await {
+        Ok(done) => done,
+        Err(AuthError::UsernameTaken) => bail!("the username {username:?} is taken; choose another"),
+        Err(error) => bail!("registering {username:?} failed: {error}"),
     };
-    if !store.grant_admin(user.id).await? {
+    let user = done.user;
+    let granted = store.grant_admin(user.id).await.with_context(|| {
+        format!("{} was registered but not made an admin; grant the role by hand", user.username.as_str())
+    })?;
+    if !granted {
         bail!("the new user vanished before the admin role was granted");
     }
+    let actor = Actor { user_id: user.id, session_id: done.tokens.session_id };
+    auth::logout(&deps, actor, false).await.context("closing the registration's session")?;
     println!("admin {} created (id {})", user.username.as_str(), user.id);
     Ok(())
-}
-
-/// The store and the use-case dependencies on it. Tokens minted here are never handed out,
-/// so a random secret serves.
-pub async fn connect(url: &str, limits: Limits) -> anyhow::Result<(Arc<PgStore>, Deps)> {
-    let store = Arc::new(chat_server::postgres_store(url, 8, false).await?);
-    let mut secret = [0u8; 32];
-    rand::rng().fill_bytes(&mut secret);
-    let deps = chat_server::assemble_deps(store.clone(), limits, Arc::new(SystemClock), &secret)?;
-    Ok((store, deps))
 }
 
 fn read_password() -> anyhow::Result<String> {

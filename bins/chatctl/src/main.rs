@@ -2,6 +2,7 @@
 
 mod admin;
 mod seed;
+mod wiring;
 
 use clap::{Parser, Subcommand};
 
