@@ -9,11 +9,14 @@ pub fn from_diesel(error: DieselError) -> RepoError {
     match &error {
         DieselError::DatabaseError(kind, info) => match kind {
             // Lost connections (diesel-async reports a drop mid-query as UnableToSendCommand),
-            // serialization failures and server-side aborts (shutdown, deadlock: Unknown) are
-            // all worth retrying.
+            // serialization failures, a read-only server (mid-failover) and server-side aborts
+            // (shutdown, deadlock: Unknown) are all worth retrying. diesel does not expose the
+            // SQLSTATE, so a rare bug that lands in Unknown shows as 503 too; the use case logs
+            // the detail either way.
             DatabaseErrorKind::SerializationFailure
             | DatabaseErrorKind::ClosedConnection
             | DatabaseErrorKind::UnableToSendCommand
+            | DatabaseErrorKind::ReadOnlyTransaction
             | DatabaseErrorKind::Unknown => RepoError::Unavailable(info.message().to_owned()),
             _ => RepoError::Internal(format!("{kind:?}: {}", info.message())),
         },

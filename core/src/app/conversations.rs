@@ -33,7 +33,12 @@ pub async fn open_direct(
     if deps.social.blocked_between(actor.user_id, peer).await? {
         return Err(ConversationError::UserNotFound);
     }
-    deps.users.user(peer).await?.ok_or(ConversationError::UserNotFound)?;
+    let target = deps.users.user(peer).await?.ok_or(ConversationError::UserNotFound)?;
+    // Opening a conversation one could never write in would only notify the peer.
+    let friends = deps.social.are_friends(actor.user_id, peer).await?;
+    if !audience_allows(target.settings.who_can_message, friends) {
+        return Err(ConversationError::NotAllowedToMessage);
+    }
     let now = deps.clock.now();
     let conversation = new_conversation(deps, actor, ConversationKind::Direct, None, 2, now);
     let members = [

@@ -64,7 +64,7 @@ pub struct Deps {
     pub rate_limits: Arc<dyn RateLimitStore>,
     pub events: Arc<dyn EventBus>,
     pub presence: Arc<dyn PresenceStore>,
-    /// Who may see whose presence (conversation contacts until the social graph lands).
+    /// Who may see whose presence (friends, per each user's privacy setting).
     pub presence_audience: Arc<dyn PresenceAudience>,
     pub passwords: Arc<dyn PasswordHasher>,
     pub tokens: Arc<dyn TokenIssuer>,

@@ -53,9 +53,16 @@ macro_rules! area_error {
 
         impl From<RepoError> for $name {
             fn from(error: RepoError) -> Self {
+                // The store's own words go to the log; the client gets the stable code only.
                 match error {
-                    RepoError::Unavailable(_) => $name::Unavailable,
-                    RepoError::Internal(_) => $name::Internal,
+                    RepoError::Unavailable(detail) => {
+                        tracing::warn!(%detail, "a dependency is unavailable");
+                        $name::Unavailable
+                    }
+                    RepoError::Internal(detail) => {
+                        tracing::error!(%detail, "store failure");
+                        $name::Internal
+                    }
                 }
             }
         }
@@ -99,7 +106,8 @@ area_error!(
         GroupFull => ("group_full", Conflict, "a group has at most 500 members"),
         AlreadyMember => ("already_member", Conflict, "the user is already a member"),
         TooManyPinned => ("too_many_pinned", Conflict, "at most 5 conversations can be pinned"),
-        NotAllowedToAdd => ("not_allowed_to_add", Forbidden, "this user can be added to groups by friends only"),
+        NotAllowedToAdd => ("not_allowed_to_add", Forbidden, "this user does not allow you to add them to groups"),
+        NotAllowedToMessage => ("not_allowed_to_message", Forbidden, "this user does not accept messages from you"),
     }
 );
 
@@ -114,7 +122,7 @@ area_error!(
         EditWindowClosed => ("edit_window_closed", Forbidden, "messages can be edited or recalled only within 24 hours"),
         Recalled => ("message_recalled", Gone, "this message was recalled"),
         Blocked => ("blocked", Forbidden, "messages between you and this user are blocked"),
-        NotAllowedToMessage => ("not_allowed_to_message", Forbidden, "this user accepts messages from friends only"),
+        NotAllowedToMessage => ("not_allowed_to_message", Forbidden, "this user does not accept messages from you"),
     }
 );
 

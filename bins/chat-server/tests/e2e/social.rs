@@ -118,6 +118,11 @@ async fn privacy_settings_are_enforced_by_the_server(store: Store) {
         StatusCode::CREATED,
         "the setting binds others, not me"
     );
+    // Nor can a stranger open a conversation they could never write in.
+    let chi = server.register("chi.pham").await;
+    let (status, body) =
+        server.post("/api/v1/conversations", Some(&chi), json!({"kind": "direct", "user_id": binh.id})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("not_allowed_to_message")));
 
     // Who may add me to groups: friends by default.
     let group = json!({"kind": "group", "title": "Nhóm", "member_ids": [binh.id]});
