@@ -54,6 +54,9 @@ impl SocialRepo for MemoryStore {
     async fn send_friend_request(&self, request: FriendRequest) -> Result<SendRequestOutcome, RepoError> {
         let mut state = self.state.lock();
         let social = &mut state.social;
+        if social.blocked(request.from_user, request.to_user) || social.blocked(request.to_user, request.from_user) {
+            return Ok(SendRequestOutcome::Blocked);
+        }
         if social.are_friends(request.from_user, request.to_user) {
             return Ok(SendRequestOutcome::AlreadyFriends);
         }
@@ -84,7 +87,15 @@ impl SocialRepo for MemoryStore {
     ) -> Result<Option<FriendRequest>, RepoError> {
         let mut state = self.state.lock();
         let social = &mut state.social;
-        let Some(request) = social.requests.get_mut(&id).filter(|r| r.status == RequestStatus::Pending) else {
+        let Some((from, to)) =
+            social.requests.get(&id).filter(|r| r.status == RequestStatus::Pending).map(|r| (r.from_user, r.to_user))
+        else {
+            return Ok(None);
+        };
+        if status == RequestStatus::Accepted && (social.blocked(from, to) || social.blocked(to, from)) {
+            return Ok(None);
+        }
+        let Some(request) = social.requests.get_mut(&id) else {
             return Ok(None);
         };
         request.status = status;

@@ -69,6 +69,19 @@ impl RequestRow {
     }
 }
 
+/// Whether either user blocked the other, inside the caller's transaction.
+async fn blocked_in(conn: &mut AsyncPgConnection, a: UserId, b: UserId) -> QueryResult<bool> {
+    let count: i64 = blocks::table
+        .filter(
+            (blocks::blocker_id.eq(a.0).and(blocks::blocked_id.eq(b.0)))
+                .or(blocks::blocker_id.eq(b.0).and(blocks::blocked_id.eq(a.0))),
+        )
+        .count()
+        .get_result(conn)
+        .await?;
+    Ok(count > 0)
+}
+
 async fn befriend(conn: &mut AsyncPgConnection, a: UserId, b: UserId, since: Timestamp) -> QueryResult<usize> {
     diesel::insert_into(friendships::table)
         .values(&vec![
@@ -108,6 +121,9 @@ async fn try_send_request(
 ) -> Result<SendRequestOutcome, TxStop<()>> {
     conn.transaction::<_, TxStop<()>, _>(async |conn| {
         let (from, to) = (request.from_user, request.to_user);
+        if blocked_in(conn, from, to).await? {
+            return Ok(SendRequestOutcome::Blocked);
+        }
         let friends: i64 = friendships::table.find((from.0, to.0)).count().get_result(conn).await?;
         if friends > 0 {
             return Ok(SendRequestOutcome::AlreadyFriends);
@@ -192,13 +208,19 @@ impl SocialRepo for PgStore {
                         .await
                         .optional()?;
                 let Some(answered) = answered else { return Ok(None) };
+                let (from, to) = (UserId(answered.from_user), UserId(answered.to_user));
+                if status == RequestStatus::Accepted && blocked_in(conn, from, to).await? {
+                    // Never a friendship across a block: undo the answer.
+                    return Err(TxStop::Rollback(()));
+                }
                 if status == RequestStatus::Accepted {
                     befriend(conn, UserId(answered.from_user), UserId(answered.to_user), now).await?;
                 }
                 Ok(Some(answered.into_request()?))
             })
             .await;
-        settle(result)?.map_err(|()| RepoError::Internal("answer rolled back".into()))
+        // A rollback means the accept would have crossed a block: as if it was not pending.
+        Ok(settle(result)?.unwrap_or(None))
     }
 
     async fn pending_requests(&self, user: UserId, incoming: bool) -> Result<Vec<FriendRequest>, RepoError> {

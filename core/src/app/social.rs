@@ -68,6 +68,7 @@ pub async fn send_request(
             Ok(RequestResult::BecameFriends(request))
         }
         SendRequestOutcome::AlreadyFriends => Err(SocialError::AlreadyFriends),
+        SendRequestOutcome::Blocked => Err(SocialError::UserNotFound),
         SendRequestOutcome::AlreadyPending(request) => Ok(RequestResult::Sent(request)),
     }
 }

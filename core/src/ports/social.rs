@@ -18,6 +18,8 @@ pub enum SendRequestOutcome {
     AlreadyFriends,
     /// This user already has a pending request to the other one.
     AlreadyPending(FriendRequest),
+    /// One of the two has blocked the other (checked in the same step as the insert).
+    Blocked,
 }
 
 #[cfg_attr(test, mockall::automock)]
@@ -28,7 +30,7 @@ pub trait SocialRepo: Send + Sync {
     async fn send_friend_request(&self, request: FriendRequest) -> Result<SendRequestOutcome, RepoError>;
     async fn friend_request(&self, id: FriendRequestId) -> Result<Option<FriendRequest>, RepoError>;
     /// Moves a pending request to `status` (accepting makes the two friends, atomically).
-    /// Returns `None` if it was not pending.
+    /// Returns `None` if it was not pending, or if it was to be accepted across a block.
     async fn answer_friend_request(
         &self,
         id: FriendRequestId,

@@ -103,10 +103,18 @@ pub async fn a_block_ends_friendship_and_requests_and_hides_both_ways(store: &dy
     expected.sort();
     assert_eq!(blocked, expected);
     assert!(store.hidden_from(b).await.unwrap().contains(&a), "hidden from the blocked side too");
+    assert!(matches!(store.send_friend_request(request(b, a)).await.unwrap(), SendRequestOutcome::Blocked));
+    assert!(matches!(store.send_friend_request(request(a, b)).await.unwrap(), SendRequestOutcome::Blocked));
     assert!(store.unblock(a, b).await.unwrap());
     assert!(!store.unblock(a, b).await.unwrap());
     assert!(!store.blocked_between(a, b).await.unwrap());
     assert!(!store.are_friends(a, b).await.unwrap(), "unblocking does not restore the friendship");
+    // A request that slipped in before a block can never be accepted across it.
+    let (d, e) = (user(store, "d").await, user(store, "e").await);
+    let SendRequestOutcome::Sent(slipped) = store.send_friend_request(request(d, e)).await.unwrap() else { panic!() };
+    store.block(d, e, now()).await.unwrap();
+    assert_eq!(store.answer_friend_request(slipped.id, RequestStatus::Accepted, now()).await.unwrap(), None);
+    assert!(!store.are_friends(d, e).await.unwrap());
 }
 
 pub async fn search_ignores_marks_and_phone_lookup_is_exact(store: &dyn SocialStore) {
