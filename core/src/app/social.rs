@@ -26,6 +26,8 @@ pub enum RequestResult {
     Sent(FriendRequest),
     /// The other user had asked first: you are friends now.
     BecameFriends(FriendRequest),
+    /// The caller had already asked: the pending request, unchanged.
+    AlreadyPending(FriendRequest),
 }
 
 pub async fn send_request(
@@ -69,7 +71,7 @@ pub async fn send_request(
         }
         SendRequestOutcome::AlreadyFriends => Err(SocialError::AlreadyFriends),
         SendRequestOutcome::Blocked => Err(SocialError::UserNotFound),
-        SendRequestOutcome::AlreadyPending(request) => Ok(RequestResult::Sent(request)),
+        SendRequestOutcome::AlreadyPending(request) => Ok(RequestResult::AlreadyPending(request)),
     }
 }
 

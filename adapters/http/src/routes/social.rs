@@ -73,7 +73,7 @@ pub async fn unfriend(
 }
 
 #[utoipa::path(post, path = "/api/v1/friend-requests", tag = "social", request_body = NewFriendRequest,
-    responses((status = 201, body = RequestResponse), (status = 200, description = "they had asked first: friends now", body = RequestResponse),
+    responses((status = 201, body = RequestResponse), (status = 200, description = "they had asked first (friends now), or your request was already pending", body = RequestResponse),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn send_request(
     State(state): State<AppState>,
@@ -86,6 +86,9 @@ pub async fn send_request(
         }
         RequestResult::BecameFriends(request) => {
             Json(RequestResponse { request, became_friends: true }).into_response()
+        }
+        RequestResult::AlreadyPending(request) => {
+            Json(RequestResponse { request, became_friends: false }).into_response()
         }
     })
 }

@@ -176,6 +176,12 @@ async fn friend_requests_flow_and_are_announced(store: Store) {
     let (status, sent) =
         server.post("/api/v1/friend-requests", Some(&an), json!({"user_id": binh.id, "message": "Kết bạn nhé"})).await;
     assert_eq!(status, StatusCode::CREATED);
+    let (status, again) = server.post("/api/v1/friend-requests", Some(&an), json!({"user_id": binh.id})).await;
+    assert_eq!(
+        (status, again["request"]["id"].clone()),
+        (StatusCode::OK, sent["request"]["id"].clone()),
+        "asking twice is one request"
+    );
     let incoming = binh_socket.next_of("friend.request").await;
     assert_eq!(
         (incoming["request"]["id"].clone(), incoming["from"]["username"].as_str()),
