@@ -112,12 +112,8 @@ async fn message_by_id(conn: &mut AsyncPgConnection, id: uuid::Uuid) -> Result<O
 impl MessageRepo for PgStore {
     async fn insert_message(&self, message: NewMessage) -> Result<InsertOutcome, RepoError> {
         let mut conn = self.conn().await?;
-        // A retry usually finds its original without taking any lock.
-        if let Some(client_msg_id) = message.client_msg_id
-            && let Some(original) = by_client_id(&mut conn, message.sender_id, client_msg_id).await?
-        {
-            return Ok(InsertOutcome::Existing(original));
-        }
+        // No lookup of the client id first: the send use case already made one, so here a
+        // duplicate is only a race, which the unique key settles below.
         let outcome = conn
             .transaction::<_, TxStop<()>, _>(async |conn| {
                 let message = &message;
@@ -159,14 +155,7 @@ impl MessageRepo for PgStore {
         viewer: UserId,
         page: HistoryPage,
     ) -> Result<Vec<Message>, RepoError> {
-        let hidden = message_hides::table
-            .filter(message_hides::user_id.eq(viewer.0))
-            .filter(message_hides::message_id.eq(messages::id));
-        let base = messages::table
-            .filter(messages::conversation_id.eq(conversation.0))
-            .filter(not(exists(hidden)))
-            .select(MessageRow::as_select())
-            .into_boxed();
+        let base = visible_to(conversation, viewer).select(MessageRow::as_select());
         let limit = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         let query = match page {
             HistoryPage::Latest { limit: n } => base.order(messages::seq.desc()).limit(limit(n)),
@@ -195,7 +184,7 @@ impl MessageRepo for PgStore {
                     .first(conn)
                     .await
                     .optional()?;
-                let Some(conversation) = conversation else { return Ok(0) };
+                let Some(conversation) = conversation else { return Ok(()) };
                 // The conversation row lock orders changes the same way it orders sends.
                 let change_seq: i64 = diesel::update(conversations::table.find(conversation))
                     .set(conversations::last_change_seq.eq(conversations::last_change_seq + 1))
@@ -204,12 +193,12 @@ impl MessageRepo for PgStore {
                     .await?;
                 let target = messages::table.filter(messages::id.eq(id.0));
                 diesel::update(target).set(messages::change_seq.eq(change_seq)).execute(conn).await?;
-                let touched = match update {
+                match update {
                     MessageUpdate::Edit { body, at } => {
                         diesel::update(target)
                             .set((messages::body.eq(body), messages::edited_at.eq(at)))
                             .execute(conn)
-                            .await?
+                            .await?;
                     }
                     MessageUpdate::Recall { at } => {
                         diesel::delete(message_reactions::table.filter(message_reactions::message_id.eq(id.0)))
@@ -219,32 +208,31 @@ impl MessageRepo for PgStore {
                         diesel::update(target)
                             .set((messages::body.eq(no_body), messages::recalled_at.eq(at)))
                             .execute(conn)
-                            .await?
+                            .await?;
                     }
                     MessageUpdate::React { user, emoji: Some(emoji), at } => {
-                        let now = at;
                         diesel::insert_into(message_reactions::table)
                             .values((
                                 message_reactions::message_id.eq(id.0),
                                 message_reactions::user_id.eq(user.0),
                                 message_reactions::emoji.eq(&emoji),
-                                message_reactions::reacted_at.eq(now),
+                                message_reactions::reacted_at.eq(at),
                             ))
                             .on_conflict((message_reactions::message_id, message_reactions::user_id))
                             .do_update()
-                            .set((message_reactions::emoji.eq(&emoji), message_reactions::reacted_at.eq(now)))
+                            .set((message_reactions::emoji.eq(&emoji), message_reactions::reacted_at.eq(at)))
                             .execute(conn)
-                            .await?
+                            .await?;
                     }
                     MessageUpdate::React { user, emoji: None, .. } => {
                         diesel::delete(message_reactions::table.find((id.0, user.0))).execute(conn).await?;
-                        1
                     }
-                };
-                Ok(touched)
+                }
+                Ok(())
             })
             .await;
-        let _touched = settle(result)?.unwrap_or(0);
+        // A missing message changes nothing; the read below then finds nothing.
+        settle(result)?.map_err(|()| RepoError::Internal("message update rolled back".into()))?;
         message_by_id(&mut conn, id.0).await
     }
 
@@ -255,16 +243,11 @@ impl MessageRepo for PgStore {
         after_change_seq: u64,
         limit: usize,
     ) -> Result<Vec<Message>, RepoError> {
-        let hidden = message_hides::table
-            .filter(message_hides::user_id.eq(viewer.0))
-            .filter(message_hides::message_id.eq(messages::id));
         let mut conn = self.conn().await?;
-        let rows: Vec<MessageRow> = messages::table
-            .filter(messages::conversation_id.eq(conversation.0))
+        let rows: Vec<MessageRow> = visible_to(conversation, viewer)
             // Spelled out so the planner can use the partial index on changed messages.
             .filter(messages::change_seq.gt(0))
             .filter(messages::change_seq.gt(to_i64(after_change_seq)))
-            .filter(not(exists(hidden)))
             .order(messages::change_seq.asc())
             .limit(i64::try_from(limit).unwrap_or(i64::MAX))
             .select(MessageRow::as_select())
@@ -284,6 +267,15 @@ impl MessageRepo for PgStore {
             .map_err(from_diesel)?;
         Ok(())
     }
+}
+
+/// A conversation's messages without those `viewer` deleted for themselves: the base of
+/// every read a member makes.
+fn visible_to(conversation: ConversationId, viewer: UserId) -> messages::BoxedQuery<'static, diesel::pg::Pg> {
+    let hidden = message_hides::table
+        .filter(message_hides::user_id.eq(viewer.0))
+        .filter(message_hides::message_id.eq(messages::id));
+    messages::table.filter(messages::conversation_id.eq(conversation.0)).filter(not(exists(hidden))).into_boxed()
 }
 
 async fn by_client_id(
