@@ -2,6 +2,7 @@
 
 mod admin;
 mod seed;
+mod seed_load;
 mod wiring;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,24 @@ enum Command {
         #[arg(long, default_value_t = 3000, value_parser = clap::value_parser!(u32).range(0..=10_000_000))]
         messages: u32,
     },
+    /// Create load-test users with sessions, groups and direct conversations, and write their
+    /// access tokens to a JSON file for `chat-loadgen`.
+    SeedLoad {
+        #[arg(long, value_parser = clap::value_parser!(u32).range(2..=1_000_000))]
+        users: u32,
+        /// Members per group (the last group may be smaller).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(2..=500))]
+        group_size: u32,
+        /// The servers' JWT secret, so the tokens written are ones they accept.
+        #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+        jwt_secret: String,
+        /// How long the written access tokens stay valid.
+        #[arg(long, default_value_t = 180, value_parser = clap::value_parser!(i64).range(1..=1440))]
+        token_ttl_minutes: i64,
+        /// Where to write the users and tokens.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -48,5 +67,16 @@ async fn main() -> anyhow::Result<()> {
             admin::create_admin(&cli.database_url, &username, &display_name, password).await
         }
         Command::SeedDemo { users, messages } => seed::seed_demo(&cli.database_url, users, messages).await,
+        Command::SeedLoad { users, group_size, jwt_secret, token_ttl_minutes, out } => {
+            let args = seed_load::SeedLoad {
+                database_url: &cli.database_url,
+                jwt_secret: &jwt_secret,
+                users: users as usize,
+                group_size: group_size as usize,
+                token_ttl_minutes,
+                out: &out,
+            };
+            seed_load::seed_load(args).await
+        }
     }
 }
