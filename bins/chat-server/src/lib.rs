@@ -32,6 +32,19 @@ pub struct Config {
     #[arg(long, env = "CHAT_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
+    /// Let several server processes listen on the same address (SO_REUSEPORT): the kernel
+    /// spreads new connections over them. They must share DATABASE_URL and REDIS_URL.
+    #[arg(
+        long,
+        env = "CHAT_REUSE_PORT",
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true"
+    )]
+    pub reuse_port: bool,
+
     /// Directory for local data (the generated JWT secret; media later).
     #[arg(long, env = "CHAT_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
@@ -97,6 +110,11 @@ pub struct Config {
 impl Config {
     /// Checks what clap cannot, with errors that name the setting.
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.reuse_port && (self.database_url.is_none() || self.redis_url.is_none()) {
+            bail!(
+                "--reuse-port (CHAT_REUSE_PORT) needs DATABASE_URL and REDIS_URL: processes sharing a port must share their state"
+            );
+        }
         if self.migrate && self.database_url.is_none() {
             bail!("--migrate (CHAT_MIGRATE) needs DATABASE_URL: the in-memory store has no schema");
         }
@@ -320,8 +338,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let sweeper_stop = CancellationToken::new();
     let sweeper = spawn_presence_sweeper(deps.clone(), config.presence_sweep_interval(), sweeper_stop.clone());
     let (router, state) = chat_http::app(deps, config.http());
-    let listener =
-        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let listener = listen(config.listen, config.reuse_port).with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "chat-server listening");
     tracing::info!(
         store = store_adapter,
@@ -346,6 +363,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = sweeper.await;
     tracing::info!("chat-server stopped");
     Ok(())
+}
+
+/// Connections waiting to be accepted: a reconnect storm after a deploy brings thousands at
+/// once (the kernel caps it at net.core.somaxconn).
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(address: SocketAddr, reuse_port: bool) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if address.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    // A restarted server must bind while the old one's connections sit in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    if reuse_port {
+        socket.set_reuseport(true)?;
+    }
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// The JWT secret kept under the data dir, created (owner-only) on first start.
