@@ -95,3 +95,21 @@ fn announce_skip(message: &str) {
     use std::io::Write as _;
     let _ = std::io::stderr().write_all(message.as_bytes());
 }
+
+impl PgStore {
+    /// The server process behind the pooled connection this call gets: tells tests which
+    /// connection the pool handed out.
+    pub async fn backend_pid(&self) -> Result<i32, chat_core::domain::error::RepoError> {
+        #[derive(diesel::QueryableByName)]
+        struct Pid {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            pid: i32,
+        }
+        let mut conn = self.conn().await?;
+        let row: Pid = diesel::sql_query("SELECT pg_backend_pid() AS pid")
+            .get_result(&mut conn)
+            .await
+            .map_err(crate::error::from_diesel)?;
+        Ok(row.pid)
+    }
+}
