@@ -16,8 +16,9 @@ use diesel::sql_types::{Array, BigInt, Int8, Uuid as SqlUuid};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::PgStore;
+use crate::append::append;
 use crate::error::{TxStop, from_diesel, settle};
-use crate::messages::{append, with_reactions};
+use crate::messages::with_reactions;
 use crate::rows::{ConversationRow, MemberRow, MessageRow, role_name, to_i64, to_u64};
 use crate::schema::{conversation_members, conversations};
 

@@ -5,6 +5,7 @@
 //! its announcement) each run in one transaction, with the conversation row as the lock that
 //! serialises senders of one conversation across every node.
 
+mod append;
 mod conversations;
 mod error;
 mod health;

@@ -13,61 +13,10 @@ use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::PgStore;
+use crate::append::append;
 use crate::error::{TxStop, from_diesel, settle};
 use crate::rows::{MessageRow, to_i64};
-use crate::schema::{conversation_members, conversations, message_hides, message_reactions, messages};
-
-/// Appends a message inside the caller's transaction: takes the conversation's row lock
-/// while bumping `last_seq` (so concurrent senders queue and never share or skip a seq),
-/// inserts, and moves the sender's read and delivered marks. Returns `None` when the
-/// `(sender, client_msg_id)` already exists; the caller must then roll back, which also
-/// undoes the seq bump.
-pub(crate) async fn append(conn: &mut AsyncPgConnection, message: &NewMessage) -> Result<Option<Message>, TxStop<()>> {
-    let seq: Option<i64> = diesel::update(conversations::table.find(message.conversation_id.0))
-        .set((
-            conversations::last_seq.eq(conversations::last_seq + 1),
-            conversations::last_activity_at.eq(diesel::dsl::sql::<diesel::sql_types::Timestamptz>(
-                "GREATEST(last_activity_at, ",
-            )
-            .bind::<diesel::sql_types::Timestamptz, _>(message.created_at)
-            .sql(")")),
-        ))
-        .returning(conversations::last_seq)
-        .get_result(conn)
-        .await
-        .optional()?;
-    let Some(seq) = seq else {
-        return Err(RepoError::Internal(format!("conversation {} does not exist", message.conversation_id)).into());
-    };
-    let row = MessageRow::from_new(message, u64::try_from(seq).unwrap_or(0))?;
-    let inserted = diesel::insert_into(messages::table)
-        .values(&row)
-        .on_conflict((messages::sender_id, messages::client_msg_id))
-        .do_nothing()
-        .execute(conn)
-        .await?;
-    if inserted == 0 {
-        return Ok(None);
-    }
-    diesel::update(
-        conversation_members::table
-            .filter(conversation_members::conversation_id.eq(message.conversation_id.0))
-            .filter(conversation_members::user_id.eq(message.sender_id.0)),
-    )
-    .set((
-        conversation_members::read_seq.eq(diesel::dsl::sql::<diesel::sql_types::BigInt>("GREATEST(read_seq, ")
-            .bind::<diesel::sql_types::BigInt, _>(seq)
-            .sql(")")),
-        conversation_members::delivered_seq.eq(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-            "GREATEST(delivered_seq, ",
-        )
-        .bind::<diesel::sql_types::BigInt, _>(seq)
-        .sql(")")),
-    ))
-    .execute(conn)
-    .await?;
-    Ok(Some(row.into_message(Vec::new())?))
-}
+use crate::schema::{conversations, message_hides, message_reactions, messages};
 
 /// Attaches reactions to message rows (one query for the whole page).
 pub(crate) async fn with_reactions(
