@@ -33,7 +33,7 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn app(deps: Deps, config: HttpConfig) -> (Router, AppState) {
     let gateway = Arc::new(Gateway::new(config.outbound_queue));
     deps.events.subscribe(gateway.clone());
-    let state = AppState { deps, gateway, config: Arc::new(config), metrics: metrics::prometheus() };
+    let state = AppState { deps: Arc::new(deps), gateway, config: Arc::new(config), metrics: metrics::prometheus() };
     let (api, openapi) = routes::api_routes();
     let openapi = Arc::new(openapi);
     let router = api

@@ -47,7 +47,8 @@ impl Default for HttpConfig {
 
 #[derive(Clone)]
 pub struct AppState {
-    pub deps: Deps,
+    /// Shared, not copied: every socket task holds an `AppState` for its whole life.
+    pub deps: Arc<Deps>,
     pub gateway: Arc<Gateway>,
     pub config: Arc<HttpConfig>,
     pub metrics: PrometheusHandle,

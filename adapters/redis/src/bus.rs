@@ -63,7 +63,7 @@ impl EventBus for RedisEventBus {
             redis::cmd("PUBLISH")
                 .arg(&self.channel)
                 .arg(payload)
-                .query_async::<i64>(&mut *conn)
+                .query_async::<i64>(&mut conn)
                 .await
                 .map_err(from_redis)
         }

@@ -10,7 +10,7 @@ use crate::{RedisConnection, RedisEventBus, RedisPresence, RedisRateLimiter};
 
 pub(crate) async fn ping(redis: &RedisConnection) -> Result<(), RepoError> {
     let mut conn = redis.conn().await?;
-    let _: String = redis::cmd("PING").query_async(&mut *conn).await.map_err(from_redis)?;
+    let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(from_redis)?;
     Ok(())
 }
 

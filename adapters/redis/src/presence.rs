@@ -118,7 +118,7 @@ impl PresenceStore for RedisPresence {
             .arg(micros(now))
             .arg(micros(now + ttl))
             .arg(user.to_string())
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await
             .map_err(from_redis)?;
         Ok(came_online == 1)
@@ -134,7 +134,7 @@ impl PresenceStore for RedisPresence {
             .arg(session.to_string())
             .arg(micros(now))
             .arg(user.to_string())
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await
             .map_err(from_redis)?;
         Ok(went_offline == 1)
@@ -147,7 +147,7 @@ impl PresenceStore for RedisPresence {
             .key(self.deadlines_key())
             .arg(micros(now))
             .arg(&self.redis.prefix)
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await
             .map_err(from_redis)?;
         flat.chunks(2)
@@ -174,7 +174,7 @@ impl PresenceStore for RedisPresence {
             pipe.cmd("GET").arg(self.seen_key(*user));
         }
         let mut conn = self.redis.conn().await?;
-        let replies: Vec<(i64, Option<String>)> = pipe.query_async(&mut *conn).await.map_err(from_redis)?;
+        let replies: Vec<(i64, Option<String>)> = pipe.query_async(&mut conn).await.map_err(from_redis)?;
         users
             .iter()
             .zip(replies)

@@ -53,7 +53,7 @@ impl RateLimitStore for RedisRateLimiter {
             .key(self.redis.key(&format!("rl:{key}")))
             .arg(quota.interval_ms)
             .arg(quota.burst)
-            .invoke_async(&mut *conn)
+            .invoke_async(&mut conn)
             .await
             .map_err(from_redis)?;
         Ok(if wait == 0 { RateDecision::Allowed } else { RateDecision::Limited { retry_after_ms: wait } })

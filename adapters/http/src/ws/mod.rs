@@ -46,9 +46,11 @@ pub async fn upgrade(
     upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
-        // tungstenite reserves 128 KiB per socket for reads and writes by default; our frames
-        // are small, so small buffers let one process hold far more sockets.
-        .read_buffer_size(4 * 1024)
+        // tungstenite reserves 128 KiB per socket for reads and writes by default, and the read
+        // buffer keeps its size for the socket's life. Client frames are a few hundred bytes;
+        // a bigger one grows the buffer as it needs. Small buffers let one process hold far
+        // more sockets.
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_write_buffer_size(limit * 4)
         .on_upgrade(move |socket| tasks.track_future(connection::run(socket, state, authenticated)))
