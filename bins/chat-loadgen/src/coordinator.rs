@@ -5,7 +5,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::time::Instant;
@@ -30,10 +30,10 @@ struct Worker {
 }
 
 /// The figures of one run, as printed and written to JSON.
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 pub struct RunReport {
     pub label: String,
-    pub scenario: &'static str,
+    pub scenario: String,
     pub protocol: crate::protocol::Protocol,
     pub workers: usize,
     pub connections: u64,
@@ -201,7 +201,7 @@ fn summarise(plan: &Plan, options: &Options, report: WorkerReport, s: Summary) -
     let connections = report.connected;
     RunReport {
         label: options.label.clone(),
-        scenario: plan.scenario.name(),
+        scenario: plan.scenario.name().to_owned(),
         protocol: plan.protocol,
         workers: plan.workers,
         connections,
@@ -326,5 +326,53 @@ pub fn print_table(report: &RunReport) {
     }
     if !report.dropped_by_reason.is_empty() {
         println!("{:<14} {:?}", "dropped by", report.dropped_by_reason);
+    }
+}
+
+/// One line per run, then how ours compares with the reference where both ran a scenario.
+pub fn print_comparison(reports: &[RunReport]) {
+    println!(
+        "{:<22} {:>7} {:>7} {:>9} {:>10} {:>9} {:>9} {:>6} {:>5} {:>8} {:>7} {:>10}",
+        "run",
+        "conns",
+        "drops",
+        "acked/s",
+        "deliver/s",
+        "ack p99",
+        "dlv p99",
+        "lost",
+        "dup",
+        "KiB/conn",
+        "CPU %",
+        "dlv/CPU-s"
+    );
+    for r in reports {
+        println!(
+            "{:<22} {:>7} {:>7} {:>9.0} {:>10.0} {:>7.2}ms {:>7.2}ms {:>6} {:>5} {:>8.2} {:>7.1} {:>10.0}",
+            r.label,
+            r.connections,
+            r.dropped,
+            r.acked_per_sec,
+            r.delivered_per_sec,
+            r.ack_latency.p99_ms,
+            r.deliver_latency.p99_ms,
+            r.lost,
+            r.duplicates,
+            r.server_kib_per_connection,
+            r.server_cpu_percent,
+            r.deliveries_per_server_cpu_sec
+        );
+    }
+    for ours in reports.iter().filter(|r| r.protocol == crate::protocol::Protocol::Chat) {
+        let reference =
+            reports.iter().find(|r| r.protocol == crate::protocol::Protocol::SocketIo && r.scenario == ours.scenario);
+        let Some(reference) = reference else { continue };
+        let memory = ours.server_kib_per_connection / reference.server_kib_per_connection.max(f64::MIN_POSITIVE);
+        print!("{} vs {}: memory per connection ×{memory:.2}", ours.label, reference.label);
+        if reference.deliveries_per_server_cpu_sec > 0.0 {
+            let cpu = ours.deliveries_per_server_cpu_sec / reference.deliveries_per_server_cpu_sec;
+            print!(", deliveries per CPU-second ×{cpu:.2}");
+        }
+        println!();
     }
 }

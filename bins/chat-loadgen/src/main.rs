@@ -33,6 +33,9 @@ struct Cli {
 enum Command {
     /// Run a scenario and print its figures.
     Run(Box<RunArgs>),
+    /// Print runs side by side (from their `--out` JSON files), with ours against the
+    /// reference where both ran the same scenario.
+    Compare { reports: Vec<PathBuf> },
     /// (internal) One worker process of a run.
     #[command(hide = true)]
     Worker {
@@ -132,6 +135,17 @@ fn main() -> anyhow::Result<()> {
         Command::Worker { plan, index } => {
             let plan: Plan = serde_json::from_str(&plan).context("reading the plan")?;
             worker::run(plan, index)
+        }
+        Command::Compare { reports } => {
+            let reports = reports
+                .iter()
+                .map(|path| {
+                    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                    serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            coordinator::print_comparison(&reports);
+            Ok(())
         }
         Command::Run(args) => {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

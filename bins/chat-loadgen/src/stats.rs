@@ -29,7 +29,7 @@ impl Recorded {
 }
 
 /// Percentiles of one latency, in milliseconds.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Percentiles {
     pub count: u64,
     pub p50_ms: f64,
