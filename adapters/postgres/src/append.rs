@@ -50,8 +50,9 @@ pub(crate) async fn append(conn: &mut AsyncPgConnection, message: &NewMessage) -
 
 /// Appends `rows` (their `seq` is ignored) and returns the messages it stored, numbered.
 /// A row whose conversation does not exist, or whose `(sender, client_msg_id)` is taken, is
-/// left out of the result; the caller decides what that means. Conversations are numbered in
-/// the order of `rows`.
+/// left out of the result; the caller decides what that means. Messages are numbered in the
+/// order of `rows`. With messages of several conversations, the caller must first lock them
+/// with `lock_conversations`, so that two such appends cannot deadlock.
 pub(crate) async fn append_rows(
     conn: &mut AsyncPgConnection,
     rows: Vec<MessageRow>,
@@ -70,6 +71,17 @@ pub(crate) async fn append_rows(
         }
     }
     Ok(stored)
+}
+
+/// Locks the given conversations (sorted, so that two batches sharing conversations take
+/// them in the same order and cannot deadlock) and returns the ones that exist.
+pub(crate) async fn lock_conversations(
+    conn: &mut AsyncPgConnection,
+    mut ids: Vec<uuid::Uuid>,
+) -> Result<Vec<uuid::Uuid>, diesel::result::Error> {
+    ids.sort_unstable();
+    ids.dedup();
+    LockConversations { ids }.get_results(conn).await
 }
 
 /// The whole append in one statement (`APPEND_HEAD`, the arrays, `APPEND_TAIL`). `input` numbers the rows; `bumped` raises each
@@ -164,6 +176,29 @@ impl QueryFragment<Pg> for AppendMessages {
         out.push_sql(", ");
         out.push_bind_param::<Array<Timestamptz>, _>(&self.created_ats)?;
         out.push_sql(APPEND_TAIL);
+        Ok(())
+    }
+}
+
+/// `SELECT id FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE`.
+struct LockConversations {
+    ids: Vec<uuid::Uuid>,
+}
+
+impl QueryId for LockConversations {
+    type QueryId = LockConversations;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for LockConversations {
+    type SqlType = Uuid;
+}
+
+impl QueryFragment<Pg> for LockConversations {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT id FROM conversations WHERE id = ANY(");
+        out.push_bind_param::<Array<Uuid>, _>(&self.ids)?;
+        out.push_sql(") ORDER BY id FOR UPDATE");
         Ok(())
     }
 }

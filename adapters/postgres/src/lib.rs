@@ -8,6 +8,7 @@
 mod append;
 mod conversations;
 mod error;
+mod group_commit;
 mod health;
 mod messages;
 mod rows;
@@ -75,10 +76,13 @@ fn usable_without_asking(connection: &mut AsyncPgConnection) -> diesel::QueryRes
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
+    /// Where `insert_message` goes: batched into shared transactions.
+    appender: group_commit::GroupCommit,
 }
 
 impl PgStore {
-    /// Builds the pool. Connections are opened lazily, so this fails only on a bad URL.
+    /// Builds the pool and starts the message writers on the current runtime. Connections
+    /// are opened lazily, so this fails only on a bad URL.
     pub async fn connect(database_url: &str, config: PoolConfig) -> Result<PgStore, RepoError> {
         let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
         manager_config.recycling_method = RecyclingMethod::CustomFunction(Box::new(|connection| {
@@ -91,7 +95,8 @@ impl PgStore {
             .build(manager)
             .await
             .map_err(|e| RepoError::Unavailable(format!("database pool: {e}")))?;
-        Ok(PgStore { pool })
+        let appender = group_commit::GroupCommit::start(pool.clone());
+        Ok(PgStore { pool, appender })
     }
 
     pub(crate) async fn conn(&self) -> Result<PooledConnection<'_, AsyncPgConnection>, RepoError> {

@@ -18,6 +18,26 @@ use crate::error::{TxStop, from_diesel, settle};
 use crate::rows::{MessageRow, to_i64};
 use crate::schema::{conversations, message_hides, message_reactions, messages};
 
+/// Stores one message in a transaction of its own (the fallback of group commit, for a
+/// message its batch could not take).
+pub(crate) async fn insert_one(conn: &mut AsyncPgConnection, message: &NewMessage) -> Result<InsertOutcome, RepoError> {
+    let outcome = conn
+        .transaction::<_, TxStop<()>, _>(async |conn| append(conn, message).await?.ok_or(TxStop::Rollback(())))
+        .await;
+    match settle(outcome)? {
+        Ok(inserted) => Ok(InsertOutcome::Inserted(inserted)),
+        // A concurrent retry won the race; the rollback undid our seq bump.
+        Err(()) => {
+            let client_msg_id =
+                message.client_msg_id.ok_or_else(|| RepoError::Internal("duplicate without a client_msg_id".into()))?;
+            let original = by_client_id(conn, message.sender_id, client_msg_id).await?;
+            original
+                .map(InsertOutcome::Existing)
+                .ok_or_else(|| RepoError::Unavailable("duplicate vanished; retry".into()))
+        }
+    }
+}
+
 /// Attaches reactions to message rows (one query for the whole page).
 pub(crate) async fn with_reactions(
     conn: &mut AsyncPgConnection,
@@ -60,28 +80,9 @@ async fn message_by_id(conn: &mut AsyncPgConnection, id: uuid::Uuid) -> Result<O
 #[async_trait]
 impl MessageRepo for PgStore {
     async fn insert_message(&self, message: NewMessage) -> Result<InsertOutcome, RepoError> {
-        let mut conn = self.conn().await?;
         // No lookup of the client id first: the send use case already made one, so here a
-        // duplicate is only a race, which the unique key settles below.
-        let outcome = conn
-            .transaction::<_, TxStop<()>, _>(async |conn| {
-                let message = &message;
-                append(conn, message).await?.ok_or(TxStop::Rollback(()))
-            })
-            .await;
-        match settle(outcome)? {
-            Ok(inserted) => Ok(InsertOutcome::Inserted(inserted)),
-            // A concurrent retry won the race; the rollback undid our seq bump.
-            Err(()) => {
-                let client_msg_id = message
-                    .client_msg_id
-                    .ok_or_else(|| RepoError::Internal("duplicate without a client_msg_id".into()))?;
-                let original = by_client_id(&mut conn, message.sender_id, client_msg_id).await?;
-                original
-                    .map(InsertOutcome::Existing)
-                    .ok_or_else(|| RepoError::Unavailable("duplicate vanished; retry".into()))
-            }
-        }
+        // duplicate is only a race, which the unique key settles.
+        self.appender.insert(message).await
     }
 
     async fn message(&self, id: MessageId) -> Result<Option<Message>, RepoError> {

@@ -177,7 +177,7 @@ pub fn role_name(role: Role) -> &'static str {
     }
 }
 
-#[derive(Queryable, Selectable, Insertable, QueryableByName)]
+#[derive(Clone, Queryable, Selectable, Insertable, QueryableByName)]
 #[diesel(table_name = messages, check_for_backend(diesel::pg::Pg))]
 pub struct MessageRow {
     pub conversation_id: uuid::Uuid,

@@ -29,6 +29,8 @@ pub async fn run_all(store: &dyn Store) {
     refresh_tokens_rotate_once_and_replays_revoke(store).await;
     concurrent_sends_get_gap_free_seqs(store, 50).await;
     a_client_msg_id_sent_twice_at_once_stores_one_message(store).await;
+    concurrent_sends_with_repeated_keys_and_many_conversations(store).await;
+    a_message_to_a_missing_conversation_fails_alone(store).await;
     one_direct_conversation_per_pair_even_under_races(store).await;
     history_pages_both_ways_and_hides_per_viewer(store).await;
     changes_are_numbered_per_conversation(store).await;
@@ -192,6 +194,72 @@ pub async fn a_client_msg_id_sent_twice_at_once_stores_one_message(store: &dyn S
     assert_eq!(history.iter().filter(|m| m.kind == MessageKind::Text).count(), 1);
     // The same key from another sender is a different message.
     assert!(matches!(store.insert_message(text(id, b, Some(key))).await.unwrap(), InsertOutcome::Inserted(_)));
+}
+
+/// Many sends at once, as a store that batches them would take them together: several
+/// conversations, and the same client_msg_id twice among them. Each conversation numbers its
+/// own messages without gaps, a repeated key stores one message, and each sender's read
+/// mark ends at their newest message.
+pub async fn concurrent_sends_with_repeated_keys_and_many_conversations(store: &dyn Store) {
+    let (a, b) = (user(store, "a").await, user(store, "b").await);
+    let mut conversations = Vec::new();
+    for _ in 0..8 {
+        conversations.push(group(store, &[a, b]).await);
+    }
+    let repeated = new_id();
+    let mut sends: Vec<NewMessage> = Vec::new();
+    for round in 0..5 {
+        for (i, id) in conversations.iter().enumerate() {
+            sends.push(text(*id, if (round + i) % 2 == 0 { a } else { b }, Some(new_id())));
+        }
+        sends.push(text(conversations[0], a, Some(repeated)));
+    }
+    let outcomes = join_all(sends.into_iter().map(|m| store.insert_message(m))).await;
+    let mut repeated_ids = HashSet::new();
+    for outcome in outcomes {
+        match outcome.unwrap() {
+            InsertOutcome::Inserted(m) | InsertOutcome::Existing(m)
+                if m.client_msg_id == Some(ClientMsgId(repeated)) =>
+            {
+                repeated_ids.insert(m.id);
+            }
+            InsertOutcome::Inserted(_) => {}
+            InsertOutcome::Existing(m) => panic!("distinct client ids must not collide: {m:?}"),
+        }
+    }
+    assert_eq!(repeated_ids.len(), 1, "every caller of the repeated key gets the same message");
+    for (i, id) in conversations.iter().enumerate() {
+        let history = store.history(*id, a, HistoryPage::Latest { limit: 20 }).await.unwrap();
+        let seqs: Vec<u64> = history.iter().map(|m| m.seq).collect();
+        // Seq 1 is the group's announcement; the first conversation also has the repeated key.
+        let last = if i == 0 { 7 } else { 6 };
+        assert_eq!(seqs, (1..=last).collect::<Vec<u64>>(), "conversation {i}: no gaps, no duplicates");
+        assert_eq!(store.conversation(*id).await.unwrap().unwrap().last_seq, last);
+        for sender in [a, b] {
+            let newest = history.iter().filter(|m| m.sender_id == sender).map(|m| m.seq).max().unwrap();
+            let member = store.member(*id, sender).await.unwrap().unwrap();
+            assert_eq!(member.read_seq, newest, "a sender has read their own newest message");
+        }
+    }
+}
+
+/// A message that cannot be stored fails on its own; the sends around it are stored.
+pub async fn a_message_to_a_missing_conversation_fails_alone(store: &dyn Store) {
+    let (a, b) = (user(store, "a").await, user(store, "b").await);
+    let id = group(store, &[a, b]).await;
+    let missing = ConversationId(new_id());
+    let mut sends: Vec<NewMessage> = (0..10).map(|_| text(id, a, Some(new_id()))).collect();
+    sends.insert(5, text(missing, a, Some(new_id())));
+    let outcomes = join_all(sends.into_iter().map(|m| store.insert_message(m))).await;
+    for (i, outcome) in outcomes.into_iter().enumerate() {
+        match (i, outcome) {
+            (5, Err(_)) => {}
+            (5, Ok(outcome)) => panic!("a message to a missing conversation was stored: {outcome:?}"),
+            (_, Ok(InsertOutcome::Inserted(_))) => {}
+            (_, other) => panic!("a good message next to a bad one must be stored, got {other:?}"),
+        }
+    }
+    assert_eq!(store.conversation(id).await.unwrap().unwrap().last_seq, 11);
 }
 
 pub async fn one_direct_conversation_per_pair_even_under_races(store: &dyn Store) {
