@@ -17,6 +17,8 @@ lint:
 ci:
     bash .ci/run
 
-# Benchmarks: release binary size and idle memory (the load tool comes with issue #6).
+# Benchmarks: release binary size and idle memory, then a short run of every load scenario
+# against our server (Postgres + Redis) and the Socket.IO reference (docs/performance.md).
 bench:
     bash scripts/bench-footprint.sh
+    bash scripts/bench-load.sh

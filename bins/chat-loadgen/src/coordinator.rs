@@ -116,7 +116,7 @@ pub async fn run(plan: Plan, options: Options) -> anyhow::Result<RunReport> {
     let window_start = Instant::now() + Duration::from_micros(start_unix.saturating_sub(unix_micros()));
     tokio::time::sleep_until(window_start).await;
     let at_start = procfs::total(&options.server_pids);
-    let watched_start: Vec<u64> = options.watch_commands.iter().map(|c| procfs::ticks_by_command(c)).collect();
+    let watched_start: Vec<_> = options.watch_commands.iter().map(|c| procfs::ticks_by_command(c)).collect();
     let worker_pids: Vec<u32> = workers.iter().filter_map(|w| w.child.id()).collect();
     let loadgen_start = procfs::total(&worker_pids);
 
@@ -172,7 +172,7 @@ pub async fn run(plan: Plan, options: Options) -> anyhow::Result<RunReport> {
             at_end,
             window_secs,
             traffic_secs,
-            watched: watched_start.iter().zip(&watched_end).map(|(a, b)| b.saturating_sub(*a)).collect(),
+            watched: watched_start.iter().zip(&watched_end).map(|(a, b)| procfs::ticks_between(a, b)).collect(),
             loadgen: loadgen_end.cpu_seconds() - loadgen_start.cpu_seconds(),
         },
     ))
@@ -367,12 +367,18 @@ pub fn print_comparison(reports: &[RunReport]) {
         let reference =
             reports.iter().find(|r| r.protocol == crate::protocol::Protocol::SocketIo && r.scenario == ours.scenario);
         let Some(reference) = reference else { continue };
-        let memory = ours.server_kib_per_connection / reference.server_kib_per_connection.max(f64::MIN_POSITIVE);
-        print!("{} vs {}: memory per connection ×{memory:.2}", ours.label, reference.label);
-        if reference.deliveries_per_server_cpu_sec > 0.0 {
-            let cpu = ours.deliveries_per_server_cpu_sec / reference.deliveries_per_server_cpu_sec;
-            print!(", deliveries per CPU-second ×{cpu:.2}");
+        let mut ratios = Vec::new();
+        // Memory per connection is only meaningful on a fresh server, i.e. the idle run.
+        if ours.scenario == "idle" && reference.server_kib_per_connection > 0.0 {
+            let memory = ours.server_kib_per_connection / reference.server_kib_per_connection;
+            ratios.push(format!("memory per connection ×{memory:.2} ({:.0}% less)", 100.0 * (1.0 - memory)));
         }
-        println!();
+        if reference.deliveries_per_server_cpu_sec > 0.0 && ours.deliveries_per_server_cpu_sec > 0.0 {
+            let cpu = ours.deliveries_per_server_cpu_sec / reference.deliveries_per_server_cpu_sec;
+            ratios.push(format!("deliveries per CPU-second ×{cpu:.2}"));
+        }
+        if !ratios.is_empty() {
+            println!("{} vs {}: {}", ours.label, reference.label, ratios.join(", "));
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! Resident memory and CPU time of processes, read from /proc (Linux).
 
+use std::collections::HashMap;
 use std::fs;
 
 /// Linux reports CPU times in clock ticks of `USER_HZ`, which is 100 on every architecture
@@ -40,16 +41,22 @@ pub fn total(pids: &[u32]) -> Usage {
     })
 }
 
-/// CPU ticks of every process whose command name is `comm` (e.g. all Postgres backends).
-pub fn ticks_by_command(comm: &str) -> u64 {
-    let Ok(entries) = fs::read_dir("/proc") else { return 0 };
+/// CPU ticks of every process whose command name is `comm` (e.g. all Postgres backends),
+/// by pid: a backend that starts during a run counts from zero.
+pub fn ticks_by_command(comm: &str) -> HashMap<u32, u64> {
+    let Ok(entries) = fs::read_dir("/proc") else { return HashMap::new() };
     entries
         .filter_map(Result::ok)
-        .filter(|entry| entry.file_name().to_str().is_some_and(|name| name.bytes().all(|b| b.is_ascii_digit())))
-        .filter_map(|entry| fs::read_to_string(entry.path().join("stat")).ok())
-        .filter(|stat| command_name(stat) == Some(comm))
-        .filter_map(|stat| cpu_ticks(&stat))
-        .sum()
+        .filter_map(|entry| Some((entry.file_name().to_str()?.parse::<u32>().ok()?, entry.path())))
+        .filter_map(|(pid, path)| Some((pid, fs::read_to_string(path.join("stat")).ok()?)))
+        .filter(|(_, stat)| command_name(stat) == Some(comm))
+        .filter_map(|(pid, stat)| Some((pid, cpu_ticks(&stat)?)))
+        .collect()
+}
+
+/// Ticks spent between two readings of [`ticks_by_command`].
+pub fn ticks_between(start: &HashMap<u32, u64>, end: &HashMap<u32, u64>) -> u64 {
+    end.iter().map(|(pid, ticks)| ticks.saturating_sub(start.get(pid).copied().unwrap_or(0))).sum()
 }
 
 fn command_name(stat: &str) -> Option<&str> {
