@@ -50,6 +50,7 @@ pub struct AppState {
     /// Shared, not copied: every socket task holds an `AppState` for its whole life.
     pub deps: Arc<Deps>,
     pub gateway: Arc<Gateway>,
+    pub heartbeats: Arc<crate::ws::Heartbeats>,
     pub config: Arc<HttpConfig>,
     pub metrics: PrometheusHandle,
 }

@@ -24,6 +24,27 @@ redis.call('ZADD', KEYS[2], latest, ARGV[4])
 if before == 0 then return 1 else return 0 end
 ";
 
+/// ALIVE for many sessions. KEYS: deadlines, then one sessions key per session. ARGV: now,
+/// expiry, then session and user per session. Returns the (1-based) positions of the
+/// sessions whose user just came online.
+const ALIVE_MANY: &str = r"
+local out = {}
+for i = 2, #KEYS do
+  local key, session, user = KEYS[i], ARGV[2 * i - 1], ARGV[2 * i]
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[1])
+  local before = redis.call('ZCARD', key)
+  redis.call('ZADD', key, ARGV[2], session)
+  local latest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
+  redis.call('PEXPIREAT', key, math.floor(latest / 1000) + 60000)
+  redis.call('ZADD', KEYS[1], latest, user)
+  if before == 0 then table.insert(out, i - 1) end
+end
+return out
+";
+
+/// Sessions per ALIVE_MANY call: long scripts block Redis for everyone else.
+const ALIVE_BATCH: usize = 500;
+
 /// KEYS: sessions, deadlines, last seen. ARGV: session, now, user. Returns 1 if that was
 /// the user's last live session.
 const ENDED: &str = r"
@@ -64,13 +85,20 @@ return out
 pub struct RedisPresence {
     redis: RedisConnection,
     alive: Script,
+    alive_many: Script,
     ended: Script,
     expired: Script,
 }
 
 impl RedisPresence {
     pub fn new(redis: RedisConnection) -> Self {
-        RedisPresence { redis, alive: Script::new(ALIVE), ended: Script::new(ENDED), expired: Script::new(EXPIRED) }
+        RedisPresence {
+            redis,
+            alive: Script::new(ALIVE),
+            alive_many: Script::new(ALIVE_MANY),
+            ended: Script::new(ENDED),
+            expired: Script::new(EXPIRED),
+        }
     }
 
     pub(crate) fn redis(&self) -> &RedisConnection {
@@ -122,6 +150,32 @@ impl PresenceStore for RedisPresence {
             .await
             .map_err(from_redis)?;
         Ok(came_online == 1)
+    }
+
+    async fn sessions_alive(
+        &self,
+        sessions: &[(UserId, SessionId)],
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<Vec<UserId>, RepoError> {
+        let mut came_online: Vec<UserId> = Vec::new();
+        for chunk in sessions.chunks(ALIVE_BATCH) {
+            let mut invocation = self.alive_many.key(self.deadlines_key());
+            invocation.arg(micros(now)).arg(micros(now + ttl));
+            for (user, session) in chunk {
+                invocation.key(self.sessions_key(*user)).arg(session.to_string()).arg(user.to_string());
+            }
+            let mut conn = self.redis.conn().await?;
+            let positions: Vec<usize> = invocation.invoke_async(&mut conn).await.map_err(from_redis)?;
+            for position in positions {
+                if let Some(&(user, _)) = chunk.get(position.wrapping_sub(1))
+                    && !came_online.contains(&user)
+                {
+                    came_online.push(user);
+                }
+            }
+        }
+        Ok(came_online)
     }
 
     async fn session_ended(&self, user: UserId, session: SessionId, now: Timestamp) -> Result<bool, RepoError> {

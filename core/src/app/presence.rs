@@ -34,6 +34,22 @@ pub async fn heartbeat(deps: &Deps, actor: Actor) -> Result<(), RepoError> {
     Ok(())
 }
 
+/// Heartbeats of many sockets, gathered by the gateway for a moment: one store call for all
+/// (a node with 20,000 sockets gets ~650 heartbeats a second), then the users who came
+/// online are announced.
+pub async fn heartbeats(deps: &Deps, sockets: &[Actor]) -> Result<(), RepoError> {
+    if sockets.is_empty() {
+        return Ok(());
+    }
+    let now = deps.clock.now();
+    let sessions: Vec<_> = sockets.iter().map(|socket| (socket.user_id, socket.session_id)).collect();
+    let came_online = deps.presence.sessions_alive(&sessions, now, deps.limits.presence_ttl).await?;
+    for user in came_online {
+        announce(deps, user, PresenceStatus { online: true, last_seen: None }).await?;
+    }
+    Ok(())
+}
+
 /// A socket of `actor` closed; announces the user as offline if it was their last.
 pub async fn disconnected(deps: &Deps, actor: Actor) -> Result<(), RepoError> {
     let now = deps.clock.now();

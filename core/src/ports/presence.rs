@@ -32,6 +32,23 @@ pub trait PresenceStore: Send + Sync {
     ) -> Result<bool, RepoError>;
     /// Ends a session. Returns whether the user has no live session left (and so just went
     /// offline, last seen `now`).
+    /// [`session_alive`](Self::session_alive) for many sessions at once (a node's heartbeats
+    /// of the last moment, in one round trip where the store allows). Returns the users this
+    /// brought online, each once.
+    async fn sessions_alive(
+        &self,
+        sessions: &[(UserId, SessionId)],
+        now: Timestamp,
+        ttl: Duration,
+    ) -> Result<Vec<UserId>, RepoError> {
+        let mut came_online = Vec::new();
+        for &(user, session) in sessions {
+            if self.session_alive(user, session, now, ttl).await? && !came_online.contains(&user) {
+                came_online.push(user);
+            }
+        }
+        Ok(came_online)
+    }
     async fn session_ended(&self, user: UserId, session: SessionId, now: Timestamp) -> Result<bool, RepoError>;
     /// Users whose last session expired without ending (their node died), each handed to
     /// exactly one caller across all nodes, with the time they were last seen.

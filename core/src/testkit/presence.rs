@@ -13,6 +13,31 @@ use super::contract::{new_id, now};
 pub async fn run_all(store: &dyn PresenceStore) {
     sessions_bring_users_online_and_the_last_to_leave_takes_them_offline(store).await;
     expired_sessions_are_handed_out_exactly_once(store).await;
+    many_sessions_renew_at_once(store).await;
+}
+
+pub async fn many_sessions_renew_at_once(store: &dyn PresenceStore) {
+    let (ann, binh, chau) = (UserId(new_id()), UserId(new_id()), UserId(new_id()));
+    let (ann_phone, ann_laptop, binh_phone, chau_phone) =
+        (SessionId(new_id()), SessionId(new_id()), SessionId(new_id()), SessionId(new_id()));
+    let t0 = now();
+    let ttl = Duration::seconds(40);
+    assert!(store.session_alive(chau, chau_phone, t0, ttl).await.unwrap());
+    let batch = [(ann, ann_phone), (ann, ann_laptop), (binh, binh_phone), (chau, chau_phone)];
+    let mut came_online = store.sessions_alive(&batch, t0, ttl).await.unwrap();
+    came_online.sort();
+    let mut expected = vec![ann, binh];
+    expected.sort();
+    assert_eq!(came_online, expected, "Ann once for two sockets; Châu was online already");
+    assert!(store.sessions_alive(&[], t0, ttl).await.unwrap().is_empty());
+    // The batch renews like single heartbeats: still online past the first deadline.
+    let later = t0 + Duration::seconds(30);
+    assert!(store.sessions_alive(&batch, later, ttl).await.unwrap().is_empty(), "renewal brings nobody online");
+    let seen = store.status(&[ann, binh, chau], t0 + Duration::seconds(50)).await.unwrap();
+    assert!(seen.iter().all(|(_, status)| status.online), "renewed at +30 s, alive at +50 s: {seen:?}");
+    for (user, session) in batch {
+        store.session_ended(user, session, later).await.unwrap();
+    }
 }
 
 pub async fn sessions_bring_users_online_and_the_last_to_leave_takes_them_offline(store: &dyn PresenceStore) {

@@ -206,9 +206,7 @@ async fn handle_text(
             send_error_code(sink, id, "already_authenticated", "this socket is already authenticated").await
         }
         ClientFrame::Heartbeat => {
-            if let Err(error) = presence::heartbeat(deps, socket_presence).await {
-                tracing::warn!(%error, "presence heartbeat not recorded");
-            }
+            state.heartbeats.beat(deps, socket_presence).await;
             send(sink, &ServerFrame::HeartbeatAck { id }).await
         }
         ClientFrame::MessageSend { conversation_id, client_msg_id, body, reply_to } => {

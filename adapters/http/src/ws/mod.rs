@@ -2,6 +2,7 @@
 
 mod connection;
 mod frames;
+mod heartbeats;
 mod registry;
 
 use axum::extract::State;
@@ -11,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use chat_core::app::auth;
 use serde::Deserialize;
 
+pub use heartbeats::Heartbeats;
 pub use registry::{Gateway, close_code};
 
 use crate::error::{ApiError, ApiQuery};
