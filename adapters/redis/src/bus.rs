@@ -14,7 +14,6 @@ use futures_util::StreamExt;
 use parking_lot::RwLock;
 
 use crate::RedisConnection;
-use crate::error::from_redis;
 
 pub struct RedisEventBus {
     redis: RedisConnection,
@@ -34,7 +33,7 @@ impl RedisEventBus {
         });
         let (client, channel) = (bus.redis.client.clone(), bus.channel.clone());
         let (sinks, subscribed) = (bus.sinks.clone(), bus.subscribed.clone());
-        tokio::spawn(subscribe_forever(client, channel, sinks, subscribed));
+        tokio::spawn(subscribe_forever(bus.redis.clone(), client, channel, sinks, subscribed));
         bus
     }
 
@@ -65,7 +64,7 @@ impl EventBus for RedisEventBus {
                 .arg(payload)
                 .query_async::<i64>(&mut conn)
                 .await
-                .map_err(from_redis)
+                .map_err(|e| self.redis.failed(e))
         }
         .await;
         if let Err(error) = published {
@@ -83,6 +82,7 @@ impl EventBus for RedisEventBus {
 }
 
 async fn subscribe_forever(
+    redis: RedisConnection,
     client: redis::Client,
     channel: String,
     sinks: Arc<RwLock<Vec<Arc<dyn EventSink>>>>,
@@ -100,6 +100,7 @@ async fn subscribe_forever(
                             tracing::info!(%channel, "subscribed to the event channel");
                         } else {
                             tracing::warn!(%channel, "resubscribed after a gap: asking every client here to sync");
+                            redis.forget_checked();
                             for sink in sinks.read().iter() {
                                 sink.resync();
                             }

@@ -11,7 +11,6 @@ use chat_core::domain::ids::UserId;
 use chat_core::ports::{UserConflict, UserRepo};
 
 use crate::RedisConnection;
-use crate::error::from_redis;
 
 pub struct CachedUsers {
     inner: Arc<dyn UserRepo>,
@@ -32,7 +31,7 @@ impl CachedUsers {
         let keys: Vec<String> = ids.iter().map(|id| self.key(*id)).collect();
         let mut conn = self.redis.conn().await?;
         let values: Vec<Option<String>> =
-            redis::cmd("MGET").arg(&keys).query_async(&mut conn).await.map_err(from_redis)?;
+            redis::cmd("MGET").arg(&keys).query_async(&mut conn).await.map_err(|e| self.redis.failed(e))?;
         Ok(values.into_iter().map(|value| value.and_then(|json| serde_json::from_str(&json).ok())).collect())
     }
 
@@ -44,7 +43,7 @@ impl CachedUsers {
                 let json = serde_json::to_string(user).map_err(|e| RepoError::Internal(e.to_string()))?;
                 pipe.cmd("SET").arg(self.key(user.id)).arg(json).arg("EX").arg(self.ttl_secs).ignore();
             }
-            pipe.query_async::<()>(&mut conn).await.map_err(from_redis)
+            pipe.query_async::<()>(&mut conn).await.map_err(|e| self.redis.failed(e))
         }
         .await;
         if let Err(error) = result {
@@ -54,7 +53,7 @@ impl CachedUsers {
 
     async fn forget(&self, id: UserId) -> Result<(), RepoError> {
         let mut conn = self.redis.conn().await?;
-        redis::cmd("DEL").arg(self.key(id)).query_async::<i64>(&mut conn).await.map_err(from_redis)?;
+        redis::cmd("DEL").arg(self.key(id)).query_async::<i64>(&mut conn).await.map_err(|e| self.redis.failed(e))?;
         Ok(())
     }
 }

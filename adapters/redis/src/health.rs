@@ -5,12 +5,11 @@ use async_trait::async_trait;
 use chat_core::domain::error::RepoError;
 use chat_core::ports::HealthCheck;
 
-use crate::error::from_redis;
 use crate::{RedisConnection, RedisEventBus, RedisPresence, RedisRateLimiter};
 
 pub(crate) async fn ping(redis: &RedisConnection) -> Result<(), RepoError> {
     let mut conn = redis.conn().await?;
-    let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(from_redis)?;
+    let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(|e| redis.failed(e))?;
     Ok(())
 }
 

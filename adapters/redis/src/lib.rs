@@ -15,8 +15,13 @@ mod rate_limit;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use bb8_redis::RedisConnectionManager;
 use chat_core::domain::error::RepoError;
+use parking_lot::Mutex;
+use redis::aio::MultiplexedConnection;
 
 pub use bus::RedisEventBus;
 pub use cache::CachedUsers;
@@ -32,7 +37,15 @@ pub struct RedisConnection {
     pub(crate) pool: Pool,
     pub(crate) client: redis::Client,
     pub(crate) prefix: String,
+    /// The connection most recently checked out of the pool (and checked by it), reused
+    /// until it is [`CHECKED_FOR`] old.
+    recent: Arc<Mutex<Option<(Instant, MultiplexedConnection)>>>,
 }
+
+/// How long a connection the pool checked (with a PING) serves without another check. The
+/// pool checks every checkout; once a second is enough to find a broken connection, and
+/// saves a round trip on nearly every command (a message send makes two).
+const CHECKED_FOR: Duration = Duration::from_secs(1);
 
 impl RedisConnection {
     /// Builds the pool (connections open lazily). `prefix` namespaces every key and
@@ -47,17 +60,43 @@ impl RedisConnection {
             .build(manager)
             .await
             .map_err(|e| RepoError::Unavailable(format!("redis pool: {e}")))?;
-        Ok(RedisConnection { pool, client, prefix: prefix.to_owned() })
+        Ok(RedisConnection { pool, client, prefix: prefix.to_owned(), recent: Arc::new(Mutex::new(None)) })
     }
 
     /// A handle on one of the pool's connections. The connections are multiplexed: the
     /// handle is a clone and the pool slot is given back at once, so any number of commands
     /// pipeline over a few sockets instead of queueing for exclusive checkouts (which, at
-    /// thousands of socket connects a second, timed out). The pool still checks a connection
-    /// with PING when handing it out and replaces broken ones.
-    pub(crate) async fn conn(&self) -> Result<redis::aio::MultiplexedConnection, RepoError> {
-        let pooled = self.pool.get().await.map_err(error::from_pool)?;
-        Ok(pooled.clone())
+    /// thousands of socket connects a second, timed out). The pool checks a connection with
+    /// PING when handing it out and replaces broken ones; a checked connection then serves
+    /// for [`CHECKED_FOR`] before the next checkout.
+    pub(crate) async fn conn(&self) -> Result<MultiplexedConnection, RepoError> {
+        if let Some((checked_at, connection)) = self.recent.lock().as_ref()
+            && checked_at.elapsed() < CHECKED_FOR
+        {
+            return Ok(connection.clone());
+        }
+        let connection = self.pool.get().await.map_err(error::from_pool)?.clone();
+        *self.recent.lock() = Some((Instant::now(), connection.clone()));
+        Ok(connection)
+    }
+
+    /// Converts a command's failure, and forgets the reused connection when the failure
+    /// was the connection's: the next command goes back to the pool, which checks (and if
+    /// need be replaces) what it hands out. Without this, a connection broken by a Redis
+    /// restart would keep failing commands for up to [`CHECKED_FOR`].
+    pub(crate) fn failed(&self, error: redis::RedisError) -> RepoError {
+        let error = error::from_redis(error);
+        if matches!(error, RepoError::Unavailable(_)) {
+            self.forget_checked();
+        }
+        error
+    }
+
+    /// Makes the next command take a connection from the pool (and its check). The event
+    /// subscriber calls this when it reconnects after a gap: Redis may have restarted, and
+    /// the reused connection would fail the first command after it.
+    pub(crate) fn forget_checked(&self) {
+        *self.recent.lock() = None;
     }
 
     pub(crate) fn key(&self, rest: &str) -> String {

@@ -10,7 +10,6 @@ use chat_core::ports::{PresenceStatus, PresenceStore};
 use redis::Script;
 
 use crate::RedisConnection;
-use crate::error::from_redis;
 
 /// KEYS: sessions, deadlines. ARGV: session, now, expiry, user. Returns 1 if the user just
 /// came online.
@@ -148,7 +147,7 @@ impl PresenceStore for RedisPresence {
             .arg(user.to_string())
             .invoke_async(&mut conn)
             .await
-            .map_err(from_redis)?;
+            .map_err(|e| self.redis.failed(e))?;
         Ok(came_online == 1)
     }
 
@@ -166,7 +165,7 @@ impl PresenceStore for RedisPresence {
                 invocation.key(self.sessions_key(*user)).arg(session.to_string()).arg(user.to_string());
             }
             let mut conn = self.redis.conn().await?;
-            let positions: Vec<usize> = invocation.invoke_async(&mut conn).await.map_err(from_redis)?;
+            let positions: Vec<usize> = invocation.invoke_async(&mut conn).await.map_err(|e| self.redis.failed(e))?;
             for position in positions {
                 if let Some(&(user, _)) = chunk.get(position.wrapping_sub(1))
                     && !came_online.contains(&user)
@@ -190,7 +189,7 @@ impl PresenceStore for RedisPresence {
             .arg(user.to_string())
             .invoke_async(&mut conn)
             .await
-            .map_err(from_redis)?;
+            .map_err(|e| self.redis.failed(e))?;
         Ok(went_offline == 1)
     }
 
@@ -203,7 +202,7 @@ impl PresenceStore for RedisPresence {
             .arg(&self.redis.prefix)
             .invoke_async(&mut conn)
             .await
-            .map_err(from_redis)?;
+            .map_err(|e| self.redis.failed(e))?;
         flat.chunks(2)
             .filter_map(|pair| match pair {
                 [user, at] => Some((user, at)),
@@ -228,7 +227,8 @@ impl PresenceStore for RedisPresence {
             pipe.cmd("GET").arg(self.seen_key(*user));
         }
         let mut conn = self.redis.conn().await?;
-        let replies: Vec<(i64, Option<String>)> = pipe.query_async(&mut conn).await.map_err(from_redis)?;
+        let replies: Vec<(i64, Option<String>)> =
+            pipe.query_async(&mut conn).await.map_err(|e| self.redis.failed(e))?;
         users
             .iter()
             .zip(replies)

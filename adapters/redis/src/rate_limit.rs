@@ -9,7 +9,6 @@ use chat_core::ports::RateLimitStore;
 use redis::Script;
 
 use crate::RedisConnection;
-use crate::error::from_redis;
 
 /// Returns 0 when allowed (and stores the new arrival time), else the wait in ms.
 const GCRA: &str = r"
@@ -55,7 +54,7 @@ impl RateLimitStore for RedisRateLimiter {
             .arg(quota.burst)
             .invoke_async(&mut conn)
             .await
-            .map_err(from_redis)?;
+            .map_err(|e| self.redis.failed(e))?;
         Ok(if wait == 0 { RateDecision::Allowed } else { RateDecision::Limited { retry_after_ms: wait } })
     }
 }
