@@ -2,9 +2,9 @@
 
 use chat_core::domain::Duration;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::support::{Store, TestServer};
+use crate::support::{Store, TestServer, User};
 
 on_every_store!(
     a_message_reaches_every_session_of_every_member,
@@ -333,6 +333,41 @@ async fn presence_follows_friendship_and_privacy_settings(store: Store) {
     server.request(reqwest::Method::PATCH, "/api/v1/me/settings", Some(&an), Some(nobody)).await;
     let (_, hidden) = server.get(&format!("/api/v1/presence?user_ids={}", an.id), &binh).await;
     assert_eq!(hidden["presence"], json!([]));
+}
+
+on_every_store!(heartbeats_keep_a_socket_online_past_the_presence_ttl);
+
+async fn heartbeats_keep_a_socket_online_past_the_presence_ttl(store: Store) {
+    let Some(server) = TestServer::start(store).await else { return };
+    let an = server.register("an.le").await;
+    let binh = server.register("binh").await;
+    let chau = server.register("chau").await;
+    server.befriend(&an, &binh).await;
+    server.befriend(&chau, &binh).await;
+    let mut an_socket = server.connect(&an).await;
+    let _chau_socket = server.connect(&chau).await;
+    let online = |presence: &Value, user: &User| {
+        presence["presence"].as_array().unwrap().iter().any(|p| p["user_id"] == user.id && p["online"] == true)
+    };
+    let query = format!("/api/v1/presence?user_ids={},{}", an.id, chau.id);
+
+    // 30 s in, An beats; Châu does not. The gateway renews presence in batches, within a
+    // second or so.
+    server.clock.advance(Duration::seconds(30));
+    an_socket.send(json!({"type": "heartbeat", "id": 1})).await;
+    assert_eq!(an_socket.next_of("heartbeat.ack").await["id"], 1, "answered at once");
+    // 50 s in: past the 40 s TTL of the first registration, inside the renewed one.
+    server.clock.advance(Duration::seconds(20));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let seen = loop {
+        let (_, seen) = server.get(&query, &binh).await;
+        if online(&seen, &an) || std::time::Instant::now() > deadline {
+            break seen;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert!(online(&seen, &an), "An's heartbeat renewed the session: {seen}");
+    assert!(!online(&seen, &chau), "Châu sent none and expired: {seen}");
 }
 
 async fn edits_and_recalls_made_while_offline_are_replayed_by_sync(store: Store) {
