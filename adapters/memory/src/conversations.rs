@@ -4,12 +4,15 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chat_core::domain::Timestamp;
-use chat_core::domain::conversation::{Conversation, ConversationSummary, Member, Mute, Role, unread_count};
+use chat_core::domain::conversation::{
+    Conversation, ConversationKind, ConversationSummary, Member, Mute, Role, unread_count,
+};
 use chat_core::domain::error::RepoError;
 use chat_core::domain::ids::{ConversationId, UserId};
 use chat_core::domain::message::{Message, MessageKind, NewMessage};
 use chat_core::ports::{
-    ConversationCursor, ConversationRepo, DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, PinOutcome,
+    ConversationCursor, ConversationRepo, DirectOutcome, DirectPeer, ListQuery, MembershipChange, MembershipOutcome,
+    PinOutcome, WriteContext,
 };
 
 use crate::store::{MemoryStore, State, StoredConversation};
@@ -51,6 +54,26 @@ impl ConversationRepo for MemoryStore {
     async fn member(&self, id: ConversationId, user: UserId) -> Result<Option<Member>, RepoError> {
         let state = self.state.lock();
         Ok(state.conversations.get(&id).and_then(|stored| stored.members.get(&user)).cloned())
+    }
+
+    async fn write_context(&self, id: ConversationId, writer: UserId) -> Result<Option<WriteContext>, RepoError> {
+        let state = self.state.lock();
+        let Some(stored) = state.conversations.get(&id) else { return Ok(None) };
+        let Some(member) = stored.members.get(&writer).cloned() else { return Ok(None) };
+        let kind = stored.conversation.kind;
+        let peer = match kind {
+            ConversationKind::Direct => stored.members.keys().find(|user| **user != writer).and_then(|&peer| {
+                let who_can_message = state.users.get(&peer)?.user.settings.who_can_message;
+                Some(DirectPeer {
+                    user_id: peer,
+                    blocked: state.social.blocked(writer, peer) || state.social.blocked(peer, writer),
+                    friends: state.social.are_friends(writer, peer),
+                    who_can_message,
+                })
+            }),
+            ConversationKind::Group => None,
+        };
+        Ok(Some(WriteContext { member, kind, peer }))
     }
 
     async fn members(&self, id: ConversationId) -> Result<Vec<Member>, RepoError> {

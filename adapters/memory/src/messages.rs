@@ -19,10 +19,12 @@ impl MessageRepo for MemoryStore {
             }
         }
         let conversation = message.conversation_id;
-        state
+        let message = state
             .append(message)
-            .map(InsertOutcome::Inserted)
-            .ok_or_else(|| RepoError::Internal(format!("conversation {conversation} does not exist")))
+            .ok_or_else(|| RepoError::Internal(format!("conversation {conversation} does not exist")))?;
+        let members =
+            state.conversations.get(&conversation).map(|c| c.members.keys().copied().collect()).unwrap_or_default();
+        Ok(InsertOutcome::Inserted { message, members })
     }
 
     async fn message(&self, id: MessageId) -> Result<Option<Message>, RepoError> {

@@ -40,11 +40,11 @@ impl SocialState {
         removed
     }
 
-    fn are_friends(&self, a: UserId, b: UserId) -> bool {
+    pub(crate) fn are_friends(&self, a: UserId, b: UserId) -> bool {
         self.friends.get(&a).is_some_and(|f| f.contains_key(&b))
     }
 
-    fn blocked(&self, blocker: UserId, blocked: UserId) -> bool {
+    pub(crate) fn blocked(&self, blocker: UserId, blocked: UserId) -> bool {
         self.blocks.get(&blocker).is_some_and(|b| b.contains_key(&blocked))
     }
 }

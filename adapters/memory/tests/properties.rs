@@ -70,7 +70,7 @@ proptest! {
         prop_assert_eq!(history.iter().filter(|m| m.kind == MessageKind::Text).count(), distinct.len());
         let mut first_id = HashMap::new();
         for (sender, key, outcome) in outcomes {
-            let message = match outcome { InsertOutcome::Inserted(m) | InsertOutcome::Existing(m) => m };
+            let message = outcome.into_message();
             let id = *first_id.entry((sender, key)).or_insert(message.id);
             prop_assert_eq!(id, message.id, "a retry returned a different message");
         }

@@ -9,6 +9,7 @@
 
 use chat_core::domain::Timestamp;
 use chat_core::domain::error::RepoError;
+use chat_core::domain::ids::UserId;
 use chat_core::domain::message::{Message, NewMessage};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -20,18 +21,34 @@ use crate::error::TxStop;
 use crate::rows::MessageRow;
 use crate::schema::conversations;
 
+/// A message this statement stored, with its conversation's members at that moment.
+pub(crate) struct Stored {
+    pub message: Message,
+    pub members: Vec<UserId>,
+}
+
+/// What one append did with its rows.
+pub(crate) struct Appended {
+    pub stored: Vec<Stored>,
+    /// Ids of the rows left out because their `(sender, client_msg_id)` was already stored.
+    pub taken: Vec<uuid::Uuid>,
+}
+
 /// Appends one message inside the caller's transaction: takes the conversation's row lock
 /// while bumping `last_seq` (so concurrent senders queue and never share or skip a seq),
 /// inserts, and moves the sender's read and delivered marks, in one round trip. Returns
 /// `None` when the `(sender, client_msg_id)` already exists; the caller must then roll
-/// back, which also undoes the seq bump.
-pub(crate) async fn append(conn: &mut AsyncPgConnection, message: &NewMessage) -> Result<Option<Message>, TxStop<()>> {
+/// back (a key taken by a transaction that committed while this one ran leaves a bumped
+/// seq behind).
+pub(crate) async fn append(conn: &mut AsyncPgConnection, message: &NewMessage) -> Result<Option<Stored>, TxStop<()>> {
     let rows = vec![MessageRow::from_new(message, 0)?];
     let mut appended = append_rows(conn, rows).await?;
-    match appended.pop() {
-        Some(message) => Ok(Some(message)),
+    match appended.stored.pop() {
+        Some(stored) => Ok(Some(stored)),
+        None if !appended.taken.is_empty() => Ok(None),
         None => {
-            // Nothing stored: the key was taken, unless there is no such conversation.
+            // Left out of both lists: a concurrent transaction stored the key meanwhile, unless
+            // there is no such conversation.
             let exists: Option<uuid::Uuid> = conversations::table
                 .find(message.conversation_id.0)
                 .select(conversations::id)
@@ -48,29 +65,41 @@ pub(crate) async fn append(conn: &mut AsyncPgConnection, message: &NewMessage) -
     }
 }
 
-/// Appends `rows` (their `seq` is ignored) and returns the messages it stored, numbered.
-/// A row whose conversation does not exist, or whose `(sender, client_msg_id)` is taken, is
-/// left out of the result; the caller decides what that means. Messages are numbered in the
-/// order of `rows`. With messages of several conversations, the caller must first lock them
-/// with `lock_conversations`, so that two such appends cannot deadlock.
+/// Appends `rows` (their `seq` is ignored) and says what became of them. A row whose
+/// `(sender, client_msg_id)` is already stored is left out without taking a seq (`taken`);
+/// a row whose conversation does not exist is left out of both lists; the caller decides
+/// what that means. If a concurrent transaction stores the same key while this one runs,
+/// the row is left out of both lists too, but its seq was taken: the caller must roll back
+/// when the lists do not account for every row. Messages are numbered in the order of
+/// `rows`. With messages of several conversations, the caller must first lock them with
+/// `lock_conversations`, so that two such appends cannot deadlock.
 pub(crate) async fn append_rows(
     conn: &mut AsyncPgConnection,
     rows: Vec<MessageRow>,
-) -> Result<Vec<Message>, diesel::result::Error> {
+) -> Result<Appended, diesel::result::Error> {
     let statement = AppendMessages::from_rows(&rows);
-    let numbered: Vec<(uuid::Uuid, i64)> = statement.get_results(conn).await?;
-    let mut seqs: std::collections::HashMap<uuid::Uuid, i64> = numbered.into_iter().collect();
-    let mut stored = Vec::with_capacity(seqs.len());
+    let outcomes: Vec<(uuid::Uuid, Option<i64>, Vec<uuid::Uuid>)> = statement.get_results(conn).await?;
+    let mut taken = Vec::new();
+    let mut numbered = std::collections::HashMap::with_capacity(outcomes.len());
+    for (id, seq, members) in outcomes {
+        match seq {
+            Some(seq) => {
+                numbered.insert(id, (seq, members));
+            }
+            None => taken.push(id),
+        }
+    }
+    let mut stored = Vec::with_capacity(numbered.len());
     for mut row in rows {
-        if let Some(seq) = seqs.remove(&row.id) {
+        if let Some((seq, members)) = numbered.remove(&row.id) {
             row.seq = seq;
             // A row this code built itself always converts back.
             if let Ok(message) = row.into_message(Vec::new()) {
-                stored.push(message);
+                stored.push(Stored { message, members: members.into_iter().map(UserId).collect() });
             }
         }
     }
-    Ok(stored)
+    Ok(Appended { stored, taken })
 }
 
 /// Locks the given conversations (sorted, so that two batches sharing conversations take
@@ -84,26 +113,42 @@ pub(crate) async fn lock_conversations(
     LockConversations { ids }.get_results(conn).await
 }
 
-/// The whole append in one statement (`APPEND_HEAD`, the arrays, `APPEND_TAIL`). `input` numbers the rows; `bumped` raises each
-/// conversation's `last_seq` by its number of new messages under the row lock and returns
-/// the seq before; each message gets the next one in input order; the sender's read and
-/// delivered marks move to their newest message. It returns `(id, seq)` of every row
-/// stored. The statements of a `WITH` share one snapshot, so `marked` reads the seqs from
-/// `inserted`'s output, not from the table.
+/// The whole append in one statement (`APPEND_HEAD`, the arrays, `APPEND_TAIL`). `input`
+/// numbers the rows; `fresh` leaves out those whose key is already stored (a retry), so
+/// they take no seq; `bumped` raises each conversation's `last_seq` by its number of new
+/// messages under the row lock and returns the seq before; each message gets the next one
+/// in input order; the sender's read and delivered marks move to their newest message.
+/// It returns `(id, seq, members)` of every row stored, the members read in this
+/// statement's snapshot, taken after the caller locked the conversations (membership
+/// changes take the same lock, so these are the members at this seq), and `(id, NULL,
+/// '{}')` of every row left out as a retry. The statements of a `WITH` share one snapshot,
+/// so `marked` reads the seqs from `inserted`'s output, not from the table.
+///
+/// The statement is prepared once, so its plan is made once per connection, perhaps while
+/// `messages` is still nearly empty. The retry lookup is a `LATERAL ... LIMIT 1` because
+/// that runs as one index probe per row whatever the statistics said: written as
+/// `NOT EXISTS`, the planner may hash all of `messages` for every batch (seen on a fresh
+/// database, where it cost most of Postgres's CPU).
 const APPEND_HEAD: &str = "WITH input AS (SELECT * FROM unnest(";
 /// After the nine arrays of `AppendMessages`.
 const APPEND_TAIL: &str = ") WITH ORDINALITY
         AS i(id, conversation_id, sender_id, kind, body, reply_to, client_msg_id, system, created_at, ord)
+), fresh AS (
+    SELECT i.* FROM input i
+    LEFT JOIN LATERAL (
+        SELECT 1 AS hit FROM messages m WHERE m.sender_id = i.sender_id AND m.client_msg_id = i.client_msg_id LIMIT 1
+    ) earlier ON true
+    WHERE earlier.hit IS NULL
 ), counts AS (
-    SELECT conversation_id, count(*) AS n, max(created_at) AS latest FROM input GROUP BY conversation_id
+    SELECT conversation_id, count(*) AS n, max(created_at) AS latest FROM fresh GROUP BY conversation_id
 ), bumped AS (
     UPDATE conversations c
     SET last_seq = c.last_seq + counts.n, last_activity_at = GREATEST(c.last_activity_at, counts.latest)
     FROM counts WHERE c.id = counts.conversation_id
     RETURNING c.id, c.last_seq - counts.n AS base
 ), numbered AS (
-    SELECT i.*, b.base + row_number() OVER (PARTITION BY i.conversation_id ORDER BY i.ord) AS seq
-    FROM input i JOIN bumped b ON b.id = i.conversation_id
+    SELECT f.*, b.base + row_number() OVER (PARTITION BY f.conversation_id ORDER BY f.ord) AS seq
+    FROM fresh f JOIN bumped b ON b.id = f.conversation_id
 ), inserted AS (
     INSERT INTO messages (conversation_id, seq, id, sender_id, kind, body, reply_to, client_msg_id, system, created_at)
     SELECT conversation_id, seq, id, sender_id, kind, body, reply_to, client_msg_id, system, created_at FROM numbered
@@ -115,7 +160,11 @@ const APPEND_TAIL: &str = ") WITH ORDINALITY
     FROM (SELECT conversation_id, sender_id, max(seq) AS seq FROM inserted GROUP BY conversation_id, sender_id) newest
     WHERE m.conversation_id = newest.conversation_id AND m.user_id = newest.sender_id
 )
-SELECT id, seq FROM inserted";
+SELECT ins.id, ins.seq,
+    ARRAY(SELECT cm.user_id FROM conversation_members cm WHERE cm.conversation_id = ins.conversation_id) AS members
+FROM inserted ins
+UNION ALL
+SELECT i.id, NULL, '{}'::uuid[] FROM input i WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.id = i.id)";
 
 /// The append statement with its parameters, one array per column.
 struct AppendMessages {
@@ -152,7 +201,7 @@ impl QueryId for AppendMessages {
 }
 
 impl Query for AppendMessages {
-    type SqlType = (Uuid, BigInt);
+    type SqlType = (Uuid, Nullable<BigInt>, Array<Uuid>);
 }
 
 impl QueryFragment<Pg> for AppendMessages {

@@ -10,6 +10,7 @@ use chat_core::domain::ids::{ConversationId, UserId};
 use chat_core::domain::message::{Message, NewMessage};
 use chat_core::ports::{
     ConversationCursor, ConversationRepo, DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, PinOutcome,
+    WriteContext,
 };
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Int8, Uuid as SqlUuid};
@@ -78,7 +79,7 @@ impl ConversationRepo for PgStore {
                 diesel::insert_into(conversations::table).values(&row).execute(conn).await?;
                 let rows: Vec<MemberRow> = members.iter().map(MemberRow::from_member).collect();
                 diesel::insert_into(conversation_members::table).values(&rows).execute(conn).await?;
-                let message = append(conn, announcement).await?.ok_or(TxStop::Rollback(()))?;
+                let message = append(conn, announcement).await?.ok_or(TxStop::Rollback(()))?.message;
                 Ok((load_conversation(conn, conversation.id).await?, message))
             })
             .await;
@@ -107,6 +108,10 @@ impl ConversationRepo for PgStore {
             .optional()
             .map_err(from_diesel)?;
         row.map(MemberRow::into_member).transpose()
+    }
+
+    async fn write_context(&self, id: ConversationId, writer: UserId) -> Result<Option<WriteContext>, RepoError> {
+        self.contexts.call(0, (id, writer)).await
     }
 
     async fn members(&self, id: ConversationId) -> Result<Vec<Member>, RepoError> {
@@ -197,7 +202,7 @@ impl ConversationRepo for PgStore {
                         .await?;
                 }
                 let message = match append(conn, announcement).await {
-                    Ok(Some(message)) => message,
+                    Ok(Some(stored)) => stored.message,
                     Ok(None) | Err(TxStop::Rollback(())) => {
                         return Err(RepoError::Internal("announcement collided".into()).into());
                     }

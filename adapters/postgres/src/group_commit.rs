@@ -3,133 +3,92 @@
 //! than once per message. `synchronous_commit` stays on: a caller is answered only after
 //! the commit that holds its message.
 //!
-//! A few writer tasks take turns at one queue. A writer takes the first waiting message
-//! and everything else already queued (up to `MAX_BATCH`), and nothing more: messages that
-//! arrive while a batch commits wait for the next writer, so batches grow with the load by
-//! themselves, and an idle store writes a lone message at once, with no timer added.
+//! A few writers, each with its own queue (`batch.rs`); a conversation's messages always go
+//! to the same one. A writer takes the first waiting message and everything else already
+//! queued (up to `MAX_BATCH`), and nothing more: messages that arrive while a batch
+//! commits wait for the next, so batches grow with the load by themselves, and an idle
+//! store writes a lone message at once, with no timer added.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 
 use chat_core::domain::error::RepoError;
 use chat_core::domain::ids::{ClientMsgId, UserId};
-use chat_core::domain::message::{Message, NewMessage};
+use chat_core::domain::message::NewMessage;
 use chat_core::ports::InsertOutcome;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use diesel_async::pooled_connection::PoolableConnection;
-use diesel_async::pooled_connection::bb8::{Pool, PooledConnection};
+use diesel_async::pooled_connection::bb8::Pool;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::append::{append_rows, lock_conversations};
+use crate::append::{Appended, Stored, append_rows, lock_conversations};
+use crate::batch::{Batches, Connection, Shape};
 use crate::error::{from_diesel, from_pool};
 use crate::rows::MessageRow;
 
 /// The most messages one transaction takes.
-pub(crate) const MAX_BATCH: usize = 128;
-/// Writer tasks, each with a connection of its own. More than one, so a batch can be
-/// gathered and sent while another waits for its commit; few, because every one takes a
-/// connection from the pool and two batches that share a conversation take turns anyway.
+const MAX_BATCH: usize = 128;
+/// Writer tasks, each with a connection and a lane of its own: a conversation's messages
+/// always go to the same writer, so two writers of one node never wait for each other's
+/// conversation locks (with one shared queue, batches of a hundred messages nearly always
+/// shared a conversation, and the writers took turns). More than one, so batches are
+/// written while others commit; few, because every one holds a pooled connection.
 const WRITERS: usize = 3;
-/// Messages waiting for a writer before callers wait to queue theirs.
-const QUEUE: usize = 4 * WRITERS * MAX_BATCH;
-
-type Reply = oneshot::Sender<Result<InsertOutcome, RepoError>>;
-
-struct Pending {
-    message: NewMessage,
-    reply: Reply,
-}
+/// The writers' own connections.
+pub(crate) const CONNECTIONS: u32 = WRITERS as u32;
 
 /// The queue to the writers; cheap to clone. When the last clone is dropped, the writers
 /// finish what is queued and stop.
 #[derive(Clone)]
 pub(crate) struct GroupCommit {
-    queue: mpsc::Sender<Pending>,
+    batches: Batches<NewMessage, InsertOutcome>,
 }
 
 impl GroupCommit {
-    /// Starts the writers on the current tokio runtime.
-    pub(crate) fn start(pool: Pool<AsyncPgConnection>) -> GroupCommit {
-        let (queue, receiver) = mpsc::channel(QUEUE);
-        let receiver = Arc::new(Mutex::new(receiver));
-        for _ in 0..WRITERS {
-            tokio::spawn(write_batches(pool.clone(), Arc::clone(&receiver)));
-        }
-        GroupCommit { queue }
+    /// Starts the writers on the current tokio runtime, with the connections of
+    /// `writers`; a message its batch could not take is written alone on one of `fallback`.
+    pub(crate) fn start(writers: Pool<AsyncPgConnection>, fallback: Pool<AsyncPgConnection>) -> GroupCommit {
+        let batches = Batches::start(
+            writers,
+            Shape { lanes: WRITERS, workers_per_lane: 1, max_batch: MAX_BATCH },
+            move |conn, batch| commit_batch(fallback.clone(), conn, batch),
+        );
+        GroupCommit { batches }
     }
 
     /// Queues a message and waits for the commit that stores it. If the writers are gone
     /// (the runtime is shutting down), the caller gets `Unavailable` and may retry: a retry
     /// with the same `client_msg_id` cannot store the message twice.
     pub(crate) async fn insert(&self, message: NewMessage) -> Result<InsertOutcome, RepoError> {
-        let (reply, answer) = oneshot::channel();
-        let gone = || RepoError::Unavailable("the message writer stopped before answering; retry".into());
-        self.queue.send(Pending { message, reply }).await.map_err(|_| gone())?;
-        answer.await.map_err(|_| gone())?
+        // UUIDv7: the low bits are random, so conversations spread evenly over the lanes.
+        let lane = message.conversation_id.0.as_u64_pair().1;
+        self.batches.call(lane, message).await
     }
 }
 
-/// One writer: batch after batch until the queue closes. It keeps its pooled connection
-/// between batches (so it never waits behind readers for one) and gets a new one when it
-/// breaks.
-async fn write_batches(pool: Pool<AsyncPgConnection>, receiver: Arc<Mutex<mpsc::Receiver<Pending>>>) {
-    let mut connection: Option<PooledConnection<'static, AsyncPgConnection>> = None;
-    loop {
-        let batch = {
-            let mut receiver = receiver.lock().await;
-            let Some(first) = receiver.recv().await else { return };
-            let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match receiver.try_recv() {
-                    Ok(pending) => batch.push(pending),
-                    Err(_) => break,
-                }
-            }
-            batch
-        };
-        if connection.as_mut().is_some_and(|c| PoolableConnection::is_broken(&mut **c)) {
-            connection = None;
-        }
-        let conn = match connection.take() {
-            Some(conn) => conn,
-            None => match pool.get_owned().await {
-                Ok(conn) => conn,
-                Err(error) => {
-                    let error = from_pool(error);
-                    for pending in batch {
-                        let _ = pending.reply.send(Err(error.clone()));
-                    }
-                    continue;
-                }
-            },
-        };
-        connection = Some(commit_batch(&pool, conn, batch).await);
-    }
-}
-
-/// Writes one batch and answers every caller in it; returns the connection.
+/// Writes one batch; returns the connection and an answer per message, in order.
 async fn commit_batch(
-    pool: &Pool<AsyncPgConnection>,
-    mut conn: PooledConnection<'static, AsyncPgConnection>,
-    batch: Vec<Pending>,
-) -> PooledConnection<'static, AsyncPgConnection> {
+    pool: Pool<AsyncPgConnection>,
+    mut conn: Connection,
+    batch: Vec<NewMessage>,
+) -> (Connection, Vec<Result<InsertOutcome, RepoError>>) {
     // The same (sender, client_msg_id) twice in one batch is one message: the first is
     // written, the others get it back as `Existing`, as they would one batch later.
-    let mut leaders: Vec<Pending> = Vec::with_capacity(batch.len());
-    let mut followers: Vec<(usize, Reply)> = Vec::new();
+    let mut leaders: Vec<NewMessage> = Vec::with_capacity(batch.len());
+    // For each message of the batch, the leader whose answer it takes, and whether it is
+    // that leader.
+    let mut answer_of: Vec<(usize, bool)> = Vec::with_capacity(batch.len());
     let mut by_key: HashMap<(UserId, ClientMsgId), usize> = HashMap::new();
-    for pending in batch {
-        if let Some(key) = pending.message.client_msg_id.map(|id| (pending.message.sender_id, id)) {
+    for message in batch {
+        if let Some(key) = message.client_msg_id.map(|id| (message.sender_id, id)) {
             if let Some(&leader) = by_key.get(&key) {
-                followers.push((leader, pending.reply));
+                answer_of.push((leader, false));
                 continue;
             }
             by_key.insert(key, leaders.len());
         }
-        leaders.push(pending);
+        answer_of.push((leaders.len(), true));
+        leaders.push(message);
     }
-    let messages: Vec<&NewMessage> = leaders.iter().map(|p| &p.message).collect();
+    let messages: Vec<&NewMessage> = leaders.iter().collect();
     let outcomes = match write_together(&mut conn, &messages).await {
         Ok(outcomes) => outcomes,
         // Whether the batch committed is unknown: every caller gets a retryable error. A
@@ -141,25 +100,20 @@ async fn commit_batch(
             tracing::debug!(messages = messages.len(), "batch rolled back; writing its messages one by one");
             let mut outcomes = Vec::with_capacity(messages.len());
             for message in &messages {
-                outcomes.push(insert_alone(pool, message).await);
+                outcomes.push(insert_alone(&pool, message).await);
             }
             outcomes
         }
     };
-    let mut answers: Vec<Result<InsertOutcome, RepoError>> = outcomes;
-    for (leader, reply) in followers {
-        let answer = match &answers[leader] {
-            Ok(InsertOutcome::Inserted(message) | InsertOutcome::Existing(message)) => {
-                Ok(InsertOutcome::Existing(message.clone()))
-            }
+    let answers = answer_of
+        .into_iter()
+        .map(|(leader, is_leader)| match &outcomes[leader] {
+            Ok(outcome) if is_leader => Ok(outcome.clone()),
+            Ok(outcome) => Ok(InsertOutcome::Existing(outcome.message().clone())),
             Err(error) => Err(error.clone()),
-        };
-        let _ = reply.send(answer);
-    }
-    for (pending, answer) in leaders.into_iter().zip(answers.drain(..)) {
-        let _ = pending.reply.send(answer);
-    }
-    conn
+        })
+        .collect();
+    (conn, answers)
 }
 
 /// Why a batch was not stored in one transaction.
@@ -171,8 +125,9 @@ enum Together {
 }
 
 /// One transaction for the whole batch: lock its conversations in order, append every
-/// message, commit. Any message that cannot be stored as asked (its key taken meanwhile, a
-/// constraint refusing it) rolls the whole transaction back.
+/// message, commit. A message whose key was already stored takes no seq and is answered
+/// with the original; any message that cannot be stored as asked (its key taken by a
+/// concurrent transaction, a constraint refusing it) rolls the whole transaction back.
 async fn write_together(
     conn: &mut AsyncPgConnection,
     messages: &[&NewMessage],
@@ -185,31 +140,47 @@ async fn write_together(
             let valid: Vec<MessageRow> =
                 rows.iter().flatten().filter(|row| existing.contains(&row.conversation_id)).cloned().collect();
             let expected = valid.len();
-            let stored = if valid.is_empty() { Vec::new() } else { append_rows(conn, valid).await? };
-            if stored.len() != expected {
+            if valid.is_empty() {
+                return Ok(Appended { stored: Vec::new(), taken: Vec::new() });
+            }
+            let appended = append_rows(conn, valid).await?;
+            if appended.stored.len() + appended.taken.len() != expected {
                 return Err(DieselError::RollbackTransaction);
             }
-            Ok(stored)
+            Ok(appended)
         })
         .await;
-    let stored = match result {
-        Ok(stored) => stored,
+    let appended = match result {
+        Ok(appended) => appended,
         Err(DieselError::RollbackTransaction) => return Err(Together::RolledBack),
         Err(error) if connection_lost(&error) => return Err(Together::Unknown(from_diesel(error))),
         Err(_) => return Err(Together::RolledBack),
     };
-    let mut by_id: HashMap<uuid::Uuid, Message> = stored.into_iter().map(|m| (m.id.0, m)).collect();
-    Ok(messages
-        .iter()
-        .zip(rows)
-        .map(|(message, row)| {
-            row?;
-            by_id
+    let mut by_id: HashMap<uuid::Uuid, Stored> = appended.stored.into_iter().map(|s| (s.message.id.0, s)).collect();
+    let taken: HashSet<uuid::Uuid> = appended.taken.into_iter().collect();
+    let mut outcomes = Vec::with_capacity(messages.len());
+    for (message, row) in messages.iter().zip(rows) {
+        let outcome = match row {
+            Err(error) => Err(error),
+            Ok(_) if taken.contains(&message.id.0) => original(conn, message).await,
+            Ok(_) => by_id
                 .remove(&message.id.0)
-                .map(InsertOutcome::Inserted)
-                .ok_or_else(|| RepoError::Internal(format!("conversation {} does not exist", message.conversation_id)))
-        })
-        .collect())
+                .map(|stored| InsertOutcome::Inserted { message: stored.message, members: stored.members })
+                .ok_or_else(|| RepoError::Internal(format!("conversation {} does not exist", message.conversation_id))),
+        };
+        outcomes.push(outcome);
+    }
+    Ok(outcomes)
+}
+
+/// The message stored earlier under `message`'s `(sender, client_msg_id)`: a retry's answer.
+async fn original(conn: &mut AsyncPgConnection, message: &NewMessage) -> Result<InsertOutcome, RepoError> {
+    let client_msg_id =
+        message.client_msg_id.ok_or_else(|| RepoError::Internal("a retry without a client_msg_id".into()))?;
+    crate::messages::by_client_id(conn, message.sender_id, client_msg_id)
+        .await?
+        .map(InsertOutcome::Existing)
+        .ok_or_else(|| RepoError::Unavailable("the original of a retry vanished; retry".into()))
 }
 
 /// Errors after which the transaction's fate is unknown.

@@ -6,6 +6,7 @@
 //! serialises senders of one conversation across every node.
 
 mod append;
+mod batch;
 mod conversations;
 mod error;
 mod group_commit;
@@ -16,6 +17,7 @@ mod schema;
 mod sessions;
 mod social;
 mod users;
+mod write_context;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -40,6 +42,8 @@ const MIGRATION_LOCK: i64 = 0x6368_6174;
 /// Connection pool settings.
 #[derive(Clone, Debug)]
 pub struct PoolConfig {
+    /// Connections shared by the queries; the message writers and the send-gate readers
+    /// keep five more of their own.
     pub max_connections: u32,
     /// How long a query waits for a free connection before failing as unavailable.
     pub acquire_timeout: Duration,
@@ -72,31 +76,48 @@ fn usable_without_asking(connection: &mut AsyncPgConnection) -> diesel::QueryRes
     Ok(())
 }
 
+async fn build_pool(
+    database_url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> Result<Pool<AsyncPgConnection>, RepoError> {
+    let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
+    manager_config.recycling_method = RecyclingMethod::CustomFunction(Box::new(|connection| {
+        Box::pin(std::future::ready(usable_without_asking(connection)))
+    }));
+    let manager = AsyncDieselConnectionManager::new_with_config(database_url, manager_config);
+    Pool::builder()
+        .max_size(max_connections)
+        .connection_timeout(acquire_timeout)
+        .build(manager)
+        .await
+        .map_err(|e| RepoError::Unavailable(format!("database pool: {e}")))
+}
+
 /// The Postgres store; cheap to clone (it is a pool handle).
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool<AsyncPgConnection>,
     /// Where `insert_message` goes: batched into shared transactions.
     appender: group_commit::GroupCommit,
+    /// Where `write_context` goes: batched into shared statements.
+    contexts: write_context::WriteContexts,
 }
 
 impl PgStore {
-    /// Builds the pool and starts the message writers on the current runtime. Connections
+    /// Builds the pool and starts the message writers and send-gate readers on the current
+    /// runtime. Connections
     /// are opened lazily, so this fails only on a bad URL.
     pub async fn connect(database_url: &str, config: PoolConfig) -> Result<PgStore, RepoError> {
-        let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
-        manager_config.recycling_method = RecyclingMethod::CustomFunction(Box::new(|connection| {
-            Box::pin(std::future::ready(usable_without_asking(connection)))
-        }));
-        let manager = AsyncDieselConnectionManager::new_with_config(database_url, manager_config);
-        let pool = Pool::builder()
-            .max_size(config.max_connections)
-            .connection_timeout(config.acquire_timeout)
-            .build(manager)
-            .await
-            .map_err(|e| RepoError::Unavailable(format!("database pool: {e}")))?;
-        let appender = group_commit::GroupCommit::start(pool.clone());
-        Ok(PgStore { pool, appender })
+        let pool = build_pool(database_url, config.max_connections, config.acquire_timeout).await?;
+        // The batch workers keep their connections for good, so they get their own, apart
+        // from the pool the other queries share: a small pool (chatctl's, a test's) would
+        // otherwise be held entirely by them.
+        let writers = build_pool(database_url, group_commit::CONNECTIONS, config.acquire_timeout).await?;
+        let appender = group_commit::GroupCommit::start(writers, pool.clone());
+        let readers = build_pool(database_url, write_context::CONNECTIONS, config.acquire_timeout).await?;
+        let contexts = write_context::start(readers);
+        Ok(PgStore { pool, appender, contexts })
     }
 
     pub(crate) async fn conn(&self) -> Result<PooledConnection<'_, AsyncPgConnection>, RepoError> {

@@ -25,8 +25,8 @@ pub(crate) async fn insert_one(conn: &mut AsyncPgConnection, message: &NewMessag
         .transaction::<_, TxStop<()>, _>(async |conn| append(conn, message).await?.ok_or(TxStop::Rollback(())))
         .await;
     match settle(outcome)? {
-        Ok(inserted) => Ok(InsertOutcome::Inserted(inserted)),
-        // A concurrent retry won the race; the rollback undid our seq bump.
+        Ok(stored) => Ok(InsertOutcome::Inserted { message: stored.message, members: stored.members }),
+        // Already stored, or a concurrent retry won the race (the rollback undid our seq bump).
         Err(()) => {
             let client_msg_id =
                 message.client_msg_id.ok_or_else(|| RepoError::Internal("duplicate without a client_msg_id".into()))?;
@@ -228,7 +228,7 @@ fn visible_to(conversation: ConversationId, viewer: UserId) -> messages::BoxedQu
     messages::table.filter(messages::conversation_id.eq(conversation.0)).filter(not(exists(hidden))).into_boxed()
 }
 
-async fn by_client_id(
+pub(crate) async fn by_client_id(
     conn: &mut AsyncPgConnection,
     sender: UserId,
     client_msg_id: ClientMsgId,

@@ -95,11 +95,7 @@ impl ConversationRow {
     pub fn into_conversation(self) -> Result<Conversation, RepoError> {
         Ok(Conversation {
             id: ConversationId(self.id),
-            kind: match self.kind.as_str() {
-                "direct" => ConversationKind::Direct,
-                "group" => ConversationKind::Group,
-                other => return Err(corrupt("conversation kind", other)),
-            },
+            kind: conversation_kind(&self.kind)?,
             title: self.title,
             avatar_media_id: self.avatar_media_id,
             created_by: UserId(self.created_by),
@@ -259,4 +255,12 @@ pub fn to_i64(value: u64) -> i64 {
 
 pub fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
+}
+
+pub fn conversation_kind(stored: &str) -> Result<ConversationKind, RepoError> {
+    match stored {
+        "direct" => Ok(ConversationKind::Direct),
+        "group" => Ok(ConversationKind::Group),
+        other => Err(corrupt("conversation kind", other)),
+    }
 }

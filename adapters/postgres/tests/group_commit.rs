@@ -27,7 +27,7 @@ async fn a_message_the_database_refuses_fails_alone_and_burns_no_seq() {
             match (i, outcome) {
                 (7, Err(_)) => {}
                 (7, Ok(outcome)) => panic!("round {round}: a message from no one was stored: {outcome:?}"),
-                (_, Ok(InsertOutcome::Inserted(_))) => {}
+                (_, Ok(InsertOutcome::Inserted { .. })) => {}
                 (_, other) => panic!("round {round}: a good message must be stored, got {other:?}"),
             }
         }

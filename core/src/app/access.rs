@@ -1,11 +1,12 @@
 //! Checks shared by the use cases: membership, rate limits and best-effort publishing.
 
-use crate::domain::conversation::{ConversationKind, Member};
+use crate::domain::conversation::Member;
 use crate::domain::error::RepoError;
 use crate::domain::event::Delivery;
 use crate::domain::ids::{ConversationId, UserId};
 use crate::domain::rate_limit::{Quota, RateDecision};
 use crate::domain::social::audience_allows;
+use crate::ports::WriteContext;
 
 use super::Deps;
 
@@ -65,25 +66,13 @@ pub(crate) enum DirectRefusal {
 
 /// The privacy gate of a direct conversation: blocks either way, and the peer's "who may
 /// message me". Groups pass (membership already decided who is in).
-pub(crate) async fn may_write(
-    deps: &Deps,
-    conversation: ConversationId,
-    writer: UserId,
-) -> Result<Result<(), DirectRefusal>, RepoError> {
-    let Some(conversation) = deps.conversations.conversation(conversation).await? else { return Ok(Ok(())) };
-    if conversation.kind != ConversationKind::Direct {
-        return Ok(Ok(()));
+pub(crate) fn direct_refusal(context: &WriteContext) -> Option<DirectRefusal> {
+    let peer = context.peer?;
+    if peer.blocked {
+        return Some(DirectRefusal::Blocked);
     }
-    let Some(peer) = deps.conversations.member_ids(conversation.id).await?.into_iter().find(|u| *u != writer) else {
-        return Ok(Ok(()));
-    };
-    if deps.social.blocked_between(writer, peer).await? {
-        return Ok(Err(DirectRefusal::Blocked));
+    if !audience_allows(peer.who_can_message, peer.friends) {
+        return Some(DirectRefusal::NotAllowed);
     }
-    let Some(peer) = deps.users.user(peer).await? else { return Ok(Ok(())) };
-    let friends = deps.social.are_friends(writer, peer.id).await?;
-    if !audience_allows(peer.settings.who_can_message, friends) {
-        return Ok(Err(DirectRefusal::NotAllowed));
-    }
-    Ok(Ok(()))
+    None
 }

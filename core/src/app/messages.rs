@@ -8,9 +8,9 @@ use crate::domain::ids::{ClientMsgId, ConversationId, MessageId};
 use crate::domain::message::{
     ChangeRefusal, Message, MessageKind, NewMessage, check_sender_change, parse_body, parse_emoji,
 };
-use crate::ports::{HistoryPage, InsertOutcome, MessageUpdate};
+use crate::ports::{HistoryPage, InsertOutcome, MessageUpdate, WriteContext};
 
-use super::access::{DirectRefusal, WhenUnavailable, may_write, membership, publish, rate_check};
+use super::access::{DirectRefusal, WhenUnavailable, direct_refusal, membership, publish, rate_check};
 use super::errors::MessageError;
 use super::{Actor, Deps};
 
@@ -49,23 +49,18 @@ pub async fn send(
     conversation: ConversationId,
     command: SendMessage,
 ) -> Result<Sent, MessageError> {
-    membership(deps, conversation, actor.user_id).await?.ok_or(MessageError::ConversationNotFound)?;
-    // A retry must get the original back even when the sender is now rate limited, so the
-    // idempotency lookup comes before the limiter.
-    if let Some(message) = deps.messages.message_by_client_id(actor.user_id, command.client_msg_id).await? {
-        return retried(message, conversation);
-    }
-    check_may_write(deps, conversation, actor).await?;
-    let body = parse_body(command.body.as_deref().unwrap_or(""))?;
-    if let Some(reply_to) = command.reply_to {
-        let original = deps.messages.message(reply_to).await?;
-        if original.is_none_or(|m| m.conversation_id != conversation) {
-            return Err(MessageError::ReplyNotFound);
-        }
-    }
-    rate_check(deps, &format!("chat:user:{}", actor.user_id), deps.limits.chat, WhenUnavailable::Allow)
+    let context = deps
+        .conversations
+        .write_context(conversation, actor.user_id)
         .await?
-        .map_err(|retry_after_ms| MessageError::RateLimited { retry_after_ms })?;
+        .ok_or(MessageError::ConversationNotFound)?;
+    // A send makes no idempotency lookup of its own: a retry that gets through is settled by
+    // the store (`Existing`). A retry that something would refuse now (a rate limit, a
+    // block since) must still get its original back, so every refusal first looks for one.
+    let body = match admit(deps, actor, conversation, &context, &command).await {
+        Ok(body) => body,
+        Err(refused) => return earlier_send_or(deps, actor, conversation, command.client_msg_id, refused).await,
+    };
     let new = NewMessage {
         id: MessageId(deps.ids.new_id()),
         conversation_id: conversation,
@@ -79,17 +74,48 @@ pub async fn send(
     };
     match deps.messages.insert_message(new).await? {
         InsertOutcome::Existing(message) => retried(message, conversation),
-        InsertOutcome::Inserted(message) => {
+        InsertOutcome::Inserted { message, members } => {
             // The message is stored: from here on nothing may turn the send into an error.
-            match deps.conversations.member_ids(conversation).await {
-                Ok(recipients) => {
-                    let event = Event::MessageNew { message: message.clone() };
-                    publish(deps, Delivery { recipients, except_session: Some(actor.session_id), event }).await;
-                }
-                Err(error) => tracing::warn!(%error, "message stored but not fanned out; clients catch up with sync"),
-            }
+            let event = Event::MessageNew { message: message.clone() };
+            publish(deps, Delivery { recipients: members, except_session: Some(actor.session_id), event }).await;
             Ok(Sent { message, created: true })
         }
+    }
+}
+
+/// Everything that may refuse a new message, in order; the body it will store.
+async fn admit(
+    deps: &Deps,
+    actor: Actor,
+    conversation: ConversationId,
+    context: &WriteContext,
+    command: &SendMessage,
+) -> Result<String, MessageError> {
+    direct_refusal(context).map_or(Ok(()), |refusal| Err(write_refusal(refusal)))?;
+    let body = parse_body(command.body.as_deref().unwrap_or(""))?;
+    if let Some(reply_to) = command.reply_to {
+        let original = deps.messages.message(reply_to).await?;
+        if original.is_none_or(|m| m.conversation_id != conversation) {
+            return Err(MessageError::ReplyNotFound);
+        }
+    }
+    rate_check(deps, &format!("chat:user:{}", actor.user_id), deps.limits.chat, WhenUnavailable::Allow)
+        .await?
+        .map_err(|retry_after_ms| MessageError::RateLimited { retry_after_ms })?;
+    Ok(body)
+}
+
+/// The original of a retried send, or else the refusal.
+async fn earlier_send_or(
+    deps: &Deps,
+    actor: Actor,
+    conversation: ConversationId,
+    client_msg_id: ClientMsgId,
+    refused: MessageError,
+) -> Result<Sent, MessageError> {
+    match deps.messages.message_by_client_id(actor.user_id, client_msg_id).await? {
+        Some(original) => retried(original, conversation),
+        None => Err(refused),
     }
 }
 
@@ -117,10 +143,10 @@ pub async fn history(
 }
 
 pub async fn edit(deps: &Deps, actor: Actor, id: MessageId, body: &str) -> Result<Message, MessageError> {
-    let message = visible_message(deps, actor, id).await?;
+    let (message, context) = writable_message(deps, actor, id).await?;
     let body = parse_body(body)?;
     check_sender_change(&message, actor.user_id, deps.clock.now()).map_err(refusal)?;
-    check_may_write(deps, message.conversation_id, actor).await?;
+    direct_refusal(&context).map_or(Ok(()), |refusal| Err(write_refusal(refusal)))?;
     let update = MessageUpdate::Edit { body, at: deps.clock.now() };
     update_and_announce(deps, actor, id, update, MessageChange::Edited).await
 }
@@ -149,11 +175,11 @@ pub async fn delete(
 
 /// Sets (`Some`) or removes (`None`) the caller's reaction: one per user per message.
 pub async fn react(deps: &Deps, actor: Actor, id: MessageId, emoji: Option<&str>) -> Result<Message, MessageError> {
-    let message = visible_message(deps, actor, id).await?;
+    let (message, context) = writable_message(deps, actor, id).await?;
     if message.recalled_at.is_some() {
         return Err(MessageError::Recalled);
     }
-    check_may_write(deps, message.conversation_id, actor).await?;
+    direct_refusal(&context).map_or(Ok(()), |refusal| Err(write_refusal(refusal)))?;
     let emoji = emoji.map(parse_emoji).transpose()?;
     let update = MessageUpdate::React { user: actor.user_id, emoji, at: deps.clock.now() };
     update_and_announce(deps, actor, id, update, MessageChange::Reaction).await
@@ -164,6 +190,17 @@ async fn visible_message(deps: &Deps, actor: Actor, id: MessageId) -> Result<Mes
     let message = deps.messages.message(id).await?.ok_or(MessageError::MessageNotFound)?;
     membership(deps, message.conversation_id, actor.user_id).await?.ok_or(MessageError::MessageNotFound)?;
     Ok(message)
+}
+
+/// A message the caller may see, with what deciding on a change to it needs.
+async fn writable_message(deps: &Deps, actor: Actor, id: MessageId) -> Result<(Message, WriteContext), MessageError> {
+    let message = deps.messages.message(id).await?.ok_or(MessageError::MessageNotFound)?;
+    let context = deps
+        .conversations
+        .write_context(message.conversation_id, actor.user_id)
+        .await?
+        .ok_or(MessageError::MessageNotFound)?;
+    Ok((message, context))
 }
 
 async fn update_and_announce(
@@ -189,12 +226,11 @@ fn retried(message: Message, conversation: ConversationId) -> Result<Sent, Messa
     Ok(Sent { message, created: false })
 }
 
-/// Blocks and the peer's privacy settings, for writes into a direct conversation.
-async fn check_may_write(deps: &Deps, conversation: ConversationId, actor: Actor) -> Result<(), MessageError> {
-    match may_write(deps, conversation, actor.user_id).await? {
-        Ok(()) => Ok(()),
-        Err(DirectRefusal::Blocked) => Err(MessageError::Blocked),
-        Err(DirectRefusal::NotAllowed) => Err(MessageError::NotAllowedToMessage),
+/// Blocks and the peer's privacy settings refuse writes into a direct conversation so.
+fn write_refusal(refusal: DirectRefusal) -> MessageError {
+    match refusal {
+        DirectRefusal::Blocked => MessageError::Blocked,
+        DirectRefusal::NotAllowed => MessageError::NotAllowedToMessage,
     }
 }
 

@@ -4,7 +4,7 @@ use crate::domain::error::RepoError;
 use crate::domain::event::{Delivery, Event, ReceiptKind, TypingState};
 use crate::domain::ids::{ConversationId, UserId};
 
-use super::access::{WhenUnavailable, may_write, membership, publish, rate_check};
+use super::access::{WhenUnavailable, direct_refusal, membership, publish, rate_check};
 use super::errors::ConversationError;
 use super::{Actor, Deps};
 
@@ -45,9 +45,13 @@ pub async fn typing(
     conversation: ConversationId,
     state: TypingState,
 ) -> Result<(), ConversationError> {
-    membership(deps, conversation, actor.user_id).await?.ok_or(ConversationError::ConversationNotFound)?;
+    let context = deps
+        .conversations
+        .write_context(conversation, actor.user_id)
+        .await?
+        .ok_or(ConversationError::ConversationNotFound)?;
     // In a direct conversation that a block made read-only, typing goes nowhere.
-    if may_write(deps, conversation, actor.user_id).await?.is_err() {
+    if direct_refusal(&context).is_some() {
         return Ok(());
     }
     // Typing fans out to every member: a chatty client is throttled, silently (an indicator

@@ -12,10 +12,10 @@ use super::messages::{SendMessage, send};
 use super::{Actor, Deps, Limits, auth};
 use crate::domain::Utc;
 use crate::domain::account::{AccessClaims, Session};
-use crate::domain::conversation::{Member, Role};
+use crate::domain::conversation::{ConversationKind, Member, Role};
 use crate::domain::error::RepoError;
 use crate::domain::ids::{ClientMsgId, ConversationId, SessionId, UserId};
-use crate::domain::message::{MessageKind, NewMessage};
+use crate::domain::message::{Message, MessageKind, NewMessage};
 use crate::domain::rate_limit::RateDecision;
 use crate::ports::*;
 use crate::testkit::ManualClock;
@@ -77,12 +77,17 @@ impl Mocks {
 
     /// The actor is a member of every conversation, and has sent nothing before.
     fn member_and_new_send(&mut self) {
-        self.conversations
-            .expect_member()
-            .returning(|conversation, user| Ok(Some(Member::new(conversation, user, Role::Member, Utc::now()))));
+        self.member_of_a_group();
         self.messages.expect_message_by_client_id().returning(|_, _| Ok(None));
-        // Not a direct conversation here: no block or privacy gate applies.
-        self.conversations.expect_conversation().returning(|_| Ok(None));
+    }
+
+    /// The actor is a member of every conversation, a group: no block or privacy gate
+    /// applies.
+    fn member_of_a_group(&mut self) {
+        self.conversations.expect_write_context().returning(|conversation, user| {
+            let member = Member::new(conversation, user, Role::Member, Utc::now());
+            Ok(Some(WriteContext { member, kind: ConversationKind::Group, peer: None }))
+        });
     }
 }
 
@@ -123,7 +128,7 @@ fn a_store_outage_is_a_retryable_error_and_nothing_is_published() {
 #[test]
 fn a_non_member_learns_nothing_and_touches_nothing() {
     let mut mocks = Mocks::new();
-    mocks.conversations.expect_member().returning(|_, _| Ok(None));
+    mocks.conversations.expect_write_context().returning(|_, _| Ok(None));
     mocks.messages.expect_message_by_client_id().never();
     mocks.rate_limits.expect_check().never();
     mocks.messages.expect_insert_message().never();
@@ -131,11 +136,8 @@ fn a_non_member_learns_nothing_and_touches_nothing() {
     assert_eq!(result, Err(MessageError::ConversationNotFound));
 }
 
-#[test]
-fn a_retry_returns_the_original_without_spending_rate_or_storing() {
-    let mut mocks = Mocks::new();
-    mocks.conversations.expect_member().returning(|c, u| Ok(Some(Member::new(c, u, Role::Member, Utc::now()))));
-    let original = NewMessage {
+fn stored_original() -> Message {
+    NewMessage {
         id: crate::domain::ids::MessageId(uuid::Uuid::from_u128(9)),
         conversation_id: conversation(),
         sender_id: actor().user_id,
@@ -144,16 +146,55 @@ fn a_retry_returns_the_original_without_spending_rate_or_storing() {
         reply_to: None,
         client_msg_id: Some(ClientMsgId(uuid::Uuid::from_u128(77))),
         system: None,
-        created_at: Utc::now(),
+        created_at: chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default(),
     }
-    .into_message(4);
-    let stored = original.clone();
-    mocks.messages.expect_message_by_client_id().returning(move |_, _| Ok(Some(stored.clone())));
-    mocks.rate_limits.expect_check().never();
+    .into_message(4)
+}
+
+#[test]
+fn a_retry_the_limiter_would_refuse_gets_its_original_back() {
+    let mut mocks = Mocks::new();
+    mocks.member_of_a_group();
+    mocks.rate_limits.expect_check().returning(|_, _, _| Ok(RateDecision::Limited { retry_after_ms: 1000 }));
+    mocks.messages.expect_message_by_client_id().times(1).returning(|_, _| Ok(Some(stored_original())));
     mocks.messages.expect_insert_message().never();
     mocks.events.expect_publish().never();
     let sent = block_on(send(&mocks.into_deps(), actor(), conversation(), text("xin chào")));
-    assert_eq!(sent.map(|s| (s.message, s.created)), Ok((original, false)));
+    assert_eq!(sent.map(|s| (s.message, s.created)), Ok((stored_original(), false)));
+}
+
+#[test]
+fn a_retry_the_store_recognises_is_answered_with_the_original_and_not_announced() {
+    let mut mocks = Mocks::new();
+    mocks.member_of_a_group();
+    mocks.rate_limits.expect_check().returning(|_, _, _| Ok(RateDecision::Allowed));
+    mocks.messages.expect_message_by_client_id().never();
+    mocks.messages.expect_insert_message().times(1).returning(|_| Ok(InsertOutcome::Existing(stored_original())));
+    mocks.events.expect_publish().never();
+    let sent = block_on(send(&mocks.into_deps(), actor(), conversation(), text("xin chào")));
+    assert_eq!(sent.map(|s| (s.message, s.created)), Ok((stored_original(), false)));
+}
+
+#[test]
+fn a_new_message_reaches_the_members_the_store_returned_with_it() {
+    let mut mocks = Mocks::new();
+    mocks.member_and_new_send();
+    mocks.rate_limits.expect_check().returning(|_, _, _| Ok(RateDecision::Allowed));
+    let members = vec![actor().user_id, UserId(uuid::Uuid::from_u128(5))];
+    let returned = members.clone();
+    mocks
+        .messages
+        .expect_insert_message()
+        .returning(move |new| Ok(InsertOutcome::Inserted { message: new.into_message(1), members: returned.clone() }));
+    mocks.conversations.expect_member_ids().never();
+    mocks
+        .events
+        .expect_publish()
+        .withf(move |delivery| delivery.recipients == members && delivery.except_session == Some(actor().session_id))
+        .times(1)
+        .returning(|_| Ok(()));
+    let sent = block_on(send(&mocks.into_deps(), actor(), conversation(), text("chào cả nhóm")));
+    assert_eq!(sent.map(|s| s.created), Ok(true));
 }
 
 #[test]
@@ -161,8 +202,10 @@ fn a_failed_publish_does_not_undo_a_stored_send() {
     let mut mocks = Mocks::new();
     mocks.member_and_new_send();
     mocks.rate_limits.expect_check().returning(|_, _, _| Ok(RateDecision::Allowed));
-    mocks.messages.expect_insert_message().returning(|new| Ok(InsertOutcome::Inserted(new.into_message(1))));
-    mocks.conversations.expect_member_ids().returning(|_| Ok(vec![actor().user_id]));
+    mocks
+        .messages
+        .expect_insert_message()
+        .returning(|new| Ok(InsertOutcome::Inserted { message: new.into_message(1), members: vec![actor().user_id] }));
     mocks.events.expect_publish().times(1).returning(|_| Err(RepoError::Unavailable("bus down".into())));
     let sent = block_on(send(&mocks.into_deps(), actor(), conversation(), text("vẫn lưu")));
     assert_eq!(sent.map(|s| (s.message.seq, s.created)), Ok((1, true)));

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 
 use crate::domain::Timestamp;
-use crate::domain::conversation::{Conversation, ConversationSummary, Member, Mute};
+use crate::domain::account::Audience;
+use crate::domain::conversation::{Conversation, ConversationKind, ConversationSummary, Member, Mute};
 use crate::domain::error::RepoError;
 use crate::domain::ids::{ConversationId, UserId};
 use crate::domain::message::{Message, NewMessage};
@@ -44,6 +45,28 @@ pub struct ConversationCursor {
     pub last_change_seq: u64,
 }
 
+/// What deciding on a write (a send, an edit, a reaction, a typing indicator) into a
+/// conversation needs, read in one step: the writer's membership and, in a direct
+/// conversation, what the privacy rules need to know of the other member.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteContext {
+    pub member: Member,
+    pub kind: ConversationKind,
+    /// The other member of a direct conversation; `None` in a group.
+    pub peer: Option<DirectPeer>,
+}
+
+/// The other member of a direct conversation, as the write rules see them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DirectPeer {
+    pub user_id: UserId,
+    /// Either of the two has blocked the other.
+    pub blocked: bool,
+    pub friends: bool,
+    /// The peer's setting of who may message them.
+    pub who_can_message: Audience,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PinOutcome {
     Done,
@@ -79,6 +102,9 @@ pub trait ConversationRepo: Send + Sync {
     ) -> Result<(Conversation, Message), RepoError>;
     async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, RepoError>;
     async fn member(&self, id: ConversationId, user: UserId) -> Result<Option<Member>, RepoError>;
+    /// The [`WriteContext`] of `writer` in the conversation, or `None` when they are not a
+    /// member: the one read a message send makes before its insert.
+    async fn write_context(&self, id: ConversationId, writer: UserId) -> Result<Option<WriteContext>, RepoError>;
     async fn members(&self, id: ConversationId) -> Result<Vec<Member>, RepoError>;
     /// Member user ids only: the hot path of every fan-out.
     async fn member_ids(&self, id: ConversationId) -> Result<Vec<UserId>, RepoError>;

@@ -9,9 +9,25 @@ use crate::domain::message::{Message, NewMessage};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InsertOutcome {
-    Inserted(Message),
+    /// Stored, with the conversation's members at the moment it was stored: whom it reaches.
+    Inserted { message: Message, members: Vec<UserId> },
     /// The sender already sent a message with this `client_msg_id`: here it is, unchanged.
     Existing(Message),
+}
+
+impl InsertOutcome {
+    /// The message, stored now or before.
+    pub fn message(&self) -> &Message {
+        match self {
+            InsertOutcome::Inserted { message, .. } | InsertOutcome::Existing(message) => message,
+        }
+    }
+
+    pub fn into_message(self) -> Message {
+        match self {
+            InsertOutcome::Inserted { message, .. } | InsertOutcome::Existing(message) => message,
+        }
+    }
 }
 
 /// Which slice of history to read; results are always in ascending `seq`.
@@ -39,6 +55,8 @@ pub trait MessageRepo: Send + Sync {
     /// no duplicates, also under concurrent senders on several nodes), bumps the
     /// conversation's `last_seq` and activity time, and moves the sender's read mark to it.
     /// A `(sender, client_msg_id)` already stored returns `Existing` and writes nothing.
+    /// Membership changes and inserts into one conversation are serialised, so the members
+    /// returned with `Inserted` are exactly those who may see the message.
     async fn insert_message(&self, message: NewMessage) -> Result<InsertOutcome, RepoError>;
     async fn message(&self, id: MessageId) -> Result<Option<Message>, RepoError>;
     async fn message_by_client_id(

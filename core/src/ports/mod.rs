@@ -14,7 +14,8 @@ mod users;
 pub use auth::{PasswordHasher, TokenIssuer};
 pub use clock::{Clock, IdGen};
 pub use conversations::{
-    ConversationCursor, ConversationRepo, DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, PinOutcome,
+    ConversationCursor, ConversationRepo, DirectOutcome, DirectPeer, ListQuery, MembershipChange, MembershipOutcome,
+    PinOutcome, WriteContext,
 };
 pub use events::{EventBus, EventSink};
 pub use messages::{HistoryPage, InsertOutcome, MessageRepo, MessageUpdate};

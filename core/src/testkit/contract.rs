@@ -36,6 +36,7 @@ pub async fn run_all(store: &dyn Store) {
     changes_are_numbered_per_conversation(store).await;
     read_marks_clamp_never_go_back_and_drive_unread(store).await;
     membership_changes_respect_the_size_limit(store).await;
+    an_inserted_message_names_the_members_it_reaches(store).await;
     contacts_are_the_people_one_shares_a_conversation_with(store).await;
 }
 
@@ -83,6 +84,17 @@ pub async fn group(store: &dyn Store, members: &[UserId]) -> ConversationId {
     let announcement = NewMessage::system(MessageId(new_id()), id, creator, event, now);
     store.create_group(conversation, members, announcement).await.unwrap();
     id
+}
+
+/// The direct conversation of two users.
+pub async fn direct(store: &dyn Store, a: UserId, b: UserId) -> ConversationId {
+    let now = now();
+    let conversation = conversation(ConversationKind::Direct, a, now);
+    let id = conversation.id;
+    let members = [Member::new(id, a, Role::Member, now), Member::new(id, b, Role::Member, now)];
+    match store.find_or_create_direct(conversation, members).await.unwrap() {
+        DirectOutcome::Created(c) | DirectOutcome::Existing(c) => c.id,
+    }
 }
 
 fn conversation(kind: ConversationKind, creator: UserId, now: Timestamp) -> Conversation {
@@ -165,7 +177,7 @@ pub async fn concurrent_sends_get_gap_free_seqs(store: &dyn Store, sends: usize)
     let mut seqs: Vec<u64> = outcomes
         .into_iter()
         .map(|outcome| match outcome.unwrap() {
-            InsertOutcome::Inserted(message) => message.seq,
+            InsertOutcome::Inserted { message, .. } => message.seq,
             InsertOutcome::Existing(_) => panic!("distinct client ids must not collide"),
         })
         .collect();
@@ -183,17 +195,19 @@ pub async fn a_client_msg_id_sent_twice_at_once_stores_one_message(store: &dyn S
     let key = new_id();
     let outcomes =
         join_all([store.insert_message(text(id, a, Some(key))), store.insert_message(text(id, a, Some(key)))]).await;
-    let ids: HashSet<MessageId> = outcomes
-        .into_iter()
-        .map(|o| match o.unwrap() {
-            InsertOutcome::Inserted(m) | InsertOutcome::Existing(m) => m.id,
-        })
-        .collect();
+    let ids: HashSet<MessageId> = outcomes.into_iter().map(|o| o.unwrap().message().id).collect();
     assert_eq!(ids.len(), 1, "both callers get the same message");
+    // A later retry is answered with the original and takes no seq.
+    let last_seq = store.conversation(id).await.unwrap().unwrap().last_seq;
+    match store.insert_message(text(id, a, Some(key))).await.unwrap() {
+        InsertOutcome::Existing(original) => assert!(ids.contains(&original.id)),
+        other => panic!("a retry must find its original, got {other:?}"),
+    }
+    assert_eq!(store.conversation(id).await.unwrap().unwrap().last_seq, last_seq, "no seq taken by a retry");
     let history = store.history(id, a, HistoryPage::Latest { limit: 10 }).await.unwrap();
     assert_eq!(history.iter().filter(|m| m.kind == MessageKind::Text).count(), 1);
     // The same key from another sender is a different message.
-    assert!(matches!(store.insert_message(text(id, b, Some(key))).await.unwrap(), InsertOutcome::Inserted(_)));
+    assert!(matches!(store.insert_message(text(id, b, Some(key))).await.unwrap(), InsertOutcome::Inserted { .. }));
 }
 
 /// Many sends at once, as a store that batches them would take them together: several
@@ -218,12 +232,12 @@ pub async fn concurrent_sends_with_repeated_keys_and_many_conversations(store: &
     let mut repeated_ids = HashSet::new();
     for outcome in outcomes {
         match outcome.unwrap() {
-            InsertOutcome::Inserted(m) | InsertOutcome::Existing(m)
+            InsertOutcome::Inserted { message: m, .. } | InsertOutcome::Existing(m)
                 if m.client_msg_id == Some(ClientMsgId(repeated)) =>
             {
                 repeated_ids.insert(m.id);
             }
-            InsertOutcome::Inserted(_) => {}
+            InsertOutcome::Inserted { .. } => {}
             InsertOutcome::Existing(m) => panic!("distinct client ids must not collide: {m:?}"),
         }
     }
@@ -255,7 +269,7 @@ pub async fn a_message_to_a_missing_conversation_fails_alone(store: &dyn Store) 
         match (i, outcome) {
             (5, Err(_)) => {}
             (5, Ok(outcome)) => panic!("a message to a missing conversation was stored: {outcome:?}"),
-            (_, Ok(InsertOutcome::Inserted(_))) => {}
+            (_, Ok(InsertOutcome::Inserted { .. })) => {}
             (_, other) => panic!("a good message next to a bad one must be stored, got {other:?}"),
         }
     }
@@ -299,7 +313,7 @@ pub async fn history_pages_both_ways_and_hides_per_viewer(store: &dyn Store) {
     let id = group(store, &[a, b]).await;
     let mut sent = Vec::new();
     for _ in 0..9 {
-        if let InsertOutcome::Inserted(m) = store.insert_message(text(id, a, None)).await.unwrap() {
+        if let InsertOutcome::Inserted { message: m, .. } = store.insert_message(text(id, a, None)).await.unwrap() {
             sent.push(m);
         }
     }
@@ -363,6 +377,55 @@ pub async fn membership_changes_respect_the_size_limit(store: &dyn Store) {
     assert_eq!(store.change_membership(missing, announce()).await.unwrap(), MembershipOutcome::NotFound);
 }
 
+/// `Inserted` names the members a message reaches: exactly the members when its seq was
+/// taken, also while a member is removed concurrently (before the removal's announcement:
+/// still a member; after it: not).
+pub async fn an_inserted_message_names_the_members_it_reaches(store: &dyn Store) {
+    let (a, b, c) = (user(store, "a").await, user(store, "b").await, user(store, "c").await);
+    let id = group(store, &[a, b]).await;
+    let members_of = |outcome: InsertOutcome| match outcome {
+        InsertOutcome::Inserted { message, mut members } => {
+            members.sort_unstable();
+            (message.seq, members)
+        }
+        InsertOutcome::Existing(message) => panic!("a new key was taken as a retry: {message:?}"),
+    };
+    let sorted = |mut users: Vec<UserId>| {
+        users.sort_unstable();
+        users
+    };
+    let (_, members) = members_of(store.insert_message(text(id, a, Some(new_id()))).await.unwrap());
+    assert_eq!(members, sorted(vec![a, b]));
+
+    let now = now();
+    let change = |add: Vec<UserId>, remove: Vec<UserId>| MembershipChange {
+        conversation_id: id,
+        add: add.into_iter().map(|u| Member::new(id, u, Role::Member, now)).collect(),
+        remove,
+        new_owner: None,
+        title: None,
+        max_members: 10,
+    };
+    let announce = || NewMessage { kind: MessageKind::System, body: None, ..text(id, a, None) };
+    store.change_membership(change(vec![c], Vec::new()), announce()).await.unwrap();
+    let (_, members) = members_of(store.insert_message(text(id, c, Some(new_id()))).await.unwrap());
+    assert_eq!(members, sorted(vec![a, b, c]), "a new member is reached at once");
+
+    // Twenty sends race the removal of b: each names b exactly when it came before it.
+    let sends = join_all((0..20).map(|_| store.insert_message(text(id, a, Some(new_id())))));
+    let removal = store.change_membership(change(Vec::new(), vec![b]), announce());
+    let (outcomes, removal) = futures_util::future::join(sends, removal).await;
+    let removed_at = match removal.unwrap() {
+        MembershipOutcome::Applied { announcement, .. } => announcement.seq,
+        other => panic!("the removal must apply, got {other:?}"),
+    };
+    for outcome in outcomes {
+        let (seq, members) = members_of(outcome.unwrap());
+        let expected = if seq < removed_at { sorted(vec![a, b, c]) } else { sorted(vec![a, c]) };
+        assert_eq!(members, expected, "message {seq}, removal announced at {removed_at}");
+    }
+}
+
 pub async fn contacts_are_the_people_one_shares_a_conversation_with(store: &dyn Store) {
     let (a, b, c, stranger) =
         (user(store, "a").await, user(store, "b").await, user(store, "c").await, user(store, "s").await);
@@ -397,7 +460,7 @@ pub async fn changes_are_numbered_per_conversation(store: &dyn Store) {
     let id = group(store, &[a, b]).await;
     let mut sent = Vec::new();
     for _ in 0..3 {
-        if let InsertOutcome::Inserted(m) = store.insert_message(text(id, a, None)).await.unwrap() {
+        if let InsertOutcome::Inserted { message: m, .. } = store.insert_message(text(id, a, None)).await.unwrap() {
             sent.push(m);
         }
     }

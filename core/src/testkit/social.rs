@@ -4,12 +4,13 @@
 
 use futures_util::future::join_all;
 
-use crate::domain::account::Phone;
+use crate::domain::account::{Audience, Phone};
+use crate::domain::conversation::ConversationKind;
 use crate::domain::ids::{FriendRequestId, UserId};
 use crate::domain::social::{FriendRequest, RequestStatus, fold_for_search};
-use crate::ports::{SendRequestOutcome, SocialRepo};
+use crate::ports::{DirectPeer, SendRequestOutcome, SocialRepo};
 
-use super::contract::{Store, new_id, now, user};
+use super::contract::{Store, direct, group, new_id, now, user};
 
 /// Everything a social store implements.
 pub trait SocialStore: Store + SocialRepo {}
@@ -20,6 +21,7 @@ pub async fn run_all(store: &dyn SocialStore) {
     answers_apply_once(store).await;
     a_block_ends_friendship_and_requests_and_hides_both_ways(store).await;
     search_ignores_marks_and_phone_lookup_is_exact(store).await;
+    the_write_context_tells_what_the_privacy_rules_need(store).await;
 }
 
 fn request(from: UserId, to: UserId) -> FriendRequest {
@@ -133,4 +135,44 @@ pub async fn search_ignores_marks_and_phone_lookup_is_exact(store: &dyn SocialSt
     store.update_user(&found).await.unwrap().unwrap();
     let by_phone = store.users_by_phones(&[phone, Phone::parse("+84900000001").unwrap()]).await.unwrap();
     assert_eq!(by_phone.into_iter().map(|u| u.id).collect::<Vec<_>>(), vec![id]);
+}
+
+/// `write_context` in one read: membership, and in a direct conversation the peer's blocks
+/// (either way), friendship and "who may message me", each as it is now.
+pub async fn the_write_context_tells_what_the_privacy_rules_need(store: &dyn SocialStore) {
+    let (a, b, stranger) = (user(store, "a").await, user(store, "b").await, user(store, "s").await);
+    let team = group(store, &[a, b]).await;
+    let context = store.write_context(team, b).await.unwrap().expect("b is a member");
+    assert_eq!((context.member.user_id, context.kind, context.peer), (b, ConversationKind::Group, None));
+    assert_eq!(store.write_context(team, stranger).await.unwrap(), None, "not a member");
+
+    let pair = direct(store, a, b).await;
+    let peer_of = async |writer| store.write_context(pair, writer).await.unwrap().expect("a member").peer;
+    let peer =
+        |user_id, blocked, friends, who_can_message| Some(DirectPeer { user_id, blocked, friends, who_can_message });
+    assert_eq!(peer_of(a).await, peer(b, false, false, Audience::Everyone));
+    assert_eq!(store.write_context(pair, stranger).await.unwrap(), None);
+
+    store.send_friend_request(request(a, b)).await.unwrap();
+    store.send_friend_request(request(b, a)).await.unwrap();
+    let mut settings_of_b = store.user(b).await.unwrap().unwrap();
+    settings_of_b.settings.who_can_message = Audience::Friends;
+    store.update_user(&settings_of_b).await.unwrap().unwrap();
+    assert_eq!(peer_of(a).await, peer(b, false, true, Audience::Friends));
+    assert_eq!(peer_of(b).await, peer(a, false, true, Audience::Everyone));
+
+    store.block(b, a, now()).await.unwrap();
+    assert_eq!(peer_of(a).await, peer(b, true, false, Audience::Friends), "blocked by the peer");
+    assert_eq!(peer_of(b).await, peer(a, true, false, Audience::Everyone), "blocked the peer");
+    store.unblock(b, a).await.unwrap();
+    assert_eq!(peer_of(a).await, peer(b, false, false, Audience::Friends));
+
+    // Asked all at once (a store may read them together), each caller gets its own answer.
+    let asked: Vec<_> = (0..40).map(|i| [(team, b), (team, stranger), (pair, a), (pair, b)][i % 4]).collect();
+    let together: Vec<_> =
+        join_all(asked.iter().map(|&(c, w)| async move { store.write_context(c, w).await.unwrap() })).await;
+    for (answer, (conversation, writer)) in together.into_iter().zip(asked) {
+        let alone = store.write_context(conversation, writer).await.unwrap();
+        assert_eq!(answer, alone, "the answer for {writer} in {conversation}");
+    }
 }
