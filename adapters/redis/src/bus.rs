@@ -57,23 +57,29 @@ impl RedisEventBus {
 impl EventBus for RedisEventBus {
     async fn publish(&self, delivery: Delivery) -> Result<(), RepoError> {
         let payload = serde_json::to_string(&delivery).map_err(|e| RepoError::Internal(format!("event: {e}")))?;
-        let published = async {
-            let mut conn = self.redis.conn().await?;
-            redis::cmd("PUBLISH")
-                .arg(&self.channel)
-                .arg(payload)
-                .query_async::<i64>(&mut conn)
-                .await
-                .map_err(|e| self.redis.failed(e))
+        let mut conn = match self.redis.conn().await {
+            Ok(conn) => conn,
+            Err(error) => {
+                // Redis is down: this node's own sockets still get the event; other nodes'
+                // clients are told to sync when their subscribers reconnect.
+                self.deliver_locally(&delivery);
+                return Err(error);
+            }
+        };
+        let published = redis::cmd("PUBLISH").arg(&self.channel).arg(payload).query_async::<i64>(&mut conn).await;
+        match published {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                // A lost connection: Redis is most likely gone, so deliver here as above. A
+                // timeout is a busy node or a busy Redis, which has most likely published it
+                // (its subscriber will deliver it here), and delivering it now too would
+                // deliver it twice.
+                if !error.is_timeout() {
+                    self.deliver_locally(&delivery);
+                }
+                Err(self.redis.failed(error))
+            }
         }
-        .await;
-        if let Err(error) = published {
-            // Redis is down: this node's own sockets still get the event; other nodes' clients
-            // are told to sync when their subscribers reconnect.
-            self.deliver_locally(&delivery);
-            return Err(error);
-        }
-        Ok(())
     }
 
     fn subscribe(&self, sink: Arc<dyn EventSink>) {

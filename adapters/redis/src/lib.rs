@@ -47,6 +47,12 @@ pub struct RedisConnection {
 /// saves a round trip on nearly every command (a message send makes two).
 const CHECKED_FOR: Duration = Duration::from_secs(1);
 
+/// How long a command waits for its reply. The redis crate's default, 500 ms, is shorter
+/// than a busy node's scheduling delays: under overload commands timed out that Redis had
+/// carried out, and a timed-out publish was delivered twice (by the fallback and by the
+/// subscriber). Two seconds, as long as a command may wait for a pooled connection.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+
 impl RedisConnection {
     /// Builds the pool (connections open lazily). `prefix` namespaces every key and
     /// channel, e.g. `chat:`; tests use a fresh one per run.
@@ -75,7 +81,8 @@ impl RedisConnection {
         {
             return Ok(connection.clone());
         }
-        let connection = self.pool.get().await.map_err(error::from_pool)?.clone();
+        let mut connection = self.pool.get().await.map_err(error::from_pool)?.clone();
+        connection.set_response_timeout(COMMAND_TIMEOUT);
         *self.recent.lock() = Some((Instant::now(), connection.clone()));
         Ok(connection)
     }
@@ -83,13 +90,14 @@ impl RedisConnection {
     /// Converts a command's failure, and forgets the reused connection when the failure
     /// was the connection's: the next command goes back to the pool, which checks (and if
     /// need be replaces) what it hands out. Without this, a connection broken by a Redis
-    /// restart would keep failing commands for up to [`CHECKED_FOR`].
+    /// restart would keep failing commands for up to [`CHECKED_FOR`]. A timeout is not
+    /// the connection's fault (a busy node is slow to read replies), and sending every
+    /// command to the pool then only adds PINGs to the load.
     pub(crate) fn failed(&self, error: redis::RedisError) -> RepoError {
-        let error = error::from_redis(error);
-        if matches!(error, RepoError::Unavailable(_)) {
+        if error.is_io_error() || error.is_connection_dropped() || error.is_connection_refusal() {
             self.forget_checked();
         }
-        error
+        error::from_redis(error)
     }
 
     /// Makes the next command take a connection from the pool (and its check). The event
