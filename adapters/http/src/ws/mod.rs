@@ -53,10 +53,15 @@ pub async fn upgrade(
         // a bigger one grows the buffer as it needs. Small buffers let one process hold far
         // more sockets.
         .read_buffer_size(1024)
-        .write_buffer_size(0)
+        // Frames queued together (`connection::write_queued`) go out in one write up to
+        // this size; the buffer keeps the capacity it reached, so it stays small.
+        .write_buffer_size(COALESCE_BYTES)
         .max_write_buffer_size(limit * 4)
         .on_upgrade(move |socket| tasks.track_future(connection::run(socket, state, authenticated)))
 }
+
+/// How many bytes of queued frames a socket buffers before writing them out.
+const COALESCE_BYTES: usize = 1024;
 
 /// Browsers send `Origin`; when origins are configured, only those may connect. Clients
 /// that send no Origin (native apps) are not browsers and are let through.
