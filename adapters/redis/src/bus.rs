@@ -1,6 +1,11 @@
-//! `EventBus` on Redis pub/sub: every node publishes deliveries to one channel and hands
-//! what it receives to its local sockets. The subscriber reconnects by itself; after any
-//! gap it asks every local client to `sync`, since events may have been missed.
+//! `EventBus` on Redis pub/sub: every node hands a delivery to its own sockets at once and
+//! publishes it on one channel for the others, which hand what they receive to theirs. The
+//! subscriber reconnects by itself; after any gap it asks every local client to `sync`,
+//! since events may have been missed.
+//!
+//! A payload is the publishing node's id, a space, and the delivery's JSON, so that a node
+//! skips its own deliveries without parsing them (a payload without the id, from a node of
+//! an earlier version, is delivered).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +22,8 @@ use crate::RedisConnection;
 
 pub struct RedisEventBus {
     redis: RedisConnection,
+    /// This node's id on the channel.
+    node: String,
     channel: String,
     sinks: Arc<RwLock<Vec<Arc<dyn EventSink>>>>,
     subscribed: Arc<AtomicBool>,
@@ -26,6 +33,7 @@ impl RedisEventBus {
     /// Starts the subscriber on the current tokio runtime; it runs for the life of the process.
     pub fn start(redis: RedisConnection) -> Arc<RedisEventBus> {
         let bus = Arc::new(RedisEventBus {
+            node: uuid::Uuid::now_v7().simple().to_string(),
             channel: redis.key("events"),
             redis,
             sinks: Arc::new(RwLock::new(Vec::new())),
@@ -33,7 +41,8 @@ impl RedisEventBus {
         });
         let (client, channel) = (bus.redis.client.clone(), bus.channel.clone());
         let (sinks, subscribed) = (bus.sinks.clone(), bus.subscribed.clone());
-        tokio::spawn(subscribe_forever(bus.redis.clone(), client, channel, sinks, subscribed));
+        let node = bus.node.clone();
+        tokio::spawn(subscribe_forever(bus.redis.clone(), node, client, channel, sinks, subscribed));
         bus
     }
 
@@ -56,30 +65,21 @@ impl RedisEventBus {
 #[async_trait]
 impl EventBus for RedisEventBus {
     async fn publish(&self, delivery: Delivery) -> Result<(), RepoError> {
-        let payload = serde_json::to_string(&delivery).map_err(|e| RepoError::Internal(format!("event: {e}")))?;
-        let mut conn = match self.redis.conn().await {
-            Ok(conn) => conn,
-            Err(error) => {
-                // Redis is down: this node's own sockets still get the event; other nodes'
-                // clients are told to sync when their subscribers reconnect.
-                self.deliver_locally(&delivery);
-                return Err(error);
-            }
-        };
-        let published = redis::cmd("PUBLISH").arg(&self.channel).arg(payload).query_async::<i64>(&mut conn).await;
-        match published {
-            Ok(_) => Ok(()),
-            Err(error) => {
-                // A lost connection: Redis is most likely gone, so deliver here as above. A
-                // timeout is a busy node or a busy Redis, which has most likely published it
-                // (its subscriber will deliver it here), and delivering it now too would
-                // deliver it twice.
-                if !error.is_timeout() {
-                    self.deliver_locally(&delivery);
-                }
-                Err(self.redis.failed(error))
-            }
-        }
+        // This node's sockets first, without the round trip through Redis; whatever befalls
+        // the publish, they have it.
+        self.deliver_locally(&delivery);
+        let json = serde_json::to_string(&delivery).map_err(|e| RepoError::Internal(format!("event: {e}")))?;
+        let payload = format!("{} {json}", self.node);
+        let mut conn = self.redis.conn().await?;
+        // Other nodes' clients miss it if this fails: their subscribers, cut off from the
+        // same Redis, ask their clients to sync when they reconnect.
+        redis::cmd("PUBLISH")
+            .arg(&self.channel)
+            .arg(payload)
+            .query_async::<i64>(&mut conn)
+            .await
+            .map_err(|e| self.redis.failed(e))?;
+        Ok(())
     }
 
     fn subscribe(&self, sink: Arc<dyn EventSink>) {
@@ -89,6 +89,7 @@ impl EventBus for RedisEventBus {
 
 async fn subscribe_forever(
     redis: RedisConnection,
+    node: String,
     client: redis::Client,
     channel: String,
     sinks: Arc<RwLock<Vec<Arc<dyn EventSink>>>>,
@@ -98,39 +99,36 @@ async fn subscribe_forever(
     let mut first = true;
     loop {
         match client.get_async_pubsub().await {
-            Ok(mut pubsub) => {
-                match pubsub.subscribe(&channel).await {
-                    Ok(()) => {
-                        backoff = Duration::from_millis(100);
-                        if first {
-                            tracing::info!(%channel, "subscribed to the event channel");
-                        } else {
-                            tracing::warn!(%channel, "resubscribed after a gap: asking every client here to sync");
-                            redis.forget_checked();
-                            for sink in sinks.read().iter() {
-                                sink.resync();
-                            }
+            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
+                Ok(()) => {
+                    backoff = Duration::from_millis(100);
+                    if first {
+                        tracing::info!(%channel, "subscribed to the event channel");
+                    } else {
+                        tracing::warn!(%channel, "resubscribed after a gap: asking every client here to sync");
+                        redis.forget_checked();
+                        for sink in sinks.read().iter() {
+                            sink.resync();
                         }
-                        subscribed.store(true, Ordering::Relaxed);
-                        let mut messages = pubsub.on_message();
-                        while let Some(message) = messages.next().await {
-                            match message.get_payload::<String>().map_err(|e| e.to_string()).and_then(|payload| {
-                                serde_json::from_str::<Delivery>(&payload).map_err(|e| e.to_string())
-                            }) {
-                                Ok(delivery) => {
-                                    for sink in sinks.read().iter() {
-                                        sink.deliver(&delivery);
-                                    }
-                                }
-                                Err(error) => tracing::error!(%error, "unreadable event on the channel"),
-                            }
-                        }
-                        subscribed.store(false, Ordering::Relaxed);
-                        tracing::warn!(%channel, "lost the event subscription; reconnecting");
                     }
-                    Err(error) => tracing::warn!(%error, "subscribing to the event channel failed"),
+                    subscribed.store(true, Ordering::Relaxed);
+                    let mut messages = pubsub.on_message();
+                    while let Some(message) = messages.next().await {
+                        match read_payload(message.get_payload_bytes(), &node) {
+                            Ok(Some(delivery)) => {
+                                for sink in sinks.read().iter() {
+                                    sink.deliver(&delivery);
+                                }
+                            }
+                            Ok(None) => {}
+                            Err(error) => tracing::error!(%error, "unreadable event on the channel"),
+                        }
+                    }
+                    subscribed.store(false, Ordering::Relaxed);
+                    tracing::warn!(%channel, "lost the event subscription; reconnecting");
                 }
-            }
+                Err(error) => tracing::warn!(%error, "subscribing to the event channel failed"),
+            },
             Err(error) => tracing::warn!(%error, "connecting the event subscriber failed"),
         }
         // Any failure is a gap, even before the first subscription: sockets may already be
@@ -139,4 +137,18 @@ async fn subscribe_forever(
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
+}
+
+/// The delivery in a payload, or `None` when this node published it (its sockets have it).
+fn read_payload(payload: &[u8], node: &str) -> Result<Option<Delivery>, serde_json::Error> {
+    let json = match payload.iter().position(|&byte| byte == b' ') {
+        Some(space) if payload.first() != Some(&b'{') => {
+            if &payload[..space] == node.as_bytes() {
+                return Ok(None);
+            }
+            &payload[space + 1..]
+        }
+        _ => payload,
+    };
+    serde_json::from_slice(json).map(Some)
 }

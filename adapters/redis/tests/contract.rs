@@ -64,17 +64,28 @@ async fn received(probe: &mut mpsc::UnboundedReceiver<String>) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_published_on_one_node_reaches_the_other() {
+async fn an_event_published_on_one_node_reaches_every_node_once() {
     let Some(redis) = TestRedis::create().await else { return };
     let node_1 = RedisEventBus::start(redis.connection().await);
     let node_2 = RedisEventBus::start(redis.connection().await);
-    let (sender, mut probe) = mpsc::unbounded_channel();
+    let (sender, mut probe_1) = mpsc::unbounded_channel();
+    node_1.subscribe(Arc::new(Probe(sender)));
+    let (sender, mut probe_2) = mpsc::unbounded_channel();
     node_2.subscribe(Arc::new(Probe(sender)));
     subscribed(&node_1).await;
     subscribed(&node_2).await;
     node_1.publish(typing(7)).await.unwrap();
-    let event = received(&mut probe).await;
-    assert!(event.contains("typing") && event.contains(&uuid::Uuid::from_u128(7).to_string()), "{event}");
+    node_1.publish(typing(8)).await.unwrap();
+    for probe in [&mut probe_1, &mut probe_2] {
+        for user in [7, 8] {
+            let event = received(probe).await;
+            assert!(event.contains("typing") && event.contains(&uuid::Uuid::from_u128(user).to_string()), "{event}");
+        }
+    }
+    // A third event through node 2: had node 1 taken its own two back from the channel, they
+    // would come before it.
+    node_2.publish(typing(9)).await.unwrap();
+    assert!(received(&mut probe_1).await.contains(&uuid::Uuid::from_u128(9).to_string()), "no event twice");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
