@@ -3,6 +3,13 @@
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc instead of glibc's malloc: under load glibc's allocator took a quarter of the
+/// server's CPU (its consolidation of freed chunks most of it), and it fragments memory
+/// across the short-lived buffers of socket handshakes. In the same run at 6,000 users,
+/// mimalloc gave 21% more deliveries per CPU-second and 27% less memory per idle socket.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
