@@ -9,6 +9,9 @@
 #   BENCH_USERS=19500 BENCH_HOLD_SECS=600 BENCH_SCENARIOS=idle scripts/bench-load.sh
 #   BENCH_USERS=50000 BENCH_SERVERS=3 BENCH_SCENARIOS=idle scripts/bench-load.sh
 #   BENCH_USERS=19500 BENCH_RATE=0.5 BENCH_CHAT_SECS=60 BENCH_SCENARIOS=chat scripts/bench-load.sh
+# A scenario may carry its own rate (messages per user per second), to sweep several in
+# one run: BENCH_SCENARIOS="chat@0.1 chat@0.2 chat@0.3". BENCH_GROUP_SHARE is the share of
+# messages sent to the user's group rather than its direct conversation (default 0.5).
 #
 # Needs Postgres and Redis (DATABASE_URL / REDIS_URL, default the local ones): it creates a
 # throwaway database and a Redis key prefix, and removes both at the end. The reference needs
@@ -23,6 +26,7 @@ chat_secs=${BENCH_CHAT_SECS:-10}
 rate=${BENCH_RATE:-1}
 group_size=${BENCH_GROUP_SIZE:-10}
 burst=${BENCH_BURST:-5}
+group_share=${BENCH_GROUP_SHARE:-0.5}
 scenarios=${BENCH_SCENARIOS:-idle chat burst}
 reference=${BENCH_REFERENCE:-1}
 port=${BENCH_PORT:-18282}
@@ -30,6 +34,18 @@ admin_url=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 redis_url=${REDIS_URL:-redis://127.0.0.1:6379}
 out=target/bench/load
 mkdir -p "$out"
+
+# Each scenario: extra chat-loadgen arguments.
+scenario_args() {
+    case $1 in
+        idle) echo "--scenario idle --hold-secs $hold_secs" ;;
+        chat) echo "--scenario chat --duration-secs $chat_secs --rate $rate --group-share $group_share" ;;
+        chat@*) echo "--scenario chat --duration-secs $chat_secs --rate ${1#chat@} --group-share $group_share" ;;
+        burst) echo "--scenario burst --burst-messages $burst --burst-spread-ms 200 --group-share $group_share" ;;
+        *) echo "*** bench: unknown scenario $1 (idle, chat, chat@RATE, burst) ***" >&2; return 1 ;;
+    esac
+}
+for scenario in $scenarios; do scenario_args "$scenario" >/dev/null; done
 
 cargo build --release --locked -p chat-server -p chatctl -p chat-loadgen >/dev/null
 bin=target/release
@@ -68,15 +84,6 @@ wait_for_port() {
     done
     echo "*** bench: nothing listens on port $1 ***" >&2
     return 1
-}
-
-# Each scenario: extra chat-loadgen arguments.
-scenario_args() {
-    case $1 in
-        idle) echo "--scenario idle --hold-secs $hold_secs" ;;
-        chat) echo "--scenario chat --duration-secs $chat_secs --rate $rate" ;;
-        burst) echo "--scenario burst --burst-messages $burst --burst-spread-ms 200" ;;
-    esac
 }
 
 reports=()
