@@ -3,7 +3,8 @@
 # Prints a small table; record full runs in docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release -p chat-server --locked >/dev/null
+# The same packages as bench-load.sh: a different set unifies other features and rebuilds.
+cargo build --release --locked -p chat-server -p chatctl -p chat-loadgen >/dev/null
 binary=target/release/chat-server
 port=${BENCH_PORT:-18181}
 data_dir=$(mktemp -d)

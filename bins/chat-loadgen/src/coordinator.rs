@@ -369,7 +369,10 @@ pub fn print_comparison(reports: &[RunReport]) {
         let Some(reference) = reference else { continue };
         let mut ratios = Vec::new();
         // Memory per connection is only meaningful on a fresh server, i.e. the idle run.
-        if ours.scenario == "idle" && reference.server_kib_per_connection > 0.0 {
+        if ours.scenario == "idle" && ours.server_kib_per_connection <= 0.0 {
+            // The allocator gave back more than the sockets took: too few connections to tell.
+            ratios.push("memory per connection not measured (server RSS did not grow)".to_string());
+        } else if ours.scenario == "idle" && reference.server_kib_per_connection > 0.0 {
             let memory = ours.server_kib_per_connection / reference.server_kib_per_connection;
             ratios.push(format!("memory per connection ×{memory:.2} ({:.0}% less)", 100.0 * (1.0 - memory)));
         }
