@@ -34,6 +34,9 @@ struct Worker {
 pub struct RunReport {
     pub label: String,
     pub scenario: String,
+    /// The scenario with its parameters: runs are compared only with a run of the same.
+    #[serde(default)]
+    pub parameters: Option<crate::plan::Scenario>,
     pub protocol: crate::protocol::Protocol,
     pub workers: usize,
     pub connections: u64,
@@ -202,6 +205,7 @@ fn summarise(plan: &Plan, options: &Options, report: WorkerReport, s: Summary) -
     RunReport {
         label: options.label.clone(),
         scenario: plan.scenario.name().to_owned(),
+        parameters: Some(plan.scenario),
         protocol: plan.protocol,
         workers: plan.workers,
         connections,
@@ -364,8 +368,11 @@ pub fn print_comparison(reports: &[RunReport]) {
         );
     }
     for ours in reports.iter().filter(|r| r.protocol == crate::protocol::Protocol::Chat) {
-        let reference =
-            reports.iter().find(|r| r.protocol == crate::protocol::Protocol::SocketIo && r.scenario == ours.scenario);
+        let reference = reports.iter().find(|r| {
+            r.protocol == crate::protocol::Protocol::SocketIo
+                && r.scenario == ours.scenario
+                && (r.parameters.is_none() || ours.parameters.is_none() || r.parameters == ours.parameters)
+        });
         let Some(reference) = reference else { continue };
         let mut ratios = Vec::new();
         // Memory per connection is only meaningful on a fresh server, i.e. the idle run.

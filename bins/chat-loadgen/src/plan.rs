@@ -17,7 +17,7 @@ pub enum Users {
     Synthetic { users: usize, group_size: usize },
 }
 
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Scenario {
     /// Hold every connection, heartbeating, for `hold_secs`.
     Idle { hold_secs: u64 },
