@@ -3,9 +3,10 @@
 //! socket's bounded event queue, so an idle connection costs one task and its buffers.
 //!
 //! A task's future is allocated at its largest state for the socket's whole life. The
-//! request handlers (a send, a sync) and the presence calls are boxed, so that size is
-//! only what waiting needs: the handlers' state exists only while one runs. Without the
-//! boxes an idle socket's future took 4.5 KiB.
+//! request handlers (a send, a sync), the presence calls and every write but the event
+//! writes of the loop are boxed, so that size is only what waiting needs: the handlers'
+//! state exists only while one runs. Without the boxes an idle socket's future took
+//! 4.5 KiB; `-Zprint-type-sizes` (with `RUSTC_BOOTSTRAP=1`) shows what each state holds.
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use chat_core::app::{Actor, auth, messages, presence, receipts, sync};
@@ -34,29 +35,33 @@ type Stream = SplitStream<WebSocket>;
 /// The socket is gone (or closing); stop serving it.
 struct Closed;
 
-pub async fn run(socket: WebSocket, state: AppState, authenticated: Option<Actor>) {
+/// The socket's task. Its body is an async block, not an `async fn`: an `async fn` keeps
+/// its arguments in the future beside the locals it moves them into, and the unsplit
+/// socket (368 bytes) would stay there unused for the socket's whole life.
+pub fn run(socket: WebSocket, state: AppState, authenticated: Option<Actor>) -> impl Future<Output = ()> {
     let (inner, mut stream) = socket.split();
     let mut sink = Sink { inner, write_timeout: state.config.write_timeout };
-    let actor = match authenticated {
-        Some(actor) => actor,
-        None => match Box::pin(authenticate(&mut sink, &mut stream, &state)).await {
+    async move {
+        let actor = match authenticated {
             Some(actor) => actor,
-            None => return,
-        },
-    };
-    let gateway = state.gateway.clone();
-    let registration = gateway.register(actor.user_id, actor.session_id);
-    let id = registration.id;
-    // Presence counts sockets, not sessions: one session may hold several sockets, and the
-    // user stays online until the last closes. Each socket gets an id of its own for that.
-    let socket_presence = Actor { session_id: SessionId(uuid::Uuid::now_v7()), ..actor };
-    if let Err(error) = Box::pin(presence::connected(&state.deps, socket_presence)).await {
-        tracing::warn!(%error, "presence not recorded");
-    }
-    let _ = serve(&mut sink, &mut stream, &state, actor, socket_presence, registration).await;
-    gateway.unregister(actor.user_id, id);
-    if let Err(error) = Box::pin(presence::disconnected(&state.deps, socket_presence)).await {
-        tracing::warn!(%error, "presence not cleared; it expires by itself");
+            None => match Box::pin(authenticate(&mut sink, &mut stream, &state)).await {
+                Some(actor) => actor,
+                None => return,
+            },
+        };
+        let registration = state.gateway.register(actor.user_id, actor.session_id);
+        let id = registration.id;
+        // Presence counts sockets, not sessions: one session may hold several sockets, and the
+        // user stays online until the last closes. Each socket gets an id of its own for that.
+        let socket_presence = Actor { session_id: SessionId(uuid::Uuid::now_v7()), ..actor };
+        if let Err(error) = Box::pin(presence::connected(&state.deps, socket_presence)).await {
+            tracing::warn!(%error, "presence not recorded");
+        }
+        let _ = serve(&mut sink, &mut stream, &state, actor, socket_presence, registration).await;
+        state.gateway.unregister(actor.user_id, id);
+        if let Err(error) = Box::pin(presence::disconnected(&state.deps, socket_presence)).await {
+            tracing::warn!(%error, "presence not cleared; it expires by itself");
+        }
     }
 }
 
@@ -109,62 +114,71 @@ async fn authenticate(sink: &mut Sink, stream: &mut Stream, state: &AppState) ->
     }
 }
 
-async fn serve(
-    sink: &mut Sink,
-    stream: &mut Stream,
-    state: &AppState,
+/// Serves an authenticated socket until it closes. An async block, as `run` is, so that its
+/// arguments are not kept twice in the future.
+#[expect(clippy::manual_async_fn, reason = "an `async fn` keeps its arguments twice in its future")]
+fn serve<'a>(
+    sink: &'a mut Sink,
+    stream: &'a mut Stream,
+    state: &'a AppState,
     actor: Actor,
     socket_presence: Actor,
     mut registration: super::registry::Registration,
-) -> Result<(), Closed> {
-    let ready = ServerFrame::Ready {
-        user_id: actor.user_id,
-        session_id: actor.session_id,
-        heartbeat_interval_ms: u64::try_from(state.config.heartbeat_interval.as_millis()).unwrap_or(u64::MAX),
-    };
-    send(sink, &ready).await?;
-    let idle_timeout = state.config.idle_timeout;
-    let idle = tokio::time::sleep(idle_timeout);
-    tokio::pin!(idle);
-    let shutdown = state.gateway.shutdown.clone();
-    loop {
-        tokio::select! {
-            biased;
-            () = shutdown.cancelled() => {
-                return Box::pin(drain_and_close(sink, &mut registration)).await;
-            }
-            () = registration.kill.token.cancelled() => {
-                let code = registration.kill.code.load(std::sync::atomic::Ordering::Relaxed);
-                let reason = if code == close_code::SLOW_CONSUMER { "slow consumer: reconnect and sync" } else { "session revoked" };
-                return Box::pin(close(sink, code, reason)).await;
-            }
-            frame = registration.events.next() => {
-                Box::pin(write_queued(sink, frame, &registration.events)).await?;
-            }
-            () = &mut idle => {
-                return Box::pin(close(sink, close_code::IDLE, "no heartbeat")).await;
-            }
-            inbound = stream.next() => {
-                idle.as_mut().reset(Instant::now() + idle_timeout);
-                match inbound {
-                    Some(Ok(Message::Text(text))) => {
-                        Box::pin(handle_text(sink, state, actor, socket_presence, &text)).await?;
-                    }
-                    Some(Ok(Message::Binary(_))) => {
-                        let frame = ServerFrame::Error { id: None, code: "binary_not_supported", message: "frames are JSON text", retry_after_ms: None };
-                        send(sink, &frame).await?;
-                    }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
-                    Some(Ok(Message::Close(_))) => {
-                        answer_close(sink).await;
-                        return Err(Closed);
-                    }
-                    None => return Err(Closed),
-                    Some(Err(error)) => {
-                        if is_too_big(error) {
-                            return close(sink, close_code::MESSAGE_TOO_BIG, "frame too large").await;
+) -> impl Future<Output = Result<(), Closed>> + 'a {
+    async move {
+        {
+            // A frame is 248 bytes: boxed, so that it is not kept in the future all along.
+            let interval = u64::try_from(state.config.heartbeat_interval.as_millis()).unwrap_or(u64::MAX);
+            let ready = ServerFrame::Ready {
+                user_id: actor.user_id,
+                session_id: actor.session_id,
+                heartbeat_interval_ms: interval,
+            };
+            Box::pin(send(sink, &ready)).await?;
+        }
+        let idle_timeout = state.config.idle_timeout;
+        let idle = tokio::time::sleep(idle_timeout);
+        tokio::pin!(idle);
+        let shutdown = state.gateway.shutdown.clone();
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => {
+                    return Box::pin(drain_and_close(sink, &mut registration)).await;
+                }
+                () = registration.kill.token.cancelled() => {
+                    let code = registration.kill.code.load(std::sync::atomic::Ordering::Relaxed);
+                    let reason = if code == close_code::SLOW_CONSUMER { "slow consumer: reconnect and sync" } else { "session revoked" };
+                    return Box::pin(close(sink, code, reason)).await;
+                }
+                frame = registration.events.next() => {
+                    Box::pin(write_queued(sink, frame, &registration.events)).await?;
+                }
+                () = &mut idle => {
+                    return Box::pin(close(sink, close_code::IDLE, "no heartbeat")).await;
+                }
+                inbound = stream.next() => {
+                    idle.as_mut().reset(Instant::now() + idle_timeout);
+                    match inbound {
+                        Some(Ok(Message::Text(text))) => {
+                            Box::pin(handle_text(sink, state, actor, socket_presence, &text)).await?;
                         }
-                        return Err(Closed);
+                        Some(Ok(Message::Binary(_))) => {
+                            let frame = ServerFrame::Error { id: None, code: "binary_not_supported", message: "frames are JSON text", retry_after_ms: None };
+                            Box::pin(send(sink, &frame)).await?;
+                        }
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                        Some(Ok(Message::Close(_))) => {
+                            Box::pin(answer_close(sink)).await;
+                            return Err(Closed);
+                        }
+                        None => return Err(Closed),
+                        Some(Err(error)) => {
+                            if is_too_big(error) {
+                                return Box::pin(close(sink, close_code::MESSAGE_TOO_BIG, "frame too large")).await;
+                            }
+                            return Err(Closed);
+                        }
                     }
                 }
             }

@@ -49,10 +49,10 @@ pub async fn upgrade(
         .max_message_size(limit)
         .max_frame_size(limit)
         // tungstenite reserves 128 KiB per socket for reads and writes by default, and the read
-        // buffer keeps its size for the socket's life. Client frames are a few hundred bytes;
-        // a bigger one grows the buffer as it needs. Small buffers let one process hold far
-        // more sockets.
-        .read_buffer_size(1024)
+        // buffer keeps its size for the socket's life. Client frames are a few hundred bytes
+        // (a heartbeat 40, a send of 100 Vietnamese characters about 300); a bigger one grows
+        // the buffer as it needs. Small buffers let one process hold far more sockets.
+        .read_buffer_size(512)
         // Frames queued together (`connection::write_queued`) go out in one write up to
         // this size; the buffer keeps the capacity it reached, so it stays small.
         .write_buffer_size(COALESCE_BYTES)

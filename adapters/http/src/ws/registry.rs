@@ -133,7 +133,8 @@ impl Gateway {
         let events = Arc::new(Outbox::new(self.queue_capacity));
         let kill = Arc::new(Kill { token: CancellationToken::new(), code: AtomicU16::new(0) });
         let connection = Connection { id, session_id, outbox: events.clone(), kill: kill.clone() };
-        self.connections.write().entry(user_id).or_default().push(connection);
+        // Most users have one socket: a list of one, not the four slots a first push reserves.
+        self.connections.write().entry(user_id).or_insert_with(|| Vec::with_capacity(1)).push(connection);
         metrics::gauge!("chat_ws_connections").increment(1.0);
         Registration { id, events, kill }
     }
