@@ -17,9 +17,9 @@ use chat_core::domain::message::NewMessage;
 use chat_core::ports::InsertOutcome;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::pooled_connection::bb8::Pool;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 
-use crate::append::{Appended, Stored, append_rows, lock_conversations};
+use crate::append::{Appended, Stored, append_rows, begin_and_lock};
 use crate::batch::{Batches, Connection, Shape};
 use crate::error::{from_diesel, from_pool};
 use crate::rows::MessageRow;
@@ -127,34 +127,27 @@ enum Together {
 /// One transaction for the whole batch: lock its conversations in order, append every
 /// message, commit. A message whose key was already stored takes no seq and is answered
 /// with the original; any message that cannot be stored as asked (its key taken by a
-/// concurrent transaction, a constraint refusing it) rolls the whole transaction back.
+/// concurrent transaction, its conversation gone, a constraint refusing it) rolls the whole
+/// transaction back.
+///
+/// Two round trips: the `BEGIN` and the locks go in one simple-protocol message with the
+/// append pipelined behind it, then `COMMIT` (or `ROLLBACK`). Postgres runs a connection's
+/// requests in order, so the append runs inside the transaction, after the locks, with a
+/// snapshot of its own taken once they are held (so the members it reads are those at its
+/// seqs). If the locking statement fails, the transaction is aborted and the append fails
+/// with it. Until it is settled, the transaction is unknown to diesel: were this future
+/// dropped half-way, the connection would go back to the writers' own pool inside it, and
+/// only the runtime's shutdown drops a writer.
 async fn write_together(
     conn: &mut AsyncPgConnection,
     messages: &[&NewMessage],
 ) -> Result<Vec<Result<InsertOutcome, RepoError>>, Together> {
     let rows: Vec<Result<MessageRow, RepoError>> = messages.iter().map(|m| MessageRow::from_new(m, 0)).collect();
-    let result = conn
-        .transaction::<_, DieselError, _>(async |conn| {
-            let ids = rows.iter().flatten().map(|row| row.conversation_id).collect();
-            let existing = lock_conversations(conn, ids).await?;
-            let valid: Vec<MessageRow> =
-                rows.iter().flatten().filter(|row| existing.contains(&row.conversation_id)).cloned().collect();
-            let expected = valid.len();
-            if valid.is_empty() {
-                return Ok(Appended { stored: Vec::new(), taken: Vec::new() });
-            }
-            let appended = append_rows(conn, valid).await?;
-            if appended.stored.len() + appended.taken.len() != expected {
-                return Err(DieselError::RollbackTransaction);
-            }
-            Ok(appended)
-        })
-        .await;
-    let appended = match result {
-        Ok(appended) => appended,
-        Err(DieselError::RollbackTransaction) => return Err(Together::RolledBack),
-        Err(error) if connection_lost(&error) => return Err(Together::Unknown(from_diesel(error))),
-        Err(_) => return Err(Together::RolledBack),
+    let valid: Vec<MessageRow> = rows.iter().flatten().cloned().collect();
+    let appended = if valid.is_empty() {
+        Appended { stored: Vec::new(), taken: Vec::new() }
+    } else {
+        commit_rows(conn, valid).await?
     };
     let mut by_id: HashMap<uuid::Uuid, Stored> = appended.stored.into_iter().map(|s| (s.message.id.0, s)).collect();
     let taken: HashSet<uuid::Uuid> = appended.taken.into_iter().collect();
@@ -171,6 +164,37 @@ async fn write_together(
         outcomes.push(outcome);
     }
     Ok(outcomes)
+}
+
+/// Appends `rows` in a transaction of their own and commits it (see `write_together`).
+async fn commit_rows(conn: &mut AsyncPgConnection, rows: Vec<MessageRow>) -> Result<Appended, Together> {
+    let expected = rows.len();
+    let lock = begin_and_lock(rows.iter().map(|row| row.conversation_id).collect());
+    let settled = {
+        let mut shared: &AsyncPgConnection = conn;
+        // `biased`: polled in this order, so the locks are sent first.
+        let (locked, appended) = tokio::join!(biased; shared.batch_execute(&lock), append_rows(&*conn, rows));
+        match (locked, appended) {
+            (Ok(()), Ok(appended)) if appended.stored.len() + appended.taken.len() == expected => Ok(appended),
+            // A row left out of both lists: its conversation is gone, or a concurrent
+            // transaction stored its key after it took a seq.
+            (Ok(()), Ok(_)) => Err(None),
+            (Err(error), _) | (Ok(()), Err(error)) => Err(Some(error)),
+        }
+    };
+    match settled {
+        Ok(appended) => match conn.batch_execute("COMMIT").await {
+            Ok(()) => Ok(appended),
+            Err(error) if connection_lost(&error) => Err(Together::Unknown(from_diesel(error))),
+            // A commit that fails rolls the transaction back.
+            Err(_) => Err(Together::RolledBack),
+        },
+        Err(Some(error)) if connection_lost(&error) => Err(Together::Unknown(from_diesel(error))),
+        Err(_) => match conn.batch_execute("ROLLBACK").await {
+            Ok(()) => Err(Together::RolledBack),
+            Err(error) => Err(Together::Unknown(from_diesel(error))),
+        },
+    }
 }
 
 /// The message stored earlier under `message`'s `(sender, client_msg_id)`: a retry's answer.

@@ -37,3 +37,53 @@ async fn a_message_the_database_refuses_fails_alone_and_burns_no_seq() {
     assert_eq!(seqs, (1..=101).collect::<Vec<u64>>(), "no gaps, no duplicates");
     assert_eq!(store.conversation(id).await.unwrap().unwrap().last_seq, 101);
 }
+
+/// A batch locks its conversations before it appends, and the append reads the members
+/// once it holds the locks: a member added by a transaction that held the lock while the
+/// batch waited is among the recipients of the message numbered after it. Were the append
+/// to run before the lock, or within the locking statement's snapshot, the new member
+/// would be missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_waits_for_the_conversation_lock_and_reads_the_members_after_it() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+
+    let Some(database) = TestDatabase::create().await else {
+        return;
+    };
+    let store = database.store(8).await;
+    let (a, b, late) = (user(&store, "a").await, user(&store, "b").await, user(&store, "late").await);
+    let id = group(&store, &[a, b]).await;
+    // The conversation's writer has prepared its statements: the append is then sent at
+    // once, not after a round trip to prepare it.
+    store.insert_message(text(id, b, Some(new_id()))).await.unwrap();
+
+    // Another writer holds the conversation's lock and adds a member meanwhile.
+    let mut other = AsyncPgConnection::establish(&database.url).await.unwrap();
+    other
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM conversations WHERE id = '{conversation}' FOR UPDATE;
+             INSERT INTO conversation_members (conversation_id, user_id, role, joined_at)
+             VALUES ('{conversation}', '{late}', 'member', now())",
+            conversation = id.0,
+            late = late.0,
+        ))
+        .await
+        .unwrap();
+    let send = tokio::spawn({
+        let store = store.clone();
+        async move { store.insert_message(text(id, a, Some(new_id()))).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!send.is_finished(), "the send must wait for the conversation's lock");
+    other.batch_execute("COMMIT").await.unwrap();
+
+    match send.await.unwrap().unwrap() {
+        InsertOutcome::Inserted { mut members, .. } => {
+            members.sort_by_key(|m| m.0);
+            let mut expected = vec![a, b, late];
+            expected.sort_by_key(|m| m.0);
+            assert_eq!(members, expected, "the member added under the lock receives the message");
+        }
+        other => panic!("the message must be stored, got {other:?}"),
+    }
+}
