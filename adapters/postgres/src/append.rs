@@ -72,7 +72,7 @@ pub(crate) async fn append(conn: &mut AsyncPgConnection, message: &NewMessage) -
 /// the row is left out of both lists too, but its seq was taken: the caller must roll back
 /// when the lists do not account for every row. Messages are numbered in the order of
 /// `rows`. With messages of several conversations, the caller must first lock them
-/// (`begin_and_lock`), so that two such appends cannot deadlock. It takes the connection
+/// (`lock_conversations`), so that two such appends cannot deadlock. It takes the connection
 /// shared, so that it can be sent behind another statement without waiting for that one's
 /// answer (diesel-async pipelines the requests of one connection that are polled together).
 pub(crate) async fn append_rows(
@@ -105,27 +105,17 @@ pub(crate) async fn append_rows(
     Ok(Appended { stored, taken })
 }
 
-/// The simple-protocol text that opens a transaction and locks the given conversations,
-/// sorted, so that two batches sharing conversations take them in the same order and
-/// cannot deadlock. One text for both, so that one message carries them and a statement
-/// pipelined behind it runs inside the transaction, after the locks. The ids are written
-/// into the text (the simple protocol has no parameters); a `Uuid` formats as hex digits
-/// and dashes only, so nothing else can get into the SQL.
-pub(crate) fn begin_and_lock(mut ids: Vec<uuid::Uuid>) -> String {
+/// Locks the given conversations, sorted, so that two batches sharing conversations take
+/// them in the same order and cannot deadlock; returns the ones that exist. It takes the
+/// connection shared, as `append_rows` does, so that the two can be pipelined.
+pub(crate) async fn lock_conversations(
+    conn: &AsyncPgConnection,
+    mut ids: Vec<uuid::Uuid>,
+) -> Result<Vec<uuid::Uuid>, diesel::result::Error> {
     ids.sort_unstable();
     ids.dedup();
-    let mut sql = String::with_capacity(96 + ids.len() * 40);
-    sql.push_str("BEGIN; SELECT 1 FROM conversations WHERE id IN (");
-    for (n, id) in ids.iter().enumerate() {
-        if n > 0 {
-            sql.push(',');
-        }
-        sql.push('\'');
-        sql.push_str(&id.hyphenated().to_string());
-        sql.push('\'');
-    }
-    sql.push_str(") ORDER BY id FOR UPDATE");
-    sql
+    let mut shared = conn;
+    LockConversations { ids }.get_results(&mut shared).await
 }
 
 /// The whole append in one statement (`APPEND_HEAD`, the arrays, `APPEND_TAIL`). `input`
@@ -240,6 +230,29 @@ impl QueryFragment<Pg> for AppendMessages {
         out.push_sql(", ");
         out.push_bind_param::<Array<Timestamptz>, _>(&self.created_ats)?;
         out.push_sql(APPEND_TAIL);
+        Ok(())
+    }
+}
+
+/// `SELECT id FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE`.
+struct LockConversations {
+    ids: Vec<uuid::Uuid>,
+}
+
+impl QueryId for LockConversations {
+    type QueryId = LockConversations;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for LockConversations {
+    type SqlType = Uuid;
+}
+
+impl QueryFragment<Pg> for LockConversations {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("SELECT id FROM conversations WHERE id = ANY(");
+        out.push_bind_param::<Array<Uuid>, _>(&self.ids)?;
+        out.push_sql(") ORDER BY id FOR UPDATE");
         Ok(())
     }
 }

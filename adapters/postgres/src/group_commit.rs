@@ -19,7 +19,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::pooled_connection::bb8::Pool;
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 
-use crate::append::{Appended, Stored, append_rows, begin_and_lock};
+use crate::append::{Appended, Stored, append_rows, lock_conversations};
 use crate::batch::{Batches, Connection, Shape};
 use crate::error::{from_diesel, from_pool};
 use crate::rows::MessageRow;
@@ -130,14 +130,18 @@ enum Together {
 /// concurrent transaction, its conversation gone, a constraint refusing it) rolls the whole
 /// transaction back.
 ///
-/// Two round trips: the `BEGIN` and the locks go in one simple-protocol message with the
-/// append pipelined behind it, then `COMMIT` (or `ROLLBACK`). Postgres runs a connection's
-/// requests in order, so the append runs inside the transaction, after the locks, with a
-/// snapshot of its own taken once they are held (so the members it reads are those at its
-/// seqs). If the locking statement fails, the transaction is aborted and the append fails
-/// with it. Until it is settled, the transaction is unknown to diesel: were this future
-/// dropped half-way, the connection would go back to the writers' own pool inside it, and
-/// only the runtime's shutdown drops a writer.
+/// Two round trips: `BEGIN`, the locks and the append are sent at once (pipelined), then
+/// `COMMIT` (or `ROLLBACK`). Postgres runs a connection's requests in the order they were
+/// sent, so the append runs inside the transaction once the locks are held, with a
+/// snapshot of its own taken then (so the members it reads are those at its seqs); if the
+/// locking fails, the transaction is aborted and the append fails with it. The requests go
+/// out in the order they are polled (`biased`): `BEGIN` is sent on its first poll, and the
+/// two statements take the connection's statement cache in turn (diesel-async holds it
+/// while it prepares one), so the append is sent after the locks even when one of them
+/// must be prepared first. A test checks the order both ways (`tests/group_commit.rs`).
+/// Until it is settled, the transaction is unknown to diesel: were this future dropped
+/// half-way, the connection would go back to the writers' own pool inside it, and only
+/// the runtime's shutdown drops a writer.
 async fn write_together(
     conn: &mut AsyncPgConnection,
     messages: &[&NewMessage],
@@ -169,17 +173,21 @@ async fn write_together(
 /// Appends `rows` in a transaction of their own and commits it (see `write_together`).
 async fn commit_rows(conn: &mut AsyncPgConnection, rows: Vec<MessageRow>) -> Result<Appended, Together> {
     let expected = rows.len();
-    let lock = begin_and_lock(rows.iter().map(|row| row.conversation_id).collect());
+    let ids = rows.iter().map(|row| row.conversation_id).collect();
     let settled = {
-        let mut shared: &AsyncPgConnection = conn;
-        // `biased`: polled in this order, so the locks are sent first.
-        let (locked, appended) = tokio::join!(biased; shared.batch_execute(&lock), append_rows(&*conn, rows));
-        match (locked, appended) {
-            (Ok(()), Ok(appended)) if appended.stored.len() + appended.taken.len() == expected => Ok(appended),
+        let mut begin: &AsyncPgConnection = conn;
+        let (began, locked, appended) = tokio::join!(
+            biased;
+            begin.batch_execute("BEGIN"),
+            lock_conversations(conn, ids),
+            append_rows(conn, rows),
+        );
+        match (began, locked, appended) {
+            (Ok(()), Ok(_), Ok(appended)) if appended.stored.len() + appended.taken.len() == expected => Ok(appended),
             // A row left out of both lists: its conversation is gone, or a concurrent
             // transaction stored its key after it took a seq.
-            (Ok(()), Ok(_)) => Err(None),
-            (Err(error), _) | (Ok(()), Err(error)) => Err(Some(error)),
+            (Ok(()), Ok(_), Ok(_)) => Err(None),
+            (Err(error), _, _) | (Ok(()), Err(error), _) | (Ok(()), Ok(_), Err(error)) => Err(Some(error)),
         }
     };
     match settled {

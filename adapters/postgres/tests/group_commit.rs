@@ -42,9 +42,19 @@ async fn a_message_the_database_refuses_fails_alone_and_burns_no_seq() {
 /// once it holds the locks: a member added by a transaction that held the lock while the
 /// batch waited is among the recipients of the message numbered after it. Were the append
 /// to run before the lock, or within the locking statement's snapshot, the new member
-/// would be missing.
+/// would be missing. Both with the writer's statements prepared already and with a fresh
+/// writer, which prepares them in this batch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_waits_for_the_conversation_lock_and_reads_the_members_after_it() {
+    members_read_after_the_lock(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_writer_also_appends_only_after_the_lock() {
+    members_read_after_the_lock(false).await;
+}
+
+async fn members_read_after_the_lock(prepared: bool) {
     use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 
     let Some(database) = TestDatabase::create().await else {
@@ -53,9 +63,11 @@ async fn a_batch_waits_for_the_conversation_lock_and_reads_the_members_after_it(
     let store = database.store(8).await;
     let (a, b, late) = (user(&store, "a").await, user(&store, "b").await, user(&store, "late").await);
     let id = group(&store, &[a, b]).await;
-    // The conversation's writer has prepared its statements: the append is then sent at
-    // once, not after a round trip to prepare it.
-    store.insert_message(text(id, b, Some(new_id()))).await.unwrap();
+    if prepared {
+        // The conversation's writer has prepared its statements: they are then sent at
+        // once, not after a round trip to prepare them.
+        store.insert_message(text(id, b, Some(new_id()))).await.unwrap();
+    }
 
     // Another writer holds the conversation's lock and adds a member meanwhile.
     let mut other = AsyncPgConnection::establish(&database.url).await.unwrap();
