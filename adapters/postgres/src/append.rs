@@ -28,6 +28,7 @@ pub(crate) struct Stored {
 }
 
 /// What one append did with its rows.
+#[derive(Default)]
 pub(crate) struct Appended {
     pub stored: Vec<Stored>,
     /// Ids of the rows left out because their `(sender, client_msg_id)` was already stored.
@@ -106,16 +107,17 @@ pub(crate) async fn append_rows(
 }
 
 /// Locks the given conversations, sorted, so that two batches sharing conversations take
-/// them in the same order and cannot deadlock; returns the ones that exist. It takes the
-/// connection shared, as `append_rows` does, so that the two can be pipelined.
+/// them in the same order and cannot deadlock. A missing conversation is not an error here:
+/// the append leaves its rows out, and the caller sees that. It takes the connection
+/// shared, as `append_rows` does, so that the two can be pipelined.
 pub(crate) async fn lock_conversations(
     conn: &AsyncPgConnection,
     mut ids: Vec<uuid::Uuid>,
-) -> Result<Vec<uuid::Uuid>, diesel::result::Error> {
+) -> Result<(), diesel::result::Error> {
     ids.sort_unstable();
     ids.dedup();
     let mut shared = conn;
-    LockConversations { ids }.get_results(&mut shared).await
+    LockConversations { ids }.execute(&mut shared).await.map(drop)
 }
 
 /// The whole append in one statement (`APPEND_HEAD`, the arrays, `APPEND_TAIL`). `input`
@@ -242,10 +244,6 @@ struct LockConversations {
 impl QueryId for LockConversations {
     type QueryId = LockConversations;
     const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl Query for LockConversations {
-    type SqlType = Uuid;
 }
 
 impl QueryFragment<Pg> for LockConversations {

@@ -148,11 +148,7 @@ async fn write_together(
 ) -> Result<Vec<Result<InsertOutcome, RepoError>>, Together> {
     let rows: Vec<Result<MessageRow, RepoError>> = messages.iter().map(|m| MessageRow::from_new(m, 0)).collect();
     let valid: Vec<MessageRow> = rows.iter().flatten().cloned().collect();
-    let appended = if valid.is_empty() {
-        Appended { stored: Vec::new(), taken: Vec::new() }
-    } else {
-        commit_rows(conn, valid).await?
-    };
+    let appended = if valid.is_empty() { Appended::default() } else { commit_rows(conn, valid).await? };
     let mut by_id: HashMap<uuid::Uuid, Stored> = appended.stored.into_iter().map(|s| (s.message.id.0, s)).collect();
     let taken: HashSet<uuid::Uuid> = appended.taken.into_iter().collect();
     let mut outcomes = Vec::with_capacity(messages.len());
@@ -183,11 +179,11 @@ async fn commit_rows(conn: &mut AsyncPgConnection, rows: Vec<MessageRow>) -> Res
             append_rows(conn, rows),
         );
         match (began, locked, appended) {
-            (Ok(()), Ok(_), Ok(appended)) if appended.stored.len() + appended.taken.len() == expected => Ok(appended),
+            (Ok(()), Ok(()), Ok(appended)) if appended.stored.len() + appended.taken.len() == expected => Ok(appended),
             // A row left out of both lists: its conversation is gone, or a concurrent
             // transaction stored its key after it took a seq.
-            (Ok(()), Ok(_), Ok(_)) => Err(None),
-            (Err(error), _, _) | (Ok(()), Err(error), _) | (Ok(()), Ok(_), Err(error)) => Err(Some(error)),
+            (Ok(()), Ok(()), Ok(_)) => Err(None),
+            (Err(error), _, _) | (Ok(()), Err(error), _) | (Ok(()), Ok(()), Err(error)) => Err(Some(error)),
         }
     };
     match settled {
