@@ -7,7 +7,7 @@ use chat_core::domain::Timestamp;
 use chat_core::domain::conversation::{
     Conversation, ConversationKind, ConversationSummary, Member, Mute, Role, unread_count,
 };
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::ids::{ConversationId, UserId};
 use chat_core::domain::message::{Message, MessageKind, NewMessage};
 use chat_core::ports::{
@@ -23,7 +23,7 @@ impl ConversationRepo for MemoryStore {
         &self,
         conversation: Conversation,
         members: [Member; 2],
-    ) -> Result<DirectOutcome, RepoError> {
+    ) -> Result<DirectOutcome, PortError> {
         let mut state = self.state.lock();
         let pair = ordered_pair(members[0].user_id, members[1].user_id);
         if let Some(existing) = state.direct_pairs.get(&pair).and_then(|id| state.conversations.get(id)) {
@@ -39,24 +39,24 @@ impl ConversationRepo for MemoryStore {
         conversation: Conversation,
         members: Vec<Member>,
         announcement: NewMessage,
-    ) -> Result<(Conversation, Message), RepoError> {
+    ) -> Result<(Conversation, Message), PortError> {
         let mut state = self.state.lock();
         let id = conversation.id;
         insert_conversation(&mut state, conversation, members);
-        let message = state.append(announcement).ok_or_else(|| RepoError::Internal("group vanished".into()))?;
+        let message = state.append(announcement).ok_or_else(|| PortError::Internal("group vanished".into()))?;
         Ok((stored_conversation(&state, id)?, message))
     }
 
-    async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, RepoError> {
+    async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, PortError> {
         Ok(self.state.lock().conversations.get(&id).map(|stored| stored.conversation.clone()))
     }
 
-    async fn member(&self, id: ConversationId, user: UserId) -> Result<Option<Member>, RepoError> {
+    async fn member(&self, id: ConversationId, user: UserId) -> Result<Option<Member>, PortError> {
         let state = self.state.lock();
         Ok(state.conversations.get(&id).and_then(|stored| stored.members.get(&user)).cloned())
     }
 
-    async fn write_context(&self, id: ConversationId, writer: UserId) -> Result<Option<WriteContext>, RepoError> {
+    async fn write_context(&self, id: ConversationId, writer: UserId) -> Result<Option<WriteContext>, PortError> {
         let state = self.state.lock();
         let Some(stored) = state.conversations.get(&id) else { return Ok(None) };
         let Some(member) = stored.members.get(&writer).cloned() else { return Ok(None) };
@@ -76,7 +76,7 @@ impl ConversationRepo for MemoryStore {
         Ok(Some(WriteContext { member, kind, peer }))
     }
 
-    async fn members(&self, id: ConversationId) -> Result<Vec<Member>, RepoError> {
+    async fn members(&self, id: ConversationId) -> Result<Vec<Member>, PortError> {
         let state = self.state.lock();
         let mut members: Vec<Member> =
             state.conversations.get(&id).map(|s| s.members.values().cloned().collect()).unwrap_or_default();
@@ -84,7 +84,7 @@ impl ConversationRepo for MemoryStore {
         Ok(members)
     }
 
-    async fn member_ids(&self, id: ConversationId) -> Result<Vec<UserId>, RepoError> {
+    async fn member_ids(&self, id: ConversationId) -> Result<Vec<UserId>, PortError> {
         let state = self.state.lock();
         Ok(state.conversations.get(&id).map(|s| s.members.keys().copied().collect()).unwrap_or_default())
     }
@@ -93,7 +93,7 @@ impl ConversationRepo for MemoryStore {
         &self,
         change: MembershipChange,
         announcement: NewMessage,
-    ) -> Result<MembershipOutcome, RepoError> {
+    ) -> Result<MembershipOutcome, PortError> {
         let mut state = self.state.lock();
         let Some(stored) = state.conversations.get_mut(&change.conversation_id) else {
             return Ok(MembershipOutcome::NotFound);
@@ -115,12 +115,12 @@ impl ConversationRepo for MemoryStore {
         for member in change.add {
             state.add_member(member);
         }
-        let announcement = state.append(announcement).ok_or_else(|| RepoError::Internal("group vanished".into()))?;
+        let announcement = state.append(announcement).ok_or_else(|| PortError::Internal("group vanished".into()))?;
         let conversation = stored_conversation(&state, change.conversation_id)?;
         Ok(MembershipOutcome::Applied { conversation, announcement })
     }
 
-    async fn list_conversations(&self, user: UserId, query: ListQuery) -> Result<Vec<ConversationSummary>, RepoError> {
+    async fn list_conversations(&self, user: UserId, query: ListQuery) -> Result<Vec<ConversationSummary>, PortError> {
         let state = self.state.lock();
         let Some(ids) = state.conversations_of.get(&user) else {
             return Ok(Vec::new());
@@ -141,7 +141,7 @@ impl ConversationRepo for MemoryStore {
         &self,
         user: UserId,
         conversations: &[ConversationId],
-    ) -> Result<Vec<(ConversationId, UserId)>, RepoError> {
+    ) -> Result<Vec<(ConversationId, UserId)>, PortError> {
         let state = self.state.lock();
         Ok(conversations
             .iter()
@@ -152,7 +152,7 @@ impl ConversationRepo for MemoryStore {
             .collect())
     }
 
-    async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, RepoError> {
+    async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, PortError> {
         let state = self.state.lock();
         let mut contacts: Vec<UserId> = state
             .conversations_of
@@ -168,7 +168,7 @@ impl ConversationRepo for MemoryStore {
         Ok(contacts)
     }
 
-    async fn share_conversation(&self, a: UserId, b: UserId) -> Result<bool, RepoError> {
+    async fn share_conversation(&self, a: UserId, b: UserId) -> Result<bool, PortError> {
         let state = self.state.lock();
         let (Some(of_a), Some(of_b)) = (state.conversations_of.get(&a), state.conversations_of.get(&b)) else {
             return Ok(false);
@@ -176,7 +176,7 @@ impl ConversationRepo for MemoryStore {
         Ok(of_a.iter().any(|id| of_b.contains(id)))
     }
 
-    async fn conversation_seqs(&self, user: UserId) -> Result<Vec<ConversationCursor>, RepoError> {
+    async fn conversation_seqs(&self, user: UserId) -> Result<Vec<ConversationCursor>, PortError> {
         let state = self.state.lock();
         let ids = state.conversations_of.get(&user).into_iter().flatten();
         Ok(ids
@@ -189,15 +189,15 @@ impl ConversationRepo for MemoryStore {
             .collect())
     }
 
-    async fn mark_read(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, RepoError> {
+    async fn mark_read(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, PortError> {
         Ok(raise_mark(&mut self.state.lock(), id, user, seq, |member| &mut member.read_seq))
     }
 
-    async fn mark_delivered(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, RepoError> {
+    async fn mark_delivered(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, PortError> {
         Ok(raise_mark(&mut self.state.lock(), id, user, seq, |member| &mut member.delivered_seq))
     }
 
-    async fn set_mute(&self, id: ConversationId, user: UserId, mute: Option<Mute>) -> Result<(), RepoError> {
+    async fn set_mute(&self, id: ConversationId, user: UserId, mute: Option<Mute>) -> Result<(), PortError> {
         let mut state = self.state.lock();
         if let Some(member) = state.conversations.get_mut(&id).and_then(|s| s.members.get_mut(&user)) {
             member.mute = mute;
@@ -211,7 +211,7 @@ impl ConversationRepo for MemoryStore {
         user: UserId,
         pinned_at: Option<Timestamp>,
         max_pinned: usize,
-    ) -> Result<PinOutcome, RepoError> {
+    ) -> Result<PinOutcome, PortError> {
         let mut state = self.state.lock();
         if pinned_at.is_some() {
             let pinned = state
@@ -254,12 +254,12 @@ fn insert_conversation(state: &mut State, mut conversation: Conversation, member
     }
 }
 
-fn stored_conversation(state: &State, id: ConversationId) -> Result<Conversation, RepoError> {
+fn stored_conversation(state: &State, id: ConversationId) -> Result<Conversation, PortError> {
     state
         .conversations
         .get(&id)
         .map(|s| s.conversation.clone())
-        .ok_or_else(|| RepoError::Internal(format!("conversation {id} vanished")))
+        .ok_or_else(|| PortError::Internal(format!("conversation {id} vanished")))
 }
 
 fn summary(stored: &StoredConversation, member: &Member) -> ConversationSummary {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::event::Delivery;
 use chat_core::ports::{EventBus, EventSink};
 use parking_lot::RwLock;
@@ -21,7 +21,7 @@ impl MemoryEventBus {
 
 #[async_trait]
 impl EventBus for MemoryEventBus {
-    async fn publish(&self, delivery: Delivery) -> Result<(), RepoError> {
+    async fn publish(&self, delivery: Delivery) -> Result<(), PortError> {
         for sink in self.sinks.read().iter() {
             sink.deliver(&delivery);
         }

@@ -1,7 +1,7 @@
 //! In-memory adapters are always ready; they still report, so `/ready` names them.
 
 use async_trait::async_trait;
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::ports::HealthCheck;
 
 use crate::{MemoryEventBus, MemoryPresence, MemoryRateLimiter, MemoryStore};
@@ -16,7 +16,7 @@ macro_rules! always_ready {
             fn adapter(&self) -> &'static str {
                 "memory"
             }
-            async fn check(&self) -> Result<(), RepoError> {
+            async fn check(&self) -> Result<(), PortError> {
                 Ok(())
             }
         }

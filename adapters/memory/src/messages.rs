@@ -1,7 +1,7 @@
 //! `MessageRepo` in memory.
 
 use async_trait::async_trait;
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::ids::{ClientMsgId, ConversationId, MessageId, UserId};
 use chat_core::domain::message::{Message, NewMessage, apply_reaction};
 use chat_core::ports::{HistoryPage, InsertOutcome, MessageRepo, MessageUpdate};
@@ -10,7 +10,7 @@ use crate::store::MemoryStore;
 
 #[async_trait]
 impl MessageRepo for MemoryStore {
-    async fn insert_message(&self, message: NewMessage) -> Result<InsertOutcome, RepoError> {
+    async fn insert_message(&self, message: NewMessage) -> Result<InsertOutcome, PortError> {
         let mut state = self.state.lock();
         if let Some(client_msg_id) = message.client_msg_id {
             let existing = state.by_client_id.get(&(message.sender_id, client_msg_id)).copied();
@@ -21,13 +21,13 @@ impl MessageRepo for MemoryStore {
         let conversation = message.conversation_id;
         let message = state
             .append(message)
-            .ok_or_else(|| RepoError::Internal(format!("conversation {conversation} does not exist")))?;
+            .ok_or_else(|| PortError::Internal(format!("conversation {conversation} does not exist")))?;
         let members =
             state.conversations.get(&conversation).map(|c| c.members.keys().copied().collect()).unwrap_or_default();
         Ok(InsertOutcome::Inserted { message, members })
     }
 
-    async fn message(&self, id: MessageId) -> Result<Option<Message>, RepoError> {
+    async fn message(&self, id: MessageId) -> Result<Option<Message>, PortError> {
         Ok(self.state.lock().message(id).cloned())
     }
 
@@ -35,7 +35,7 @@ impl MessageRepo for MemoryStore {
         &self,
         sender: UserId,
         client_msg_id: ClientMsgId,
-    ) -> Result<Option<Message>, RepoError> {
+    ) -> Result<Option<Message>, PortError> {
         let state = self.state.lock();
         let id = state.by_client_id.get(&(sender, client_msg_id)).copied();
         Ok(id.and_then(|id| state.message(id)).cloned())
@@ -46,7 +46,7 @@ impl MessageRepo for MemoryStore {
         conversation: ConversationId,
         viewer: UserId,
         page: HistoryPage,
-    ) -> Result<Vec<Message>, RepoError> {
+    ) -> Result<Vec<Message>, PortError> {
         let state = self.state.lock();
         let Some(stored) = state.conversations.get(&conversation) else {
             return Ok(Vec::new());
@@ -74,7 +74,7 @@ impl MessageRepo for MemoryStore {
         Ok(page)
     }
 
-    async fn update_message(&self, id: MessageId, update: MessageUpdate) -> Result<Option<Message>, RepoError> {
+    async fn update_message(&self, id: MessageId, update: MessageUpdate) -> Result<Option<Message>, PortError> {
         let mut state = self.state.lock();
         let Some(&(conversation, _)) = state.message_at.get(&id) else {
             return Ok(None);
@@ -109,7 +109,7 @@ impl MessageRepo for MemoryStore {
         viewer: UserId,
         after_change_seq: u64,
         limit: usize,
-    ) -> Result<Vec<Message>, RepoError> {
+    ) -> Result<Vec<Message>, PortError> {
         let state = self.state.lock();
         let Some(stored) = state.conversations.get(&conversation) else {
             return Ok(Vec::new());
@@ -125,7 +125,7 @@ impl MessageRepo for MemoryStore {
         Ok(changed)
     }
 
-    async fn hide_message(&self, id: MessageId, user: UserId) -> Result<(), RepoError> {
+    async fn hide_message(&self, id: MessageId, user: UserId) -> Result<(), PortError> {
         self.state.lock().hidden.insert((id, user));
         Ok(())
     }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::ids::{SessionId, UserId};
 use chat_core::domain::{Duration, Timestamp};
 use chat_core::ports::{PresenceStatus, PresenceStore};
@@ -46,14 +46,14 @@ impl PresenceStore for MemoryPresence {
         session: SessionId,
         now: Timestamp,
         ttl: Duration,
-    ) -> Result<bool, RepoError> {
+    ) -> Result<bool, PortError> {
         let mut state = self.state.lock();
         let was_online = state.prune(user, now);
         state.sessions.entry(user).or_default().insert(session, now + ttl);
         Ok(!was_online)
     }
 
-    async fn session_ended(&self, user: UserId, session: SessionId, now: Timestamp) -> Result<bool, RepoError> {
+    async fn session_ended(&self, user: UserId, session: SessionId, now: Timestamp) -> Result<bool, PortError> {
         let mut state = self.state.lock();
         let Some(sessions) = state.sessions.get_mut(&user) else {
             return Ok(false);
@@ -69,7 +69,7 @@ impl PresenceStore for MemoryPresence {
         Ok(true)
     }
 
-    async fn take_expired(&self, now: Timestamp) -> Result<Vec<(UserId, Timestamp)>, RepoError> {
+    async fn take_expired(&self, now: Timestamp) -> Result<Vec<(UserId, Timestamp)>, PortError> {
         let mut state = self.state.lock();
         let mut expired = Vec::new();
         for (user, sessions) in &state.sessions {
@@ -85,7 +85,7 @@ impl PresenceStore for MemoryPresence {
         Ok(expired)
     }
 
-    async fn status(&self, users: &[UserId], now: Timestamp) -> Result<Vec<(UserId, PresenceStatus)>, RepoError> {
+    async fn status(&self, users: &[UserId], now: Timestamp) -> Result<Vec<(UserId, PresenceStatus)>, PortError> {
         let state = self.state.lock();
         Ok(users
             .iter()

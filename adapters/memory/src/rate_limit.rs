@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chat_core::domain::Timestamp;
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::rate_limit::{Quota, RateDecision, gcra};
 use chat_core::ports::RateLimitStore;
 use parking_lot::Mutex;
@@ -32,7 +32,7 @@ impl MemoryRateLimiter {
 
 #[async_trait]
 impl RateLimitStore for MemoryRateLimiter {
-    async fn check(&self, key: &str, quota: Quota, now: Timestamp) -> Result<RateDecision, RepoError> {
+    async fn check(&self, key: &str, quota: Quota, now: Timestamp) -> Result<RateDecision, PortError> {
         let now_ms = now.timestamp_millis();
         let mut state = self.state.lock();
         state.checks += 1;

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chat_core::domain::Timestamp;
 use chat_core::domain::account::{Session, TokenHash};
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::ids::{SessionId, UserId};
 use chat_core::ports::{NewSession, RotateOutcome, SessionRepo};
 
@@ -11,14 +11,14 @@ use crate::store::MemoryStore;
 
 #[async_trait]
 impl SessionRepo for MemoryStore {
-    async fn create_session(&self, new: NewSession) -> Result<(), RepoError> {
+    async fn create_session(&self, new: NewSession) -> Result<(), PortError> {
         let mut state = self.state.lock();
         state.refresh_current.insert(new.refresh_hash.0, new.session.id);
         state.sessions.insert(new.session.id, new.session);
         Ok(())
     }
 
-    async fn session(&self, id: SessionId) -> Result<Option<Session>, RepoError> {
+    async fn session(&self, id: SessionId) -> Result<Option<Session>, PortError> {
         Ok(self.state.lock().sessions.get(&id).cloned())
     }
 
@@ -28,7 +28,7 @@ impl SessionRepo for MemoryStore {
         replacement: TokenHash,
         now: Timestamp,
         expires_at: Timestamp,
-    ) -> Result<RotateOutcome, RepoError> {
+    ) -> Result<RotateOutcome, PortError> {
         let mut state = self.state.lock();
         if let Some(session_id) = state.refresh_rotated.get(&presented.0).copied() {
             if let Some(session) = state.sessions.get_mut(&session_id) {
@@ -50,14 +50,14 @@ impl SessionRepo for MemoryStore {
         Ok(RotateOutcome::Rotated(session))
     }
 
-    async fn revoke_session(&self, id: SessionId, now: Timestamp) -> Result<(), RepoError> {
+    async fn revoke_session(&self, id: SessionId, now: Timestamp) -> Result<(), PortError> {
         if let Some(session) = self.state.lock().sessions.get_mut(&id) {
             session.revoked_at.get_or_insert(now);
         }
         Ok(())
     }
 
-    async fn revoke_all_sessions(&self, user: UserId, now: Timestamp) -> Result<Vec<SessionId>, RepoError> {
+    async fn revoke_all_sessions(&self, user: UserId, now: Timestamp) -> Result<Vec<SessionId>, PortError> {
         let mut state = self.state.lock();
         let revoked = state
             .sessions

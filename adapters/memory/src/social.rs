@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chat_core::domain::Timestamp;
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::ids::{FriendRequestId, UserId};
 use chat_core::domain::social::{Block, FriendRequest, Friendship, RequestStatus};
 use chat_core::ports::{SendRequestOutcome, SocialRepo};
@@ -51,7 +51,7 @@ impl SocialState {
 
 #[async_trait]
 impl SocialRepo for MemoryStore {
-    async fn send_friend_request(&self, request: FriendRequest) -> Result<SendRequestOutcome, RepoError> {
+    async fn send_friend_request(&self, request: FriendRequest) -> Result<SendRequestOutcome, PortError> {
         let mut state = self.state.lock();
         let social = &mut state.social;
         if social.blocked(request.from_user, request.to_user) || social.blocked(request.to_user, request.from_user) {
@@ -75,7 +75,7 @@ impl SocialRepo for MemoryStore {
         Ok(SendRequestOutcome::Sent(request))
     }
 
-    async fn friend_request(&self, id: FriendRequestId) -> Result<Option<FriendRequest>, RepoError> {
+    async fn friend_request(&self, id: FriendRequestId) -> Result<Option<FriendRequest>, PortError> {
         Ok(self.state.lock().social.requests.get(&id).cloned())
     }
 
@@ -84,7 +84,7 @@ impl SocialRepo for MemoryStore {
         id: FriendRequestId,
         status: RequestStatus,
         now: Timestamp,
-    ) -> Result<Option<FriendRequest>, RepoError> {
+    ) -> Result<Option<FriendRequest>, PortError> {
         let mut state = self.state.lock();
         let social = &mut state.social;
         let Some((from, to)) =
@@ -107,7 +107,7 @@ impl SocialRepo for MemoryStore {
         Ok(Some(answered))
     }
 
-    async fn pending_requests(&self, user: UserId, incoming: bool) -> Result<Vec<FriendRequest>, RepoError> {
+    async fn pending_requests(&self, user: UserId, incoming: bool) -> Result<Vec<FriendRequest>, PortError> {
         let state = self.state.lock();
         let mut requests: Vec<FriendRequest> = state
             .social
@@ -121,21 +121,21 @@ impl SocialRepo for MemoryStore {
         Ok(requests)
     }
 
-    async fn friends(&self, user: UserId) -> Result<Vec<Friendship>, RepoError> {
+    async fn friends(&self, user: UserId) -> Result<Vec<Friendship>, PortError> {
         let state = self.state.lock();
         let friends = state.social.friends.get(&user).into_iter().flatten();
         Ok(friends.map(|(friend, since)| Friendship { friend: *friend, since: *since }).collect())
     }
 
-    async fn are_friends(&self, a: UserId, b: UserId) -> Result<bool, RepoError> {
+    async fn are_friends(&self, a: UserId, b: UserId) -> Result<bool, PortError> {
         Ok(self.state.lock().social.are_friends(a, b))
     }
 
-    async fn unfriend(&self, a: UserId, b: UserId) -> Result<bool, RepoError> {
+    async fn unfriend(&self, a: UserId, b: UserId) -> Result<bool, PortError> {
         Ok(self.state.lock().social.unfriend(a, b))
     }
 
-    async fn block(&self, blocker: UserId, blocked: UserId, now: Timestamp) -> Result<(), RepoError> {
+    async fn block(&self, blocker: UserId, blocked: UserId, now: Timestamp) -> Result<(), PortError> {
         let mut state = self.state.lock();
         let social = &mut state.social;
         social.blocks.entry(blocker).or_default().entry(blocked).or_insert(now);
@@ -151,12 +151,12 @@ impl SocialRepo for MemoryStore {
         Ok(())
     }
 
-    async fn unblock(&self, blocker: UserId, blocked: UserId) -> Result<bool, RepoError> {
+    async fn unblock(&self, blocker: UserId, blocked: UserId) -> Result<bool, PortError> {
         let mut state = self.state.lock();
         Ok(state.social.blocks.get_mut(&blocker).and_then(|b| b.remove(&blocked)).is_some())
     }
 
-    async fn blocks(&self, user: UserId) -> Result<Vec<Block>, RepoError> {
+    async fn blocks(&self, user: UserId) -> Result<Vec<Block>, PortError> {
         let state = self.state.lock();
         let mut blocks: Vec<Block> = state
             .social
@@ -170,12 +170,12 @@ impl SocialRepo for MemoryStore {
         Ok(blocks)
     }
 
-    async fn blocked_between(&self, a: UserId, b: UserId) -> Result<bool, RepoError> {
+    async fn blocked_between(&self, a: UserId, b: UserId) -> Result<bool, PortError> {
         let state = self.state.lock();
         Ok(state.social.blocked(a, b) || state.social.blocked(b, a))
     }
 
-    async fn hidden_from(&self, user: UserId) -> Result<HashSet<UserId>, RepoError> {
+    async fn hidden_from(&self, user: UserId) -> Result<HashSet<UserId>, PortError> {
         let state = self.state.lock();
         let mut hidden: HashSet<UserId> =
             state.social.blocks.get(&user).into_iter().flatten().map(|(u, _)| *u).collect();

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use std::collections::HashSet;
 
 use chat_core::domain::account::{Credentials, Phone, User, Username};
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::ids::UserId;
 use chat_core::domain::social::fold_for_search;
 use chat_core::ports::{UserConflict, UserRepo};
@@ -13,7 +13,7 @@ use crate::store::{MemoryStore, StoredUser};
 
 #[async_trait]
 impl UserRepo for MemoryStore {
-    async fn insert_user(&self, user: User, password_hash: String) -> Result<Result<(), UserConflict>, RepoError> {
+    async fn insert_user(&self, user: User, password_hash: String) -> Result<Result<(), UserConflict>, PortError> {
         let mut state = self.state.lock();
         if state.user_by_name.contains_key(user.username.as_str()) {
             return Ok(Err(UserConflict::Username));
@@ -29,16 +29,16 @@ impl UserRepo for MemoryStore {
         Ok(Ok(()))
     }
 
-    async fn user(&self, id: UserId) -> Result<Option<User>, RepoError> {
+    async fn user(&self, id: UserId) -> Result<Option<User>, PortError> {
         Ok(self.state.lock().users.get(&id).map(|stored| stored.user.clone()))
     }
 
-    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, RepoError> {
+    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, PortError> {
         let state = self.state.lock();
         Ok(ids.iter().filter_map(|id| state.users.get(id)).map(|stored| stored.user.clone()).collect())
     }
 
-    async fn credentials(&self, username: &Username) -> Result<Option<Credentials>, RepoError> {
+    async fn credentials(&self, username: &Username) -> Result<Option<Credentials>, PortError> {
         let state = self.state.lock();
         let credentials = state
             .user_by_name
@@ -48,7 +48,7 @@ impl UserRepo for MemoryStore {
         Ok(credentials)
     }
 
-    async fn search_users(&self, folded_query: &str, limit: usize) -> Result<Vec<User>, RepoError> {
+    async fn search_users(&self, folded_query: &str, limit: usize) -> Result<Vec<User>, PortError> {
         let state = self.state.lock();
         let mut found: Vec<(bool, &User)> = state
             .users
@@ -66,13 +66,13 @@ impl UserRepo for MemoryStore {
         Ok(found.into_iter().take(limit).map(|(_, user)| user.clone()).collect())
     }
 
-    async fn users_by_phones(&self, phones: &[Phone]) -> Result<Vec<User>, RepoError> {
+    async fn users_by_phones(&self, phones: &[Phone]) -> Result<Vec<User>, PortError> {
         let state = self.state.lock();
         let ids: HashSet<UserId> = phones.iter().filter_map(|p| state.user_by_phone.get(p.as_str()).copied()).collect();
         Ok(ids.into_iter().filter_map(|id| state.users.get(&id)).map(|stored| stored.user.clone()).collect())
     }
 
-    async fn update_user(&self, user: &User) -> Result<Result<(), UserConflict>, RepoError> {
+    async fn update_user(&self, user: &User) -> Result<Result<(), UserConflict>, PortError> {
         let mut state = self.state.lock();
         let Some(old_phone) = state.users.get(&user.id).map(|stored| stored.user.phone.clone()) else {
             return Ok(Ok(()));

@@ -8,7 +8,7 @@
 //! by diesel-async under that type, however many rows its array parameters hold.
 
 use chat_core::domain::Timestamp;
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::ids::UserId;
 use chat_core::domain::message::{Message, NewMessage};
 use diesel::pg::Pg;
@@ -59,7 +59,7 @@ pub(crate) async fn append(conn: &mut AsyncPgConnection, message: &NewMessage) -
             match exists {
                 Some(_) => Ok(None),
                 None => {
-                    Err(RepoError::Internal(format!("conversation {} does not exist", message.conversation_id)).into())
+                    Err(PortError::Internal(format!("conversation {} does not exist", message.conversation_id)).into())
                 }
             }
         }

@@ -17,7 +17,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use diesel_async::pooled_connection::PoolableConnection;
 use diesel_async::pooled_connection::bb8::{Pool, PooledConnection};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -29,7 +29,7 @@ pub(crate) type Connection = PooledConnection<'static, AsyncPgConnection>;
 
 struct Pending<T, A> {
     request: T,
-    reply: oneshot::Sender<Result<A, RepoError>>,
+    reply: oneshot::Sender<Result<A, PortError>>,
 }
 
 /// The queue to the workers; cheap to clone. When the last clone is dropped, the workers
@@ -58,7 +58,7 @@ impl<T: Send + 'static, A: Send + 'static> Batches<T, A> {
     pub(crate) fn start<F, Fut>(pool: Pool<AsyncPgConnection>, shape: Shape, run: F) -> Batches<T, A>
     where
         F: Fn(Connection, Vec<T>) -> Fut + Clone + Send + Sync + 'static,
-        Fut: Future<Output = (Connection, Vec<Result<A, RepoError>>)> + Send + 'static,
+        Fut: Future<Output = (Connection, Vec<Result<A, PortError>>)> + Send + 'static,
     {
         let lanes: Vec<_> = (0..shape.lanes.max(1))
             .map(|_| {
@@ -77,9 +77,9 @@ impl<T: Send + 'static, A: Send + 'static> Batches<T, A> {
 
     /// Queues a request in the lane of `key` and waits for its answer. If the workers are
     /// gone (the runtime is shutting down), the caller gets `Unavailable` and may retry.
-    pub(crate) async fn call(&self, key: u64, request: T) -> Result<A, RepoError> {
+    pub(crate) async fn call(&self, key: u64, request: T) -> Result<A, PortError> {
         let (reply, answer) = oneshot::channel();
-        let gone = || RepoError::Unavailable("the database worker stopped before answering; retry".into());
+        let gone = || PortError::Unavailable("the database worker stopped before answering; retry".into());
         let lane = usize::try_from(key % self.lanes.len() as u64).unwrap_or(0);
         self.lanes[lane].send(Pending { request, reply }).await.map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
@@ -96,7 +96,7 @@ async fn work<T, A, F, Fut>(
     run: F,
 ) where
     F: Fn(Connection, Vec<T>) -> Fut,
-    Fut: Future<Output = (Connection, Vec<Result<A, RepoError>>)>,
+    Fut: Future<Output = (Connection, Vec<Result<A, PortError>>)>,
 {
     let mut connection: Option<Connection> = None;
     loop {
@@ -136,7 +136,7 @@ async fn work<T, A, F, Fut>(
         for reply in replies {
             let answer = answers
                 .next()
-                .unwrap_or_else(|| Err(RepoError::Internal(format!("a batch of {expected} gave fewer answers"))));
+                .unwrap_or_else(|| Err(PortError::Internal(format!("a batch of {expected} gave fewer answers"))));
             let _ = reply.send(answer);
         }
     }
@@ -148,7 +148,7 @@ async fn work<T, A, F, Fut>(
 /// plan every execution anew: with the statements' joins and CTEs, planning was most of
 /// the CPU of the busiest backends. The statements are written so that their generic plan
 /// is index lookups (see `append.rs` and `write_context.rs`).
-async fn worker_connection(pool: &Pool<AsyncPgConnection>) -> Result<Connection, RepoError> {
+async fn worker_connection(pool: &Pool<AsyncPgConnection>) -> Result<Connection, PortError> {
     let mut conn = pool.get_owned().await.map_err(from_pool)?;
     diesel::sql_query("SET plan_cache_mode = force_generic_plan").execute(&mut *conn).await.map_err(from_diesel)?;
     Ok(conn)

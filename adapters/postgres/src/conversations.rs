@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chat_core::domain::Timestamp;
 use chat_core::domain::conversation::{Conversation, ConversationSummary, Member, Mute, Role, unread_count};
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::ids::{ConversationId, UserId};
 use chat_core::domain::message::{Message, NewMessage};
 use chat_core::ports::{
@@ -29,7 +29,7 @@ impl ConversationRepo for PgStore {
         &self,
         conversation: Conversation,
         members: [Member; 2],
-    ) -> Result<DirectOutcome, RepoError> {
+    ) -> Result<DirectOutcome, PortError> {
         let (a, b) = (members[0].user_id.0, members[1].user_id.0);
         let direct_key = if a <= b { format!("{a}:{b}") } else { format!("{b}:{a}") };
         let mut conn = self.conn().await?;
@@ -69,7 +69,7 @@ impl ConversationRepo for PgStore {
         conversation: Conversation,
         members: Vec<Member>,
         announcement: NewMessage,
-    ) -> Result<(Conversation, Message), RepoError> {
+    ) -> Result<(Conversation, Message), PortError> {
         let mut conn = self.conn().await?;
         let result = conn
             .transaction::<_, TxStop<()>, _>(async |conn| {
@@ -83,10 +83,10 @@ impl ConversationRepo for PgStore {
                 Ok((load_conversation(conn, conversation.id).await?, message))
             })
             .await;
-        settle(result)?.map_err(|()| RepoError::Internal("a new group's announcement collided".into()))
+        settle(result)?.map_err(|()| PortError::Internal("a new group's announcement collided".into()))
     }
 
-    async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, RepoError> {
+    async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, PortError> {
         let mut conn = self.conn().await?;
         let row = conversations::table
             .find(id.0)
@@ -98,7 +98,7 @@ impl ConversationRepo for PgStore {
         row.map(ConversationRow::into_conversation).transpose()
     }
 
-    async fn member(&self, id: ConversationId, user: UserId) -> Result<Option<Member>, RepoError> {
+    async fn member(&self, id: ConversationId, user: UserId) -> Result<Option<Member>, PortError> {
         let mut conn = self.conn().await?;
         let row = conversation_members::table
             .find((id.0, user.0))
@@ -110,11 +110,11 @@ impl ConversationRepo for PgStore {
         row.map(MemberRow::into_member).transpose()
     }
 
-    async fn write_context(&self, id: ConversationId, writer: UserId) -> Result<Option<WriteContext>, RepoError> {
+    async fn write_context(&self, id: ConversationId, writer: UserId) -> Result<Option<WriteContext>, PortError> {
         self.contexts.call(0, (id, writer)).await
     }
 
-    async fn members(&self, id: ConversationId) -> Result<Vec<Member>, RepoError> {
+    async fn members(&self, id: ConversationId) -> Result<Vec<Member>, PortError> {
         let mut conn = self.conn().await?;
         let rows = conversation_members::table
             .filter(conversation_members::conversation_id.eq(id.0))
@@ -127,7 +127,7 @@ impl ConversationRepo for PgStore {
         Ok(members)
     }
 
-    async fn member_ids(&self, id: ConversationId) -> Result<Vec<UserId>, RepoError> {
+    async fn member_ids(&self, id: ConversationId) -> Result<Vec<UserId>, PortError> {
         let mut conn = self.conn().await?;
         let ids: Vec<uuid::Uuid> = conversation_members::table
             .filter(conversation_members::conversation_id.eq(id.0))
@@ -142,7 +142,7 @@ impl ConversationRepo for PgStore {
         &self,
         change: MembershipChange,
         announcement: NewMessage,
-    ) -> Result<MembershipOutcome, RepoError> {
+    ) -> Result<MembershipOutcome, PortError> {
         let mut conn = self.conn().await?;
         let result = conn
             .transaction::<_, TxStop<MembershipOutcome>, _>(async |conn| {
@@ -204,7 +204,7 @@ impl ConversationRepo for PgStore {
                 let message = match append(conn, announcement).await {
                     Ok(Some(stored)) => stored.message,
                     Ok(None) | Err(TxStop::Rollback(())) => {
-                        return Err(RepoError::Internal("announcement collided".into()).into());
+                        return Err(PortError::Internal("announcement collided".into()).into());
                     }
                     Err(TxStop::Db(error)) => return Err(TxStop::Db(error)),
                     Err(TxStop::Repo(error)) => return Err(TxStop::Repo(error)),
@@ -216,7 +216,7 @@ impl ConversationRepo for PgStore {
         Ok(settle(result)?.unwrap_or_else(|outcome| outcome))
     }
 
-    async fn list_conversations(&self, user: UserId, query: ListQuery) -> Result<Vec<ConversationSummary>, RepoError> {
+    async fn list_conversations(&self, user: UserId, query: ListQuery) -> Result<Vec<ConversationSummary>, PortError> {
         let mut conn = self.conn().await?;
         let mut page = conversation_members::table
             .inner_join(conversations::table)
@@ -266,7 +266,7 @@ impl ConversationRepo for PgStore {
         &self,
         user: UserId,
         conversations: &[ConversationId],
-    ) -> Result<Vec<(ConversationId, UserId)>, RepoError> {
+    ) -> Result<Vec<(ConversationId, UserId)>, PortError> {
         let ids: Vec<uuid::Uuid> = conversations.iter().map(|id| id.0).collect();
         let mut conn = self.conn().await?;
         let rows: Vec<(uuid::Uuid, uuid::Uuid)> = conversation_members::table
@@ -279,7 +279,7 @@ impl ConversationRepo for PgStore {
         Ok(rows.into_iter().map(|(conversation, member)| (ConversationId(conversation), UserId(member))).collect())
     }
 
-    async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, RepoError> {
+    async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, PortError> {
         let mut conn = self.conn().await?;
         let (mine, theirs) = diesel::alias!(conversation_members as mine, conversation_members as theirs);
         let ids: Vec<uuid::Uuid> = mine
@@ -298,7 +298,7 @@ impl ConversationRepo for PgStore {
         Ok(ids.into_iter().map(UserId).collect())
     }
 
-    async fn share_conversation(&self, a: UserId, b: UserId) -> Result<bool, RepoError> {
+    async fn share_conversation(&self, a: UserId, b: UserId) -> Result<bool, PortError> {
         let mut conn = self.conn().await?;
         let (mine, theirs) = diesel::alias!(conversation_members as mine, conversation_members as theirs);
         let shared = diesel::select(diesel::dsl::exists(
@@ -316,7 +316,7 @@ impl ConversationRepo for PgStore {
         Ok(shared)
     }
 
-    async fn conversation_seqs(&self, user: UserId) -> Result<Vec<ConversationCursor>, RepoError> {
+    async fn conversation_seqs(&self, user: UserId) -> Result<Vec<ConversationCursor>, PortError> {
         let mut conn = self.conn().await?;
         let rows: Vec<(uuid::Uuid, i64, i64)> = conversation_members::table
             .inner_join(conversations::table)
@@ -335,15 +335,15 @@ impl ConversationRepo for PgStore {
             .collect())
     }
 
-    async fn mark_read(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, RepoError> {
+    async fn mark_read(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, PortError> {
         raise_mark(self, "read_seq", id, user, seq).await
     }
 
-    async fn mark_delivered(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, RepoError> {
+    async fn mark_delivered(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, PortError> {
         raise_mark(self, "delivered_seq", id, user, seq).await
     }
 
-    async fn set_mute(&self, id: ConversationId, user: UserId, mute: Option<Mute>) -> Result<(), RepoError> {
+    async fn set_mute(&self, id: ConversationId, user: UserId, mute: Option<Mute>) -> Result<(), PortError> {
         let (muted, until) = match mute {
             None => (false, None),
             Some(Mute::Forever) => (true, None),
@@ -364,7 +364,7 @@ impl ConversationRepo for PgStore {
         user: UserId,
         pinned_at: Option<Timestamp>,
         max_pinned: usize,
-    ) -> Result<PinOutcome, RepoError> {
+    ) -> Result<PinOutcome, PortError> {
         let mut conn = self.conn().await?;
         let result = conn
             .transaction::<_, TxStop<PinOutcome>, _>(async |conn| {
@@ -405,7 +405,7 @@ impl ConversationRepo for PgStore {
     }
 }
 
-async fn load_conversation(conn: &mut AsyncPgConnection, id: ConversationId) -> Result<Conversation, RepoError> {
+async fn load_conversation(conn: &mut AsyncPgConnection, id: ConversationId) -> Result<Conversation, PortError> {
     let row: ConversationRow =
         conversations::table.find(id.0).select(ConversationRow::as_select()).first(conn).await.map_err(from_diesel)?;
     row.into_conversation()
@@ -416,7 +416,7 @@ async fn last_messages(
     conn: &mut AsyncPgConnection,
     ids: &[uuid::Uuid],
     seqs: &[i64],
-) -> Result<HashMap<uuid::Uuid, Message>, RepoError> {
+) -> Result<HashMap<uuid::Uuid, Message>, PortError> {
     let rows: Vec<MessageRow> = diesel::sql_query(
         "SELECT m.* FROM messages m JOIN unnest($1::uuid[], $2::bigint[]) AS wanted(conversation_id, seq) \
          ON m.conversation_id = wanted.conversation_id AND m.seq = wanted.seq",
@@ -445,7 +445,7 @@ async fn others_after_read(
     user: UserId,
     ids: &[uuid::Uuid],
     read_seqs: &[i64],
-) -> Result<HashMap<uuid::Uuid, u64>, RepoError> {
+) -> Result<HashMap<uuid::Uuid, u64>, PortError> {
     let rows: Vec<UnreadRow> = diesel::sql_query(
         "SELECT m.conversation_id, count(*) AS unread \
          FROM unnest($1::uuid[], $2::bigint[]) AS mark(conversation_id, read_seq) \
@@ -476,7 +476,7 @@ async fn raise_mark(
     id: ConversationId,
     user: UserId,
     seq: u64,
-) -> Result<Option<u64>, RepoError> {
+) -> Result<Option<u64>, PortError> {
     let sql = format!(
         "UPDATE conversation_members m SET {column} = LEAST($3, c.last_seq) \
          FROM conversations c \

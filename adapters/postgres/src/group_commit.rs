@@ -11,7 +11,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::ids::{ClientMsgId, UserId};
 use chat_core::domain::message::NewMessage;
 use chat_core::ports::InsertOutcome;
@@ -57,7 +57,7 @@ impl GroupCommit {
     /// Queues a message and waits for the commit that stores it. If the writers are gone
     /// (the runtime is shutting down), the caller gets `Unavailable` and may retry: a retry
     /// with the same `client_msg_id` cannot store the message twice.
-    pub(crate) async fn insert(&self, message: NewMessage) -> Result<InsertOutcome, RepoError> {
+    pub(crate) async fn insert(&self, message: NewMessage) -> Result<InsertOutcome, PortError> {
         // UUIDv7: the low bits are random, so conversations spread evenly over the lanes.
         let lane = message.conversation_id.0.as_u64_pair().1;
         self.batches.call(lane, message).await
@@ -69,7 +69,7 @@ async fn commit_batch(
     pool: Pool<AsyncPgConnection>,
     mut conn: Connection,
     batch: Vec<NewMessage>,
-) -> (Connection, Vec<Result<InsertOutcome, RepoError>>) {
+) -> (Connection, Vec<Result<InsertOutcome, PortError>>) {
     // The same (sender, client_msg_id) twice in one batch is one message: the first is
     // written, the others get it back as `Existing`, as they would one batch later.
     let mut leaders: Vec<NewMessage> = Vec::with_capacity(batch.len());
@@ -121,7 +121,7 @@ enum Together {
     /// It rolled back: nothing of it is stored.
     RolledBack,
     /// The connection failed, perhaps during the commit: it may or may not be stored.
-    Unknown(RepoError),
+    Unknown(PortError),
 }
 
 /// One transaction for the whole batch: lock its conversations in order, append every
@@ -145,8 +145,8 @@ enum Together {
 async fn write_together(
     conn: &mut AsyncPgConnection,
     messages: &[&NewMessage],
-) -> Result<Vec<Result<InsertOutcome, RepoError>>, Together> {
-    let rows: Vec<Result<MessageRow, RepoError>> = messages.iter().map(|m| MessageRow::from_new(m, 0)).collect();
+) -> Result<Vec<Result<InsertOutcome, PortError>>, Together> {
+    let rows: Vec<Result<MessageRow, PortError>> = messages.iter().map(|m| MessageRow::from_new(m, 0)).collect();
     let valid: Vec<MessageRow> = rows.iter().flatten().cloned().collect();
     let appended = if valid.is_empty() { Appended::default() } else { commit_rows(conn, valid).await? };
     let mut by_id: HashMap<uuid::Uuid, Stored> = appended.stored.into_iter().map(|s| (s.message.id.0, s)).collect();
@@ -159,7 +159,7 @@ async fn write_together(
             Ok(_) => by_id
                 .remove(&message.id.0)
                 .map(|stored| InsertOutcome::Inserted { message: stored.message, members: stored.members })
-                .ok_or_else(|| RepoError::Internal(format!("conversation {} does not exist", message.conversation_id))),
+                .ok_or_else(|| PortError::Internal(format!("conversation {} does not exist", message.conversation_id))),
         };
         outcomes.push(outcome);
     }
@@ -202,13 +202,13 @@ async fn commit_rows(conn: &mut AsyncPgConnection, rows: Vec<MessageRow>) -> Res
 }
 
 /// The message stored earlier under `message`'s `(sender, client_msg_id)`: a retry's answer.
-async fn original(conn: &mut AsyncPgConnection, message: &NewMessage) -> Result<InsertOutcome, RepoError> {
+async fn original(conn: &mut AsyncPgConnection, message: &NewMessage) -> Result<InsertOutcome, PortError> {
     let client_msg_id =
-        message.client_msg_id.ok_or_else(|| RepoError::Internal("a retry without a client_msg_id".into()))?;
+        message.client_msg_id.ok_or_else(|| PortError::Internal("a retry without a client_msg_id".into()))?;
     crate::messages::by_client_id(conn, message.sender_id, client_msg_id)
         .await?
         .map(InsertOutcome::Existing)
-        .ok_or_else(|| RepoError::Unavailable("the original of a retry vanished; retry".into()))
+        .ok_or_else(|| PortError::Unavailable("the original of a retry vanished; retry".into()))
 }
 
 /// Errors after which the transaction's fate is unknown.
@@ -225,7 +225,7 @@ fn connection_lost(error: &DieselError) -> bool {
 
 /// One message in a transaction of its own, as before group commit: the fallback that
 /// isolates a bad message from the rest of its batch.
-async fn insert_alone(pool: &Pool<AsyncPgConnection>, message: &NewMessage) -> Result<InsertOutcome, RepoError> {
+async fn insert_alone(pool: &Pool<AsyncPgConnection>, message: &NewMessage) -> Result<InsertOutcome, PortError> {
     let mut conn = pool.get().await.map_err(from_pool)?;
     crate::messages::insert_one(&mut conn, message).await
 }

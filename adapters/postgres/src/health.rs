@@ -1,7 +1,7 @@
 //! Readiness: a round trip to Postgres.
 
 use async_trait::async_trait;
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::ports::HealthCheck;
 use diesel_async::RunQueryDsl;
 
@@ -18,7 +18,7 @@ impl HealthCheck for PgStore {
         "postgres"
     }
 
-    async fn check(&self) -> Result<(), RepoError> {
+    async fn check(&self) -> Result<(), PortError> {
         let mut conn = self.conn().await?;
         diesel::sql_query("SELECT 1").execute(&mut conn).await.map_err(from_diesel)?;
         Ok(())

@@ -24,7 +24,7 @@ pub mod testing;
 
 use std::time::Duration;
 
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::bb8::{Pool, PooledConnection};
@@ -80,7 +80,7 @@ async fn build_pool(
     database_url: &str,
     max_connections: u32,
     acquire_timeout: Duration,
-) -> Result<Pool<AsyncPgConnection>, RepoError> {
+) -> Result<Pool<AsyncPgConnection>, PortError> {
     let mut manager_config = ManagerConfig::<AsyncPgConnection>::default();
     manager_config.recycling_method = RecyclingMethod::CustomFunction(Box::new(|connection| {
         Box::pin(std::future::ready(usable_without_asking(connection)))
@@ -91,7 +91,7 @@ async fn build_pool(
         .connection_timeout(acquire_timeout)
         .build(manager)
         .await
-        .map_err(|e| RepoError::Unavailable(format!("database pool: {e}")))
+        .map_err(|e| PortError::Unavailable(format!("database pool: {e}")))
 }
 
 /// The Postgres store; cheap to clone (it is a pool handle).
@@ -108,7 +108,7 @@ impl PgStore {
     /// Builds the pool and starts the message writers and send-gate readers on the current
     /// runtime. Connections
     /// are opened lazily, so this fails only on a bad URL.
-    pub async fn connect(database_url: &str, config: PoolConfig) -> Result<PgStore, RepoError> {
+    pub async fn connect(database_url: &str, config: PoolConfig) -> Result<PgStore, PortError> {
         let pool = build_pool(database_url, config.max_connections, config.acquire_timeout).await?;
         // The batch workers keep their connections for good, so they get their own, apart
         // from the pool the other queries share: a small pool (chatctl's, a test's) would
@@ -120,7 +120,7 @@ impl PgStore {
         Ok(PgStore { pool, appender, contexts })
     }
 
-    pub(crate) async fn conn(&self) -> Result<PooledConnection<'_, AsyncPgConnection>, RepoError> {
+    pub(crate) async fn conn(&self) -> Result<PooledConnection<'_, AsyncPgConnection>, PortError> {
         self.pool.get().await.map_err(error::from_pool)
     }
 
@@ -128,7 +128,7 @@ impl PgStore {
     /// tokio runtime (diesel's migration harness is synchronous).
     /// Several nodes may start with `--migrate` at once: an advisory lock makes them take
     /// turns, and the later ones find nothing left to do.
-    pub async fn migrate(&self) -> Result<Vec<String>, RepoError> {
+    pub async fn migrate(&self) -> Result<Vec<String>, PortError> {
         use diesel_async::RunQueryDsl;
         let mut connection = self.pool.get_owned().await.map_err(error::from_pool)?;
         let lock = format!("SELECT pg_advisory_lock({MIGRATION_LOCK})");
@@ -137,7 +137,7 @@ impl PgStore {
         let applied = harness
             .run_pending_migrations(MIGRATIONS)
             .map(|applied| applied.iter().map(ToString::to_string).collect())
-            .map_err(|e| RepoError::Internal(format!("migrating: {e}")));
+            .map_err(|e| PortError::Internal(format!("migrating: {e}")));
         let mut connection = harness.into_inner();
         let unlock = format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})");
         diesel::sql_query(unlock).execute(&mut *connection).await.map_err(error::from_diesel)?;
@@ -145,18 +145,18 @@ impl PgStore {
     }
 
     /// Names of the migrations not yet applied: a server refuses to start on a stale schema.
-    pub async fn pending_migrations(&self) -> Result<Vec<String>, RepoError> {
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, PortError> {
         let connection = self.pool.get_owned().await.map_err(error::from_pool)?;
         let mut harness = diesel_async::AsyncMigrationHarness::new(connection);
         let pending = harness
             .pending_migrations(MIGRATIONS)
-            .map_err(|e| RepoError::Internal(format!("reading migrations: {e}")))?;
+            .map_err(|e| PortError::Internal(format!("reading migrations: {e}")))?;
         Ok(pending.iter().map(|m| m.name().to_string()).collect())
     }
 
     /// Gives an existing user the admin role (for `chatctl create-admin`). Returns whether
     /// the user exists.
-    pub async fn grant_admin(&self, user: chat_core::domain::ids::UserId) -> Result<bool, RepoError> {
+    pub async fn grant_admin(&self, user: chat_core::domain::ids::UserId) -> Result<bool, PortError> {
         use diesel::prelude::*;
         use diesel_async::RunQueryDsl;
         let mut conn = self.conn().await?;
@@ -169,10 +169,10 @@ impl PgStore {
     }
 
     /// Reverts every migration (for tests of the migrations themselves).
-    pub async fn revert_all(&self) -> Result<(), RepoError> {
+    pub async fn revert_all(&self) -> Result<(), PortError> {
         let connection = self.pool.get_owned().await.map_err(error::from_pool)?;
         let mut harness = diesel_async::AsyncMigrationHarness::new(connection);
-        harness.revert_all_migrations(MIGRATIONS).map_err(|e| RepoError::Internal(format!("reverting: {e}")))?;
+        harness.revert_all_migrations(MIGRATIONS).map_err(|e| PortError::Internal(format!("reverting: {e}")))?;
         Ok(())
     }
 }

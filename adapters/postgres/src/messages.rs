@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::ids::{ClientMsgId, ConversationId, MessageId, UserId};
 use chat_core::domain::message::{Message, NewMessage, Reaction};
 use chat_core::ports::{HistoryPage, InsertOutcome, MessageRepo, MessageUpdate};
@@ -20,7 +20,7 @@ use crate::schema::{conversations, message_hides, message_reactions, messages};
 
 /// Stores one message in a transaction of its own (the fallback of group commit, for a
 /// message its batch could not take).
-pub(crate) async fn insert_one(conn: &mut AsyncPgConnection, message: &NewMessage) -> Result<InsertOutcome, RepoError> {
+pub(crate) async fn insert_one(conn: &mut AsyncPgConnection, message: &NewMessage) -> Result<InsertOutcome, PortError> {
     let outcome = conn
         .transaction::<_, TxStop<()>, _>(async |conn| append(conn, message).await?.ok_or(TxStop::Rollback(())))
         .await;
@@ -29,11 +29,11 @@ pub(crate) async fn insert_one(conn: &mut AsyncPgConnection, message: &NewMessag
         // Already stored, or a concurrent retry won the race (the rollback undid our seq bump).
         Err(()) => {
             let client_msg_id =
-                message.client_msg_id.ok_or_else(|| RepoError::Internal("duplicate without a client_msg_id".into()))?;
+                message.client_msg_id.ok_or_else(|| PortError::Internal("duplicate without a client_msg_id".into()))?;
             let original = by_client_id(conn, message.sender_id, client_msg_id).await?;
             original
                 .map(InsertOutcome::Existing)
-                .ok_or_else(|| RepoError::Unavailable("duplicate vanished; retry".into()))
+                .ok_or_else(|| PortError::Unavailable("duplicate vanished; retry".into()))
         }
     }
 }
@@ -42,7 +42,7 @@ pub(crate) async fn insert_one(conn: &mut AsyncPgConnection, message: &NewMessag
 pub(crate) async fn with_reactions(
     conn: &mut AsyncPgConnection,
     rows: Vec<MessageRow>,
-) -> Result<Vec<Message>, RepoError> {
+) -> Result<Vec<Message>, PortError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -66,7 +66,7 @@ pub(crate) async fn with_reactions(
         .collect()
 }
 
-async fn message_by_id(conn: &mut AsyncPgConnection, id: uuid::Uuid) -> Result<Option<Message>, RepoError> {
+async fn message_by_id(conn: &mut AsyncPgConnection, id: uuid::Uuid) -> Result<Option<Message>, PortError> {
     let row = messages::table
         .filter(messages::id.eq(id))
         .select(MessageRow::as_select())
@@ -79,13 +79,13 @@ async fn message_by_id(conn: &mut AsyncPgConnection, id: uuid::Uuid) -> Result<O
 
 #[async_trait]
 impl MessageRepo for PgStore {
-    async fn insert_message(&self, message: NewMessage) -> Result<InsertOutcome, RepoError> {
+    async fn insert_message(&self, message: NewMessage) -> Result<InsertOutcome, PortError> {
         // No lookup of the client id first: the send use case already made one, so here a
         // duplicate is only a race, which the unique key settles.
         self.appender.insert(message).await
     }
 
-    async fn message(&self, id: MessageId) -> Result<Option<Message>, RepoError> {
+    async fn message(&self, id: MessageId) -> Result<Option<Message>, PortError> {
         let mut conn = self.conn().await?;
         message_by_id(&mut conn, id.0).await
     }
@@ -94,7 +94,7 @@ impl MessageRepo for PgStore {
         &self,
         sender: UserId,
         client_msg_id: ClientMsgId,
-    ) -> Result<Option<Message>, RepoError> {
+    ) -> Result<Option<Message>, PortError> {
         let mut conn = self.conn().await?;
         by_client_id(&mut conn, sender, client_msg_id).await
     }
@@ -104,7 +104,7 @@ impl MessageRepo for PgStore {
         conversation: ConversationId,
         viewer: UserId,
         page: HistoryPage,
-    ) -> Result<Vec<Message>, RepoError> {
+    ) -> Result<Vec<Message>, PortError> {
         let base = visible_to(conversation, viewer).select(MessageRow::as_select());
         let limit = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
         let query = match page {
@@ -124,7 +124,7 @@ impl MessageRepo for PgStore {
         with_reactions(&mut conn, rows).await
     }
 
-    async fn update_message(&self, id: MessageId, update: MessageUpdate) -> Result<Option<Message>, RepoError> {
+    async fn update_message(&self, id: MessageId, update: MessageUpdate) -> Result<Option<Message>, PortError> {
         let mut conn = self.conn().await?;
         let result = conn
             .transaction::<_, TxStop<()>, _>(async |conn| {
@@ -182,7 +182,7 @@ impl MessageRepo for PgStore {
             })
             .await;
         // A missing message changes nothing; the read below then finds nothing.
-        settle(result)?.map_err(|()| RepoError::Internal("message update rolled back".into()))?;
+        settle(result)?.map_err(|()| PortError::Internal("message update rolled back".into()))?;
         message_by_id(&mut conn, id.0).await
     }
 
@@ -192,7 +192,7 @@ impl MessageRepo for PgStore {
         viewer: UserId,
         after_change_seq: u64,
         limit: usize,
-    ) -> Result<Vec<Message>, RepoError> {
+    ) -> Result<Vec<Message>, PortError> {
         let mut conn = self.conn().await?;
         let rows: Vec<MessageRow> = visible_to(conversation, viewer)
             // Spelled out so the planner can use the partial index on changed messages.
@@ -207,7 +207,7 @@ impl MessageRepo for PgStore {
         with_reactions(&mut conn, rows).await
     }
 
-    async fn hide_message(&self, id: MessageId, user: UserId) -> Result<(), RepoError> {
+    async fn hide_message(&self, id: MessageId, user: UserId) -> Result<(), PortError> {
         let mut conn = self.conn().await?;
         diesel::insert_into(message_hides::table)
             .values((message_hides::user_id.eq(user.0), message_hides::message_id.eq(id.0)))
@@ -232,7 +232,7 @@ pub(crate) async fn by_client_id(
     conn: &mut AsyncPgConnection,
     sender: UserId,
     client_msg_id: ClientMsgId,
-) -> Result<Option<Message>, RepoError> {
+) -> Result<Option<Message>, PortError> {
     let row = messages::table
         .filter(messages::sender_id.eq(sender.0))
         .filter(messages::client_msg_id.eq(client_msg_id.0))

@@ -3,7 +3,7 @@
 use chat_core::domain::Timestamp;
 use chat_core::domain::account::{DisplayName, Phone, Settings, User, Username};
 use chat_core::domain::conversation::{Conversation, ConversationKind, Member, Mute, Role};
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::ids::{ClientMsgId, ConversationId, MessageId, UserId};
 use chat_core::domain::message::{Message, MessageKind, NewMessage, Reaction, SystemEvent};
 use diesel::prelude::*;
@@ -26,7 +26,7 @@ pub struct UserRow {
 }
 
 impl UserRow {
-    pub fn from_user(user: &User) -> Result<UserRow, RepoError> {
+    pub fn from_user(user: &User) -> Result<UserRow, PortError> {
         Ok(UserRow {
             id: user.id.0,
             username: user.username.as_str().to_owned(),
@@ -40,7 +40,7 @@ impl UserRow {
         })
     }
 
-    pub fn into_user(self) -> Result<User, RepoError> {
+    pub fn into_user(self) -> Result<User, PortError> {
         Ok(User {
             id: UserId(self.id),
             username: Username::parse(&self.username).map_err(|e| corrupt("username", e))?,
@@ -92,7 +92,7 @@ impl ConversationRow {
         }
     }
 
-    pub fn into_conversation(self) -> Result<Conversation, RepoError> {
+    pub fn into_conversation(self) -> Result<Conversation, PortError> {
         Ok(Conversation {
             id: ConversationId(self.id),
             kind: conversation_kind(&self.kind)?,
@@ -142,7 +142,7 @@ impl MemberRow {
         }
     }
 
-    pub fn into_member(self) -> Result<Member, RepoError> {
+    pub fn into_member(self) -> Result<Member, PortError> {
         Ok(Member {
             conversation_id: ConversationId(self.conversation_id),
             user_id: UserId(self.user_id),
@@ -192,7 +192,7 @@ pub struct MessageRow {
 }
 
 impl MessageRow {
-    pub fn from_new(message: &NewMessage, seq: u64) -> Result<MessageRow, RepoError> {
+    pub fn from_new(message: &NewMessage, seq: u64) -> Result<MessageRow, PortError> {
         Ok(MessageRow {
             conversation_id: message.conversation_id.0,
             seq: to_i64(seq),
@@ -219,7 +219,7 @@ impl MessageRow {
         })
     }
 
-    pub fn into_message(self, reactions: Vec<Reaction>) -> Result<Message, RepoError> {
+    pub fn into_message(self, reactions: Vec<Reaction>) -> Result<Message, PortError> {
         Ok(Message {
             id: MessageId(self.id),
             conversation_id: ConversationId(self.conversation_id),
@@ -257,7 +257,7 @@ pub fn to_u64(value: i64) -> u64 {
     u64::try_from(value).unwrap_or(0)
 }
 
-pub fn conversation_kind(stored: &str) -> Result<ConversationKind, RepoError> {
+pub fn conversation_kind(stored: &str) -> Result<ConversationKind, PortError> {
     match stored {
         "direct" => Ok(ConversationKind::Direct),
         "group" => Ok(ConversationKind::Group),

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chat_core::domain::Timestamp;
 use chat_core::domain::account::{Session, TokenHash};
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::ids::{SessionId, UserId};
 use chat_core::ports::{NewSession, RotateOutcome, SessionRepo};
 use diesel::prelude::*;
@@ -39,7 +39,7 @@ impl SessionRow {
 
 #[async_trait]
 impl SessionRepo for PgStore {
-    async fn create_session(&self, new: NewSession) -> Result<(), RepoError> {
+    async fn create_session(&self, new: NewSession) -> Result<(), PortError> {
         let session = new.session;
         let mut conn = self.conn().await?;
         diesel::insert_into(sessions::table)
@@ -58,7 +58,7 @@ impl SessionRepo for PgStore {
         Ok(())
     }
 
-    async fn session(&self, id: SessionId) -> Result<Option<Session>, RepoError> {
+    async fn session(&self, id: SessionId) -> Result<Option<Session>, PortError> {
         let mut conn = self.conn().await?;
         let row = sessions::table
             .find(id.0)
@@ -76,7 +76,7 @@ impl SessionRepo for PgStore {
         replacement: TokenHash,
         now: Timestamp,
         expires_at: Timestamp,
-    ) -> Result<RotateOutcome, RepoError> {
+    ) -> Result<RotateOutcome, PortError> {
         let presented = presented.0.clone();
         let mut conn = self.conn().await?;
         let result = conn
@@ -122,7 +122,7 @@ impl SessionRepo for PgStore {
         Ok(settle(result)?.unwrap_or(RotateOutcome::Invalid))
     }
 
-    async fn revoke_session(&self, id: SessionId, now: Timestamp) -> Result<(), RepoError> {
+    async fn revoke_session(&self, id: SessionId, now: Timestamp) -> Result<(), PortError> {
         let mut conn = self.conn().await?;
         diesel::update(sessions::table.find(id.0).filter(sessions::revoked_at.is_null()))
             .set(sessions::revoked_at.eq(now))
@@ -132,7 +132,7 @@ impl SessionRepo for PgStore {
         Ok(())
     }
 
-    async fn revoke_all_sessions(&self, user: UserId, now: Timestamp) -> Result<Vec<SessionId>, RepoError> {
+    async fn revoke_all_sessions(&self, user: UserId, now: Timestamp) -> Result<Vec<SessionId>, PortError> {
         let mut conn = self.conn().await?;
         let revoked: Vec<uuid::Uuid> =
             diesel::update(sessions::table.filter(sessions::user_id.eq(user.0)).filter(sessions::revoked_at.is_null()))

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use chat_core::domain::Timestamp;
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::ids::{FriendRequestId, UserId};
 use chat_core::domain::social::{Block, FriendRequest, Friendship, RequestStatus};
 use chat_core::ports::{SendRequestOutcome, SocialRepo};
@@ -50,7 +50,7 @@ impl RequestRow {
         }
     }
 
-    fn into_request(self) -> Result<FriendRequest, RepoError> {
+    fn into_request(self) -> Result<FriendRequest, PortError> {
         Ok(FriendRequest {
             id: FriendRequestId(self.id),
             from_user: UserId(self.from_user),
@@ -163,7 +163,7 @@ async fn try_send_request(
 
 #[async_trait]
 impl SocialRepo for PgStore {
-    async fn send_friend_request(&self, request: FriendRequest) -> Result<SendRequestOutcome, RepoError> {
+    async fn send_friend_request(&self, request: FriendRequest) -> Result<SendRequestOutcome, PortError> {
         let mut conn = self.conn().await?;
         // Two requests crossing at once: one insert trips the one-pending-per-pair index and
         // rolls back; on the retry it finds the other's request and accepts it.
@@ -173,10 +173,10 @@ impl SocialRepo for PgStore {
                 Err(()) => continue,
             }
         }
-        Err(RepoError::Unavailable("friend requests kept colliding; retry".into()))
+        Err(PortError::Unavailable("friend requests kept colliding; retry".into()))
     }
 
-    async fn friend_request(&self, id: FriendRequestId) -> Result<Option<FriendRequest>, RepoError> {
+    async fn friend_request(&self, id: FriendRequestId) -> Result<Option<FriendRequest>, PortError> {
         let mut conn = self.conn().await?;
         let row = friend_requests::table
             .find(id.0)
@@ -193,7 +193,7 @@ impl SocialRepo for PgStore {
         id: FriendRequestId,
         status: RequestStatus,
         now: Timestamp,
-    ) -> Result<Option<FriendRequest>, RepoError> {
+    ) -> Result<Option<FriendRequest>, PortError> {
         let mut conn = self.conn().await?;
         let result = conn
             .transaction::<_, TxStop<()>, _>(async |conn| {
@@ -223,7 +223,7 @@ impl SocialRepo for PgStore {
         Ok(settle(result)?.unwrap_or(None))
     }
 
-    async fn pending_requests(&self, user: UserId, incoming: bool) -> Result<Vec<FriendRequest>, RepoError> {
+    async fn pending_requests(&self, user: UserId, incoming: bool) -> Result<Vec<FriendRequest>, PortError> {
         let mut conn = self.conn().await?;
         let mut query = friend_requests::table.filter(friend_requests::status.eq("pending")).into_boxed();
         query = if incoming {
@@ -240,7 +240,7 @@ impl SocialRepo for PgStore {
         rows.into_iter().map(RequestRow::into_request).collect()
     }
 
-    async fn friends(&self, user: UserId) -> Result<Vec<Friendship>, RepoError> {
+    async fn friends(&self, user: UserId) -> Result<Vec<Friendship>, PortError> {
         let mut conn = self.conn().await?;
         let rows: Vec<(uuid::Uuid, Timestamp)> = friendships::table
             .filter(friendships::user_id.eq(user.0))
@@ -251,19 +251,19 @@ impl SocialRepo for PgStore {
         Ok(rows.into_iter().map(|(friend, since)| Friendship { friend: UserId(friend), since }).collect())
     }
 
-    async fn are_friends(&self, a: UserId, b: UserId) -> Result<bool, RepoError> {
+    async fn are_friends(&self, a: UserId, b: UserId) -> Result<bool, PortError> {
         let mut conn = self.conn().await?;
         let count: i64 =
             friendships::table.find((a.0, b.0)).count().get_result(&mut conn).await.map_err(from_diesel)?;
         Ok(count > 0)
     }
 
-    async fn unfriend(&self, a: UserId, b: UserId) -> Result<bool, RepoError> {
+    async fn unfriend(&self, a: UserId, b: UserId) -> Result<bool, PortError> {
         let mut conn = self.conn().await?;
         Ok(unfriend_in(&mut conn, a, b).await.map_err(from_diesel)? > 0)
     }
 
-    async fn block(&self, blocker: UserId, blocked: UserId, now: Timestamp) -> Result<(), RepoError> {
+    async fn block(&self, blocker: UserId, blocked: UserId, now: Timestamp) -> Result<(), PortError> {
         let mut conn = self.conn().await?;
         let result = conn
             .transaction::<_, TxStop<()>, _>(async |conn| {
@@ -286,17 +286,17 @@ impl SocialRepo for PgStore {
                 Ok(())
             })
             .await;
-        settle(result)?.map_err(|()| RepoError::Internal("block rolled back".into()))
+        settle(result)?.map_err(|()| PortError::Internal("block rolled back".into()))
     }
 
-    async fn unblock(&self, blocker: UserId, blocked: UserId) -> Result<bool, RepoError> {
+    async fn unblock(&self, blocker: UserId, blocked: UserId) -> Result<bool, PortError> {
         let mut conn = self.conn().await?;
         let removed =
             diesel::delete(blocks::table.find((blocker.0, blocked.0))).execute(&mut conn).await.map_err(from_diesel)?;
         Ok(removed > 0)
     }
 
-    async fn blocks(&self, user: UserId) -> Result<Vec<Block>, RepoError> {
+    async fn blocks(&self, user: UserId) -> Result<Vec<Block>, PortError> {
         let mut conn = self.conn().await?;
         let rows: Vec<(uuid::Uuid, Timestamp)> = blocks::table
             .filter(blocks::blocker_id.eq(user.0))
@@ -308,7 +308,7 @@ impl SocialRepo for PgStore {
         Ok(rows.into_iter().map(|(user_id, blocked_at)| Block { user_id: UserId(user_id), blocked_at }).collect())
     }
 
-    async fn blocked_between(&self, a: UserId, b: UserId) -> Result<bool, RepoError> {
+    async fn blocked_between(&self, a: UserId, b: UserId) -> Result<bool, PortError> {
         let mut conn = self.conn().await?;
         let count: i64 = blocks::table
             .filter(
@@ -322,7 +322,7 @@ impl SocialRepo for PgStore {
         Ok(count > 0)
     }
 
-    async fn hidden_from(&self, user: UserId) -> Result<HashSet<UserId>, RepoError> {
+    async fn hidden_from(&self, user: UserId) -> Result<HashSet<UserId>, PortError> {
         let mut conn = self.conn().await?;
         let mine: Vec<uuid::Uuid> = blocks::table
             .filter(blocks::blocker_id.eq(user.0))

@@ -99,7 +99,7 @@ fn announce_skip(message: &str) {
 impl PgStore {
     /// The server process behind the pooled connection this call gets: tells tests which
     /// connection the pool handed out.
-    pub async fn backend_pid(&self) -> Result<i32, chat_core::domain::error::RepoError> {
+    pub async fn backend_pid(&self) -> Result<i32, chat_core::domain::error::PortError> {
         #[derive(diesel::QueryableByName)]
         struct Pid {
             #[diesel(sql_type = diesel::sql_types::Integer)]

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chat_core::domain::account::{Credentials, Phone, User, Username};
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::ids::UserId;
 use chat_core::domain::social::fold_for_search;
 use chat_core::ports::{UserConflict, UserRepo};
@@ -26,7 +26,7 @@ fn conflict_of(error: &diesel::result::Error) -> Option<UserConflict> {
 
 #[async_trait]
 impl UserRepo for PgStore {
-    async fn insert_user(&self, user: User, password_hash: String) -> Result<Result<(), UserConflict>, RepoError> {
+    async fn insert_user(&self, user: User, password_hash: String) -> Result<Result<(), UserConflict>, PortError> {
         let row = UserRow::from_user(&user)?;
         let mut conn = self.conn().await?;
         let inserted = diesel::insert_into(users::table)
@@ -39,7 +39,7 @@ impl UserRepo for PgStore {
         }
     }
 
-    async fn user(&self, id: UserId) -> Result<Option<User>, RepoError> {
+    async fn user(&self, id: UserId) -> Result<Option<User>, PortError> {
         let mut conn = self.conn().await?;
         let row = users::table
             .find(id.0)
@@ -51,7 +51,7 @@ impl UserRepo for PgStore {
         row.map(UserRow::into_user).transpose()
     }
 
-    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, RepoError> {
+    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, PortError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -66,7 +66,7 @@ impl UserRepo for PgStore {
         rows.into_iter().map(UserRow::into_user).collect()
     }
 
-    async fn credentials(&self, username: &Username) -> Result<Option<Credentials>, RepoError> {
+    async fn credentials(&self, username: &Username) -> Result<Option<Credentials>, PortError> {
         let mut conn = self.conn().await?;
         let row: Option<(uuid::Uuid, String)> = users::table
             .filter(users::username.eq(username.as_str()))
@@ -78,7 +78,7 @@ impl UserRepo for PgStore {
         Ok(row.map(|(id, password_hash)| Credentials { user_id: UserId(id), password_hash }))
     }
 
-    async fn search_users(&self, folded_query: &str, limit: usize) -> Result<Vec<User>, RepoError> {
+    async fn search_users(&self, folded_query: &str, limit: usize) -> Result<Vec<User>, PortError> {
         let pattern = escape_like(folded_query);
         let mut conn = self.conn().await?;
         // Trigram index for the containment test; names starting with the query rank first.
@@ -98,7 +98,7 @@ impl UserRepo for PgStore {
         rows.into_iter().map(UserRow::into_user).collect()
     }
 
-    async fn users_by_phones(&self, phones: &[Phone]) -> Result<Vec<User>, RepoError> {
+    async fn users_by_phones(&self, phones: &[Phone]) -> Result<Vec<User>, PortError> {
         if phones.is_empty() {
             return Ok(Vec::new());
         }
@@ -113,7 +113,7 @@ impl UserRepo for PgStore {
         rows.into_iter().map(UserRow::into_user).collect()
     }
 
-    async fn update_user(&self, user: &User) -> Result<Result<(), UserConflict>, RepoError> {
+    async fn update_user(&self, user: &User) -> Result<Result<(), UserConflict>, PortError> {
         let row = UserRow::from_user(user)?;
         let mut conn = self.conn().await?;
         let updated = diesel::update(users::table.find(user.id.0))

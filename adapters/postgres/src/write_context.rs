@@ -8,7 +8,7 @@
 //! prepares it once per connection.
 
 use chat_core::domain::account::Settings;
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::ids::{ConversationId, UserId};
 use chat_core::ports::{DirectPeer, WriteContext};
 use diesel::pg::Pg;
@@ -39,7 +39,7 @@ pub(crate) fn start(pool: Pool<AsyncPgConnection>) -> WriteContexts {
 async fn read_batch(
     mut conn: Connection,
     requests: Vec<(ConversationId, UserId)>,
-) -> (Connection, Vec<Result<Option<WriteContext>, RepoError>>) {
+) -> (Connection, Vec<Result<Option<WriteContext>, PortError>>) {
     let answers = match read(&mut conn, &requests).await {
         Ok(contexts) => contexts.into_iter().map(Ok).collect(),
         Err(error) => requests.iter().map(|_| Err(error.clone())).collect(),
@@ -51,7 +51,7 @@ async fn read_batch(
 async fn read(
     conn: &mut AsyncPgConnection,
     requests: &[(ConversationId, UserId)],
-) -> Result<Vec<Option<WriteContext>>, RepoError> {
+) -> Result<Vec<Option<WriteContext>>, PortError> {
     let query = ContextsQuery {
         conversations: requests.iter().map(|(c, _)| c.0).collect(),
         writers: requests.iter().map(|(_, w)| w.0).collect(),
@@ -60,13 +60,13 @@ async fn read(
     let mut contexts: Vec<Option<WriteContext>> = vec![None; requests.len()];
     for (ordinal, row) in rows {
         let slot = usize::try_from(ordinal - 1).ok().and_then(|i| contexts.get_mut(i));
-        let Some(slot) = slot else { return Err(RepoError::Internal(format!("write context {ordinal} unasked"))) };
+        let Some(slot) = slot else { return Err(PortError::Internal(format!("write context {ordinal} unasked"))) };
         *slot = Some(context(row)?);
     }
     Ok(contexts)
 }
 
-fn context(row: ContextRow) -> Result<WriteContext, RepoError> {
+fn context(row: ContextRow) -> Result<WriteContext, PortError> {
     let (member, kind, peer, peer_settings, blocked, friends) = row;
     let peer = match (peer, peer_settings) {
         (Some(peer), Some(settings)) => {

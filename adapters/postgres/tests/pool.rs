@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_postgres::testing::TestDatabase;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
@@ -23,7 +23,7 @@ async fn a_connection_the_server_closed_is_replaced() {
     // as retryable, and the broken connection is dropped when it comes back to the pool.
     let next = match store.backend_pid().await {
         Ok(pid) => pid,
-        Err(RepoError::Unavailable(_)) => store.backend_pid().await.unwrap(),
+        Err(PortError::Unavailable(_)) => store.backend_pid().await.unwrap(),
         Err(error) => panic!("a closed connection must fail as unavailable, not {error:?}"),
     };
     assert_ne!(next, first, "a new connection replaces the closed one");

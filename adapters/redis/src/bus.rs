@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::event::Delivery;
 use chat_core::ports::{EventBus, EventSink};
 use futures_util::StreamExt;
@@ -64,11 +64,11 @@ impl RedisEventBus {
 
 #[async_trait]
 impl EventBus for RedisEventBus {
-    async fn publish(&self, delivery: Delivery) -> Result<(), RepoError> {
+    async fn publish(&self, delivery: Delivery) -> Result<(), PortError> {
         // This node's sockets first, without the round trip through Redis; whatever befalls
         // the publish, they have it.
         self.deliver_locally(&delivery);
-        let json = serde_json::to_string(&delivery).map_err(|e| RepoError::Internal(format!("event: {e}")))?;
+        let json = serde_json::to_string(&delivery).map_err(|e| PortError::Internal(format!("event: {e}")))?;
         let payload = format!("{} {json}", self.node);
         let mut conn = self.redis.conn().await?;
         // Other nodes' clients miss it if this fails: their subscribers, cut off from the

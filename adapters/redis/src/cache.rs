@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chat_core::domain::account::{Credentials, Phone, User, Username};
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::ids::UserId;
 use chat_core::ports::{UserConflict, UserRepo};
 
@@ -27,7 +27,7 @@ impl CachedUsers {
         self.redis.key(&format!("user:{id}"))
     }
 
-    async fn cached(&self, ids: &[UserId]) -> Result<Vec<Option<User>>, RepoError> {
+    async fn cached(&self, ids: &[UserId]) -> Result<Vec<Option<User>>, PortError> {
         let keys: Vec<String> = ids.iter().map(|id| self.key(*id)).collect();
         let mut conn = self.redis.conn().await?;
         let values: Vec<Option<String>> =
@@ -40,7 +40,7 @@ impl CachedUsers {
             let mut conn = self.redis.conn().await?;
             let mut pipe = redis::pipe();
             for user in users {
-                let json = serde_json::to_string(user).map_err(|e| RepoError::Internal(e.to_string()))?;
+                let json = serde_json::to_string(user).map_err(|e| PortError::Internal(e.to_string()))?;
                 pipe.cmd("SET").arg(self.key(user.id)).arg(json).arg("EX").arg(self.ttl_secs).ignore();
             }
             pipe.query_async::<()>(&mut conn).await.map_err(|e| self.redis.failed(e))
@@ -51,7 +51,7 @@ impl CachedUsers {
         }
     }
 
-    async fn forget(&self, id: UserId) -> Result<(), RepoError> {
+    async fn forget(&self, id: UserId) -> Result<(), PortError> {
         let mut conn = self.redis.conn().await?;
         redis::cmd("DEL").arg(self.key(id)).query_async::<i64>(&mut conn).await.map_err(|e| self.redis.failed(e))?;
         Ok(())
@@ -60,15 +60,15 @@ impl CachedUsers {
 
 #[async_trait]
 impl UserRepo for CachedUsers {
-    async fn insert_user(&self, user: User, password_hash: String) -> Result<Result<(), UserConflict>, RepoError> {
+    async fn insert_user(&self, user: User, password_hash: String) -> Result<Result<(), UserConflict>, PortError> {
         self.inner.insert_user(user, password_hash).await
     }
 
-    async fn user(&self, id: UserId) -> Result<Option<User>, RepoError> {
+    async fn user(&self, id: UserId) -> Result<Option<User>, PortError> {
         Ok(self.users(&[id]).await?.pop())
     }
 
-    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, RepoError> {
+    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, PortError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -90,20 +90,20 @@ impl UserRepo for CachedUsers {
         Ok(found)
     }
 
-    async fn credentials(&self, username: &Username) -> Result<Option<Credentials>, RepoError> {
+    async fn credentials(&self, username: &Username) -> Result<Option<Credentials>, PortError> {
         self.inner.credentials(username).await
     }
 
     /// Searches go to the store: results change with every registration and are not cached.
-    async fn search_users(&self, folded_query: &str, limit: usize) -> Result<Vec<User>, RepoError> {
+    async fn search_users(&self, folded_query: &str, limit: usize) -> Result<Vec<User>, PortError> {
         self.inner.search_users(folded_query, limit).await
     }
 
-    async fn users_by_phones(&self, phones: &[Phone]) -> Result<Vec<User>, RepoError> {
+    async fn users_by_phones(&self, phones: &[Phone]) -> Result<Vec<User>, PortError> {
         self.inner.users_by_phones(phones).await
     }
 
-    async fn update_user(&self, user: &User) -> Result<Result<(), UserConflict>, RepoError> {
+    async fn update_user(&self, user: &User) -> Result<Result<(), UserConflict>, PortError> {
         let outcome = self.inner.update_user(user).await?;
         // Invalidate after the write: a reader that filled the cache in between is undone.
         // If Redis is unreachable the change still stands and the entry ages out (TTL).

@@ -2,12 +2,12 @@
 //! subscription.
 
 use async_trait::async_trait;
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::ports::HealthCheck;
 
 use crate::{RedisConnection, RedisEventBus, RedisPresence, RedisRateLimiter};
 
-pub(crate) async fn ping(redis: &RedisConnection) -> Result<(), RepoError> {
+pub(crate) async fn ping(redis: &RedisConnection) -> Result<(), PortError> {
     let mut conn = redis.conn().await?;
     let _: String = redis::cmd("PING").query_async(&mut conn).await.map_err(|e| redis.failed(e))?;
     Ok(())
@@ -21,10 +21,10 @@ impl HealthCheck for RedisEventBus {
     fn adapter(&self) -> &'static str {
         "redis"
     }
-    async fn check(&self) -> Result<(), RepoError> {
+    async fn check(&self) -> Result<(), PortError> {
         ping(self.redis()).await?;
         if !self.is_subscribed() {
-            return Err(RepoError::Unavailable("not subscribed to the event channel (reconnecting)".into()));
+            return Err(PortError::Unavailable("not subscribed to the event channel (reconnecting)".into()));
         }
         Ok(())
     }
@@ -38,7 +38,7 @@ impl HealthCheck for RedisRateLimiter {
     fn adapter(&self) -> &'static str {
         "redis"
     }
-    async fn check(&self) -> Result<(), RepoError> {
+    async fn check(&self) -> Result<(), PortError> {
         ping(self.redis()).await
     }
 }
@@ -51,7 +51,7 @@ impl HealthCheck for RedisPresence {
     fn adapter(&self) -> &'static str {
         "redis"
     }
-    async fn check(&self) -> Result<(), RepoError> {
+    async fn check(&self) -> Result<(), PortError> {
         ping(self.redis()).await
     }
 }

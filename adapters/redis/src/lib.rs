@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bb8_redis::RedisConnectionManager;
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use parking_lot::Mutex;
 use redis::aio::MultiplexedConnection;
 
@@ -56,16 +56,16 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 impl RedisConnection {
     /// Builds the pool (connections open lazily). `prefix` namespaces every key and
     /// channel, e.g. `chat:`; tests use a fresh one per run.
-    pub async fn connect(url: &str, prefix: &str, pool_size: u32) -> Result<RedisConnection, RepoError> {
-        let client = redis::Client::open(url).map_err(|e| RepoError::Unavailable(format!("REDIS_URL: {e}")))?;
+    pub async fn connect(url: &str, prefix: &str, pool_size: u32) -> Result<RedisConnection, PortError> {
+        let client = redis::Client::open(url).map_err(|e| PortError::Unavailable(format!("REDIS_URL: {e}")))?;
         let manager =
-            RedisConnectionManager::new(url).map_err(|e| RepoError::Unavailable(format!("REDIS_URL: {e}")))?;
+            RedisConnectionManager::new(url).map_err(|e| PortError::Unavailable(format!("REDIS_URL: {e}")))?;
         let pool = bb8::Pool::builder()
             .max_size(pool_size)
             .connection_timeout(std::time::Duration::from_secs(2))
             .build(manager)
             .await
-            .map_err(|e| RepoError::Unavailable(format!("redis pool: {e}")))?;
+            .map_err(|e| PortError::Unavailable(format!("redis pool: {e}")))?;
         Ok(RedisConnection { pool, client, prefix: prefix.to_owned(), recent: Arc::new(Mutex::new(None)) })
     }
 
@@ -75,7 +75,7 @@ impl RedisConnection {
     /// thousands of socket connects a second, timed out). The pool checks a connection with
     /// PING when handing it out and replaces broken ones; a checked connection then serves
     /// for [`CHECKED_FOR`] before the next checkout.
-    pub(crate) async fn conn(&self) -> Result<MultiplexedConnection, RepoError> {
+    pub(crate) async fn conn(&self) -> Result<MultiplexedConnection, PortError> {
         if let Some((checked_at, connection)) = self.recent.lock().as_ref()
             && checked_at.elapsed() < CHECKED_FOR
         {
@@ -93,7 +93,7 @@ impl RedisConnection {
     /// restart would keep failing commands for up to [`CHECKED_FOR`]. A timeout is not
     /// the connection's fault (a busy node is slow to read replies), and sending every
     /// command to the pool then only adds PINGs to the load.
-    pub(crate) fn failed(&self, error: redis::RedisError) -> RepoError {
+    pub(crate) fn failed(&self, error: redis::RedisError) -> PortError {
         if error.is_io_error() || error.is_connection_dropped() || error.is_connection_refusal() {
             self.forget_checked();
         }

@@ -3,7 +3,7 @@
 //! atomically, the users whose node died. Times are the nodes' clocks (kept in sync by NTP).
 
 use async_trait::async_trait;
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::ids::{SessionId, UserId};
 use chat_core::domain::{Duration, Timestamp};
 use chat_core::ports::{PresenceStatus, PresenceStore};
@@ -123,8 +123,8 @@ fn micros(at: Timestamp) -> i64 {
     at.timestamp_micros()
 }
 
-fn from_micros(us: i64) -> Result<Timestamp, RepoError> {
-    Timestamp::from_timestamp_micros(us).ok_or_else(|| RepoError::Internal(format!("stored time {us} out of range")))
+fn from_micros(us: i64) -> Result<Timestamp, PortError> {
+    Timestamp::from_timestamp_micros(us).ok_or_else(|| PortError::Internal(format!("stored time {us} out of range")))
 }
 
 #[async_trait]
@@ -135,7 +135,7 @@ impl PresenceStore for RedisPresence {
         session: SessionId,
         now: Timestamp,
         ttl: Duration,
-    ) -> Result<bool, RepoError> {
+    ) -> Result<bool, PortError> {
         let mut conn = self.redis.conn().await?;
         let came_online: i64 = self
             .alive
@@ -156,7 +156,7 @@ impl PresenceStore for RedisPresence {
         sessions: &[(UserId, SessionId)],
         now: Timestamp,
         ttl: Duration,
-    ) -> Result<Vec<UserId>, RepoError> {
+    ) -> Result<Vec<UserId>, PortError> {
         let mut came_online: Vec<UserId> = Vec::new();
         for chunk in sessions.chunks(ALIVE_BATCH) {
             let mut invocation = self.alive_many.key(self.deadlines_key());
@@ -177,7 +177,7 @@ impl PresenceStore for RedisPresence {
         Ok(came_online)
     }
 
-    async fn session_ended(&self, user: UserId, session: SessionId, now: Timestamp) -> Result<bool, RepoError> {
+    async fn session_ended(&self, user: UserId, session: SessionId, now: Timestamp) -> Result<bool, PortError> {
         let mut conn = self.redis.conn().await?;
         let went_offline: i64 = self
             .ended
@@ -193,7 +193,7 @@ impl PresenceStore for RedisPresence {
         Ok(went_offline == 1)
     }
 
-    async fn take_expired(&self, now: Timestamp) -> Result<Vec<(UserId, Timestamp)>, RepoError> {
+    async fn take_expired(&self, now: Timestamp) -> Result<Vec<(UserId, Timestamp)>, PortError> {
         let mut conn = self.redis.conn().await?;
         let flat: Vec<String> = self
             .expired
@@ -209,15 +209,15 @@ impl PresenceStore for RedisPresence {
                 _ => None,
             })
             .map(|(user, at)| {
-                let user = user.parse().map_err(|_| RepoError::Internal(format!("bad user id {user} in presence")))?;
-                let at: f64 = at.parse().map_err(|_| RepoError::Internal(format!("bad time {at} in presence")))?;
+                let user = user.parse().map_err(|_| PortError::Internal(format!("bad user id {user} in presence")))?;
+                let at: f64 = at.parse().map_err(|_| PortError::Internal(format!("bad time {at} in presence")))?;
                 #[allow(clippy::cast_possible_truncation)]
                 Ok((user, from_micros(at as i64)?))
             })
             .collect()
     }
 
-    async fn status(&self, users: &[UserId], now: Timestamp) -> Result<Vec<(UserId, PresenceStatus)>, RepoError> {
+    async fn status(&self, users: &[UserId], now: Timestamp) -> Result<Vec<(UserId, PresenceStatus)>, PortError> {
         if users.is_empty() {
             return Ok(Vec::new());
         }
@@ -236,7 +236,7 @@ impl PresenceStore for RedisPresence {
                 let online = live > 0;
                 let last_seen = match seen.filter(|_| !online) {
                     Some(ms) => {
-                        let ms: f64 = ms.parse().map_err(|_| RepoError::Internal(format!("bad last seen {ms}")))?;
+                        let ms: f64 = ms.parse().map_err(|_| PortError::Internal(format!("bad last seen {ms}")))?;
                         #[allow(clippy::cast_possible_truncation)]
                         Some(from_micros(ms as i64)?)
                     }

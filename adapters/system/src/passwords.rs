@@ -6,7 +6,7 @@ use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
 use chat_core::domain::account::Password;
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::ports::PasswordHasher;
 use tokio::sync::Semaphore;
 
@@ -22,7 +22,7 @@ pub struct Argon2Passwords {
 }
 
 impl Argon2Passwords {
-    pub fn new(max_concurrent: usize) -> Result<Self, RepoError> {
+    pub fn new(max_concurrent: usize) -> Result<Self, PortError> {
         let params = Params::new(19 * 1024, 2, 1, None).map_err(internal)?;
         let mut decoy_password = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut decoy_password);
@@ -32,8 +32,8 @@ impl Argon2Passwords {
 
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce(Params) -> Result<T, RepoError> + Send + 'static,
-    ) -> Result<T, RepoError> {
+        work: impl FnOnce(Params) -> Result<T, PortError> + Send + 'static,
+    ) -> Result<T, PortError> {
         let _permit = self.permits.acquire().await.map_err(internal)?;
         let params = self.params.clone();
         tokio::task::spawn_blocking(move || work(params)).await.map_err(internal)?
@@ -42,12 +42,12 @@ impl Argon2Passwords {
 
 #[async_trait]
 impl PasswordHasher for Argon2Passwords {
-    async fn hash(&self, password: &Password) -> Result<String, RepoError> {
+    async fn hash(&self, password: &Password) -> Result<String, PortError> {
         let password = password.expose().to_owned();
         self.run(move |params| hash_blocking(&params, password.as_bytes())).await
     }
 
-    async fn verify(&self, password: &Password, stored_hash: Option<String>) -> Result<bool, RepoError> {
+    async fn verify(&self, password: &Password, stored_hash: Option<String>) -> Result<bool, PortError> {
         let known = stored_hash.is_some();
         let hash = stored_hash.unwrap_or_else(|| self.decoy_hash.clone());
         let password = password.expose().to_owned();
@@ -62,12 +62,12 @@ fn hasher(params: Params) -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-fn hash_blocking(params: &Params, password: &[u8]) -> Result<String, RepoError> {
+fn hash_blocking(params: &Params, password: &[u8]) -> Result<String, PortError> {
     hasher(params.clone()).hash_password(password).map(|hash| hash.to_string()).map_err(internal)
 }
 
-fn internal(error: impl std::fmt::Display) -> RepoError {
-    RepoError::Internal(format!("password hashing: {error}"))
+fn internal(error: impl std::fmt::Display) -> PortError {
+    PortError::Internal(format!("password hashing: {error}"))
 }
 
 #[cfg(test)]
@@ -75,7 +75,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn verifies_only_the_right_password() -> Result<(), RepoError> {
+    async fn verifies_only_the_right_password() -> Result<(), PortError> {
         let passwords = Argon2Passwords::new(2)?;
         let right = Password::parse("mật khẩu đúng").map_err(internal)?;
         let wrong = Password::parse("mật khẩu sai!").map_err(internal)?;

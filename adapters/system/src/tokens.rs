@@ -4,7 +4,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chat_core::domain::Timestamp;
 use chat_core::domain::account::{AccessClaims, TokenHash};
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::domain::ids::{SessionId, UserId};
 use chat_core::ports::TokenIssuer;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -37,10 +37,10 @@ impl JwtTokens {
 }
 
 impl TokenIssuer for JwtTokens {
-    fn issue_access(&self, claims: &AccessClaims) -> Result<String, RepoError> {
+    fn issue_access(&self, claims: &AccessClaims) -> Result<String, PortError> {
         let claims = Claims { sub: claims.user_id.0, sid: claims.session_id.0, exp: claims.expires_at.timestamp() };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .map_err(|error| RepoError::Internal(format!("signing a token: {error}")))
+            .map_err(|error| PortError::Internal(format!("signing a token: {error}")))
     }
 
     fn verify_access(&self, token: &str, now: Timestamp) -> Option<AccessClaims> {

@@ -17,7 +17,7 @@ use chat_core::app::auth::{self, Register};
 use chat_core::app::profile::{self, SettingsPatch};
 use chat_core::app::{Actor, Deps, Limits, conversations};
 use chat_core::domain::account::{Audience, Password};
-use chat_core::domain::error::RepoError;
+use chat_core::domain::error::PortError;
 use chat_core::ports::PasswordHasher;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
@@ -148,14 +148,14 @@ struct OneHash {
 
 #[async_trait]
 impl PasswordHasher for OneHash {
-    async fn hash(&self, password: &Password) -> Result<String, RepoError> {
+    async fn hash(&self, password: &Password) -> Result<String, PortError> {
         if password.expose() == self.password {
             return Ok(self.hash.clone());
         }
         self.inner.hash(password).await
     }
 
-    async fn verify(&self, password: &Password, stored_hash: Option<String>) -> Result<bool, RepoError> {
+    async fn verify(&self, password: &Password, stored_hash: Option<String>) -> Result<bool, PortError> {
         self.inner.verify(password, stored_hash).await
     }
 }

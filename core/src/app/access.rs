@@ -1,7 +1,7 @@
 //! Checks shared by the use cases: membership, rate limits and best-effort publishing.
 
 use crate::domain::conversation::Member;
-use crate::domain::error::RepoError;
+use crate::domain::error::PortError;
 use crate::domain::event::Delivery;
 use crate::domain::ids::{ConversationId, UserId};
 use crate::domain::rate_limit::{Quota, RateDecision};
@@ -16,7 +16,7 @@ pub(crate) async fn membership(
     deps: &Deps,
     conversation: ConversationId,
     user: UserId,
-) -> Result<Option<Member>, RepoError> {
+) -> Result<Option<Member>, PortError> {
     deps.conversations.member(conversation, user).await
 }
 
@@ -35,7 +35,7 @@ pub(crate) async fn rate_check(
     key: &str,
     quota: Quota,
     policy: WhenUnavailable,
-) -> Result<Result<(), u64>, RepoError> {
+) -> Result<Result<(), u64>, PortError> {
     match deps.rate_limits.check(key, quota, deps.clock.now()).await {
         Ok(RateDecision::Allowed) => Ok(Ok(())),
         Ok(RateDecision::Limited { retry_after_ms }) => Ok(Err(retry_after_ms.max(1))),

@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-use crate::domain::error::{DomainError, ErrorKind, Invalid, RepoError};
+use crate::domain::error::{DomainError, ErrorKind, Invalid, PortError};
 
 /// Adds the variants every area shares (bad input, rate limits, store failures) and the
 /// `DomainError` impl, so each area lists only what is its own.
@@ -51,15 +51,15 @@ macro_rules! area_error {
             }
         }
 
-        impl From<RepoError> for $name {
-            fn from(error: RepoError) -> Self {
+        impl From<PortError> for $name {
+            fn from(error: PortError) -> Self {
                 // The store's own words go to the log; the client gets the stable code only.
                 match error {
-                    RepoError::Unavailable(detail) => {
+                    PortError::Unavailable(detail) => {
                         tracing::warn!(%detail, "a dependency is unavailable");
                         $name::Unavailable
                     }
-                    RepoError::Internal(detail) => {
+                    PortError::Internal(detail) => {
                         tracing::error!(%detail, "store failure");
                         $name::Internal
                     }

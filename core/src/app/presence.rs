@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::account::Audience;
-use crate::domain::error::RepoError;
+use crate::domain::error::PortError;
 use crate::domain::event::{Delivery, Event};
 use crate::domain::ids::UserId;
 use crate::ports::{ConversationRepo, PresenceAudience, PresenceStatus};
@@ -19,12 +19,12 @@ use super::{Actor, Deps};
 pub const MAX_PRESENCE_QUERY: usize = 200;
 
 /// A socket of `actor` opened.
-pub async fn connected(deps: &Deps, actor: Actor) -> Result<(), RepoError> {
+pub async fn connected(deps: &Deps, actor: Actor) -> Result<(), PortError> {
     heartbeat(deps, actor).await
 }
 
 /// A heartbeat renewed the session; announces the user if this brought them online.
-pub async fn heartbeat(deps: &Deps, actor: Actor) -> Result<(), RepoError> {
+pub async fn heartbeat(deps: &Deps, actor: Actor) -> Result<(), PortError> {
     let now = deps.clock.now();
     let came_online =
         deps.presence.session_alive(actor.user_id, actor.session_id, now, deps.limits.presence_ttl).await?;
@@ -37,7 +37,7 @@ pub async fn heartbeat(deps: &Deps, actor: Actor) -> Result<(), RepoError> {
 /// Heartbeats of many sockets, gathered by the gateway for a moment: one store call for all
 /// (a node with 20,000 sockets gets ~650 heartbeats a second), then the users who came
 /// online are announced.
-pub async fn heartbeats(deps: &Deps, sockets: &[Actor]) -> Result<(), RepoError> {
+pub async fn heartbeats(deps: &Deps, sockets: &[Actor]) -> Result<(), PortError> {
     if sockets.is_empty() {
         return Ok(());
     }
@@ -51,7 +51,7 @@ pub async fn heartbeats(deps: &Deps, sockets: &[Actor]) -> Result<(), RepoError>
 }
 
 /// A socket of `actor` closed; announces the user as offline if it was their last.
-pub async fn disconnected(deps: &Deps, actor: Actor) -> Result<(), RepoError> {
+pub async fn disconnected(deps: &Deps, actor: Actor) -> Result<(), PortError> {
     let now = deps.clock.now();
     if deps.presence.session_ended(actor.user_id, actor.session_id, now).await? {
         announce(deps, actor.user_id, PresenceStatus { online: false, last_seen: Some(now) }).await?;
@@ -61,7 +61,7 @@ pub async fn disconnected(deps: &Deps, actor: Actor) -> Result<(), RepoError> {
 
 /// Announces users whose sessions expired without closing (their node died). Every node
 /// runs this every few seconds; each expired user is handed to exactly one of them.
-pub async fn sweep(deps: &Deps) -> Result<usize, RepoError> {
+pub async fn sweep(deps: &Deps) -> Result<usize, PortError> {
     let expired = deps.presence.take_expired(deps.clock.now()).await?;
     for (user, last_seen) in &expired {
         announce(deps, *user, PresenceStatus { online: false, last_seen: Some(*last_seen) }).await?;
@@ -88,7 +88,7 @@ pub async fn status(
     Ok(deps.presence.status(&visible, deps.clock.now()).await?)
 }
 
-async fn announce(deps: &Deps, user: UserId, status: PresenceStatus) -> Result<(), RepoError> {
+async fn announce(deps: &Deps, user: UserId, status: PresenceStatus) -> Result<(), PortError> {
     let recipients = deps.presence_audience.audience(user).await?;
     if recipients.is_empty() {
         return Ok(());
@@ -106,11 +106,11 @@ pub struct ConversationContacts {
 
 #[async_trait]
 impl PresenceAudience for ConversationContacts {
-    async fn audience(&self, user: UserId) -> Result<Vec<UserId>, RepoError> {
+    async fn audience(&self, user: UserId) -> Result<Vec<UserId>, PortError> {
         self.conversations.contacts(user).await
     }
 
-    async fn may_see(&self, viewer: UserId, user: UserId) -> Result<bool, RepoError> {
+    async fn may_see(&self, viewer: UserId, user: UserId) -> Result<bool, PortError> {
         self.conversations.share_conversation(viewer, user).await
     }
 }
@@ -125,7 +125,7 @@ pub struct SocialPresence {
 
 #[async_trait]
 impl PresenceAudience for SocialPresence {
-    async fn audience(&self, user: UserId) -> Result<Vec<UserId>, RepoError> {
+    async fn audience(&self, user: UserId) -> Result<Vec<UserId>, PortError> {
         let Some(owner) = self.users.user(user).await? else { return Ok(Vec::new()) };
         let mut audience: Vec<UserId> = match owner.settings.who_sees_presence {
             Audience::Nobody => return Ok(Vec::new()),
@@ -144,7 +144,7 @@ impl PresenceAudience for SocialPresence {
         Ok(audience)
     }
 
-    async fn may_see(&self, viewer: UserId, user: UserId) -> Result<bool, RepoError> {
+    async fn may_see(&self, viewer: UserId, user: UserId) -> Result<bool, PortError> {
         if self.social.blocked_between(viewer, user).await? {
             return Ok(false);
         }

@@ -1,6 +1,6 @@
 //! Read and delivered marks, and typing indicators (never stored).
 
-use crate::domain::error::RepoError;
+use crate::domain::error::PortError;
 use crate::domain::event::{Delivery, Event, ReceiptKind, TypingState};
 use crate::domain::ids::{ConversationId, UserId};
 
@@ -70,7 +70,7 @@ pub async fn typing(
 /// Who learns that `actor` read up to a point: "Đã xem" is mutual. Someone who turned read
 /// receipts off sends none (only their own devices hear, to clear badges) and sees nobody
 /// else's.
-async fn read_receipt_audience(deps: &Deps, actor: Actor, members: Vec<UserId>) -> Result<Vec<UserId>, RepoError> {
+async fn read_receipt_audience(deps: &Deps, actor: Actor, members: Vec<UserId>) -> Result<Vec<UserId>, PortError> {
     let me = deps.users.user(actor.user_id).await?;
     if me.is_none_or(|me| !me.settings.send_read_receipts) {
         return Ok(vec![actor.user_id]);
@@ -85,7 +85,7 @@ async fn read_receipt_audience(deps: &Deps, actor: Actor, members: Vec<UserId>) 
 
 /// The members who may learn what `actor` does in a conversation: everyone but those on the
 /// other side of a block (a block hides receipts and typing too, in groups as well).
-async fn visible_members(deps: &Deps, actor: Actor, conversation: ConversationId) -> Result<Vec<UserId>, RepoError> {
+async fn visible_members(deps: &Deps, actor: Actor, conversation: ConversationId) -> Result<Vec<UserId>, PortError> {
     let hidden = deps.social.hidden_from(actor.user_id).await?;
     let mut members = deps.conversations.member_ids(conversation).await?;
     members.retain(|member| !hidden.contains(member));

@@ -13,7 +13,7 @@ use super::{Actor, Deps, Limits, auth};
 use crate::domain::Utc;
 use crate::domain::account::{AccessClaims, Session};
 use crate::domain::conversation::{ConversationKind, Member, Role};
-use crate::domain::error::RepoError;
+use crate::domain::error::PortError;
 use crate::domain::ids::{ClientMsgId, ConversationId, SessionId, UserId};
 use crate::domain::message::{Message, MessageKind, NewMessage};
 use crate::domain::rate_limit::RateDecision;
@@ -119,7 +119,7 @@ fn a_store_outage_is_a_retryable_error_and_nothing_is_published() {
     let mut mocks = Mocks::new();
     mocks.member_and_new_send();
     mocks.rate_limits.expect_check().returning(|_, _, _| Ok(RateDecision::Allowed));
-    mocks.messages.expect_insert_message().returning(|_| Err(RepoError::Unavailable("connection lost".into())));
+    mocks.messages.expect_insert_message().returning(|_| Err(PortError::Unavailable("connection lost".into())));
     mocks.events.expect_publish().never();
     let result = block_on(send(&mocks.into_deps(), actor(), conversation(), text("xin chào")));
     assert_eq!(result, Err(MessageError::Unavailable));
@@ -206,7 +206,7 @@ fn a_failed_publish_does_not_undo_a_stored_send() {
         .messages
         .expect_insert_message()
         .returning(|new| Ok(InsertOutcome::Inserted { message: new.into_message(1), members: vec![actor().user_id] }));
-    mocks.events.expect_publish().times(1).returning(|_| Err(RepoError::Unavailable("bus down".into())));
+    mocks.events.expect_publish().times(1).returning(|_| Err(PortError::Unavailable("bus down".into())));
     let sent = block_on(send(&mocks.into_deps(), actor(), conversation(), text("vẫn lưu")));
     assert_eq!(sent.map(|s| (s.message.seq, s.created)), Ok((1, true)));
 }

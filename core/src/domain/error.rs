@@ -28,14 +28,15 @@ pub trait DomainError: std::error::Error {
     }
 }
 
-/// A failure of a storage or delivery port. It never names the adapter behind the port.
+/// A failure of a port's dependency (a store, the event bus, the token issuer, the password
+/// hasher, ...): what went wrong outside the rules. It never names the adapter behind the port.
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
-pub enum RepoError {
+pub enum PortError {
     /// The dependency is down or overloaded; the same call may succeed later.
-    #[error("storage unavailable: {0}")]
+    #[error("dependency unavailable: {0}")]
     Unavailable(String),
     /// A bug or corrupt data: not the caller's fault and not worth retrying.
-    #[error("storage failure: {0}")]
+    #[error("dependency failure: {0}")]
     Internal(String),
 }
 

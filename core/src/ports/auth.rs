@@ -4,24 +4,24 @@ use async_trait::async_trait;
 
 use crate::domain::Timestamp;
 use crate::domain::account::{AccessClaims, Password, TokenHash};
-use crate::domain::error::RepoError;
+use crate::domain::error::PortError;
 
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait PasswordHasher: Send + Sync {
     /// Hashes a new password (argon2id in production). CPU-heavy: adapters run it off the
     /// async executor.
-    async fn hash(&self, password: &Password) -> Result<String, RepoError>;
+    async fn hash(&self, password: &Password) -> Result<String, PortError>;
 
     /// Checks a password against a stored hash. With `None` (unknown user) it still does the
     /// same work and returns false, so response time does not reveal which usernames exist.
-    async fn verify(&self, password: &Password, stored_hash: Option<String>) -> Result<bool, RepoError>;
+    async fn verify(&self, password: &Password, stored_hash: Option<String>) -> Result<bool, PortError>;
 }
 
 #[cfg_attr(test, mockall::automock)]
 pub trait TokenIssuer: Send + Sync {
     /// Signs a short-lived access token.
-    fn issue_access(&self, claims: &AccessClaims) -> Result<String, RepoError>;
+    fn issue_access(&self, claims: &AccessClaims) -> Result<String, PortError>;
     /// Checks an access token's signature and expiry (against `now`, from the clock port).
     fn verify_access(&self, token: &str, now: Timestamp) -> Option<AccessClaims>;
     /// A new opaque refresh token (high-entropy, URL-safe).

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use crate::domain::Timestamp;
 use crate::domain::account::Audience;
 use crate::domain::conversation::{Conversation, ConversationKind, ConversationSummary, Member, Mute};
-use crate::domain::error::RepoError;
+use crate::domain::error::PortError;
 use crate::domain::ids::{ConversationId, UserId};
 use crate::domain::message::{Message, NewMessage};
 
@@ -92,48 +92,48 @@ pub trait ConversationRepo: Send + Sync {
         &self,
         conversation: Conversation,
         members: [Member; 2],
-    ) -> Result<DirectOutcome, RepoError>;
+    ) -> Result<DirectOutcome, PortError>;
     /// Creates a group with its members and its first (SYSTEM) message, atomically.
     async fn create_group(
         &self,
         conversation: Conversation,
         members: Vec<Member>,
         announcement: NewMessage,
-    ) -> Result<(Conversation, Message), RepoError>;
-    async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, RepoError>;
-    async fn member(&self, id: ConversationId, user: UserId) -> Result<Option<Member>, RepoError>;
+    ) -> Result<(Conversation, Message), PortError>;
+    async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, PortError>;
+    async fn member(&self, id: ConversationId, user: UserId) -> Result<Option<Member>, PortError>;
     /// The [`WriteContext`] of `writer` in the conversation, or `None` when they are not a
     /// member: the one read a message send makes before its insert.
-    async fn write_context(&self, id: ConversationId, writer: UserId) -> Result<Option<WriteContext>, RepoError>;
-    async fn members(&self, id: ConversationId) -> Result<Vec<Member>, RepoError>;
+    async fn write_context(&self, id: ConversationId, writer: UserId) -> Result<Option<WriteContext>, PortError>;
+    async fn members(&self, id: ConversationId) -> Result<Vec<Member>, PortError>;
     /// Member user ids only: the hot path of every fan-out.
-    async fn member_ids(&self, id: ConversationId) -> Result<Vec<UserId>, RepoError>;
+    async fn member_ids(&self, id: ConversationId) -> Result<Vec<UserId>, PortError>;
     async fn change_membership(
         &self,
         change: MembershipChange,
         announcement: NewMessage,
-    ) -> Result<MembershipOutcome, RepoError>;
+    ) -> Result<MembershipOutcome, PortError>;
     /// Summaries without `peer` (the use case fills it in).
-    async fn list_conversations(&self, user: UserId, query: ListQuery) -> Result<Vec<ConversationSummary>, RepoError>;
+    async fn list_conversations(&self, user: UserId, query: ListQuery) -> Result<Vec<ConversationSummary>, PortError>;
     /// For each of `conversations`, its members other than `user`, in one round trip (the
     /// conversation list shows the peer of every direct conversation).
     async fn other_members(
         &self,
         user: UserId,
         conversations: &[ConversationId],
-    ) -> Result<Vec<(ConversationId, UserId)>, RepoError>;
+    ) -> Result<Vec<(ConversationId, UserId)>, PortError>;
     /// Everyone who shares at least one conversation with `user` (without `user`).
-    async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, RepoError>;
+    async fn contacts(&self, user: UserId) -> Result<Vec<UserId>, PortError>;
     /// Whether the two users share at least one conversation.
-    async fn share_conversation(&self, a: UserId, b: UserId) -> Result<bool, RepoError>;
+    async fn share_conversation(&self, a: UserId, b: UserId) -> Result<bool, PortError>;
     /// Every conversation of a user with its counters, for `sync`.
-    async fn conversation_seqs(&self, user: UserId) -> Result<Vec<ConversationCursor>, RepoError>;
+    async fn conversation_seqs(&self, user: UserId) -> Result<Vec<ConversationCursor>, PortError>;
     /// Raises the member's read mark to `seq` (clamped to `last_seq`; never lowers it).
     /// Returns the new mark if it moved.
-    async fn mark_read(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, RepoError>;
+    async fn mark_read(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, PortError>;
     /// Same for the delivered mark.
-    async fn mark_delivered(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, RepoError>;
-    async fn set_mute(&self, id: ConversationId, user: UserId, mute: Option<Mute>) -> Result<(), RepoError>;
+    async fn mark_delivered(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, PortError>;
+    async fn set_mute(&self, id: ConversationId, user: UserId, mute: Option<Mute>) -> Result<(), PortError>;
     /// Pins (with the time) or unpins; refuses a pin past `max_pinned`.
     async fn set_pinned(
         &self,
@@ -141,5 +141,5 @@ pub trait ConversationRepo: Send + Sync {
         user: UserId,
         pinned_at: Option<Timestamp>,
         max_pinned: usize,
-    ) -> Result<PinOutcome, RepoError>;
+    ) -> Result<PinOutcome, PortError>;
 }

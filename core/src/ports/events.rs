@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::error::RepoError;
+use crate::domain::error::PortError;
 use crate::domain::event::Delivery;
 
 /// Receives every delivery published anywhere; the gateway implements it and hands each
@@ -21,6 +21,6 @@ pub trait EventSink: Send + Sync {
 pub trait EventBus: Send + Sync {
     /// Publishes to every subscribed sink (on all nodes). Delivery is best-effort: clients
     /// that miss events catch up with `sync`, so a failure here never undoes a stored write.
-    async fn publish(&self, delivery: Delivery) -> Result<(), RepoError>;
+    async fn publish(&self, delivery: Delivery) -> Result<(), PortError>;
     fn subscribe(&self, sink: Arc<dyn EventSink>);
 }

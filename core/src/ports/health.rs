@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::error::RepoError;
+use crate::domain::error::PortError;
 
 #[async_trait]
 pub trait HealthCheck: Send + Sync {
@@ -10,5 +10,5 @@ pub trait HealthCheck: Send + Sync {
     fn component(&self) -> &'static str;
     /// Which adapter serves it, e.g. "memory" or "postgres".
     fn adapter(&self) -> &'static str;
-    async fn check(&self) -> Result<(), RepoError>;
+    async fn check(&self) -> Result<(), PortError>;
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::domain::Timestamp;
-use crate::domain::error::RepoError;
+use crate::domain::error::PortError;
 use crate::domain::ids::{ClientMsgId, ConversationId, MessageId, UserId};
 use crate::domain::message::{Message, NewMessage};
 
@@ -57,23 +57,23 @@ pub trait MessageRepo: Send + Sync {
     /// A `(sender, client_msg_id)` already stored returns `Existing` and writes nothing.
     /// Membership changes and inserts into one conversation are serialised, so the members
     /// returned with `Inserted` are exactly those who may see the message.
-    async fn insert_message(&self, message: NewMessage) -> Result<InsertOutcome, RepoError>;
-    async fn message(&self, id: MessageId) -> Result<Option<Message>, RepoError>;
+    async fn insert_message(&self, message: NewMessage) -> Result<InsertOutcome, PortError>;
+    async fn message(&self, id: MessageId) -> Result<Option<Message>, PortError>;
     async fn message_by_client_id(
         &self,
         sender: UserId,
         client_msg_id: ClientMsgId,
-    ) -> Result<Option<Message>, RepoError>;
+    ) -> Result<Option<Message>, PortError>;
     /// History as `viewer` sees it (without the messages they deleted for themselves).
     async fn history(
         &self,
         conversation: ConversationId,
         viewer: UserId,
         page: HistoryPage,
-    ) -> Result<Vec<Message>, RepoError>;
+    ) -> Result<Vec<Message>, PortError>;
     /// Applies an edit, recall or reaction and returns the message as it now is. In the same
     /// step it takes the conversation's next change number and stamps it on the message.
-    async fn update_message(&self, id: MessageId, update: MessageUpdate) -> Result<Option<Message>, RepoError>;
+    async fn update_message(&self, id: MessageId, update: MessageUpdate) -> Result<Option<Message>, PortError>;
     /// Messages of a conversation changed after `after_change_seq`, in change order, as
     /// `viewer` sees them (for `sync`).
     async fn changes(
@@ -82,7 +82,7 @@ pub trait MessageRepo: Send + Sync {
         viewer: UserId,
         after_change_seq: u64,
         limit: usize,
-    ) -> Result<Vec<Message>, RepoError>;
+    ) -> Result<Vec<Message>, PortError>;
     /// Hides a message from one user's history ("delete for me").
-    async fn hide_message(&self, id: MessageId, user: UserId) -> Result<(), RepoError>;
+    async fn hide_message(&self, id: MessageId, user: UserId) -> Result<(), PortError>;
 }

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::error::RepoError;
+use crate::domain::error::PortError;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::{Duration, Timestamp};
 
@@ -29,7 +29,7 @@ pub trait PresenceStore: Send + Sync {
         session: SessionId,
         now: Timestamp,
         ttl: Duration,
-    ) -> Result<bool, RepoError>;
+    ) -> Result<bool, PortError>;
     /// Ends a session. Returns whether the user has no live session left (and so just went
     /// offline, last seen `now`).
     /// [`session_alive`](Self::session_alive) for many sessions at once (a node's heartbeats
@@ -40,7 +40,7 @@ pub trait PresenceStore: Send + Sync {
         sessions: &[(UserId, SessionId)],
         now: Timestamp,
         ttl: Duration,
-    ) -> Result<Vec<UserId>, RepoError> {
+    ) -> Result<Vec<UserId>, PortError> {
         let mut came_online = Vec::new();
         for &(user, session) in sessions {
             if self.session_alive(user, session, now, ttl).await? && !came_online.contains(&user) {
@@ -49,18 +49,18 @@ pub trait PresenceStore: Send + Sync {
         }
         Ok(came_online)
     }
-    async fn session_ended(&self, user: UserId, session: SessionId, now: Timestamp) -> Result<bool, RepoError>;
+    async fn session_ended(&self, user: UserId, session: SessionId, now: Timestamp) -> Result<bool, PortError>;
     /// Users whose last session expired without ending (their node died), each handed to
     /// exactly one caller across all nodes, with the time they were last seen.
-    async fn take_expired(&self, now: Timestamp) -> Result<Vec<(UserId, Timestamp)>, RepoError>;
-    async fn status(&self, users: &[UserId], now: Timestamp) -> Result<Vec<(UserId, PresenceStatus)>, RepoError>;
+    async fn take_expired(&self, now: Timestamp) -> Result<Vec<(UserId, Timestamp)>, PortError>;
+    async fn status(&self, users: &[UserId], now: Timestamp) -> Result<Vec<(UserId, PresenceStatus)>, PortError>;
 }
 
 /// The visibility rule for presence: who may see a user's online status and last seen.
 #[async_trait]
 pub trait PresenceAudience: Send + Sync {
     /// Everyone who may see `user`'s presence (receives their presence events).
-    async fn audience(&self, user: UserId) -> Result<Vec<UserId>, RepoError>;
+    async fn audience(&self, user: UserId) -> Result<Vec<UserId>, PortError>;
     /// Whether `viewer` may see `user`'s presence.
-    async fn may_see(&self, viewer: UserId, user: UserId) -> Result<bool, RepoError>;
+    async fn may_see(&self, viewer: UserId, user: UserId) -> Result<bool, PortError>;
 }

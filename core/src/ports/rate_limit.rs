@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::domain::Timestamp;
-use crate::domain::error::RepoError;
+use crate::domain::error::PortError;
 use crate::domain::rate_limit::{Quota, RateDecision};
 
 #[cfg_attr(test, mockall::automock)]
@@ -11,5 +11,5 @@ use crate::domain::rate_limit::{Quota, RateDecision};
 pub trait RateLimitStore: Send + Sync {
     /// Runs one GCRA step for `key` atomically (see `domain::rate_limit::gcra`). Stores that
     /// have their own clock (Redis) may use it instead of `now`.
-    async fn check(&self, key: &str, quota: Quota, now: Timestamp) -> Result<RateDecision, RepoError>;
+    async fn check(&self, key: &str, quota: Quota, now: Timestamp) -> Result<RateDecision, PortError>;
 }

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use crate::domain::Timestamp;
 use crate::domain::account::{Session, TokenHash};
-use crate::domain::error::RepoError;
+use crate::domain::error::PortError;
 use crate::domain::ids::{SessionId, UserId};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,8 +28,8 @@ pub enum RotateOutcome {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait SessionRepo: Send + Sync {
-    async fn create_session(&self, new: NewSession) -> Result<(), RepoError>;
-    async fn session(&self, id: SessionId) -> Result<Option<Session>, RepoError>;
+    async fn create_session(&self, new: NewSession) -> Result<(), PortError>;
+    async fn session(&self, id: SessionId) -> Result<Option<Session>, PortError>;
     /// Atomically swaps `presented` for `replacement` if it is the session's current token and
     /// the session is active at `now`; extends the session to `expires_at`.
     async fn rotate_refresh(
@@ -38,8 +38,8 @@ pub trait SessionRepo: Send + Sync {
         replacement: TokenHash,
         now: Timestamp,
         expires_at: Timestamp,
-    ) -> Result<RotateOutcome, RepoError>;
-    async fn revoke_session(&self, id: SessionId, now: Timestamp) -> Result<(), RepoError>;
+    ) -> Result<RotateOutcome, PortError>;
+    async fn revoke_session(&self, id: SessionId, now: Timestamp) -> Result<(), PortError>;
     /// Revokes every active session of a user and returns their ids.
-    async fn revoke_all_sessions(&self, user: UserId, now: Timestamp) -> Result<Vec<SessionId>, RepoError>;
+    async fn revoke_all_sessions(&self, user: UserId, now: Timestamp) -> Result<Vec<SessionId>, PortError>;
 }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 
 use crate::domain::Timestamp;
-use crate::domain::error::RepoError;
+use crate::domain::error::PortError;
 use crate::domain::ids::{FriendRequestId, UserId};
 use crate::domain::social::{Block, FriendRequest, Friendship, RequestStatus};
 
@@ -27,8 +27,8 @@ pub enum SendRequestOutcome {
 pub trait SocialRepo: Send + Sync {
     /// Sends a request atomically: at most one pending request per pair, and a request to
     /// someone who already asked you accepts theirs instead.
-    async fn send_friend_request(&self, request: FriendRequest) -> Result<SendRequestOutcome, RepoError>;
-    async fn friend_request(&self, id: FriendRequestId) -> Result<Option<FriendRequest>, RepoError>;
+    async fn send_friend_request(&self, request: FriendRequest) -> Result<SendRequestOutcome, PortError>;
+    async fn friend_request(&self, id: FriendRequestId) -> Result<Option<FriendRequest>, PortError>;
     /// Moves a pending request to `status` (accepting makes the two friends, atomically).
     /// Returns `None` if it was not pending, or if it was to be accepted across a block.
     async fn answer_friend_request(
@@ -36,21 +36,21 @@ pub trait SocialRepo: Send + Sync {
         id: FriendRequestId,
         status: RequestStatus,
         now: Timestamp,
-    ) -> Result<Option<FriendRequest>, RepoError>;
+    ) -> Result<Option<FriendRequest>, PortError>;
     /// Pending requests to (`incoming`) or from a user, newest first.
-    async fn pending_requests(&self, user: UserId, incoming: bool) -> Result<Vec<FriendRequest>, RepoError>;
-    async fn friends(&self, user: UserId) -> Result<Vec<Friendship>, RepoError>;
-    async fn are_friends(&self, a: UserId, b: UserId) -> Result<bool, RepoError>;
+    async fn pending_requests(&self, user: UserId, incoming: bool) -> Result<Vec<FriendRequest>, PortError>;
+    async fn friends(&self, user: UserId) -> Result<Vec<Friendship>, PortError>;
+    async fn are_friends(&self, a: UserId, b: UserId) -> Result<bool, PortError>;
     /// Ends a friendship; returns whether there was one.
-    async fn unfriend(&self, a: UserId, b: UserId) -> Result<bool, RepoError>;
+    async fn unfriend(&self, a: UserId, b: UserId) -> Result<bool, PortError>;
     /// Blocks, and in the same step ends any friendship and pending request between the two.
-    async fn block(&self, blocker: UserId, blocked: UserId, now: Timestamp) -> Result<(), RepoError>;
+    async fn block(&self, blocker: UserId, blocked: UserId, now: Timestamp) -> Result<(), PortError>;
     /// Returns whether there was a block.
-    async fn unblock(&self, blocker: UserId, blocked: UserId) -> Result<bool, RepoError>;
+    async fn unblock(&self, blocker: UserId, blocked: UserId) -> Result<bool, PortError>;
     /// The users `user` blocked.
-    async fn blocks(&self, user: UserId) -> Result<Vec<Block>, RepoError>;
+    async fn blocks(&self, user: UserId) -> Result<Vec<Block>, PortError>;
     /// Whether either of the two blocked the other.
-    async fn blocked_between(&self, a: UserId, b: UserId) -> Result<bool, RepoError>;
+    async fn blocked_between(&self, a: UserId, b: UserId) -> Result<bool, PortError>;
     /// Everyone `user` blocked or was blocked by: hidden from each other everywhere.
-    async fn hidden_from(&self, user: UserId) -> Result<HashSet<UserId>, RepoError>;
+    async fn hidden_from(&self, user: UserId) -> Result<HashSet<UserId>, PortError>;
 }

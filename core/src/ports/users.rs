@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::domain::account::{Credentials, Phone, User, Username};
-use crate::domain::error::RepoError;
+use crate::domain::error::PortError;
 use crate::domain::ids::UserId;
 
 /// Which unique field a write collided on.
@@ -16,16 +16,16 @@ pub enum UserConflict {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait UserRepo: Send + Sync {
-    async fn insert_user(&self, user: User, password_hash: String) -> Result<Result<(), UserConflict>, RepoError>;
-    async fn user(&self, id: UserId) -> Result<Option<User>, RepoError>;
+    async fn insert_user(&self, user: User, password_hash: String) -> Result<Result<(), UserConflict>, PortError>;
+    async fn user(&self, id: UserId) -> Result<Option<User>, PortError>;
     /// The users among `ids` that exist, in no particular order.
-    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, RepoError>;
-    async fn credentials(&self, username: &Username) -> Result<Option<Credentials>, RepoError>;
+    async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, PortError>;
+    async fn credentials(&self, username: &Username) -> Result<Option<Credentials>, PortError>;
     /// Users whose username or display name, folded with `fold_for_search`, contains the
     /// (folded) query; best matches (prefix of a name) first.
-    async fn search_users(&self, folded_query: &str, limit: usize) -> Result<Vec<User>, RepoError>;
+    async fn search_users(&self, folded_query: &str, limit: usize) -> Result<Vec<User>, PortError>;
     /// The users with these phone numbers.
-    async fn users_by_phones(&self, phones: &[Phone]) -> Result<Vec<User>, RepoError>;
+    async fn users_by_phones(&self, phones: &[Phone]) -> Result<Vec<User>, PortError>;
     /// Replaces the profile and settings of an existing user (a missing user is a no-op).
-    async fn update_user(&self, user: &User) -> Result<Result<(), UserConflict>, RepoError>;
+    async fn update_user(&self, user: &User) -> Result<Result<(), UserConflict>, PortError>;
 }
