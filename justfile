@@ -6,7 +6,7 @@ run *ARGS:
 
 # The test suite (the README's test command).
 test:
-    cargo test --workspace
+    bash scripts/test
 
 # Formatting and lints, as CI runs them.
 lint:

@@ -1,8 +1,8 @@
 //! A throwaway database per test (feature `testing`): created from `DATABASE_URL` (or the
 //! local server), migrated, and dropped again when the handle goes away.
 //!
-//! Without a reachable Postgres the suite says so loudly and skips; under `CI=true` a missing
-//! Postgres is a failure.
+//! Without a reachable Postgres the test fails, naming the server it tried and the command
+//! that brings one up (`scripts/test`): a test that needs Postgres never passes without it.
 
 #![allow(clippy::expect_used, clippy::panic)]
 
@@ -22,21 +22,17 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
-    /// A new, migrated database; `None` (after a loud message) when Postgres is not reachable
-    /// outside CI.
-    pub async fn create() -> Option<TestDatabase> {
+    /// A new, migrated database. Panics, naming what is missing, when Postgres is not
+    /// reachable.
+    pub async fn create() -> TestDatabase {
         let admin_url = server_url();
         let mut admin = match AsyncPgConnection::establish(&admin_url).await {
             Ok(connection) => connection,
-            Err(error) => {
-                if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-                    panic!("CI=true but Postgres is not reachable at {admin_url}: {error}");
-                }
-                announce_skip(&format!(
-                    "\n*** SKIPPED: Postgres is not reachable at {admin_url} ({error}); set DATABASE_URL to run the Postgres tests ***\n"
-                ));
-                return None;
-            }
+            Err(error) => panic!(
+                "Postgres is not reachable at {admin_url} ({error}). Run the suite with `scripts/test`, \
+                 which starts (or installs) Postgres and Redis, or set DATABASE_URL to a server that \
+                 lets this role create databases."
+            ),
         };
         let name = format!("t_{}", uuid::Uuid::now_v7().simple());
         diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).await.expect("CREATE DATABASE");
@@ -44,7 +40,7 @@ impl TestDatabase {
         let store =
             PgStore::connect(&url, PoolConfig { max_connections: 2, ..PoolConfig::default() }).await.expect("pool");
         store.migrate().await.expect("migrations apply");
-        Some(TestDatabase { url, name, admin_url })
+        TestDatabase { url, name, admin_url }
     }
 
     /// A store on this database with room for `connections` concurrent callers.
@@ -89,12 +85,6 @@ fn replace_database(url: &str, database: &str) -> String {
     }
 }
 
-/// Says loudly that a suite was skipped. Written straight to the process's stderr rather than
-/// with `eprintln!`, which the test harness captures and hides for passing tests.
-fn announce_skip(message: &str) {
-    use std::io::Write as _;
-    let _ = std::io::stderr().write_all(message.as_bytes());
-}
 
 impl PgStore {
     /// The server process behind the pooled connection this call gets: tells tests which

@@ -12,9 +12,7 @@ use futures_util::future::join_all;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_the_database_refuses_fails_alone_and_burns_no_seq() {
-    let Some(database) = TestDatabase::create().await else {
-        return;
-    };
+    let database = TestDatabase::create().await;
     let store = database.store(8).await;
     let (a, b) = (user(&store, "a").await, user(&store, "b").await);
     let id = group(&store, &[a, b]).await;
@@ -57,9 +55,7 @@ async fn a_fresh_writer_also_appends_only_after_the_lock() {
 async fn members_read_after_the_lock(prepared: bool) {
     use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 
-    let Some(database) = TestDatabase::create().await else {
-        return;
-    };
+    let database = TestDatabase::create().await;
     let store = database.store(8).await;
     let (a, b, late) = (user(&store, "a").await, user(&store, "b").await, user(&store, "late").await);
     let id = group(&store, &[a, b]).await;

@@ -1,6 +1,7 @@
 //! A Redis for tests (feature `testing`): `REDIS_URL` or the local server, a key prefix of
-//! its own per run, and every key under it deleted afterwards. Without a reachable Redis the
-//! suite says so loudly and skips; under `CI=true` that is a failure.
+//! its own per run, and every key under it deleted afterwards. Without a reachable Redis (or a
+//! `redis-server` to start) the test fails, naming what is missing and the command that brings
+//! it up (`scripts/test`): a test that needs Redis never passes without it.
 
 #![allow(clippy::expect_used, clippy::panic)]
 
@@ -16,7 +17,9 @@ pub struct TestRedis {
 }
 
 impl TestRedis {
-    pub async fn create() -> Option<TestRedis> {
+    /// A key prefix of its own on the test Redis. Panics, naming what is missing, when Redis is
+    /// not reachable.
+    pub async fn create() -> TestRedis {
         let url = server_url();
         let reachable = async {
             let client = redis::Client::open(url.as_str()).ok()?;
@@ -24,15 +27,12 @@ impl TestRedis {
             redis::cmd("PING").query_async::<String>(&mut conn).await.ok()
         };
         if tokio::time::timeout(std::time::Duration::from_secs(3), reachable).await.ok().flatten().is_none() {
-            if std::env::var("CI").is_ok_and(|ci| ci == "true") {
-                panic!("CI=true but Redis is not reachable at {url}");
-            }
-            announce_skip(&format!(
-                "\n*** SKIPPED: Redis is not reachable at {url}; set REDIS_URL to run the Redis tests ***\n"
-            ));
-            return None;
+            panic!(
+                "Redis is not reachable at {url}. Run the suite with `scripts/test`, which starts (or \
+                 installs) Postgres and Redis, or set REDIS_URL to a running server."
+            );
         }
-        Some(TestRedis { url, prefix: format!("test:{}:", uuid::Uuid::now_v7().simple()) })
+        TestRedis { url, prefix: format!("test:{}:", uuid::Uuid::now_v7().simple()) }
     }
 
     pub async fn connection(&self) -> RedisConnection {
@@ -63,22 +63,18 @@ pub struct OwnRedisServer {
 }
 
 impl OwnRedisServer {
-    /// Starts one on `port`; `None` (after a loud message) when redis-server is missing
-    /// outside CI.
-    pub fn start(port: u16) -> Option<OwnRedisServer> {
+    /// Starts one on `port`. Panics, naming what is missing, when `redis-server` cannot run.
+    pub fn start(port: u16) -> OwnRedisServer {
         let child = std::process::Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(std::process::Stdio::null())
             .spawn();
         match child {
-            Ok(child) => Some(OwnRedisServer { port, child }),
-            Err(error) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
-                panic!("CI=true but redis-server cannot start: {error}")
-            }
-            Err(error) => {
-                announce_skip(&format!("\n*** SKIPPED: redis-server cannot be started ({error}) ***\n"));
-                None
-            }
+            Ok(child) => OwnRedisServer { port, child },
+            Err(error) => panic!(
+                "redis-server cannot be started ({error}). Run the suite with `scripts/test`, which \
+                 installs Redis from Debian's packages when it is missing."
+            ),
         }
     }
 
@@ -105,9 +101,3 @@ impl Drop for OwnRedisServer {
     }
 }
 
-/// Says loudly that a suite was skipped. Written straight to the process's stderr rather than
-/// with `eprintln!`, which the test harness captures and hides for passing tests.
-fn announce_skip(message: &str) {
-    use std::io::Write as _;
-    let _ = std::io::stderr().write_all(message.as_bytes());
-}

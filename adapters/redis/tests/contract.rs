@@ -18,13 +18,13 @@ use tokio::sync::mpsc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_presence_passes_the_presence_contract() {
-    let Some(redis) = TestRedis::create().await else { return };
+    let redis = TestRedis::create().await;
     testkit::presence::run_all(&RedisPresence::new(redis.connection().await)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_rate_limiter_passes_the_rate_limit_contract() {
-    let Some(redis) = TestRedis::create().await else { return };
+    let redis = TestRedis::create().await;
     testkit::rate_limit::run_all(&RedisRateLimiter::new(redis.connection().await)).await;
 }
 
@@ -65,7 +65,7 @@ async fn received(probe: &mut mpsc::UnboundedReceiver<String>) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_published_on_one_node_reaches_every_node_once() {
-    let Some(redis) = TestRedis::create().await else { return };
+    let redis = TestRedis::create().await;
     let node_1 = RedisEventBus::start(redis.connection().await);
     let node_2 = RedisEventBus::start(redis.connection().await);
     let (sender, mut probe_1) = mpsc::unbounded_channel();
@@ -91,9 +91,7 @@ async fn an_event_published_on_one_node_reaches_every_node_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bus_resubscribes_after_redis_restarts_and_asks_clients_to_sync() {
     let port = OwnRedisServer::free_port();
-    let Some(server) = OwnRedisServer::start(port) else {
-        return;
-    };
+    let server = OwnRedisServer::start(port);
     let url = server.url();
     let mut connection = None;
     for _ in 0..200 {
@@ -125,7 +123,7 @@ async fn the_bus_resubscribes_after_redis_restarts_and_asks_clients_to_sync() {
     assert!(failed, "publishing never failed with Redis stopped");
     assert!(received(&mut probe).await.contains("typing"), "local fallback delivery");
 
-    let server = OwnRedisServer::start(port).expect("redis-server restarts");
+    let server = OwnRedisServer::start(port);
     assert_eq!(received(&mut probe).await, "resync", "after the gap every client is told to sync");
     subscribed(&bus).await;
     bus.publish(typing(10)).await.unwrap();

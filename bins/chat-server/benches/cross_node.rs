@@ -108,10 +108,8 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
         let count: usize = std::env::var("BENCH_MESSAGES").ok().and_then(|n| n.parse().ok()).unwrap_or(2000);
-        let Some(database) = TestDatabase::create().await else {
-            return;
-        };
-        let Some(redis) = TestRedis::create().await else { return };
+        let database = TestDatabase::create().await;
+        let redis = TestRedis::create().await;
         let env = vec![
             ("DATABASE_URL", database.url.clone()),
             ("REDIS_URL", redis.url.clone()),

@@ -54,7 +54,7 @@ async fn count(url: &str, sql: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_create_admin_and_seed_demo() {
-    let Some(database) = TestDatabase::create().await else { return };
+    let database = TestDatabase::create().await;
     let url = database.url.clone();
 
     let migrate = chatctl(&url, &["migrate"], "").await;
@@ -117,7 +117,7 @@ async fn migrate_create_admin_and_seed_demo() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_schema_is_refused_until_migrated() {
-    let Some(database) = TestDatabase::create().await else { return };
+    let database = TestDatabase::create().await;
     let url = database.url.clone();
     database.store(1).await.revert_all().await.unwrap();
 

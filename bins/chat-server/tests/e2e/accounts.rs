@@ -14,9 +14,7 @@ on_every_store!(
 );
 
 async fn registration_validates_and_refuses_duplicates(store: Store) {
-    let Some(server) = TestServer::start(store).await else {
-        return;
-    };
+    let server = TestServer::start(store).await;
     server.register("an.nguyen").await;
     let cases = [
         (
@@ -67,9 +65,7 @@ async fn registration_validates_and_refuses_duplicates(store: Store) {
 }
 
 async fn login_checks_the_password_and_is_rate_limited(store: Store) {
-    let Some(server) = TestServer::start(store).await else {
-        return;
-    };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let wrong = json!({"username": "an.le", "password": "not the password"});
     let (status, body) = server.post("/api/v1/auth/login", None, wrong.clone()).await;
@@ -89,9 +85,7 @@ async fn login_checks_the_password_and_is_rate_limited(store: Store) {
 }
 
 async fn refresh_tokens_rotate_and_a_replayed_one_revokes_the_session(store: Store) {
-    let Some(server) = TestServer::start(store).await else {
-        return;
-    };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let (status, rotated) = server.post("/api/v1/auth/refresh", None, json!({"refresh_token": an.refresh_token})).await;
     assert_eq!(status, StatusCode::OK, "{rotated}");
@@ -108,9 +102,7 @@ async fn refresh_tokens_rotate_and_a_replayed_one_revokes_the_session(store: Sto
 }
 
 async fn profile_and_settings_round_trip(store: Store) {
-    let Some(server) = TestServer::start(store).await else {
-        return;
-    };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let patch = json!({"display_name": "Nguyễn Văn An", "bio": "Hà Nội", "phone": "+84912345678"});
@@ -145,9 +137,7 @@ async fn profile_and_settings_round_trip(store: Store) {
 }
 
 async fn operations_endpoints_answer(store: Store) {
-    let Some(server) = TestServer::start(store).await else {
-        return;
-    };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let (status, ready) = server.get("/ready", &an).await;
     assert_eq!(

@@ -29,9 +29,7 @@ fn ws_url(server: &TestServer) -> String {
 }
 
 async fn a_frame_over_64_kib_closes_with_1009(store: Store) {
-    let Some(server) = TestServer::start(store).await else {
-        return;
-    };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let mut socket = server.connect(&an).await;
     let huge = json!({"type": "heartbeat", "padding": "x".repeat(65 * 1024)});
@@ -40,9 +38,7 @@ async fn a_frame_over_64_kib_closes_with_1009(store: Store) {
 }
 
 async fn bad_frames_get_an_error_and_the_socket_stays_usable(store: Store) {
-    let Some(server) = TestServer::start(store).await else {
-        return;
-    };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let mut socket = server.connect(&an).await;
 
@@ -64,9 +60,7 @@ async fn bad_frames_get_an_error_and_the_socket_stays_usable(store: Store) {
 }
 
 async fn authentication_is_required_and_checked(store: Store) {
-    let Some(server) = TestServer::start(store).await else {
-        return;
-    };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
 
     let (stream, _) = tokio_tungstenite::connect_async(ws_url(&server)).await.unwrap();
@@ -96,9 +90,7 @@ async fn authentication_is_required_and_checked(store: Store) {
 }
 
 async fn logging_out_closes_the_sessions_sockets(store: Store) {
-    let Some(server) = TestServer::start(store).await else {
-        return;
-    };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let an_phone = server.login(&an).await;
     let mut laptop = server.connect(&an).await;
@@ -117,9 +109,7 @@ async fn logging_out_closes_the_sessions_sockets(store: Store) {
 
 async fn only_configured_origins_may_connect(store: Store) {
     let config = HttpConfig { allowed_origins: vec!["https://chat.example.vn".into()], ..HttpConfig::default() };
-    let Some(server) = TestServer::start_with(store, Limits::default(), config).await else {
-        return;
-    };
+    let server = TestServer::start_with(store, Limits::default(), config).await;
     let connect_from = |origin: &'static str| {
         let mut request = ws_url(&server).into_client_request().unwrap();
         request.headers_mut().insert("origin", origin.parse().unwrap());
@@ -130,9 +120,7 @@ async fn only_configured_origins_may_connect(store: Store) {
 }
 
 async fn non_members_get_404_everywhere(store: Store) {
-    let Some(server) = TestServer::start(store).await else {
-        return;
-    };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let chi = server.register("chi").await;
@@ -187,9 +175,7 @@ async fn a_slow_consumer_is_closed_without_holding_up_others(store: Store) {
     // queue overflow, not the write timeout, is what ends it.
     let config =
         HttpConfig { outbound_queue: 8, write_timeout: std::time::Duration::from_secs(300), ..HttpConfig::default() };
-    let Some(server) = TestServer::start_with(store, limits, config).await else {
-        return;
-    };
+    let server = TestServer::start_with(store, limits, config).await;
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let conversation = server.direct(&an, &binh).await;
@@ -211,9 +197,7 @@ async fn a_slow_consumer_is_closed_without_holding_up_others(store: Store) {
 }
 
 async fn shutdown_flushes_and_closes_sockets_with_1001(store: Store) {
-    let Some(mut server) = TestServer::start(store).await else {
-        return;
-    };
+    let mut server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let mut socket = server.connect(&an).await;
     server.shutdown();
@@ -222,7 +206,7 @@ async fn shutdown_flushes_and_closes_sockets_with_1001(store: Store) {
 }
 
 async fn typing_is_throttled_per_conversation(store: Store) {
-    let Some(server) = TestServer::start(store).await else { return };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let conversation = server.direct(&an, &binh).await;

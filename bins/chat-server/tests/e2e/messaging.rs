@@ -18,9 +18,7 @@ on_every_store!(
 );
 
 async fn a_message_reaches_every_session_of_every_member(store: Store) {
-    let Some(server) = TestServer::start(store).await else {
-        return;
-    };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let an_phone = server.login(&an).await;
@@ -63,9 +61,7 @@ async fn a_message_reaches_every_session_of_every_member(store: Store) {
 }
 
 async fn reconnect_and_sync_returns_exactly_the_missed_messages(store: Store) {
-    let Some(server) = TestServer::start(store).await else {
-        return;
-    };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let conversation = server.direct(&an, &binh).await;
@@ -100,9 +96,7 @@ async fn reconnect_and_sync_returns_exactly_the_missed_messages(store: Store) {
 }
 
 async fn a_retried_client_msg_id_returns_the_original(store: Store) {
-    let Some(server) = TestServer::start(store).await else {
-        return;
-    };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let conversation = server.direct(&an, &binh).await;
@@ -128,9 +122,7 @@ async fn a_retried_client_msg_id_returns_the_original(store: Store) {
 }
 
 async fn the_61st_message_in_a_minute_is_refused_and_not_stored(store: Store) {
-    let Some(server) = TestServer::start(store).await else {
-        return;
-    };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let conversation = server.direct(&an, &binh).await;
@@ -174,9 +166,7 @@ async fn the_61st_message_in_a_minute_is_refused_and_not_stored(store: Store) {
 }
 
 async fn edit_and_recall_close_after_24_hours(store: Store) {
-    let Some(server) = TestServer::start(store).await else {
-        return;
-    };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let conversation = server.direct(&an, &binh).await;
@@ -219,9 +209,7 @@ async fn edit_and_recall_close_after_24_hours(store: Store) {
 }
 
 async fn recall_leaves_a_tombstone_and_reactions_are_one_per_user(store: Store) {
-    let Some(server) = TestServer::start(store).await else {
-        return;
-    };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let conversation = server.direct(&an, &binh).await;
@@ -258,9 +246,7 @@ async fn recall_leaves_a_tombstone_and_reactions_are_one_per_user(store: Store) 
 }
 
 async fn unread_counts_follow_read_marks(store: Store) {
-    let Some(server) = TestServer::start(store).await else {
-        return;
-    };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let conversation = server.direct(&an, &binh).await;
@@ -291,7 +277,7 @@ async fn unread_counts_follow_read_marks(store: Store) {
 on_every_store!(presence_follows_friendship_and_privacy_settings);
 
 async fn presence_follows_friendship_and_privacy_settings(store: Store) {
-    let Some(server) = TestServer::start(store).await else { return };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let contact = server.register("dong.nghiep").await;
@@ -338,7 +324,7 @@ async fn presence_follows_friendship_and_privacy_settings(store: Store) {
 on_every_store!(heartbeats_keep_a_socket_online_past_the_presence_ttl);
 
 async fn heartbeats_keep_a_socket_online_past_the_presence_ttl(store: Store) {
-    let Some(server) = TestServer::start(store).await else { return };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let chau = server.register("chau").await;
@@ -371,7 +357,7 @@ async fn heartbeats_keep_a_socket_online_past_the_presence_ttl(store: Store) {
 }
 
 async fn edits_and_recalls_made_while_offline_are_replayed_by_sync(store: Store) {
-    let Some(server) = TestServer::start(store).await else { return };
+    let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let conversation = server.direct(&an, &binh).await;

@@ -10,7 +10,7 @@ use chat_redis::testing::TestRedis;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_profile_cache_reads_through_and_is_invalidated_on_change() {
-    let Some(redis) = TestRedis::create().await else { return };
+    let redis = TestRedis::create().await;
     let store = Arc::new(chat_memory::MemoryStore::new());
     let cached = CachedUsers::new(store.clone(), redis.connection().await, 600);
     let id = testkit::contract::user(store.as_ref(), "an").await;

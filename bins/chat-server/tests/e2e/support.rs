@@ -55,19 +55,19 @@ pub struct User {
 }
 
 impl TestServer {
-    /// A server with default settings, or `None` when the store is Postgres and no Postgres
-    /// is reachable (outside CI; the skip is announced loudly).
-    pub async fn start(store: Store) -> Option<TestServer> {
+    /// A server with default settings. On `Store::Postgres` it fails the test when no Postgres
+    /// is reachable.
+    pub async fn start(store: Store) -> TestServer {
         TestServer::start_with(store, Limits::default(), HttpConfig::default()).await
     }
 
-    pub async fn start_with(store: Store, limits: Limits, config: HttpConfig) -> Option<TestServer> {
+    pub async fn start_with(store: Store, limits: Limits, config: HttpConfig) -> TestServer {
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         let secret = b"an end-to-end test secret of 32+ bytes";
         let (deps, database) = match store {
             Store::Memory => (chat_server::embedded_deps(limits, clock.clone(), secret).unwrap(), None),
             Store::Postgres => {
-                let database = TestDatabase::create().await?;
+                let database = TestDatabase::create().await;
                 let pg = database.store(8).await;
                 (chat_server::assemble_deps(Arc::new(pg), limits, clock.clone(), secret).unwrap(), Some(database))
             }
@@ -83,14 +83,14 @@ impl TestServer {
             .await
             .unwrap();
         });
-        Some(TestServer {
+        TestServer {
             base: format!("http://{address}"),
             clock,
             http: reqwest::Client::new(),
             stop: Some(stop),
             stopped: Some(server),
             _database: database,
-        })
+        }
     }
 
     /// Asks the server to shut down (as SIGTERM would).
