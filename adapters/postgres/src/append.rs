@@ -14,6 +14,7 @@ use chat_core::domain::message::{Message, NewMessage};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_dsl::RunQueryDslSupport;
 use diesel::sql_types::{Array, BigInt, Jsonb, Nullable, Text, Timestamptz, Uuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
@@ -207,6 +208,9 @@ impl QueryId for AppendMessages {
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
+// diesel 2.4 gives `RunQueryDsl` only to types that opt in; a hand-written query must.
+impl RunQueryDslSupport for AppendMessages {}
+
 impl Query for AppendMessages {
     type SqlType = (Uuid, Nullable<BigInt>, Array<Uuid>);
 }
@@ -245,6 +249,8 @@ impl QueryId for LockConversations {
     type QueryId = LockConversations;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
+
+impl RunQueryDslSupport for LockConversations {}
 
 impl QueryFragment<Pg> for LockConversations {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {

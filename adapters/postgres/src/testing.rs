@@ -69,6 +69,37 @@ impl Drop for TestDatabase {
     }
 }
 
+/// Polls `pg_stat_activity` until a backend of the database at `url` other than the poller
+/// matches `condition` (SQL over the view's columns), and returns its pid. Each look runs
+/// in a transaction of its own, because a transaction sees one snapshot of the view. Panics
+/// after `deadline`, naming what it waited for and what the database's backends were doing.
+pub async fn wait_for_backend(url: &str, condition: &str, deadline: std::time::Duration) -> i32 {
+    #[derive(diesel::QueryableByName)]
+    struct Backend {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        state: String,
+    }
+    let mut observer = AsyncPgConnection::establish(url).await.expect("an observer connection");
+    let select = "SELECT pid, concat_ws(' / ', state, wait_event_type, wait_event, left(query, 80)) AS state \
+                  FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    let matching = format!("{select} AND ({condition})");
+    let give_up = tokio::time::Instant::now() + deadline;
+    loop {
+        let found: Vec<Backend> = diesel::sql_query(&matching).load(&mut observer).await.expect("pg_stat_activity");
+        if let Some(backend) = found.first() {
+            return backend.pid;
+        }
+        if tokio::time::Instant::now() >= give_up {
+            let all: Vec<Backend> = diesel::sql_query(select).load(&mut observer).await.expect("pg_stat_activity");
+            let states: Vec<String> = all.iter().map(|b| format!("{}: {}", b.pid, b.state)).collect();
+            panic!("no backend matched `{condition}` within {deadline:?}; the backends were {states:#?}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 /// The same server URL with another database name.
 fn replace_database(url: &str, database: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -85,7 +116,6 @@ fn replace_database(url: &str, database: &str) -> String {
     }
 }
 
-
 impl PgStore {
     /// The server process behind the pooled connection this call gets: tells tests which
     /// connection the pool handed out.
@@ -101,5 +131,12 @@ impl PgStore {
             .await
             .map_err(crate::error::from_diesel)?;
         Ok(row.pid)
+    }
+
+    /// Runs `sql` on a pooled connection and classifies a failure as every query of the
+    /// store does: lets tests see what a malformed query or a killed connection becomes.
+    pub async fn execute_raw(&self, sql: &str) -> Result<usize, chat_core::domain::error::PortError> {
+        let mut conn = self.conn().await?;
+        diesel::sql_query(sql).execute(&mut conn).await.map_err(crate::error::from_diesel)
     }
 }

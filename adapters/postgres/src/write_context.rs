@@ -14,6 +14,7 @@ use chat_core::ports::{DirectPeer, WriteContext};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_dsl::RunQueryDslSupport;
 use diesel::sql_types::{Array, BigInt, Bool, Jsonb, Nullable, Text, Timestamptz, Uuid};
 use diesel_async::pooled_connection::bb8::Pool;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -119,6 +120,9 @@ impl QueryId for ContextsQuery {
     type QueryId = ContextsQuery;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
+
+// diesel 2.4 gives `RunQueryDsl` only to types that opt in; a hand-written query must.
+impl RunQueryDslSupport for ContextsQuery {}
 
 impl Query for ContextsQuery {
     type SqlType = (

@@ -7,7 +7,7 @@
 use chat_core::domain::ids::UserId;
 use chat_core::ports::{ConversationRepo, HistoryPage, InsertOutcome, MessageRepo};
 use chat_core::testkit::contract::{group, new_id, text, user};
-use chat_postgres::testing::TestDatabase;
+use chat_postgres::testing::{TestDatabase, wait_for_backend};
 use futures_util::future::join_all;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -81,7 +81,8 @@ async fn members_read_after_the_lock(prepared: bool) {
         let store = store.clone();
         async move { store.insert_message(text(id, a, Some(new_id()))).await }
     });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The batch's writer is seen waiting for a lock, which only the other writer holds.
+    wait_for_backend(&database.url, "wait_event_type = 'Lock'", std::time::Duration::from_secs(10)).await;
     assert!(!send.is_finished(), "the send must wait for the conversation's lock");
     other.batch_execute("COMMIT").await.unwrap();
 
