@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chat_core::domain::Timestamp;
 use chat_core::domain::error::PortError;
-use chat_core::domain::rate_limit::{Quota, RateDecision, gcra};
+use chat_core::domain::rate_limit::{Quota, RateDecision, RateLimitKey, gcra};
 use chat_core::ports::RateLimitStore;
 use parking_lot::Mutex;
 
@@ -32,16 +32,16 @@ impl MemoryRateLimiter {
 
 #[async_trait]
 impl RateLimitStore for MemoryRateLimiter {
-    async fn check(&self, key: &str, quota: Quota, now: Timestamp) -> Result<RateDecision, PortError> {
+    async fn check(&self, key: &RateLimitKey, quota: Quota, now: Timestamp) -> Result<RateDecision, PortError> {
         let now_ms = now.timestamp_millis();
         let mut state = self.state.lock();
         state.checks += 1;
         if state.checks.is_multiple_of(SWEEP_EVERY) {
             state.tat_by_key.retain(|_, tat| *tat > now_ms);
         }
-        let (decision, tat) = gcra(state.tat_by_key.get(key).copied(), now_ms, quota);
+        let (decision, tat) = gcra(state.tat_by_key.get(key.as_str()).copied(), now_ms, quota);
         if let Some(tat) = tat {
-            state.tat_by_key.insert(key.to_owned(), tat);
+            state.tat_by_key.insert(key.as_str().to_owned(), tat);
         }
         Ok(decision)
     }

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use chat_core::domain::account::{Session, User};
+use chat_core::domain::account::{PasswordHash, Session, User};
 use chat_core::domain::conversation::{Conversation, Member};
 use chat_core::domain::ids::{ClientMsgId, ConversationId, MessageId, SessionId, UserId};
 use chat_core::domain::message::Message;
@@ -46,7 +46,7 @@ pub(crate) struct State {
 
 pub(crate) struct StoredUser {
     pub user: User,
-    pub password_hash: String,
+    pub password_hash: PasswordHash,
 }
 
 pub(crate) struct StoredConversation {

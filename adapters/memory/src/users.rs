@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use std::collections::HashSet;
 
-use chat_core::domain::account::{Credentials, Phone, User, Username};
+use chat_core::domain::account::{Credentials, PasswordHash, Phone, User, Username};
 use chat_core::domain::error::PortError;
 use chat_core::domain::ids::UserId;
 use chat_core::domain::social::fold_for_search;
@@ -13,7 +13,7 @@ use crate::store::{MemoryStore, StoredUser};
 
 #[async_trait]
 impl UserRepo for MemoryStore {
-    async fn insert_user(&self, user: User, password_hash: String) -> Result<Result<(), UserConflict>, PortError> {
+    async fn insert_user(&self, user: User, password_hash: PasswordHash) -> Result<Result<(), UserConflict>, PortError> {
         let mut state = self.state.lock();
         if state.user_by_name.contains_key(user.username.as_str()) {
             return Ok(Err(UserConflict::Username));

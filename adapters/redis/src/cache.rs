@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chat_core::domain::account::{Credentials, Phone, User, Username};
+use chat_core::domain::account::{Credentials, PasswordHash, Phone, User, Username};
 use chat_core::domain::error::PortError;
 use chat_core::domain::ids::UserId;
 use chat_core::ports::{UserConflict, UserRepo};
@@ -60,7 +60,7 @@ impl CachedUsers {
 
 #[async_trait]
 impl UserRepo for CachedUsers {
-    async fn insert_user(&self, user: User, password_hash: String) -> Result<Result<(), UserConflict>, PortError> {
+    async fn insert_user(&self, user: User, password_hash: PasswordHash) -> Result<Result<(), UserConflict>, PortError> {
         self.inner.insert_user(user, password_hash).await
     }
 

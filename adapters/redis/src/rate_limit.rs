@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chat_core::domain::Timestamp;
 use chat_core::domain::error::PortError;
-use chat_core::domain::rate_limit::{Quota, RateDecision};
+use chat_core::domain::rate_limit::{Quota, RateDecision, RateLimitKey};
 use chat_core::ports::RateLimitStore;
 use redis::Script;
 
@@ -45,7 +45,7 @@ impl RedisRateLimiter {
 #[async_trait]
 impl RateLimitStore for RedisRateLimiter {
     /// `now` is ignored: every node must agree on time, so Redis's clock decides.
-    async fn check(&self, key: &str, quota: Quota, _now: Timestamp) -> Result<RateDecision, PortError> {
+    async fn check(&self, key: &RateLimitKey, quota: Quota, _now: Timestamp) -> Result<RateDecision, PortError> {
         let mut conn = self.redis.conn().await?;
         let wait: u64 = self
             .script

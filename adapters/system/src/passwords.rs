@@ -5,7 +5,7 @@ use std::sync::Arc;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
-use chat_core::domain::account::Password;
+use chat_core::domain::account::{Password, PasswordHash};
 use chat_core::domain::error::PortError;
 use chat_core::ports::PasswordHasher;
 use tokio::sync::Semaphore;
@@ -42,14 +42,14 @@ impl Argon2Passwords {
 
 #[async_trait]
 impl PasswordHasher for Argon2Passwords {
-    async fn hash(&self, password: &Password) -> Result<String, PortError> {
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, PortError> {
         let password = password.expose().to_owned();
-        self.run(move |params| hash_blocking(&params, password.as_bytes())).await
+        self.run(move |params| hash_blocking(&params, password.as_bytes())).await.map(PasswordHash::new)
     }
 
-    async fn verify(&self, password: &Password, stored_hash: Option<String>) -> Result<bool, PortError> {
+    async fn verify(&self, password: &Password, stored_hash: Option<PasswordHash>) -> Result<bool, PortError> {
         let known = stored_hash.is_some();
-        let hash = stored_hash.unwrap_or_else(|| self.decoy_hash.clone());
+        let hash = stored_hash.map_or_else(|| self.decoy_hash.clone(), PasswordHash::into_encoded);
         let password = password.expose().to_owned();
         let matches = self
             .run(move |params| Ok(hasher(params).verify_password(password.as_bytes(), hash.as_str()).is_ok()))
@@ -80,7 +80,7 @@ mod tests {
         let right = Password::parse("mật khẩu đúng").map_err(internal)?;
         let wrong = Password::parse("mật khẩu sai!").map_err(internal)?;
         let hash = passwords.hash(&right).await?;
-        assert!(hash.starts_with("$argon2id$"));
+        assert!(hash.expose().starts_with("$argon2id$"));
         assert!(passwords.verify(&right, Some(hash.clone())).await?);
         assert!(!passwords.verify(&wrong, Some(hash)).await?);
         assert!(!passwords.verify(&right, None).await?);

@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use chat_core::app::messages::{self, SendMessage};
 use chat_core::app::{Actor, Deps, Limits, conversations};
-use chat_core::domain::account::{Audience, DisplayName, Settings, User, Username};
+use chat_core::domain::account::{Audience, DisplayName, PasswordHash, Settings, User, Username};
 use chat_core::domain::ids::{ClientMsgId, ConversationId, SessionId, UserId};
 use chat_core::domain::rate_limit::Quota;
 use chat_postgres::testing::TestDatabase;
@@ -61,7 +61,7 @@ async fn actor(deps: &Deps, name: &str) -> Actor {
         created_at: now,
         updated_at: now,
     };
-    deps.users.insert_user(user, "not a password hash".to_owned()).await.unwrap().unwrap();
+    deps.users.insert_user(user, PasswordHash::new("not a password hash")).await.unwrap().unwrap();
     Actor { user_id: id, session_id: SessionId(uuid::Uuid::now_v7()) }
 }
 

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use chat_core::app::auth::{self, Register};
 use chat_core::app::profile::{self, SettingsPatch};
 use chat_core::app::{Actor, Deps, Limits, conversations};
-use chat_core::domain::account::{Audience, Password};
+use chat_core::domain::account::{Audience, Password, PasswordHash};
 use chat_core::domain::error::PortError;
 use chat_core::ports::PasswordHasher;
 use futures_util::{StreamExt, TryStreamExt, stream};
@@ -143,19 +143,19 @@ async fn open_direct(deps: &Deps, first: Actor, second: Actor) -> anyhow::Result
 struct OneHash {
     inner: Arc<dyn PasswordHasher>,
     password: &'static str,
-    hash: String,
+    hash: PasswordHash,
 }
 
 #[async_trait]
 impl PasswordHasher for OneHash {
-    async fn hash(&self, password: &Password) -> Result<String, PortError> {
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, PortError> {
         if password.expose() == self.password {
             return Ok(self.hash.clone());
         }
         self.inner.hash(password).await
     }
 
-    async fn verify(&self, password: &Password, stored_hash: Option<String>) -> Result<bool, PortError> {
+    async fn verify(&self, password: &Password, stored_hash: Option<PasswordHash>) -> Result<bool, PortError> {
         self.inner.verify(password, stored_hash).await
     }
 }

@@ -4,7 +4,7 @@ use crate::domain::conversation::Member;
 use crate::domain::error::PortError;
 use crate::domain::event::Delivery;
 use crate::domain::ids::{ConversationId, UserId};
-use crate::domain::rate_limit::{Quota, RateDecision};
+use crate::domain::rate_limit::{Quota, RateDecision, RateLimitKey};
 use crate::domain::social::audience_allows;
 use crate::ports::WriteContext;
 
@@ -32,7 +32,7 @@ pub(crate) enum WhenUnavailable {
 /// Runs one rate-limit check; `Err(retry_after_ms)` when limited.
 pub(crate) async fn rate_check(
     deps: &Deps,
-    key: &str,
+    key: &RateLimitKey,
     quota: Quota,
     policy: WhenUnavailable,
 ) -> Result<Result<(), u64>, PortError> {
@@ -40,7 +40,7 @@ pub(crate) async fn rate_check(
         Ok(RateDecision::Allowed) => Ok(Ok(())),
         Ok(RateDecision::Limited { retry_after_ms }) => Ok(Err(retry_after_ms.max(1))),
         Err(error) if policy == WhenUnavailable::Allow => {
-            tracing::warn!(%error, key, "rate limiter unavailable; letting the request through");
+            tracing::warn!(%error, %key, "rate limiter unavailable; letting the request through");
             Ok(Ok(()))
         }
         Err(error) => Err(error),

@@ -8,6 +8,7 @@ use crate::domain::account::{
     AccessClaims, DisplayName, Password, Phone, Session, Settings, User, Username, device_name,
 };
 use crate::domain::event::{Delivery, Event};
+use crate::domain::rate_limit::RateLimitKey;
 use crate::domain::ids::{SessionId, UserId};
 use crate::ports::{NewSession, RotateOutcome, UserConflict};
 
@@ -48,7 +49,7 @@ pub struct Authenticated {
 
 pub async fn register(deps: &Deps, command: Register) -> Result<Authenticated, AuthError> {
     if let Some(ip) = command.client_ip {
-        rate_check(deps, &format!("register:ip:{ip}"), deps.limits.register_per_ip, WhenUnavailable::Refuse)
+        rate_check(deps, &RateLimitKey::register_ip(ip), deps.limits.register_per_ip, WhenUnavailable::Refuse)
             .await?
             .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;
     }
@@ -82,14 +83,14 @@ pub async fn login(deps: &Deps, command: Login) -> Result<Authenticated, AuthErr
     // Limits come first and count every attempt, so guessing costs the same whether or not
     // the account exists.
     if let Some(ip) = command.client_ip {
-        rate_check(deps, &format!("login:ip:{ip}"), deps.limits.login_per_ip, WhenUnavailable::Refuse)
+        rate_check(deps, &RateLimitKey::login_ip(ip), deps.limits.login_per_ip, WhenUnavailable::Refuse)
             .await?
             .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;
     }
     // Only a well-formed username gets a limiter key: arbitrary strings must not mint keys.
     let username = Username::parse(&command.username).ok();
     if let Some(username) = &username {
-        let account_key = format!("login:account:{}", username.as_str());
+        let account_key = RateLimitKey::login_account(username);
         rate_check(deps, &account_key, deps.limits.login_per_account, WhenUnavailable::Refuse)
             .await?
             .map_err(|retry_after_ms| AuthError::RateLimited { retry_after_ms })?;

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::domain::account::{Phone, PublicProfile};
+use crate::domain::rate_limit::RateLimitKey;
 use crate::domain::social::{MAX_CONTACT_SYNC, fold_for_search};
 
 use super::access::{WhenUnavailable, rate_check};
@@ -32,7 +33,7 @@ pub async fn search(deps: &Deps, actor: Actor, query: &str) -> Result<Vec<Public
     if length > 100 {
         return Err(crate::domain::error::Invalid::new("query_too_long", "search for at most 100 characters").into());
     }
-    limit(deps, actor, "search", deps.limits.searches).await?;
+    limit(deps, RateLimitKey::searches(actor.user_id), deps.limits.searches).await?;
     let hidden = deps.social.hidden_from(actor.user_id).await?;
     // Ask for a few more than shown, since blocked users are filtered out afterwards.
     let found = deps.users.search_users(&folded, MAX_SEARCH_RESULTS + hidden.len().min(50)).await?;
@@ -47,7 +48,7 @@ pub async fn search(deps: &Deps, actor: Actor, query: &str) -> Result<Vec<Public
 /// The user with this exact phone number, if they allow being found by it.
 pub async fn find_by_phone(deps: &Deps, actor: Actor, phone: &str) -> Result<PublicProfile, SocialError> {
     let phone = Phone::parse(phone)?;
-    limit(deps, actor, "search", deps.limits.searches).await?;
+    limit(deps, RateLimitKey::searches(actor.user_id), deps.limits.searches).await?;
     let mut matches = discoverable(deps, actor, &[phone]).await?;
     matches.pop().map(|(_, user)| user).ok_or(SocialError::UserNotFound)
 }
@@ -58,7 +59,7 @@ pub async fn contact_sync(deps: &Deps, actor: Actor, phones: &[String]) -> Resul
     if phones.len() > MAX_CONTACT_SYNC {
         return Err(SocialError::TooManyPhones);
     }
-    limit(deps, actor, "contact_sync", deps.limits.contact_syncs).await?;
+    limit(deps, RateLimitKey::contact_syncs(actor.user_id), deps.limits.contact_syncs).await?;
     let parsed: Vec<(String, Phone)> =
         phones.iter().filter_map(|raw| Phone::parse(raw).ok().map(|phone| (raw.clone(), phone))).collect();
     let numbers: Vec<Phone> = parsed.iter().map(|(_, phone)| phone.clone()).collect();
@@ -81,13 +82,8 @@ async fn discoverable(deps: &Deps, actor: Actor, phones: &[Phone]) -> Result<Vec
         .collect())
 }
 
-async fn limit(
-    deps: &Deps,
-    actor: Actor,
-    what: &str,
-    quota: crate::domain::rate_limit::Quota,
-) -> Result<(), SocialError> {
-    rate_check(deps, &format!("{what}:user:{}", actor.user_id), quota, WhenUnavailable::Refuse)
+async fn limit(deps: &Deps, key: RateLimitKey, quota: crate::domain::rate_limit::Quota) -> Result<(), SocialError> {
+    rate_check(deps, &key, quota, WhenUnavailable::Refuse)
         .await?
         .map_err(|retry_after_ms| SocialError::RateLimited { retry_after_ms })
 }

@@ -8,6 +8,7 @@ use crate::domain::ids::{ClientMsgId, ConversationId, MessageId};
 use crate::domain::message::{
     ChangeRefusal, Message, MessageKind, NewMessage, check_sender_change, parse_body, parse_emoji,
 };
+use crate::domain::rate_limit::RateLimitKey;
 use crate::ports::{HistoryPage, InsertOutcome, MessageUpdate, WriteContext};
 
 use super::access::{DirectRefusal, WhenUnavailable, direct_refusal, membership, publish, rate_check};
@@ -99,7 +100,7 @@ async fn admit(
             return Err(MessageError::ReplyNotFound);
         }
     }
-    rate_check(deps, &format!("chat:user:{}", actor.user_id), deps.limits.chat, WhenUnavailable::Allow)
+    rate_check(deps, &RateLimitKey::chat(actor.user_id), deps.limits.chat, WhenUnavailable::Allow)
         .await?
         .map_err(|retry_after_ms| MessageError::RateLimited { retry_after_ms })?;
     Ok(body)

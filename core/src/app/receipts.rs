@@ -3,6 +3,7 @@
 use crate::domain::error::PortError;
 use crate::domain::event::{Delivery, Event, ReceiptKind, TypingState};
 use crate::domain::ids::{ConversationId, UserId};
+use crate::domain::rate_limit::RateLimitKey;
 
 use super::access::{WhenUnavailable, direct_refusal, membership, publish, rate_check};
 use super::errors::ConversationError;
@@ -56,7 +57,7 @@ pub async fn typing(
     }
     // Typing fans out to every member: a chatty client is throttled, silently (an indicator
     // that arrives a little late is harmless), and never because the limiter is down.
-    let key = format!("typing:user:{}:{conversation}", actor.user_id);
+    let key = RateLimitKey::typing(actor.user_id, conversation);
     if rate_check(deps, &key, deps.limits.typing, WhenUnavailable::Allow).await?.is_err() {
         return Ok(());
     }

@@ -3,6 +3,7 @@
 use crate::domain::account::PublicProfile;
 use crate::domain::event::{Delivery, Event};
 use crate::domain::ids::{FriendRequestId, UserId};
+use crate::domain::rate_limit::RateLimitKey;
 use crate::domain::social::{Block, FriendRequest, RequestStatus, parse_request_message};
 use crate::ports::{PresenceStatus, SendRequestOutcome};
 
@@ -43,7 +44,7 @@ pub async fn send_request(
     let target = visible_user(deps, actor, to).await?;
     rate_check(
         deps,
-        &format!("friend_requests:user:{}", actor.user_id),
+        &RateLimitKey::friend_requests(actor.user_id),
         deps.limits.friend_requests,
         WhenUnavailable::Refuse,
     )

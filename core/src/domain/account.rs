@@ -248,8 +248,40 @@ pub fn parse_bio(raw: &str) -> Result<String, Invalid> {
 /// The stored password hash of a user, fetched only to log in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Credentials {
+    /// Whose credentials these are.
     pub user_id: UserId,
-    pub password_hash: String,
+    /// The hash to verify a login's password against.
+    pub password_hash: PasswordHash,
+}
+
+/// A password hash in the hasher's self-describing encoding (a PHC string such as
+/// `$argon2id$v=19$…` in production). Stores keep it as opaque text and only the
+/// [`PasswordHasher`](crate::ports::PasswordHasher) reads it. It has no `Display`, and its
+/// `Debug` hides the text, so a logged record never leaks material for offline guessing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// Wraps an encoded hash: one the hasher just produced, or one a store read back.
+    pub fn new(encoded: impl Into<String>) -> Self {
+        PasswordHash(encoded.into())
+    }
+
+    /// The encoded hash, for the hasher to verify against and the store to persist.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The encoded hash, by value (for stores that take ownership).
+    pub fn into_encoded(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(***)")
+    }
 }
 
 /// The SHA-256 (or similar) digest of a refresh token; the token itself is never stored.

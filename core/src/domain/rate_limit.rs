@@ -4,7 +4,12 @@
 //! so any store that can compare-and-set one value (a mutex, a Redis Lua script) gives the
 //! same semantics: a burst of `burst` requests, then one per `interval`.
 
+use std::net::IpAddr;
+
 use serde::{Deserialize, Serialize};
+
+use super::account::Username;
+use super::ids::{ConversationId, UserId};
 
 /// A limit: `burst` requests at once, refilled at one per `interval_ms`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,10 +61,99 @@ pub fn gcra(tat_ms: Option<i64>, now_ms: i64, quota: Quota) -> (RateDecision, Op
     (RateDecision::Allowed, Some(tat.saturating_add(quota.interval())))
 }
 
+/// What one limit counts, and for whom: the key a [`RateLimitStore`](crate::ports::RateLimitStore)
+/// keeps one TAT under. Only these constructors make one, so every limited action has exactly
+/// one key shape and no request can mint keys of its own choosing.
+///
+/// The text (`chat:user:<id>`, `login:ip:<ip>`, …) is what stores persist, so it must not
+/// change: a new shape would reset every live limit in a shared store at deploy.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RateLimitKey(String);
+
+impl RateLimitKey {
+    /// Messages sent by a user, on all their devices.
+    pub fn chat(user: UserId) -> Self {
+        RateLimitKey(format!("chat:user:{user}"))
+    }
+
+    /// Typing indicators of a user in one conversation.
+    pub fn typing(user: UserId, conversation: ConversationId) -> Self {
+        RateLimitKey(format!("typing:user:{user}:{conversation}"))
+    }
+
+    /// Friend requests sent by a user.
+    pub fn friend_requests(user: UserId) -> Self {
+        RateLimitKey(format!("friend_requests:user:{user}"))
+    }
+
+    /// User searches and phone lookups by a user.
+    pub fn searches(user: UserId) -> Self {
+        RateLimitKey(format!("search:user:{user}"))
+    }
+
+    /// Contact syncs by a user.
+    pub fn contact_syncs(user: UserId) -> Self {
+        RateLimitKey(format!("contact_sync:user:{user}"))
+    }
+
+    /// Login attempts on one account; only a well-formed username gets a key.
+    pub fn login_account(username: &Username) -> Self {
+        RateLimitKey(format!("login:account:{}", username.as_str()))
+    }
+
+    /// Login attempts from one client IP.
+    pub fn login_ip(ip: IpAddr) -> Self {
+        RateLimitKey(format!("login:ip:{ip}"))
+    }
+
+    /// Registrations from one client IP.
+    pub fn register_ip(ip: IpAddr) -> Self {
+        RateLimitKey(format!("register:ip:{ip}"))
+    }
+
+    /// The key as stores persist it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RateLimitKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The key strings are what Redis holds: a change here resets every live limit.
+    #[test]
+    fn keys_keep_the_shapes_stores_already_hold() {
+        let user = UserId(uuid::Uuid::from_u128(1));
+        let conversation = ConversationId(uuid::Uuid::from_u128(2));
+        let ip: IpAddr = [203, 0, 113, 7].into();
+        let username = Username::parse("an_nguyen").map_err(|e| e.to_string());
+        let keys = [
+            (RateLimitKey::chat(user), format!("chat:user:{user}")),
+            (RateLimitKey::typing(user, conversation), format!("typing:user:{user}:{conversation}")),
+            (RateLimitKey::friend_requests(user), format!("friend_requests:user:{user}")),
+            (RateLimitKey::searches(user), format!("search:user:{user}")),
+            (RateLimitKey::contact_syncs(user), format!("contact_sync:user:{user}")),
+            (RateLimitKey::login_ip(ip), "login:ip:203.0.113.7".to_owned()),
+            (RateLimitKey::register_ip(ip), "register:ip:203.0.113.7".to_owned()),
+        ];
+        for (key, expected) in keys {
+            assert_eq!(key.as_str(), expected);
+            assert_eq!(key.to_string(), expected);
+        }
+        assert_eq!(user.to_string(), "00000000-0000-0000-0000-000000000001");
+        assert_eq!(
+            username.map(|name| RateLimitKey::login_account(&name)).unwrap().as_str(),
+            "login:account:an_nguyen"
+        );
+    }
 
     fn run(quota: Quota, arrivals: &[i64]) -> Vec<(i64, bool)> {
         let mut tat = None;

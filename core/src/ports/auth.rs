@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use crate::domain::Timestamp;
-use crate::domain::account::{AccessClaims, Password, TokenHash};
+use crate::domain::account::{AccessClaims, Password, PasswordHash, TokenHash};
 use crate::domain::error::PortError;
 
 #[cfg_attr(test, mockall::automock)]
@@ -11,11 +11,11 @@ use crate::domain::error::PortError;
 pub trait PasswordHasher: Send + Sync {
     /// Hashes a new password (argon2id in production). CPU-heavy: adapters run it off the
     /// async executor.
-    async fn hash(&self, password: &Password) -> Result<String, PortError>;
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, PortError>;
 
     /// Checks a password against a stored hash. With `None` (unknown user) it still does the
     /// same work and returns false, so response time does not reveal which usernames exist.
-    async fn verify(&self, password: &Password, stored_hash: Option<String>) -> Result<bool, PortError>;
+    async fn verify(&self, password: &Password, stored_hash: Option<PasswordHash>) -> Result<bool, PortError>;
 }
 
 #[cfg_attr(test, mockall::automock)]

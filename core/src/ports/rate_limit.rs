@@ -4,12 +4,12 @@ use async_trait::async_trait;
 
 use crate::domain::Timestamp;
 use crate::domain::error::PortError;
-use crate::domain::rate_limit::{Quota, RateDecision};
+use crate::domain::rate_limit::{Quota, RateDecision, RateLimitKey};
 
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait RateLimitStore: Send + Sync {
     /// Runs one GCRA step for `key` atomically (see `domain::rate_limit::gcra`). Stores that
     /// have their own clock (Redis) may use it instead of `now`.
-    async fn check(&self, key: &str, quota: Quota, now: Timestamp) -> Result<RateDecision, PortError>;
+    async fn check(&self, key: &RateLimitKey, quota: Quota, now: Timestamp) -> Result<RateDecision, PortError>;
 }

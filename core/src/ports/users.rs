@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::account::{Credentials, Phone, User, Username};
+use crate::domain::account::{Credentials, PasswordHash, Phone, User, Username};
 use crate::domain::error::PortError;
 use crate::domain::ids::UserId;
 
@@ -16,7 +16,7 @@ pub enum UserConflict {
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait UserRepo: Send + Sync {
-    async fn insert_user(&self, user: User, password_hash: String) -> Result<Result<(), UserConflict>, PortError>;
+    async fn insert_user(&self, user: User, password_hash: PasswordHash) -> Result<Result<(), UserConflict>, PortError>;
     async fn user(&self, id: UserId) -> Result<Option<User>, PortError>;
     /// The users among `ids` that exist, in no particular order.
     async fn users(&self, ids: &[UserId]) -> Result<Vec<User>, PortError>;

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use futures_util::future::join_all;
 
-use crate::domain::account::{DisplayName, Phone, Session, Settings, TokenHash, User, Username};
+use crate::domain::account::{DisplayName, PasswordHash, Phone, Session, Settings, TokenHash, User, Username};
 use crate::domain::conversation::{Conversation, ConversationKind, Member, Role};
 use crate::domain::ids::{ClientMsgId, ConversationId, MessageId, SessionId, UserId};
 use crate::domain::message::{MessageKind, NewMessage};
@@ -65,7 +65,7 @@ pub async fn user(store: &dyn Store, name: &str) -> UserId {
         created_at: now,
         updated_at: now,
     };
-    store.insert_user(user, "hash".into()).await.unwrap().unwrap();
+    store.insert_user(user, PasswordHash::new("hash")).await.unwrap().unwrap();
     id
 }
 
@@ -134,9 +134,9 @@ pub async fn users_are_unique_by_username_and_phone(store: &dyn Store) {
     store.update_user(&taken).await.unwrap().unwrap();
     let mut twin = taken.clone();
     twin.id = UserId(new_id());
-    assert_eq!(store.insert_user(twin.clone(), "h".into()).await.unwrap(), Err(UserConflict::Username));
+    assert_eq!(store.insert_user(twin.clone(), PasswordHash::new("h")).await.unwrap(), Err(UserConflict::Username));
     twin.username = Username::parse(&format!("b{}", &twin.id.to_string()[24..])).unwrap();
-    assert_eq!(store.insert_user(twin, "h".into()).await.unwrap(), Err(UserConflict::Phone));
+    assert_eq!(store.insert_user(twin, PasswordHash::new("h")).await.unwrap(), Err(UserConflict::Phone));
     let credentials = store.credentials(&taken.username).await.unwrap().expect("credentials by username");
     assert_eq!(credentials.user_id, first);
 }

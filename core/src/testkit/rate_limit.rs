@@ -4,7 +4,8 @@
 
 use futures_util::future::join_all;
 
-use crate::domain::rate_limit::{Quota, RateDecision};
+use crate::domain::ids::UserId;
+use crate::domain::rate_limit::{Quota, RateDecision, RateLimitKey};
 use crate::ports::RateLimitStore;
 
 use super::contract::{new_id, now};
@@ -19,7 +20,7 @@ pub async fn run_all(store: &dyn RateLimitStore) {
 pub async fn a_burst_is_admitted_then_the_next_waits_one_interval(store: &dyn RateLimitStore) {
     // 5 per hour: the refill is far enough away that any store clock reads as "now".
     let quota = Quota::per_window(5, HOUR_MS);
-    let key = format!("contract:{}", new_id());
+    let key = RateLimitKey::chat(UserId(new_id()));
     let at = now();
     for attempt in 1..=5 {
         assert_eq!(store.check(&key, quota, at).await.unwrap(), RateDecision::Allowed, "attempt {attempt}");
@@ -34,13 +35,13 @@ pub async fn a_burst_is_admitted_then_the_next_waits_one_interval(store: &dyn Ra
         }
         RateDecision::Allowed => panic!("the 6th request in the hour was admitted"),
     }
-    let other = format!("contract:{}", new_id());
+    let other = RateLimitKey::chat(UserId(new_id()));
     assert_eq!(store.check(&other, quota, at).await.unwrap(), RateDecision::Allowed, "keys are independent");
 }
 
 pub async fn concurrent_requests_admit_exactly_the_burst(store: &dyn RateLimitStore) {
     let quota = Quota::per_window(60, HOUR_MS);
-    let key = format!("contract:{}", new_id());
+    let key = RateLimitKey::chat(UserId(new_id()));
     let at = now();
     let decisions = join_all((0..70).map(|_| store.check(&key, quota, at))).await;
     let admitted = decisions.into_iter().filter(|d| matches!(d, Ok(RateDecision::Allowed))).count();
