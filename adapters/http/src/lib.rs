@@ -29,15 +29,12 @@ pub use ws::{Gateway, close_code};
 /// The largest JSON body the API accepts (a 4,000-character message is ~16 KiB of UTF-8).
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// How long heartbeats gather before their presence is renewed in one store call.
-const HEARTBEAT_FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-
 /// Builds the application: subscribes the gateway to the event bus and assembles the routes.
 pub fn app(deps: Deps, config: HttpConfig) -> (Router, AppState) {
     let gateway = Arc::new(Gateway::new(config.outbound_queue));
     deps.events.subscribe(gateway.clone());
     let deps = Arc::new(deps);
-    let heartbeats = ws::Heartbeats::start(deps.clone(), HEARTBEAT_FLUSH_EVERY, gateway.shutdown.clone());
+    let heartbeats = ws::Heartbeats::start(deps.clone(), config.heartbeat_flush_interval, gateway.shutdown.clone());
     let state = AppState { deps, gateway, heartbeats, config: Arc::new(config), metrics: metrics::prometheus() };
     let (api, openapi) = routes::api_routes();
     let openapi = Arc::new(openapi);

@@ -21,6 +21,9 @@ pub struct HttpConfig {
     pub auth_timeout: Duration,
     /// How often clients are told (in `ready`) to send a heartbeat.
     pub heartbeat_interval: Duration,
+    /// How long heartbeats gather before their presence is renewed in one store call; keep
+    /// it well inside the presence TTL, less the heartbeat interval.
+    pub heartbeat_flush_interval: Duration,
     /// A socket that sends nothing (not even a heartbeat) for this long is closed; keep it
     /// well above the heartbeat interval.
     pub idle_timeout: Duration,
@@ -38,6 +41,7 @@ impl Default for HttpConfig {
             outbound_queue: 256,
             auth_timeout: Duration::from_secs(10),
             heartbeat_interval: Duration::from_secs(30),
+            heartbeat_flush_interval: Duration::from_secs(1),
             idle_timeout: Duration::from_secs(75),
             write_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(10),

@@ -1,7 +1,6 @@
 //! `chat-server`: parse the configuration, set up logging, run.
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 /// mimalloc instead of glibc's malloc: under load glibc's allocator took a quarter of the
 /// server's CPU (its consolidation of freed chunks most of it), and it fragments memory
@@ -12,8 +11,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .init();
-    chat_server::run(chat_server::Config::parse()).await
+    let config = chat_server::Config::parse();
+    chat_server::init_logging(config.log_format);
+    chat_server::run(config).await
 }

@@ -1,6 +1,8 @@
 //! Sending, delivery to every session, sync, idempotency, rate limits, edit/recall window.
 
+use chat_core::app::Limits;
 use chat_core::domain::Duration;
+use chat_http::HttpConfig;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -324,34 +326,42 @@ async fn presence_follows_friendship_and_privacy_settings(store: Store) {
 on_every_store!(heartbeats_keep_a_socket_online_past_the_presence_ttl);
 
 async fn heartbeats_keep_a_socket_online_past_the_presence_ttl(store: Store) {
-    let server = TestServer::start(store).await;
+    // Heartbeats are renewed in batches; a short flush keeps the test quick. The test never
+    // waits for the wall clock: a flush shows itself by announcing a user it brought back.
+    let config = HttpConfig { heartbeat_flush_interval: std::time::Duration::from_millis(20), ..HttpConfig::default() };
+    let server = TestServer::start_with(store, Limits::default(), config).await;
     let an = server.register("an.le").await;
     let binh = server.register("binh").await;
     let chau = server.register("chau").await;
-    server.befriend(&an, &binh).await;
-    server.befriend(&chau, &binh).await;
+    let dung = server.register("dung").await;
+    for friend in [&an, &chau, &dung] {
+        server.befriend(friend, &binh).await;
+    }
+    // Dũng's socket opens at 0 s, An's and Châu's at 20 s: online until 40 s and 60 s (TTL 40 s).
+    let mut dung_socket = server.connect(&dung).await;
+    server.clock.advance(Duration::seconds(20));
     let mut an_socket = server.connect(&an).await;
     let _chau_socket = server.connect(&chau).await;
+    // Bình connects last, so no presence event of the connections above reaches him.
+    let mut binh_socket = server.connect(&binh).await;
+
+    // 45 s in, An beats, then Dũng, whose session lapsed at 40 s (no sweeper runs here).
+    // Both are answered at once; Bình hearing that Dũng came back online shows that the
+    // batch holding An's earlier heartbeat has been flushed, at 45 s.
+    server.clock.advance(Duration::seconds(25));
+    an_socket.send(json!({"type": "heartbeat", "id": 1})).await;
+    assert_eq!(an_socket.next_of("heartbeat.ack").await["id"], 1, "answered at once");
+    dung_socket.send(json!({"type": "heartbeat", "id": 2})).await;
+    assert_eq!(dung_socket.next_of("heartbeat.ack").await["id"], 2);
+    let back = binh_socket.next_of("presence").await;
+    assert_eq!((back["user_id"].as_str(), back["online"].as_bool()), (Some(dung.id.as_str()), Some(true)), "{back}");
+
+    // 70 s in: past the TTL of An's socket as opened (60 s), inside the renewed one (85 s).
+    server.clock.advance(Duration::seconds(25));
     let online = |presence: &Value, user: &User| {
         presence["presence"].as_array().unwrap().iter().any(|p| p["user_id"] == user.id && p["online"] == true)
     };
-    let query = format!("/api/v1/presence?user_ids={},{}", an.id, chau.id);
-
-    // 30 s in, An beats; Châu does not. The gateway renews presence in batches, within a
-    // second or so.
-    server.clock.advance(Duration::seconds(30));
-    an_socket.send(json!({"type": "heartbeat", "id": 1})).await;
-    assert_eq!(an_socket.next_of("heartbeat.ack").await["id"], 1, "answered at once");
-    // 50 s in: past the 40 s TTL of the first registration, inside the renewed one.
-    server.clock.advance(Duration::seconds(20));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    let seen = loop {
-        let (_, seen) = server.get(&query, &binh).await;
-        if online(&seen, &an) || std::time::Instant::now() > deadline {
-            break seen;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+    let (_, seen) = server.get(&format!("/api/v1/presence?user_ids={},{}", an.id, chau.id), &binh).await;
     assert!(online(&seen, &an), "An's heartbeat renewed the session: {seen}");
     assert!(!online(&seen, &chau), "Châu sent none and expired: {seen}");
 }

@@ -1,5 +1,6 @@
 //! The real binary: starts with no configuration, serves, and on SIGTERM closes sockets
-//! with 1001 and exits cleanly; with DATABASE_URL, what it stored survives a restart.
+//! with 1001 and exits cleanly; with DATABASE_URL, what it stored survives a restart; its
+//! logs, written to a pipe, are JSON lines or plain text without colour codes.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -17,6 +18,16 @@ pub struct Server {
     pub base: String,
     port: u16,
     data_dir: PathBuf,
+    /// Readers of stdout and stderr when they are piped to the test (they read as the server
+    /// runs, so a full pipe never stalls it).
+    output: Option<[std::thread::JoinHandle<String>; 2]>,
+}
+
+/// What a server wrote, once it exited.
+pub struct Output {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl Server {
@@ -32,20 +43,32 @@ impl Server {
 
     /// A server with the given environment (on top of a clean one) and arguments.
     pub async fn spawn_with(env: &[(&str, String)], args: &[&str], data_dir: PathBuf) -> Server {
+        Server::start(env, args, data_dir, false).await
+    }
+
+    /// A server whose stdout and stderr are pipes the test reads, logging at `info`.
+    pub async fn spawn_piped(args: &[&str], data_dir: PathBuf) -> Server {
+        Server::start(&[("RUST_LOG", "info".to_owned())], args, data_dir, true).await
+    }
+
+    async fn start(env: &[(&str, String)], args: &[&str], data_dir: PathBuf, piped: bool) -> Server {
         // Reserve a free port, then hand it to the server.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut command = Command::new(env!("CARGO_BIN_EXE_chat-server"));
+        let output = || if piped { Stdio::piped() } else { Stdio::null() };
         command
             .env("CHAT_LISTEN", format!("127.0.0.1:{port}"))
             .env("CHAT_DATA_DIR", &data_dir)
             .env_remove("DATABASE_URL")
             .env_remove("REDIS_URL")
+            .env_remove("CHAT_LOG_FORMAT")
             .envs(env.iter().map(|(key, value)| (*key, value.as_str())))
             .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        let child = command.spawn().unwrap();
-        let server = Server { child, base: format!("http://127.0.0.1:{port}"), port, data_dir };
+            .stdout(output())
+            .stderr(output());
+        let mut child = command.spawn().unwrap();
+        let output = piped.then(|| [read_all(child.stdout.take().unwrap()), read_all(child.stderr.take().unwrap())]);
+        let server = Server { child, base: format!("http://127.0.0.1:{port}"), port, data_dir, output };
         let http = reqwest::Client::new();
         for _ in 0..400 {
             if http.get(format!("{}/ready", server.base)).send().await.is_ok_and(|r| r.status().is_success()) {
@@ -81,11 +104,33 @@ impl Server {
     }
 
     /// SIGTERM, then the exit status.
-    pub async fn terminate(mut self) -> std::process::ExitStatus {
+    pub async fn terminate(self) -> std::process::ExitStatus {
+        self.terminate_with_output().await.status
+    }
+
+    /// SIGTERM, then the exit status and, when piped, everything the server wrote.
+    pub async fn terminate_with_output(mut self) -> Output {
         let killed = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(killed.success());
-        tokio::task::spawn_blocking(move || self.child.wait()).await.unwrap().unwrap()
+        tokio::task::spawn_blocking(move || {
+            let status = self.child.wait().unwrap();
+            // The pipes close when the process exits, so the readers finish.
+            let [stdout, stderr] =
+                self.output.take().map(|readers| readers.map(|r| r.join().unwrap())).unwrap_or_default();
+            Output { status, stdout, stderr }
+        })
+        .await
+        .unwrap()
     }
+}
+
+/// Reads a pipe to its end on a thread of its own.
+fn read_all(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        pipe.read_to_string(&mut text).unwrap();
+        text
+    })
 }
 
 pub fn temp_data_dir() -> PathBuf {
@@ -148,5 +193,46 @@ async fn with_postgres_everything_survives_a_restart() {
     let me = server.get("/api/v1/me", &an_token).await;
     assert_eq!(me["username"], "an.le");
     assert!(server.terminate().await.success());
+    let _ = std::fs::remove_dir_all(data_dir);
+}
+
+/// Every line the server wrote, with the ANSI escape byte (which starts every colour code)
+/// nowhere in it.
+fn log_lines(output: &Output) -> Vec<&str> {
+    assert!(output.status.success(), "exit status {}; stderr: {}", output.status, output.stderr);
+    for (name, text) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+        assert!(!text.contains('\u{1b}'), "colour codes in {name} written to a pipe: {text:?}");
+    }
+    output.stdout.lines().chain(output.stderr.lines()).collect()
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_with_level_and_message() {
+    let data_dir = temp_data_dir();
+    let server = Server::spawn_piped(&["--log-format", "json"], data_dir.clone()).await;
+    let output = server.terminate_with_output().await;
+    let mut messages = Vec::new();
+    for line in log_lines(&output) {
+        let entry: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line:?}"));
+        assert!(["INFO", "WARN"].contains(&entry["level"].as_str().unwrap_or_default()), "{line}");
+        messages.push(entry["message"].as_str().unwrap_or_else(|| panic!("no message: {line}")).to_owned());
+    }
+    for expected in
+        ["generated a JWT secret", "chat-server listening", "shutting down: draining sockets", "chat-server stopped"]
+    {
+        assert!(messages.iter().any(|m| m == expected), "{expected:?} not among {messages:?}");
+    }
+    let _ = std::fs::remove_dir_all(data_dir);
+}
+
+#[tokio::test]
+async fn text_logs_written_to_a_pipe_have_no_colour_codes() {
+    let data_dir = temp_data_dir();
+    let server = Server::spawn_piped(&[], data_dir.clone()).await;
+    let output = server.terminate_with_output().await;
+    let lines = log_lines(&output);
+    let listening = lines.iter().find(|line| line.contains("chat-server listening"));
+    assert!(listening.is_some_and(|line| line.contains(" INFO ")), "{lines:?}");
+    assert!(lines.iter().all(|line| serde_json::from_str::<Value>(line).is_err()), "text by default: {lines:?}");
     let _ = std::fs::remove_dir_all(data_dir);
 }

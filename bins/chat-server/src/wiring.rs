@@ -1,0 +1,156 @@
+//! Which adapter backs each port: the embedded set (all in memory), Postgres for the store,
+//! Redis for what nodes share, and the system adapters (argon2id, JWT, UUIDv7, the clock).
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use chat_core::app::presence::{self, SocialPresence};
+use chat_core::app::{Deps, Limits};
+use chat_core::ports::{
+    Clock, ConversationRepo, EventBus, HealthCheck, MessageRepo, PresenceStore, RateLimitStore, SessionRepo,
+    SocialRepo, UserRepo,
+};
+use chat_memory::{MemoryEventBus, MemoryPresence, MemoryRateLimiter, MemoryStore};
+use chat_postgres::{PgStore, PoolConfig};
+use chat_redis::{RedisConnection, RedisEventBus, RedisPresence, RedisRateLimiter};
+use chat_system::{Argon2Passwords, JwtTokens, UuidV7Ids};
+use tokio_util::sync::CancellationToken;
+
+/// What a store adapter must be to back the server.
+pub trait StoreAdapter:
+    UserRepo + SessionRepo + ConversationRepo + MessageRepo + SocialRepo + HealthCheck + 'static
+{
+}
+impl<T> StoreAdapter for T where
+    T: UserRepo + SessionRepo + ConversationRepo + MessageRepo + SocialRepo + HealthCheck + 'static
+{
+}
+
+/// The embedded dependency set: in-memory store, in-process bus and rate limiter.
+pub fn embedded_deps(limits: Limits, clock: Arc<dyn Clock>, jwt_secret: &[u8]) -> anyhow::Result<Deps> {
+    assemble_deps(Arc::new(MemoryStore::new()), limits, clock, jwt_secret)
+}
+
+/// Opens the Postgres store, migrating it first when asked, and refusing a stale schema.
+pub async fn postgres_store(url: &str, pool_size: u32, migrate: bool) -> anyhow::Result<PgStore> {
+    let pool = PoolConfig { max_connections: pool_size, ..PoolConfig::default() };
+    let store = PgStore::connect(url, pool).await.context("DATABASE_URL")?;
+    if migrate {
+        for name in store.migrate().await.context("applying migrations")? {
+            tracing::info!(migration = %name, "applied");
+        }
+    } else {
+        let pending = store.pending_migrations().await.context("DATABASE_URL: reading the schema version")?;
+        if !pending.is_empty() {
+            bail!(
+                "the database schema is behind ({} pending migrations: {}); run `chatctl migrate` or start with --migrate",
+                pending.len(),
+                pending.join(", ")
+            );
+        }
+    }
+    Ok(store)
+}
+
+/// The ports every node must share to act as one server: the event bus, rate limits and
+/// presence. In-process for a single node; Redis for several.
+pub struct SharedServices {
+    pub events: Arc<dyn EventBus>,
+    pub rate_limits: Arc<dyn RateLimitStore>,
+    pub presence: Arc<dyn PresenceStore>,
+    /// Their readiness checks.
+    pub health: Vec<Arc<dyn HealthCheck>>,
+}
+
+impl SharedServices {
+    pub fn in_process() -> SharedServices {
+        let events = Arc::new(MemoryEventBus::new());
+        let rate_limits = Arc::new(MemoryRateLimiter::new());
+        let presence = Arc::new(MemoryPresence::new());
+        SharedServices {
+            events: events.clone(),
+            rate_limits: rate_limits.clone(),
+            presence: presence.clone(),
+            health: vec![events, rate_limits, presence],
+        }
+    }
+}
+
+/// The shared services on Redis.
+pub fn redis_services(redis: RedisConnection) -> SharedServices {
+    let events = RedisEventBus::start(redis.clone());
+    let rate_limits = Arc::new(RedisRateLimiter::new(redis.clone()));
+    let presence = Arc::new(RedisPresence::new(redis));
+    SharedServices {
+        events: events.clone(),
+        rate_limits: rate_limits.clone(),
+        presence: presence.clone(),
+        health: vec![events, rate_limits, presence],
+    }
+}
+
+/// Every port wired: the given store, in-process shared services, argon2id, JWT, UUIDv7 ids.
+pub fn assemble_deps<S: StoreAdapter>(
+    store: Arc<S>,
+    limits: Limits,
+    clock: Arc<dyn Clock>,
+    jwt_secret: &[u8],
+) -> anyhow::Result<Deps> {
+    assemble_deps_with(store, SharedServices::in_process(), limits, clock, jwt_secret)
+}
+
+/// Every port wired, with the given shared services.
+pub fn assemble_deps_with<S: StoreAdapter>(
+    store: Arc<S>,
+    shared: SharedServices,
+    limits: Limits,
+    clock: Arc<dyn Clock>,
+    jwt_secret: &[u8],
+) -> anyhow::Result<Deps> {
+    let hashing_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut health: Vec<Arc<dyn HealthCheck>> = vec![store.clone()];
+    health.extend(shared.health);
+    Ok(Deps {
+        users: store.clone(),
+        sessions: store.clone(),
+        conversations: store.clone(),
+        messages: store.clone(),
+        rate_limits: shared.rate_limits,
+        events: shared.events,
+        presence: shared.presence,
+        social: store.clone(),
+        presence_audience: Arc::new(SocialPresence {
+            users: store.clone(),
+            social: store.clone(),
+            conversations: store,
+        }),
+        passwords: Arc::new(Argon2Passwords::new(hashing_threads)?),
+        tokens: Arc::new(JwtTokens::new(jwt_secret)),
+        clock,
+        ids: Arc::new(UuidV7Ids),
+        health,
+        limits,
+    })
+}
+
+/// Announces users whose node died, every `every`, until `stop` is cancelled.
+pub fn spawn_presence_sweeper(
+    deps: Deps,
+    every: std::time::Duration,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = ticks.tick() => {
+                    if let Err(error) = presence::sweep(&deps).await {
+                        tracing::warn!(%error, "presence sweep failed; retrying");
+                    }
+                }
+            }
+        }
+    })
+}
