@@ -211,7 +211,6 @@ impl PresenceStore for RedisPresence {
             .map(|(user, at)| {
                 let user = user.parse().map_err(|_| PortError::Internal(format!("bad user id {user} in presence")))?;
                 let at: f64 = at.parse().map_err(|_| PortError::Internal(format!("bad time {at} in presence")))?;
-                #[allow(clippy::cast_possible_truncation)]
                 Ok((user, from_micros(at as i64)?))
             })
             .collect()
@@ -237,7 +236,6 @@ impl PresenceStore for RedisPresence {
                 let last_seen = match seen.filter(|_| !online) {
                     Some(ms) => {
                         let ms: f64 = ms.parse().map_err(|_| PortError::Internal(format!("bad last seen {ms}")))?;
-                        #[allow(clippy::cast_possible_truncation)]
                         Some(from_micros(ms as i64)?)
                     }
                     None => None,

@@ -3,7 +3,7 @@
 //! every message it sends is acknowledged, every member sees it once, and its report says
 //! so.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 

@@ -99,7 +99,6 @@ async fn measure(sender: &mut Socket, receiver: &mut Socket, conversation: &str,
 }
 
 fn percentile(sorted: &[u64], p: f64) -> u64 {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index]
 }

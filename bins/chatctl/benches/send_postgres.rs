@@ -92,7 +92,6 @@ struct Figures {
 }
 
 impl Run {
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     fn figures(&self) -> Figures {
         let h = &self.latencies;
         let micros = |ns: u64| (ns as f64 / 100.0).round() / 10.0;

@@ -1,7 +1,7 @@
 //! The real `chatctl` binary against a throwaway Postgres database.
 
 // A failed expectation in a test should stop it with a message: that is what these are for.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::unwrap_used)]
 
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
