@@ -1,27 +1,55 @@
-//! The store contract of `chat_core::testkit`, run against the in-memory store.
+//! Every contract suite of `chat_core::testkit` against the in-memory adapters, one test per
+//! check: `memory_store::<check>`, `memory_users::<check>`, `memory_social::<check>`,
+//! `memory_presence::<check>`, `memory_rate_limit::<check>` and `memory_event_bus::<check>`.
 
 // A failed expectation in a test should stop it with a message: that is what these are for.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use chat_core::testkit::contract;
-use chat_memory::MemoryStore;
+use chat_core::testkit::{
+    event_bus_contract_tests, presence_contract_tests, rate_limit_contract_tests, social_contract_tests,
+    store_contract_tests, user_repo_contract_tests,
+};
+use chat_memory::{MemoryEventBus, MemoryPresence, MemoryRateLimiter, MemoryStore};
 
-#[tokio::test]
-async fn memory_store_passes_the_store_contract() {
-    contract::run_all(&MemoryStore::new()).await;
+store_contract_tests! {
+    mod memory_store;
+    #[tokio::test]
+    let store = MemoryStore::new();
+    check(&store);
 }
 
-#[tokio::test]
-async fn memory_presence_passes_the_presence_contract() {
-    chat_core::testkit::presence::run_all(&chat_memory::MemoryPresence::new()).await;
+user_repo_contract_tests! {
+    mod memory_users;
+    #[tokio::test]
+    let store = MemoryStore::new();
+    check(&store);
 }
 
-#[tokio::test]
-async fn memory_rate_limiter_passes_the_rate_limit_contract() {
-    chat_core::testkit::rate_limit::run_all(&chat_memory::MemoryRateLimiter::new()).await;
+social_contract_tests! {
+    mod memory_social;
+    #[tokio::test]
+    let store = MemoryStore::new();
+    check(&store);
 }
 
-#[tokio::test]
-async fn memory_store_passes_the_social_contract() {
-    chat_core::testkit::social::run_all(&MemoryStore::new()).await;
+presence_contract_tests! {
+    mod memory_presence;
+    #[tokio::test]
+    let presence = MemoryPresence::new();
+    check(&presence);
+}
+
+rate_limit_contract_tests! {
+    mod memory_rate_limit;
+    #[tokio::test]
+    let limiter = MemoryRateLimiter::new();
+    check(&limiter);
+}
+
+// In one process the bus is one: both "nodes" are the same bus.
+event_bus_contract_tests! {
+    mod memory_event_bus;
+    #[tokio::test]
+    let bus = MemoryEventBus::new();
+    check([&bus, &bus]);
 }

@@ -1,22 +1,45 @@
-//! The store contract of `chat_core::testkit` and the migration checks, against a real
-//! Postgres (its own database per run).
+//! Every store contract suite of `chat_core::testkit` against a real Postgres, one test per
+//! check, each on a database of its own (`postgres_store::<check>`, `postgres_users::<check>`,
+//! `postgres_social::<check>`); and the migration checks.
 
 // A failed expectation in a test should stop it with a message: that is what these are for.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use chat_core::testkit::contract;
+use chat_core::testkit::{social_contract_tests, store_contract_tests, user_repo_contract_tests};
+use chat_postgres::PgStore;
 use chat_postgres::testing::TestDatabase;
 use diesel::QueryableByName;
 use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_store_passes_the_store_contract() {
+/// A store on a new database, with the database's handle (which drops the database with it).
+/// Connections open as needed, so a big pool costs only what a check uses.
+async fn postgres_store(connections: u32) -> (TestDatabase, PgStore) {
     let database = TestDatabase::create().await;
-    // Enough connections that the 50 concurrent sends really run on separate connections.
-    let store = database.store(52).await;
-    contract::run_all(&store).await;
-    chat_core::testkit::social::run_all(&store).await;
+    let store = database.store(connections).await;
+    (database, store)
+}
+
+// Enough connections that the 50 concurrent sends really run on separate connections.
+store_contract_tests! {
+    mod postgres_store;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    let (_database, store) = postgres_store(52).await;
+    check(&store);
+}
+
+user_repo_contract_tests! {
+    mod postgres_users;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    let (_database, store) = postgres_store(8).await;
+    check(&store);
+}
+
+social_contract_tests! {
+    mod postgres_social;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    let (_database, store) = postgres_store(8).await;
+    check(&store);
 }
 
 #[derive(QueryableByName)]

@@ -1,6 +1,8 @@
-//! The presence and rate-limit contracts, the event bus across nodes and through a Redis
-//! restart, against a real redis-server. (The profile cache is tested where it meets a
-//! store: bins/chat-server/tests/e2e/profile_cache.rs.)
+//! The presence, rate-limit and event-bus contracts of `chat_core::testkit` against a real
+//! redis-server, one test per check (`redis_presence::<check>`, `redis_rate_limit::<check>`,
+//! `redis_event_bus::<check>`, the bus as two nodes on one Redis); and the bus through a Redis
+//! restart. (The profile cache runs the `UserRepo` contract where it meets a store:
+//! bins/chat-server/tests/e2e/profile_cache.rs.)
 
 // A failed expectation in a test should stop it with a message: that is what these are for.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -11,21 +13,45 @@ use std::time::Duration;
 use chat_core::domain::event::{Delivery, Event, TypingState};
 use chat_core::domain::ids::{ConversationId, UserId};
 use chat_core::ports::{EventBus, EventSink};
-use chat_core::testkit;
+use chat_core::testkit::{event_bus_contract_tests, presence_contract_tests, rate_limit_contract_tests};
 use chat_redis::testing::{OwnRedisServer, TestRedis};
 use chat_redis::{RedisConnection, RedisEventBus, RedisPresence, RedisRateLimiter};
 use tokio::sync::mpsc;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_presence_passes_the_presence_contract() {
+/// An adapter on a Redis key prefix of its own, with the handle that deletes its keys.
+async fn on_test_redis<T>(adapter: impl FnOnce(RedisConnection) -> T) -> (TestRedis, T) {
     let redis = TestRedis::create().await;
-    testkit::presence::run_all(&RedisPresence::new(redis.connection().await)).await;
+    let adapter = adapter(redis.connection().await);
+    (redis, adapter)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_rate_limiter_passes_the_rate_limit_contract() {
+presence_contract_tests! {
+    mod redis_presence;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    let (_redis, presence) = on_test_redis(RedisPresence::new).await;
+    check(&presence);
+}
+
+rate_limit_contract_tests! {
+    mod redis_rate_limit;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    let (_redis, limiter) = on_test_redis(RedisRateLimiter::new).await;
+    check(&limiter);
+}
+
+/// Two nodes' buses on one Redis (a key prefix of the test's own), and that Redis.
+async fn two_nodes() -> (TestRedis, Arc<RedisEventBus>, Arc<RedisEventBus>) {
     let redis = TestRedis::create().await;
-    testkit::rate_limit::run_all(&RedisRateLimiter::new(redis.connection().await)).await;
+    let first = RedisEventBus::start(redis.connection().await);
+    let second = RedisEventBus::start(redis.connection().await);
+    (redis, first, second)
+}
+
+event_bus_contract_tests! {
+    mod redis_event_bus;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    let (_redis, first, second) = two_nodes().await;
+    check([&*first, &*second]);
 }
 
 /// A sink that forwards what it gets to the test.
@@ -61,31 +87,6 @@ async fn subscribed(bus: &RedisEventBus) {
 
 async fn received(probe: &mut mpsc::UnboundedReceiver<String>) -> String {
     tokio::time::timeout(Duration::from_secs(10), probe.recv()).await.expect("an event in time").unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_event_published_on_one_node_reaches_every_node_once() {
-    let redis = TestRedis::create().await;
-    let node_1 = RedisEventBus::start(redis.connection().await);
-    let node_2 = RedisEventBus::start(redis.connection().await);
-    let (sender, mut probe_1) = mpsc::unbounded_channel();
-    node_1.subscribe(Arc::new(Probe(sender)));
-    let (sender, mut probe_2) = mpsc::unbounded_channel();
-    node_2.subscribe(Arc::new(Probe(sender)));
-    subscribed(&node_1).await;
-    subscribed(&node_2).await;
-    node_1.publish(typing(7)).await.unwrap();
-    node_1.publish(typing(8)).await.unwrap();
-    for probe in [&mut probe_1, &mut probe_2] {
-        for user in [7, 8] {
-            let event = received(probe).await;
-            assert!(event.contains("typing") && event.contains(&uuid::Uuid::from_u128(user).to_string()), "{event}");
-        }
-    }
-    // A third event through node 2: had node 1 taken its own two back from the channel, they
-    // would come before it.
-    node_2.publish(typing(9)).await.unwrap();
-    assert!(received(&mut probe_1).await.contains(&uuid::Uuid::from_u128(9).to_string()), "no event twice");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,7 @@ impl ManualClock {
         ManualClock { now: Mutex::new(start.trunc_subsecs(6)) }
     }
 
+    /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
         *self.now.lock().unwrap_or_else(PoisonError::into_inner) += by;
     }

@@ -1,6 +1,8 @@
 //! The store contract: behaviour the use cases rely on, written once and run against every
-//! store adapter (memory now; Postgres with the same calls). Each check panics with a
-//! message when the adapter breaks the contract.
+//! store adapter (memory and Postgres), one test per check (`store_contract_tests!`). Each
+//! check panics with a message when the adapter breaks the contract. This file holds the
+//! fixtures every suite shares and the checks of message storage; sessions, conversations
+//! and users have their own files.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -8,37 +10,20 @@ use std::collections::HashSet;
 
 use futures_util::future::join_all;
 
-use crate::domain::account::{DisplayName, PasswordHash, Phone, Session, Settings, TokenHash, User, Username};
+use crate::domain::account::{DisplayName, PasswordHash, Settings, User, Username};
 use crate::domain::conversation::{Conversation, ConversationKind, Member, Role};
-use crate::domain::ids::{ClientMsgId, ConversationId, MessageId, SessionId, UserId};
+use crate::domain::ids::{ClientMsgId, ConversationId, MessageId, UserId};
 use crate::domain::message::{MessageKind, NewMessage};
-use crate::domain::{Duration, Timestamp, Utc};
+use crate::domain::{Timestamp, Utc};
 
 use crate::ports::{
-    ConversationRepo, DirectOutcome, HistoryPage, InsertOutcome, ListQuery, MembershipChange, MembershipOutcome,
-    MessageRepo, NewSession, RotateOutcome, SessionRepo, UserConflict, UserRepo,
+    ConversationRepo, DirectOutcome, HistoryPage, InsertOutcome, MembershipChange, MembershipOutcome, MessageRepo,
+    SessionRepo, UserRepo,
 };
 
 /// Everything a store adapter implements.
 pub trait Store: UserRepo + SessionRepo + ConversationRepo + MessageRepo {}
 impl<T: UserRepo + SessionRepo + ConversationRepo + MessageRepo> Store for T {}
-
-/// Runs every check of the contract.
-pub async fn run_all(store: &dyn Store) {
-    users_are_unique_by_username_and_phone(store).await;
-    refresh_tokens_rotate_once_and_replays_revoke(store).await;
-    concurrent_sends_get_gap_free_seqs(store, 50).await;
-    a_client_msg_id_sent_twice_at_once_stores_one_message(store).await;
-    concurrent_sends_with_repeated_keys_and_many_conversations(store).await;
-    a_message_to_a_missing_conversation_fails_alone(store).await;
-    one_direct_conversation_per_pair_even_under_races(store).await;
-    history_pages_both_ways_and_hides_per_viewer(store).await;
-    changes_are_numbered_per_conversation(store).await;
-    read_marks_clamp_never_go_back_and_drive_unread(store).await;
-    membership_changes_respect_the_size_limit(store).await;
-    an_inserted_message_names_the_members_it_reaches(store).await;
-    contacts_are_the_people_one_shares_a_conversation_with(store).await;
-}
 
 /// Now, at the microsecond precision every store keeps.
 pub fn now() -> Timestamp {
@@ -46,11 +31,14 @@ pub fn now() -> Timestamp {
     Utc::now().trunc_subsecs(6)
 }
 
+/// A fresh id (UUID v7), for anything a check creates.
 pub fn new_id() -> uuid::Uuid {
     uuid::Uuid::now_v7()
 }
 
-pub async fn user(store: &dyn Store, name: &str) -> UserId {
+/// A new user with this display name, a unique username, no phone and the password hash
+/// `"hash"`.
+pub async fn user(users: &dyn UserRepo, name: &str) -> UserId {
     let now = now();
     let id = UserId(new_id());
     let username = format!("u{}", &id.to_string()[24..]);
@@ -65,7 +53,7 @@ pub async fn user(store: &dyn Store, name: &str) -> UserId {
         created_at: now,
         updated_at: now,
     };
-    store.insert_user(user, PasswordHash::new("hash")).await.unwrap().unwrap();
+    users.insert_user(user, PasswordHash::new("hash")).await.unwrap().unwrap();
     id
 }
 
@@ -97,7 +85,8 @@ pub async fn direct(store: &dyn Store, a: UserId, b: UserId) -> ConversationId {
     }
 }
 
-fn conversation(kind: ConversationKind, creator: UserId, now: Timestamp) -> Conversation {
+/// A conversation record of this kind, as a use case would build it.
+pub(crate) fn conversation(kind: ConversationKind, creator: UserId, now: Timestamp) -> Conversation {
     Conversation {
         id: ConversationId(new_id()),
         kind,
@@ -112,6 +101,7 @@ fn conversation(kind: ConversationKind, creator: UserId, now: Timestamp) -> Conv
     }
 }
 
+/// A text message from `sender`, with the given `client_msg_id` if any.
 pub fn text(conversation: ConversationId, sender: UserId, client_msg_id: Option<uuid::Uuid>) -> NewMessage {
     NewMessage {
         id: MessageId(new_id()),
@@ -126,49 +116,9 @@ pub fn text(conversation: ConversationId, sender: UserId, client_msg_id: Option<
     }
 }
 
-pub async fn users_are_unique_by_username_and_phone(store: &dyn Store) {
-    let first = user(store, "an").await;
-    let mut taken = store.user(first).await.unwrap().expect("the user was stored");
-    let phone = format!("+849{}", random_digits());
-    taken.phone = Some(Phone::parse(&phone).unwrap());
-    store.update_user(&taken).await.unwrap().unwrap();
-    let mut twin = taken.clone();
-    twin.id = UserId(new_id());
-    assert_eq!(store.insert_user(twin.clone(), PasswordHash::new("h")).await.unwrap(), Err(UserConflict::Username));
-    twin.username = Username::parse(&format!("b{}", &twin.id.to_string()[24..])).unwrap();
-    assert_eq!(store.insert_user(twin, PasswordHash::new("h")).await.unwrap(), Err(UserConflict::Phone));
-    let credentials = store.credentials(&taken.username).await.unwrap().expect("credentials by username");
-    assert_eq!(credentials.user_id, first);
-}
-
-pub async fn refresh_tokens_rotate_once_and_replays_revoke(store: &dyn Store) {
-    let user = user(store, "dev").await;
-    let now = now();
-    let session = Session {
-        id: SessionId(new_id()),
-        user_id: user,
-        device_name: "phone".into(),
-        created_at: now,
-        refresh_expires_at: now + Duration::days(30),
-        revoked_at: None,
-    };
-    let first = TokenHash(new_id().to_string());
-    let second = TokenHash(new_id().to_string());
-    store.create_session(NewSession { session: session.clone(), refresh_hash: first.clone() }).await.unwrap();
-    let later = now + Duration::days(31);
-    let rotated = store.rotate_refresh(&first, second.clone(), now, later).await.unwrap();
-    assert!(
-        matches!(rotated, RotateOutcome::Rotated(ref s) if s.id == session.id && s.refresh_expires_at == later),
-        "{rotated:?}"
-    );
-    let replay = store.rotate_refresh(&first, TokenHash(new_id().to_string()), now, later).await.unwrap();
-    assert_eq!(replay, RotateOutcome::Reused(session.id));
-    let after = store.rotate_refresh(&second, TokenHash(new_id().to_string()), now, later).await.unwrap();
-    assert_eq!(after, RotateOutcome::Invalid, "a replay revokes the whole session");
-    assert!(store.session(session.id).await.unwrap().is_some_and(|s| s.revoked_at.is_some()));
-}
-
-pub async fn concurrent_sends_get_gap_free_seqs(store: &dyn Store, sends: usize) {
+/// Fifty sends at once into one conversation take seqs 2..=51 (1 is the announcement).
+pub async fn concurrent_sends_get_gap_free_seqs(store: &dyn Store) {
+    let sends = 50;
     let (a, b) = (user(store, "a").await, user(store, "b").await);
     let id = group(store, &[a, b]).await;
     let outcomes =
@@ -189,6 +139,8 @@ pub async fn concurrent_sends_get_gap_free_seqs(store: &dyn Store, sends: usize)
     assert_eq!(conversation.last_seq, sends as u64 + 1);
 }
 
+/// The same `client_msg_id` sent twice at once stores one message, and a later retry gets it
+/// back without taking a seq; another sender's same key is another message.
 pub async fn a_client_msg_id_sent_twice_at_once_stores_one_message(store: &dyn Store) {
     let (a, b) = (user(store, "a").await, user(store, "b").await);
     let id = group(store, &[a, b]).await;
@@ -276,38 +228,8 @@ pub async fn a_message_to_a_missing_conversation_fails_alone(store: &dyn Store) 
     assert_eq!(store.conversation(id).await.unwrap().unwrap().last_seq, 11);
 }
 
-pub async fn one_direct_conversation_per_pair_even_under_races(store: &dyn Store) {
-    let (a, b) = (user(store, "a").await, user(store, "b").await);
-    let now = now();
-    let attempt = |first: UserId, second: UserId| {
-        let candidate = conversation(ConversationKind::Direct, first, now);
-        let members =
-            [Member::new(candidate.id, first, Role::Member, now), Member::new(candidate.id, second, Role::Member, now)];
-        store.find_or_create_direct(candidate, members)
-    };
-    let outcomes = join_all([attempt(a, b), attempt(b, a), attempt(a, b)]).await;
-    let mut created = 0;
-    let mut ids = HashSet::new();
-    for outcome in outcomes {
-        match outcome.unwrap() {
-            DirectOutcome::Created(c) => {
-                created += 1;
-                ids.insert(c.id);
-            }
-            DirectOutcome::Existing(c) => {
-                ids.insert(c.id);
-            }
-        }
-    }
-    assert_eq!((created, ids.len()), (1, 1));
-    let id = *ids.iter().next().unwrap();
-    let mut members = store.member_ids(id).await.unwrap();
-    members.sort();
-    let mut expected = vec![a, b];
-    expected.sort();
-    assert_eq!(members, expected);
-}
-
+/// History pages backwards and forwards by seq, and a message hidden by one viewer is gone
+/// for them only.
 pub async fn history_pages_both_ways_and_hides_per_viewer(store: &dyn Store) {
     let (a, b) = (user(store, "a").await, user(store, "b").await);
     let id = group(store, &[a, b]).await;
@@ -325,56 +247,6 @@ pub async fn history_pages_both_ways_and_hides_per_viewer(store: &dyn Store) {
     store.hide_message(sent[8].id, a).await.unwrap();
     assert_eq!(seqs(store.history(id, a, HistoryPage::Latest { limit: 2 }).await.unwrap()), [8, 9]);
     assert_eq!(seqs(store.history(id, b, HistoryPage::Latest { limit: 2 }).await.unwrap()), [9, 10]);
-}
-
-pub async fn read_marks_clamp_never_go_back_and_drive_unread(store: &dyn Store) {
-    let (a, b) = (user(store, "a").await, user(store, "b").await);
-    let id = group(store, &[a, b]).await;
-    for _ in 0..3 {
-        store.insert_message(text(id, a, None)).await.unwrap();
-    }
-    store.insert_message(text(id, b, None)).await.unwrap();
-    // b sent seq 5, which moved b's own read mark there: nothing unread for b.
-    let unread = |user| async move {
-        let rows = store.list_conversations(user, ListQuery { pinned: false, before: None, limit: 10 }).await.unwrap();
-        rows.into_iter().find(|s| s.conversation.id == id).map(|s| s.unread_count)
-    };
-    assert_eq!(unread(b).await, Some(0));
-    assert_eq!(unread(a).await, Some(1), "a's own messages never count as unread");
-    assert_eq!(store.mark_read(id, a, 99).await.unwrap(), Some(5), "marks stop at the last message");
-    assert_eq!(store.mark_read(id, a, 2).await.unwrap(), None, "marks never go back");
-    assert_eq!(unread(a).await, Some(0));
-    // a's own sends moved a's delivered mark to 4; the receipt of b's message moves it on.
-    assert_eq!(store.mark_delivered(id, a, 5).await.unwrap(), Some(5));
-}
-
-pub async fn membership_changes_respect_the_size_limit(store: &dyn Store) {
-    let owner = user(store, "o").await;
-    let id = group(store, &[owner]).await;
-    let now = now();
-    let (x, y) = (user(store, "x").await, user(store, "y").await);
-    let change = |add: Vec<UserId>, max_members| MembershipChange {
-        conversation_id: id,
-        add: add.into_iter().map(|u| Member::new(id, u, Role::Member, now)).collect(),
-        remove: Vec::new(),
-        new_owner: None,
-        title: None,
-        max_members,
-    };
-    let announce = || NewMessage { kind: MessageKind::System, body: None, ..text(id, owner, None) };
-    assert_eq!(
-        store.change_membership(change(vec![x, y], 2), announce()).await.unwrap(),
-        MembershipOutcome::TooManyMembers
-    );
-    assert_eq!(store.member_ids(id).await.unwrap(), vec![owner], "a refused change writes nothing");
-    match store.change_membership(change(vec![x], 2), announce()).await.unwrap() {
-        MembershipOutcome::Applied { conversation, announcement } => {
-            assert_eq!((conversation.member_count, announcement.seq), (2, 2));
-        }
-        other => panic!("expected the change to apply, got {other:?}"),
-    }
-    let missing = MembershipChange { conversation_id: ConversationId(new_id()), ..change(vec![y], 10) };
-    assert_eq!(store.change_membership(missing, announce()).await.unwrap(), MembershipOutcome::NotFound);
 }
 
 /// `Inserted` names the members a message reaches: exactly the members when its seq was
@@ -426,27 +298,6 @@ pub async fn an_inserted_message_names_the_members_it_reaches(store: &dyn Store)
     }
 }
 
-pub async fn contacts_are_the_people_one_shares_a_conversation_with(store: &dyn Store) {
-    let (a, b, c, stranger) =
-        (user(store, "a").await, user(store, "b").await, user(store, "c").await, user(store, "s").await);
-    group(store, &[a, b]).await;
-    group(store, &[a, b, c]).await;
-    let mut contacts = store.contacts(a).await.unwrap();
-    contacts.sort();
-    let mut expected = vec![b, c];
-    expected.sort();
-    assert_eq!(contacts, expected, "each contact once, never oneself");
-    assert!(store.share_conversation(c, a).await.unwrap());
-    assert!(!store.share_conversation(a, stranger).await.unwrap());
-    assert!(store.contacts(stranger).await.unwrap().is_empty());
-    let (ab, abc) = (group(store, &[a, b]).await, group(store, &[a, b, c]).await);
-    let mut others = store.other_members(a, &[ab, abc]).await.unwrap();
-    others.sort();
-    let mut expected = vec![(ab, b), (abc, b), (abc, c)];
-    expected.sort();
-    assert_eq!(others, expected, "every member but the asker, per conversation");
-}
-
 /// Eight random digits (from a fresh UUID's random bits), for phone numbers that must not
 /// collide between tests sharing a database.
 pub fn random_digits() -> String {
@@ -454,6 +305,8 @@ pub fn random_digits() -> String {
     digits[digits.len() - 8..].to_owned()
 }
 
+/// Edits, reactions and recalls take the conversation's next change number; `changes` lists
+/// each changed message once, at its latest change, without what the viewer hid.
 pub async fn changes_are_numbered_per_conversation(store: &dyn Store) {
     use crate::ports::MessageUpdate;
     let (a, b) = (user(store, "a").await, user(store, "b").await);
@@ -482,4 +335,24 @@ pub async fn changes_are_numbered_per_conversation(store: &dyn Store) {
     store.hide_message(sent[1].id, b).await.unwrap();
     assert_eq!(store.changes(id, b, 0, 10).await.unwrap().len(), 1, "hidden messages stay hidden");
     assert!(store.update_message(MessageId(new_id()), MessageUpdate::Recall { at: now() }).await.unwrap().is_none());
+}
+
+/// `message_by_client_id` finds a message by its sender's key: not by another sender's,
+/// not by a key never sent, and as it now is after a change.
+pub async fn a_message_is_found_by_its_senders_client_msg_id_only(store: &dyn Store) {
+    use crate::ports::MessageUpdate;
+    let (a, b) = (user(store, "a").await, user(store, "b").await);
+    let id = group(store, &[a, b]).await;
+    let key = ClientMsgId(new_id());
+    let sent = store.insert_message(text(id, a, Some(key.0))).await.unwrap().into_message();
+    let found = store.message_by_client_id(a, key).await.unwrap();
+    assert_eq!(found.as_ref(), Some(&sent), "the sender's own key finds the message as stored");
+    assert_eq!(store.message_by_client_id(b, key).await.unwrap(), None, "a key belongs to its sender");
+    assert_eq!(store.message_by_client_id(a, ClientMsgId(new_id())).await.unwrap(), None, "a key never sent");
+    let edited =
+        store.update_message(sent.id, MessageUpdate::Edit { body: "sửa".into(), at: now() }).await.unwrap().unwrap();
+    assert_eq!(store.message_by_client_id(a, key).await.unwrap(), Some(edited), "as it is now");
+    // A message sent without a key is found by id only.
+    let keyless = store.insert_message(text(id, b, None)).await.unwrap().into_message();
+    assert_eq!(store.message(keyless.id).await.unwrap().map(|m| m.client_msg_id), Some(None));
 }

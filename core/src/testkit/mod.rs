@@ -1,10 +1,26 @@
-//! Helpers for adapter and end-to-end tests (feature `testkit`): a hand-moved clock and the
-//! port contract suite that every store adapter must pass.
+//! Helpers for adapter and end-to-end tests (feature `testkit`): a hand-moved clock, and the
+//! port contract suites that every adapter of a port must pass.
+//!
+//! Each suite is a set of check functions, one behaviour each, taking the adapter as a trait
+//! object. An adapter's test file runs them with the suite's macro, which declares one test
+//! per check (see `macros.rs`): [`store_contract_tests!`], [`user_repo_contract_tests!`],
+//! [`social_contract_tests!`], [`presence_contract_tests!`], [`rate_limit_contract_tests!`]
+//! and [`event_bus_contract_tests!`].
 
 mod clock;
 pub mod contract;
+pub mod conversations;
+pub mod events;
+mod macros;
 pub mod presence;
 pub mod rate_limit;
+pub mod sessions;
 pub mod social;
+pub mod users;
 
 pub use clock::ManualClock;
+
+pub use crate::{
+    event_bus_contract_tests, presence_contract_tests, rate_limit_contract_tests, social_contract_tests,
+    store_contract_tests, user_repo_contract_tests,
+};

@@ -10,12 +10,8 @@ use crate::ports::{PresenceStatus, PresenceStore};
 
 use super::contract::{new_id, now};
 
-pub async fn run_all(store: &dyn PresenceStore) {
-    sessions_bring_users_online_and_the_last_to_leave_takes_them_offline(store).await;
-    expired_sessions_are_handed_out_exactly_once(store).await;
-    many_sessions_renew_at_once(store).await;
-}
-
+/// Renewing many sessions in one call brings each user online once and renews like single
+/// heartbeats.
 pub async fn many_sessions_renew_at_once(store: &dyn PresenceStore) {
     let (ann, binh, chau) = (UserId(new_id()), UserId(new_id()), UserId(new_id()));
     let (ann_phone, ann_laptop, binh_phone, chau_phone) =
@@ -40,6 +36,8 @@ pub async fn many_sessions_renew_at_once(store: &dyn PresenceStore) {
     }
 }
 
+/// The first session brings a user online, the last to end takes them offline with a
+/// last-seen time; a stranger is offline with none.
 pub async fn sessions_bring_users_online_and_the_last_to_leave_takes_them_offline(store: &dyn PresenceStore) {
     let user = UserId(new_id());
     let (phone, laptop) = (SessionId(new_id()), SessionId(new_id()));
@@ -64,6 +62,7 @@ pub async fn sessions_bring_users_online_and_the_last_to_leave_takes_them_offlin
     );
 }
 
+/// A session past its TTL is handed to exactly one of several sweeps, last seen at expiry.
 pub async fn expired_sessions_are_handed_out_exactly_once(store: &dyn PresenceStore) {
     let user = UserId(new_id());
     let t0 = now();

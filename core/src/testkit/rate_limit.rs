@@ -12,11 +12,7 @@ use super::contract::{new_id, now};
 
 const HOUR_MS: u64 = 3_600_000;
 
-pub async fn run_all(store: &dyn RateLimitStore) {
-    a_burst_is_admitted_then_the_next_waits_one_interval(store).await;
-    concurrent_requests_admit_exactly_the_burst(store).await;
-}
-
+/// The burst is admitted, the next request waits about one interval; keys are independent.
 pub async fn a_burst_is_admitted_then_the_next_waits_one_interval(store: &dyn RateLimitStore) {
     // 5 per hour: the refill is far enough away that any store clock reads as "now".
     let quota = Quota::per_window(5, HOUR_MS);
@@ -39,6 +35,7 @@ pub async fn a_burst_is_admitted_then_the_next_waits_one_interval(store: &dyn Ra
     assert_eq!(store.check(&other, quota, at).await.unwrap(), RateDecision::Allowed, "keys are independent");
 }
 
+/// Seventy requests at once on a burst of sixty admit exactly sixty.
 pub async fn concurrent_requests_admit_exactly_the_burst(store: &dyn RateLimitStore) {
     let quota = Quota::per_window(60, HOUR_MS);
     let key = RateLimitKey::chat(UserId(new_id()));

@@ -1,13 +1,14 @@
-//! The social-graph contract: requests, friendships, blocks, search and phone lookup.
+//! The social-graph contract: requests, friendships, blocks, and what the privacy rules read.
+//! (Search and phone lookup are `UserRepo`'s, in `users.rs`.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use futures_util::future::join_all;
 
-use crate::domain::account::{Audience, Phone};
+use crate::domain::account::Audience;
 use crate::domain::conversation::ConversationKind;
 use crate::domain::ids::{FriendRequestId, UserId};
-use crate::domain::social::{FriendRequest, RequestStatus, fold_for_search};
+use crate::domain::social::{FriendRequest, RequestStatus};
 use crate::ports::{DirectPeer, SendRequestOutcome, SocialRepo};
 
 use super::contract::{Store, direct, group, new_id, now, user};
@@ -15,14 +16,6 @@ use super::contract::{Store, direct, group, new_id, now, user};
 /// Everything a social store implements.
 pub trait SocialStore: Store + SocialRepo {}
 impl<T: Store + SocialRepo> SocialStore for T {}
-
-pub async fn run_all(store: &dyn SocialStore) {
-    one_pending_request_per_pair_and_a_crossing_request_accepts(store).await;
-    answers_apply_once(store).await;
-    a_block_ends_friendship_and_requests_and_hides_both_ways(store).await;
-    search_ignores_marks_and_phone_lookup_is_exact(store).await;
-    the_write_context_tells_what_the_privacy_rules_need(store).await;
-}
 
 fn request(from: UserId, to: UserId) -> FriendRequest {
     FriendRequest {
@@ -36,6 +29,8 @@ fn request(from: UserId, to: UserId) -> FriendRequest {
     }
 }
 
+/// One pending request per pair; a request back accepts the first; crossing requests at
+/// once end as one friendship.
 pub async fn one_pending_request_per_pair_and_a_crossing_request_accepts(store: &dyn SocialStore) {
     let (a, b) = (user(store, "a").await, user(store, "b").await);
     let first = match store.send_friend_request(request(a, b)).await.unwrap() {
@@ -68,6 +63,7 @@ pub async fn one_pending_request_per_pair_and_a_crossing_request_accepts(store: 
     );
 }
 
+/// A request is answered once; a declined pair may ask again; unfriending ends it once.
 pub async fn answers_apply_once(store: &dyn SocialStore) {
     let (a, b) = (user(store, "a").await, user(store, "b").await);
     let SendRequestOutcome::Sent(sent) = store.send_friend_request(request(a, b)).await.unwrap() else { panic!() };
@@ -88,6 +84,8 @@ pub async fn answers_apply_once(store: &dyn SocialStore) {
     assert!(!store.are_friends(a, b).await.unwrap());
 }
 
+/// A block ends the friendship and pending requests, hides both ways, refuses requests
+/// either way, and a request sent before it can never be accepted across it.
 pub async fn a_block_ends_friendship_and_requests_and_hides_both_ways(store: &dyn SocialStore) {
     let (a, b, c) = (user(store, "a").await, user(store, "b").await, user(store, "c").await);
     let SendRequestOutcome::Sent(sent) = store.send_friend_request(request(a, b)).await.unwrap() else { panic!() };
@@ -117,24 +115,6 @@ pub async fn a_block_ends_friendship_and_requests_and_hides_both_ways(store: &dy
     store.block(d, e, now()).await.unwrap();
     assert_eq!(store.answer_friend_request(slipped.id, RequestStatus::Accepted, now()).await.unwrap(), None);
     assert!(!store.are_friends(d, e).await.unwrap());
-}
-
-pub async fn search_ignores_marks_and_phone_lookup_is_exact(store: &dyn SocialStore) {
-    let id = user(store, "Nguyễn Đức Thắng").await;
-    let mut found = store.user(id).await.unwrap().unwrap();
-    let hits = store.search_users(&fold_for_search("nguyen duc"), 50).await.unwrap();
-    assert!(hits.iter().any(|u| u.id == id), "folded search finds the accented name");
-    let hits = store.search_users(&fold_for_search("ĐỨC"), 50).await.unwrap();
-    assert!(hits.iter().any(|u| u.id == id));
-    assert!(store.search_users("zzzz-no-such-name", 50).await.unwrap().is_empty());
-    let hits = store.search_users("%", 50).await.unwrap();
-    assert!(hits.is_empty(), "LIKE wildcards in a query are literal");
-
-    let phone = Phone::parse(&format!("09{}", super::contract::random_digits())).unwrap();
-    found.phone = Some(phone.clone());
-    store.update_user(&found).await.unwrap().unwrap();
-    let by_phone = store.users_by_phones(&[phone, Phone::parse("+84900000001").unwrap()]).await.unwrap();
-    assert_eq!(by_phone.into_iter().map(|u| u.id).collect::<Vec<_>>(), vec![id]);
 }
 
 /// `write_context` in one read: membership, and in a direct conversation the peer's blocks
@@ -175,4 +155,27 @@ pub async fn the_write_context_tells_what_the_privacy_rules_need(store: &dyn Soc
         let alone = store.write_context(conversation, writer).await.unwrap();
         assert_eq!(answer, alone, "the answer for {writer} in {conversation}");
     }
+}
+
+/// `friend_request` reads a request by id as it now is: pending when sent, then as answered
+/// (with the time), or cancelled by a block; an unknown id is `None`.
+pub async fn a_request_is_read_back_by_id_as_it_moves(store: &dyn SocialStore) {
+    let (a, b, c) = (user(store, "a").await, user(store, "b").await, user(store, "c").await);
+    let SendRequestOutcome::Sent(sent) = store.send_friend_request(request(a, b)).await.unwrap() else { panic!() };
+    assert_eq!(store.friend_request(sent.id).await.unwrap().as_ref(), Some(&sent), "as sent");
+    let answered = now();
+    let declined = store.answer_friend_request(sent.id, RequestStatus::Declined, answered).await.unwrap().unwrap();
+    let read = store.friend_request(sent.id).await.unwrap().expect("still there once answered");
+    assert_eq!(read, declined);
+    assert_eq!(
+        (read.status, read.answered_at, read.from_user, read.to_user),
+        (RequestStatus::Declined, Some(answered), a, b)
+    );
+
+    let SendRequestOutcome::Sent(pending) = store.send_friend_request(request(c, a)).await.unwrap() else { panic!() };
+    let blocked = now();
+    store.block(a, c, blocked).await.unwrap();
+    let read = store.friend_request(pending.id).await.unwrap().expect("kept after the block");
+    assert_eq!((read.status, read.answered_at), (RequestStatus::Cancelled, Some(blocked)), "a block cancels it");
+    assert_eq!(store.friend_request(FriendRequestId(new_id())).await.unwrap(), None);
 }

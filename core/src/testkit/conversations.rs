@@ -1,0 +1,265 @@
+//! The conversation part of the store contract: one direct conversation per pair, read
+//! marks, group membership and its size limit, who shares a conversation with whom, each
+//! user's counters for `sync`, and the private state of one member (mute and pins).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashSet;
+
+use futures_util::future::join_all;
+
+use crate::domain::Duration;
+use crate::domain::conversation::{ConversationKind, Member, Mute, Role};
+use crate::domain::ids::{ConversationId, UserId};
+use crate::domain::message::{MessageKind, NewMessage};
+use crate::ports::{
+    ConversationCursor, DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, MessageUpdate, PinOutcome,
+};
+
+use super::contract::{Store, conversation, direct, group, new_id, now, text, user};
+
+/// A change to group `id` that adds and removes these users, announced by `actor`.
+fn change(id: ConversationId, add: &[UserId], remove: &[UserId], max_members: usize) -> MembershipChange {
+    MembershipChange {
+        conversation_id: id,
+        add: add.iter().map(|u| Member::new(id, *u, Role::Member, now())).collect(),
+        remove: remove.to_vec(),
+        new_owner: None,
+        title: None,
+        max_members,
+    }
+}
+
+/// The SYSTEM message announcing a change to `id`.
+fn announcement(id: ConversationId, actor: UserId) -> NewMessage {
+    NewMessage { kind: MessageKind::System, body: None, ..text(id, actor, None) }
+}
+
+/// The conversations of `user` in one part of the list (pinned or not).
+async fn listed(store: &dyn Store, user: UserId, pinned: bool) -> HashSet<ConversationId> {
+    let rows = store.list_conversations(user, ListQuery { pinned, before: None, limit: 50 }).await.unwrap();
+    rows.into_iter().map(|row| row.conversation.id).collect()
+}
+
+/// Two users asking for their direct conversation at once get the same one, created once.
+pub async fn one_direct_conversation_per_pair_even_under_races(store: &dyn Store) {
+    let (a, b) = (user(store, "a").await, user(store, "b").await);
+    let now = now();
+    let attempt = |first: UserId, second: UserId| {
+        let candidate = conversation(ConversationKind::Direct, first, now);
+        let members =
+            [Member::new(candidate.id, first, Role::Member, now), Member::new(candidate.id, second, Role::Member, now)];
+        store.find_or_create_direct(candidate, members)
+    };
+    let outcomes = join_all([attempt(a, b), attempt(b, a), attempt(a, b)]).await;
+    let mut created = 0;
+    let mut ids = HashSet::new();
+    for outcome in outcomes {
+        match outcome.unwrap() {
+            DirectOutcome::Created(c) => {
+                created += 1;
+                ids.insert(c.id);
+            }
+            DirectOutcome::Existing(c) => {
+                ids.insert(c.id);
+            }
+        }
+    }
+    assert_eq!((created, ids.len()), (1, 1));
+    let id = *ids.iter().next().unwrap();
+    let mut members = store.member_ids(id).await.unwrap();
+    members.sort();
+    let mut expected = vec![a, b];
+    expected.sort();
+    assert_eq!(members, expected);
+}
+
+/// Read marks stop at the last message and never go back; the unread count follows them.
+pub async fn read_marks_clamp_never_go_back_and_drive_unread(store: &dyn Store) {
+    let (a, b) = (user(store, "a").await, user(store, "b").await);
+    let id = group(store, &[a, b]).await;
+    for _ in 0..3 {
+        store.insert_message(text(id, a, None)).await.unwrap();
+    }
+    store.insert_message(text(id, b, None)).await.unwrap();
+    // b sent seq 5, which moved b's own read mark there: nothing unread for b.
+    let unread = |user| async move {
+        let rows = store.list_conversations(user, ListQuery { pinned: false, before: None, limit: 10 }).await.unwrap();
+        rows.into_iter().find(|s| s.conversation.id == id).map(|s| s.unread_count)
+    };
+    assert_eq!(unread(b).await, Some(0));
+    assert_eq!(unread(a).await, Some(1), "a's own messages never count as unread");
+    assert_eq!(store.mark_read(id, a, 99).await.unwrap(), Some(5), "marks stop at the last message");
+    assert_eq!(store.mark_read(id, a, 2).await.unwrap(), None, "marks never go back");
+    assert_eq!(unread(a).await, Some(0));
+    // a's own sends moved a's delivered mark to 4; the receipt of b's message moves it on.
+    assert_eq!(store.mark_delivered(id, a, 5).await.unwrap(), Some(5));
+}
+
+/// A change that would make a group too big is refused and writes nothing; a missing group
+/// is `NotFound`.
+pub async fn membership_changes_respect_the_size_limit(store: &dyn Store) {
+    let owner = user(store, "o").await;
+    let id = group(store, &[owner]).await;
+    let now = now();
+    let (x, y) = (user(store, "x").await, user(store, "y").await);
+    let change = |add: Vec<UserId>, max_members| MembershipChange {
+        conversation_id: id,
+        add: add.into_iter().map(|u| Member::new(id, u, Role::Member, now)).collect(),
+        remove: Vec::new(),
+        new_owner: None,
+        title: None,
+        max_members,
+    };
+    let announce = || NewMessage { kind: MessageKind::System, body: None, ..text(id, owner, None) };
+    assert_eq!(
+        store.change_membership(change(vec![x, y], 2), announce()).await.unwrap(),
+        MembershipOutcome::TooManyMembers
+    );
+    assert_eq!(store.member_ids(id).await.unwrap(), vec![owner], "a refused change writes nothing");
+    match store.change_membership(change(vec![x], 2), announce()).await.unwrap() {
+        MembershipOutcome::Applied { conversation, announcement } => {
+            assert_eq!((conversation.member_count, announcement.seq), (2, 2));
+        }
+        other => panic!("expected the change to apply, got {other:?}"),
+    }
+    let missing = MembershipChange { conversation_id: ConversationId(new_id()), ..change(vec![y], 10) };
+    assert_eq!(store.change_membership(missing, announce()).await.unwrap(), MembershipOutcome::NotFound);
+}
+
+/// Contacts are everyone one shares a conversation with, once each; `other_members` lists
+/// them per conversation.
+pub async fn contacts_are_the_people_one_shares_a_conversation_with(store: &dyn Store) {
+    let (a, b, c, stranger) =
+        (user(store, "a").await, user(store, "b").await, user(store, "c").await, user(store, "s").await);
+    group(store, &[a, b]).await;
+    group(store, &[a, b, c]).await;
+    let mut contacts = store.contacts(a).await.unwrap();
+    contacts.sort();
+    let mut expected = vec![b, c];
+    expected.sort();
+    assert_eq!(contacts, expected, "each contact once, never oneself");
+    assert!(store.share_conversation(c, a).await.unwrap());
+    assert!(!store.share_conversation(a, stranger).await.unwrap());
+    assert!(store.contacts(stranger).await.unwrap().is_empty());
+    let (ab, abc) = (group(store, &[a, b]).await, group(store, &[a, b, c]).await);
+    let mut others = store.other_members(a, &[ab, abc]).await.unwrap();
+    others.sort();
+    let mut expected = vec![(ab, b), (abc, b), (abc, c)];
+    expected.sort();
+    assert_eq!(others, expected, "every member but the asker, per conversation");
+}
+
+/// `members` lists every member of a conversation with their role, the owner first, each as
+/// `member` reads it; a removed member is gone, and a missing conversation has none.
+pub async fn members_are_listed_with_their_roles_owner_first(store: &dyn Store) {
+    let (owner, a, b) = (user(store, "o").await, user(store, "a").await, user(store, "b").await);
+    let id = group(store, &[owner, a, b]).await;
+    let members = store.members(id).await.unwrap();
+    assert_eq!(members.first().map(|m| (m.user_id, m.role)), Some((owner, Role::Owner)), "{members:?}");
+    let mut roles: Vec<(UserId, Role)> = members.iter().map(|m| (m.user_id, m.role)).collect();
+    roles.sort();
+    let mut expected = vec![(owner, Role::Owner), (a, Role::Member), (b, Role::Member)];
+    expected.sort();
+    assert_eq!(roles, expected);
+    for member in &members {
+        assert_eq!(member.conversation_id, id);
+        assert_eq!(
+            store.member(id, member.user_id).await.unwrap().as_ref(),
+            Some(member),
+            "`members` and `member` agree"
+        );
+    }
+
+    store.change_membership(change(id, &[], &[a], 10), announcement(id, owner)).await.unwrap();
+    let left: HashSet<UserId> = store.members(id).await.unwrap().into_iter().map(|m| m.user_id).collect();
+    assert_eq!(left, HashSet::from([owner, b]), "a removed member is no longer listed");
+    assert_eq!(store.member(id, a).await.unwrap(), None);
+
+    let pair = direct(store, a, b).await;
+    let roles: Vec<Role> = store.members(pair).await.unwrap().into_iter().map(|m| m.role).collect();
+    assert_eq!(roles, vec![Role::Member, Role::Member], "a direct conversation has two plain members");
+    assert!(store.members(ConversationId(new_id())).await.unwrap().is_empty());
+}
+
+/// `conversation_seqs` gives every conversation the user is in, and no other, with its
+/// newest seq and change number; one the user left drops out.
+pub async fn conversation_seqs_list_each_conversation_of_the_user_with_its_counters(store: &dyn Store) {
+    let (a, b, c) = (user(store, "a").await, user(store, "b").await, user(store, "c").await);
+    let (ab, ac, bc) = (group(store, &[a, b]).await, group(store, &[a, c]).await, group(store, &[b, c]).await);
+    let pair = direct(store, a, b).await;
+    store.insert_message(text(ab, a, None)).await.unwrap();
+    let second = store.insert_message(text(ab, b, None)).await.unwrap().into_message();
+    store.update_message(second.id, MessageUpdate::Edit { body: "sửa".into(), at: now() }).await.unwrap().unwrap();
+    let cursors = |user| async move {
+        let mut cursors = store.conversation_seqs(user).await.unwrap();
+        cursors.sort_by_key(|c| c.conversation_id);
+        cursors
+    };
+    let cursor =
+        |conversation_id, last_seq, last_change_seq| ConversationCursor { conversation_id, last_seq, last_change_seq };
+    // Seq 1 of a group is its announcement; a new direct conversation has no message.
+    let mut expected = vec![cursor(ab, 3, 1), cursor(ac, 1, 0), cursor(pair, 0, 0)];
+    expected.sort_by_key(|c| c.conversation_id);
+    assert_eq!(cursors(a).await, expected);
+    assert!(!cursors(a).await.iter().any(|c| c.conversation_id == bc), "not a conversation of theirs");
+
+    store.change_membership(change(ac, &[], &[a], 10), announcement(ac, c)).await.unwrap();
+    let mut expected = vec![cursor(ab, 3, 1), cursor(pair, 0, 0)];
+    expected.sort_by_key(|c| c.conversation_id);
+    assert_eq!(cursors(a).await, expected, "a conversation left is no longer synced");
+    assert!(store.conversation_seqs(UserId(new_id())).await.unwrap().is_empty());
+}
+
+/// A mute (until a time, or for good) is one member's own: the others are not muted; it can
+/// be lifted; and muting where one is no member changes nothing and is no error.
+pub async fn a_mute_belongs_to_one_member(store: &dyn Store) {
+    let (a, b, stranger) = (user(store, "a").await, user(store, "b").await, user(store, "s").await);
+    let id = group(store, &[a, b]).await;
+    let mute_of = |user| async move { store.member(id, user).await.unwrap().expect("a member").mute };
+    let until = Mute::Until(now() + Duration::hours(8));
+    store.set_mute(id, a, Some(until)).await.unwrap();
+    assert_eq!((mute_of(a).await, mute_of(b).await), (Some(until), None));
+    let rows = store.list_conversations(a, ListQuery { pinned: false, before: None, limit: 10 }).await.unwrap();
+    let row = rows.iter().find(|row| row.conversation.id == id).expect("listed");
+    assert_eq!(row.membership.mute, Some(until), "the conversation list shows the mute");
+    store.set_mute(id, a, Some(Mute::Forever)).await.unwrap();
+    assert_eq!(mute_of(a).await, Some(Mute::Forever));
+    store.set_mute(id, a, None).await.unwrap();
+    assert_eq!(mute_of(a).await, None, "lifted");
+
+    store.set_mute(id, stranger, Some(Mute::Forever)).await.unwrap();
+    assert_eq!(store.member(id, stranger).await.unwrap(), None, "muting makes nobody a member");
+    store.set_mute(ConversationId(new_id()), a, Some(Mute::Forever)).await.unwrap();
+}
+
+/// Pins are one member's own, refused past the limit (counting the member's other pinned
+/// conversations), kept at their first time when pinned again, and split the conversation
+/// list into its pinned and other parts.
+pub async fn pins_belong_to_one_member_and_stop_at_the_limit(store: &dyn Store) {
+    let (a, b, stranger) = (user(store, "a").await, user(store, "b").await, user(store, "s").await);
+    let (first, second, third) =
+        (group(store, &[a, b]).await, group(store, &[a, b]).await, group(store, &[a, b]).await);
+    let pinned_at = |id, user| async move { store.member(id, user).await.unwrap().expect("a member").pinned_at };
+    let t0 = now();
+    let at = |minutes| Some(t0 + Duration::minutes(minutes));
+    assert_eq!(store.set_pinned(first, a, at(1), 2).await.unwrap(), PinOutcome::Done);
+    assert_eq!(store.set_pinned(second, a, at(2), 2).await.unwrap(), PinOutcome::Done);
+    assert_eq!((pinned_at(first, a).await, pinned_at(first, b).await), (at(1), None), "a pin is the member's own");
+    assert_eq!(store.set_pinned(third, a, at(3), 2).await.unwrap(), PinOutcome::TooManyPinned);
+    assert_eq!(pinned_at(third, a).await, None, "a refused pin writes nothing");
+    assert_eq!(store.set_pinned(first, a, at(4), 2).await.unwrap(), PinOutcome::Done, "pinning again at the limit");
+    assert_eq!(pinned_at(first, a).await, at(1), "pinning again keeps the first time");
+    assert_eq!(listed(store, a, true).await, HashSet::from([first, second]));
+    let others = listed(store, a, false).await;
+    assert!(others.contains(&third) && !others.contains(&first) && !others.contains(&second), "{others:?}");
+    assert_eq!(store.set_pinned(third, b, at(5), 1).await.unwrap(), PinOutcome::Done, "b's limit counts b's pins");
+
+    assert_eq!(store.set_pinned(first, a, None, 2).await.unwrap(), PinOutcome::Done);
+    assert_eq!(pinned_at(first, a).await, None, "unpinned");
+    assert_eq!(store.set_pinned(third, a, at(6), 2).await.unwrap(), PinOutcome::Done, "room again");
+    assert_eq!(listed(store, a, true).await, HashSet::from([second, third]));
+
+    store.set_pinned(first, stranger, at(7), 5).await.unwrap();
+    assert_eq!(store.member(first, stranger).await.unwrap(), None, "pinning makes nobody a member");
+}

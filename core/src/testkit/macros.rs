@@ -1,0 +1,197 @@
+//! The macros that turn each contract suite into one test per check for an adapter, so that
+//! one broken behaviour fails one named test and the others still run and report.
+//!
+//! Every suite macro takes the same input:
+//!
+//! ```ignore
+//! chat_core::testkit::store_contract_tests! {
+//!     mod postgres_store;
+//!     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+//!     let (_database, store) = postgres_store(52).await;
+//!     check(&store);
+//! }
+//! ```
+//!
+//! and declares `mod postgres_store` holding one `async fn` per check, named after it, with
+//! the given test attribute. Each test runs the `let` on its own, so every check gets a fresh
+//! adapter (bindings such as `_database` live until the check ends), then awaits the check on
+//! the `check(...)` argument. The module starts with `use super::*`, so the constructor may
+//! name whatever the calling file imports. The runtime is the caller's: the test attribute
+//! is written where `tokio` (or any other runtime) is a dependency, never in `chat-core`.
+//!
+//! The lists of checks below are the suites' only registry: `tests::every_check_is_listed`
+//! fails when a suite gains a public check that its macro does not run.
+
+/// Declares one test per check of a suite; the suite macros below fill in the list.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __contract_tests {
+    (
+        [$($module:ident :: $check:ident),* $(,)?]
+        mod $name:ident;
+        #[$attr:meta]
+        let $fixture:pat = $make:expr;
+        check($adapter:expr);
+    ) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[$attr]
+                async fn $check() {
+                    let $fixture = $make;
+                    $crate::testkit::$module::$check($adapter).await;
+                }
+            )*
+        }
+    };
+}
+
+/// One test per check of the store contract (`&dyn Store`: users aside, see
+/// [`user_repo_contract_tests!`](crate::user_repo_contract_tests)).
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($($input:tt)*) => {
+        $crate::__contract_tests! {
+            [
+                sessions::refresh_tokens_rotate_once_and_replays_revoke,
+                sessions::revoking_a_session_ends_that_session_only,
+                sessions::revoking_all_sessions_names_the_active_ones_of_that_user,
+                contract::concurrent_sends_get_gap_free_seqs,
+                contract::a_client_msg_id_sent_twice_at_once_stores_one_message,
+                contract::concurrent_sends_with_repeated_keys_and_many_conversations,
+                contract::a_message_to_a_missing_conversation_fails_alone,
+                contract::a_message_is_found_by_its_senders_client_msg_id_only,
+                contract::an_inserted_message_names_the_members_it_reaches,
+                contract::history_pages_both_ways_and_hides_per_viewer,
+                contract::changes_are_numbered_per_conversation,
+                conversations::one_direct_conversation_per_pair_even_under_races,
+                conversations::read_marks_clamp_never_go_back_and_drive_unread,
+                conversations::membership_changes_respect_the_size_limit,
+                conversations::members_are_listed_with_their_roles_owner_first,
+                conversations::contacts_are_the_people_one_shares_a_conversation_with,
+                conversations::conversation_seqs_list_each_conversation_of_the_user_with_its_counters,
+                conversations::a_mute_belongs_to_one_member,
+                conversations::pins_belong_to_one_member_and_stop_at_the_limit,
+            ]
+            $($input)*
+        }
+    };
+}
+
+/// One test per check of the `UserRepo` contract (`&dyn UserRepo`), for stores and for
+/// anything that wraps one (the Redis profile cache).
+#[macro_export]
+macro_rules! user_repo_contract_tests {
+    ($($input:tt)*) => {
+        $crate::__contract_tests! {
+            [
+                users::users_are_unique_by_username_and_phone,
+                users::users_are_read_by_id_alone_or_together,
+                users::a_profile_change_is_read_back_at_once,
+                users::search_ignores_marks_and_phone_lookup_is_exact,
+            ]
+            $($input)*
+        }
+    };
+}
+
+/// One test per check of the social-graph contract (`&dyn SocialStore`).
+#[macro_export]
+macro_rules! social_contract_tests {
+    ($($input:tt)*) => {
+        $crate::__contract_tests! {
+            [
+                social::one_pending_request_per_pair_and_a_crossing_request_accepts,
+                social::answers_apply_once,
+                social::a_request_is_read_back_by_id_as_it_moves,
+                social::a_block_ends_friendship_and_requests_and_hides_both_ways,
+                social::the_write_context_tells_what_the_privacy_rules_need,
+            ]
+            $($input)*
+        }
+    };
+}
+
+/// One test per check of the presence contract (`&dyn PresenceStore`).
+#[macro_export]
+macro_rules! presence_contract_tests {
+    ($($input:tt)*) => {
+        $crate::__contract_tests! {
+            [
+                presence::sessions_bring_users_online_and_the_last_to_leave_takes_them_offline,
+                presence::expired_sessions_are_handed_out_exactly_once,
+                presence::many_sessions_renew_at_once,
+            ]
+            $($input)*
+        }
+    };
+}
+
+/// One test per check of the rate-limit contract (`&dyn RateLimitStore`).
+#[macro_export]
+macro_rules! rate_limit_contract_tests {
+    ($($input:tt)*) => {
+        $crate::__contract_tests! {
+            [
+                rate_limit::a_burst_is_admitted_then_the_next_waits_one_interval,
+                rate_limit::concurrent_requests_admit_exactly_the_burst,
+            ]
+            $($input)*
+        }
+    };
+}
+
+/// One test per check of the event-bus contract (`[&dyn EventBus; 2]`: two nodes on one
+/// bus; an in-process bus passes itself twice).
+#[macro_export]
+macro_rules! event_bus_contract_tests {
+    ($($input:tt)*) => {
+        $crate::__contract_tests! {
+            [
+                events::a_delivery_reaches_every_sink_on_every_node_once_unchanged,
+                events::one_nodes_deliveries_arrive_in_the_order_they_were_published,
+                events::a_sink_subscribed_later_gets_what_is_published_after,
+            ]
+            $($input)*
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every `pub async fn` of a suite is a check, and must be in its macro's list: a check
+    /// left out would never run, and nothing would say so.
+    #[test]
+    fn every_check_is_listed() {
+        let macros = include_str!("macros.rs");
+        let suites = [
+            ("contract", include_str!("contract.rs")),
+            ("sessions", include_str!("sessions.rs")),
+            ("conversations", include_str!("conversations.rs")),
+            ("users", include_str!("users.rs")),
+            ("social", include_str!("social.rs")),
+            ("presence", include_str!("presence.rs")),
+            ("rate_limit", include_str!("rate_limit.rs")),
+            ("events", include_str!("events.rs")),
+        ];
+        let mut checks = 0;
+        for (module, source) in suites {
+            for line in source.lines() {
+                let Some(rest) = line.strip_prefix("pub async fn ") else { continue };
+                let name = rest.split(['(', '<']).next().unwrap_or_default();
+                // Helpers that build fixtures are public too; checks take the adapter alone.
+                if HELPERS.contains(&name) {
+                    continue;
+                }
+                checks += 1;
+                let entry = format!("{module}::{name},");
+                assert!(macros.contains(&entry), "{module}::{name} is not in its suite's macro");
+            }
+        }
+        assert!(checks >= 30, "found only {checks} checks: is the scan still reading the suites?");
+    }
+
+    /// The public async functions of the suites that are fixtures, not checks.
+    const HELPERS: &[&str] = &["user", "group", "direct"];
+}
