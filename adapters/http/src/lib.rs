@@ -17,7 +17,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Method, header};
-use axum::routing::get;
 use chat_core::app::Deps;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -36,11 +35,8 @@ pub fn app(deps: Deps, config: HttpConfig) -> (Router, AppState) {
     let deps = Arc::new(deps);
     let heartbeats = ws::Heartbeats::start(deps.clone(), config.heartbeat_flush_interval, gateway.shutdown.clone());
     let state = AppState { deps, gateway, heartbeats, config: Arc::new(config), metrics: metrics::prometheus() };
-    let (api, openapi) = routes::api_routes();
-    let openapi = Arc::new(openapi);
-    let router = api
-        .route("/ws", get(ws::upgrade))
-        .route("/openapi.json", get(move || std::future::ready(axum::Json(openapi.as_ref().clone()))))
+    // Every route is mounted there, with its OpenAPI description (`/ws` and `/openapi.json` too).
+    let router = routes::api_routes()
         .fallback(|| async { ApiError::not_found() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(cors(&state.config))

@@ -9,6 +9,7 @@ use chat_core::domain::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::responses::RateLimited;
 use crate::error::{ApiError, ApiJson, ErrorBody, OptionalJson};
 use crate::extract::{Caller, ClientIp};
 use crate::state::AppState;
@@ -75,7 +76,10 @@ impl From<Authenticated> for AuthResponse {
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, body = AuthResponse), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 201, body = AuthResponse),
+        (status = 400, description = "a value is refused: `invalid_username`, `weak_password`, `invalid_display_name`, ...", body = ErrorBody),
+        (status = 409, description = "`username_taken` or `phone_taken`", body = ErrorBody),
+        (status = 429, response = RateLimited)))]
 pub async fn register(
     State(state): State<AppState>,
     ClientIp(client_ip): ClientIp,
@@ -94,7 +98,9 @@ pub async fn register(
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = AuthResponse), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+    responses((status = 200, body = AuthResponse),
+        (status = 401, description = "`invalid_credentials`: wrong username or password", body = ErrorBody),
+        (status = 429, response = RateLimited)))]
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(client_ip): ClientIp,
@@ -106,7 +112,8 @@ pub async fn login(
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = TokensResponse), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = TokensResponse),
+        (status = 401, description = "`invalid_token`, `session_revoked`, or `refresh_token_reused` (the session is revoked)", body = ErrorBody)))]
 pub async fn refresh(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<RefreshRequest>,
@@ -114,8 +121,8 @@ pub async fn refresh(
     Ok(axum::Json(auth::refresh(&state.deps, &request.refresh_token).await?.into()))
 }
 
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body(content = LogoutRequest, description = "optional"),
-    responses((status = 204), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body(content = Option<LogoutRequest>, description = "optional"),
+    responses((status = 204, description = "logged out")), security(("bearer" = [])))]
 pub async fn logout(
     State(state): State<AppState>,
     Caller(actor): Caller,

@@ -30,10 +30,12 @@ pub enum CreateConversation {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
     /// 1..=100, default 50.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
 }
 
@@ -60,7 +62,10 @@ pub struct ReadMark {
 
 #[utoipa::path(post, path = "/api/v1/conversations", tag = "conversations", request_body = CreateConversation,
     responses((status = 201, body = ConversationDetails), (status = 200, description = "the existing direct conversation", body = ConversationDetails),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+        (status = 400, description = "`cannot_chat_with_self`, `invalid_title`, ...", body = ErrorBody),
+        (status = 403, description = "`not_allowed_to_message` (direct) or `not_allowed_to_add` (group): the user's privacy settings refuse you", body = ErrorBody),
+        (status = 404, description = "`user_not_found`", body = ErrorBody),
+        (status = 409, description = "`group_full`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn create(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -88,7 +93,7 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations", params(("id" = ConversationId, Path)),
-    responses((status = 200, body = ConversationDetails), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ConversationDetails), (status = 404, description = "`conversation_not_found`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn details(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -98,7 +103,10 @@ pub async fn details(
 }
 
 #[utoipa::path(patch, path = "/api/v1/conversations/{id}", tag = "conversations", params(("id" = ConversationId, Path)), request_body = RenameRequest,
-    responses((status = 200, body = ConversationDetails), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ConversationDetails),
+        (status = 400, description = "`invalid_title` or `not_a_group`", body = ErrorBody),
+        (status = 403, description = "`not_permitted`: your role does not allow it", body = ErrorBody),
+        (status = 404, description = "`conversation_not_found`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn rename(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -109,7 +117,11 @@ pub async fn rename(
 }
 
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/members", tag = "conversations", params(("id" = ConversationId, Path)), request_body = AddMembersRequest,
-    responses((status = 200, body = ConversationDetails), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ConversationDetails),
+        (status = 400, description = "`not_a_group`, ...", body = ErrorBody),
+        (status = 403, description = "`not_permitted` or `not_allowed_to_add`", body = ErrorBody),
+        (status = 404, description = "`conversation_not_found` or `user_not_found`", body = ErrorBody),
+        (status = 409, description = "`already_member` or `group_full`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn add_members(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -122,7 +134,10 @@ pub async fn add_members(
 /// Removes a member; removing yourself leaves the group.
 #[utoipa::path(delete, path = "/api/v1/conversations/{id}/members/{user_id}", tag = "conversations",
     params(("id" = ConversationId, Path), ("user_id" = UserId, Path)),
-    responses((status = 200, body = ConversationDetails), (status = 204, description = "you left"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ConversationDetails), (status = 204, description = "you left"),
+        (status = 400, description = "`not_a_group`", body = ErrorBody),
+        (status = 403, description = "`not_permitted`", body = ErrorBody),
+        (status = 404, description = "`conversation_not_found` or `user_not_found`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn remove_member(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -134,8 +149,10 @@ pub async fn remove_member(
     })
 }
 
-#[utoipa::path(put, path = "/api/v1/conversations/{id}/mute", tag = "conversations", params(("id" = ConversationId, Path)), request_body(content = MuteRequest, description = "optional"),
-    responses((status = 200, body = ConversationDetails), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(put, path = "/api/v1/conversations/{id}/mute", tag = "conversations", params(("id" = ConversationId, Path)), request_body(content = Option<MuteRequest>, description = "optional"),
+    responses((status = 200, body = ConversationDetails),
+        (status = 400, description = "`invalid_mute`: the end is not in the future", body = ErrorBody),
+        (status = 404, description = "`conversation_not_found`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn mute(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -148,7 +165,7 @@ pub async fn mute(
 }
 
 #[utoipa::path(delete, path = "/api/v1/conversations/{id}/mute", tag = "conversations", params(("id" = ConversationId, Path)),
-    responses((status = 200, body = ConversationDetails), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ConversationDetails), (status = 404, description = "`conversation_not_found`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn unmute(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -158,7 +175,9 @@ pub async fn unmute(
 }
 
 #[utoipa::path(put, path = "/api/v1/conversations/{id}/pin", tag = "conversations", params(("id" = ConversationId, Path)),
-    responses((status = 200, body = ConversationDetails), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ConversationDetails),
+        (status = 404, description = "`conversation_not_found`", body = ErrorBody),
+        (status = 409, description = "`too_many_pinned`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn pin(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -168,7 +187,7 @@ pub async fn pin(
 }
 
 #[utoipa::path(delete, path = "/api/v1/conversations/{id}/pin", tag = "conversations", params(("id" = ConversationId, Path)),
-    responses((status = 200, body = ConversationDetails), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ConversationDetails), (status = 404, description = "`conversation_not_found`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn unpin(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -178,7 +197,8 @@ pub async fn unpin(
 }
 
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/read", tag = "conversations", params(("id" = ConversationId, Path)), request_body = ReadMark,
-    responses((status = 200, description = "the read mark as stored", body = ReadMark), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, description = "the read mark as stored", body = ReadMark),
+        (status = 404, description = "`conversation_not_found`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn read(
     State(state): State<AppState>,
     Caller(actor): Caller,

@@ -7,11 +7,13 @@ use chat_core::domain::account::PublicProfile;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::responses::RateLimited;
 use crate::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
 use crate::extract::Caller;
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// At least 2 characters; case and Vietnamese marks are ignored.
     q: String,
@@ -23,6 +25,7 @@ pub struct UserList {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PhoneParams {
     /// E.164 or Vietnamese local form (0912 345 678).
     phone: String,
@@ -40,7 +43,9 @@ pub struct ContactSyncResponse {
 }
 
 #[utoipa::path(get, path = "/api/v1/users/search", tag = "discovery", params(SearchParams),
-    responses((status = 200, body = UserList), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = UserList),
+        (status = 400, description = "`query_too_short` or `query_too_long`", body = ErrorBody),
+        (status = 429, response = RateLimited)), security(("bearer" = [])))]
 pub async fn search(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -50,7 +55,10 @@ pub async fn search(
 }
 
 #[utoipa::path(get, path = "/api/v1/users/by-phone", tag = "discovery", params(PhoneParams),
-    responses((status = 200, body = PublicProfile), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = PublicProfile),
+        (status = 400, description = "`invalid_phone`", body = ErrorBody),
+        (status = 404, description = "`user_not_found`: nobody you may find has this number", body = ErrorBody),
+        (status = 429, response = RateLimited)), security(("bearer" = [])))]
 pub async fn by_phone(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -60,7 +68,9 @@ pub async fn by_phone(
 }
 
 #[utoipa::path(post, path = "/api/v1/contacts/sync", tag = "discovery", request_body = ContactSyncRequest,
-    responses((status = 200, body = ContactSyncResponse), (status = 400, body = ErrorBody), (status = 429, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ContactSyncResponse),
+        (status = 400, description = "`too_many_phones`", body = ErrorBody),
+        (status = 429, response = RateLimited)), security(("bearer" = [])))]
 pub async fn contact_sync(
     State(state): State<AppState>,
     Caller(actor): Caller,

@@ -10,17 +10,20 @@ use chat_core::domain::message::Message;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::responses::RateLimited;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::extract::Caller;
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryParams {
     /// Messages just below this seq (older).
     before_seq: Option<u64>,
     /// Messages just above this seq (newer).
     after_seq: Option<u64>,
     /// 1..=200, default 50.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<usize>,
 }
 
@@ -41,9 +44,11 @@ pub struct EditRequest {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteParams {
     /// `me` (default) hides it from your history; `everyone` recalls it.
     #[serde(rename = "for")]
+    #[param(inline)]
     scope: Option<DeleteScope>,
 }
 
@@ -53,7 +58,9 @@ pub struct ReactionRequest {
 }
 
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "messages", params(("id" = ConversationId, Path), HistoryParams),
-    responses((status = 200, body = MessagePage), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = MessagePage),
+        (status = 400, description = "`invalid_range`: give `before_seq` or `after_seq`, not both; or a limit out of range", body = ErrorBody),
+        (status = 404, description = "`conversation_not_found`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn history(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -67,7 +74,10 @@ pub async fn history(
 
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "messages", params(("id" = ConversationId, Path)), request_body = SendMessage,
     responses((status = 201, body = MessageResponse), (status = 200, description = "a retry: the original message", body = MessageResponse),
-        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody)), security(("bearer" = [])))]
+        (status = 400, description = "`empty_message`, `message_too_long`, `reply_not_found`, `client_msg_id_reused`, ...", body = ErrorBody),
+        (status = 403, description = "`blocked` (either of you blocked the other) or `not_allowed_to_message`", body = ErrorBody),
+        (status = 404, description = "`conversation_not_found`", body = ErrorBody),
+        (status = 429, response = RateLimited)), security(("bearer" = [])))]
 pub async fn send(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -80,7 +90,11 @@ pub async fn send(
 }
 
 #[utoipa::path(patch, path = "/api/v1/messages/{id}", tag = "messages", params(("id" = MessageId, Path)), request_body = EditRequest,
-    responses((status = 200, body = MessageResponse), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 410, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = MessageResponse),
+        (status = 400, description = "`empty_message`, `message_too_long`, `not_editable` (not a text message), ...", body = ErrorBody),
+        (status = 403, description = "`not_sender`, `edit_window_closed`, `blocked` or `not_allowed_to_message`", body = ErrorBody),
+        (status = 404, description = "`message_not_found`", body = ErrorBody),
+        (status = 410, description = "`message_recalled`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn edit(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -93,7 +107,10 @@ pub async fn edit(
 
 #[utoipa::path(delete, path = "/api/v1/messages/{id}", tag = "messages", params(("id" = MessageId, Path), DeleteParams),
     responses((status = 204, description = "deleted for you"), (status = 200, description = "recalled: the tombstone", body = MessageResponse),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+        (status = 400, description = "`not_editable`: only text messages can be recalled", body = ErrorBody),
+        (status = 403, description = "`not_sender` or `edit_window_closed`", body = ErrorBody),
+        (status = 404, description = "`message_not_found`", body = ErrorBody),
+        (status = 410, description = "`message_recalled`: already recalled", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn delete(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -108,7 +125,11 @@ pub async fn delete(
 }
 
 #[utoipa::path(put, path = "/api/v1/messages/{id}/reactions", tag = "messages", params(("id" = MessageId, Path)), request_body = ReactionRequest,
-    responses((status = 200, body = MessageResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = MessageResponse),
+        (status = 400, description = "`invalid_emoji`", body = ErrorBody),
+        (status = 403, description = "`blocked` or `not_allowed_to_message`", body = ErrorBody),
+        (status = 404, description = "`message_not_found`", body = ErrorBody),
+        (status = 410, description = "`message_recalled`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn react(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -120,7 +141,10 @@ pub async fn react(
 }
 
 #[utoipa::path(delete, path = "/api/v1/messages/{id}/reactions", tag = "messages", params(("id" = MessageId, Path)),
-    responses((status = 200, body = MessageResponse), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = MessageResponse),
+        (status = 403, description = "`blocked` or `not_allowed_to_message`", body = ErrorBody),
+        (status = 404, description = "`message_not_found`", body = ErrorBody),
+        (status = 410, description = "`message_recalled`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn unreact(
     State(state): State<AppState>,
     Caller(actor): Caller,

@@ -1,15 +1,26 @@
 //! The HTTP routes and the OpenAPI document generated from them.
+//!
+//! Every route is mounted here through `utoipa_axum::routes!`, which mounts a handler and adds
+//! its `#[utoipa::path]` description in one step, so nothing is served undocumented (a test
+//! checks that nothing mounts routes another way). [`responses::add_shared_responses`] then
+//! adds the error responses implied by each route's extractors.
 
 mod auth;
 mod conversations;
 mod discovery;
+mod documents;
 mod messages;
 mod ops;
 mod presence;
 mod profile;
+mod responses;
 mod social;
+#[cfg(test)]
+mod tests;
 
-use axum::Router;
+use std::sync::Arc;
+
+use axum::{Extension, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -24,7 +35,8 @@ use crate::state::AppState;
     tags((name = "auth"), (name = "profile"), (name = "conversations"), (name = "messages"),
         (name = "presence"),
         (name = "social"),
-        (name = "discovery"), (name = "operations"))
+        (name = "discovery"), (name = "operations"),
+        (name = "gateway", description = "the WebSocket upgrade; frames are described in docs/protocol.md"))
 )]
 struct ApiDoc;
 
@@ -38,9 +50,15 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Every documented route, and the OpenAPI document that describes them.
-pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// Every route of the server, `GET /openapi.json` serving the document that describes them.
+pub fn api_routes() -> Router<AppState> {
+    let (router, document) = documented_routes();
+    router.layer(Extension(Arc::new(document)))
+}
+
+/// Every route and the OpenAPI document that describes them.
+fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(auth::register))
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
@@ -73,5 +91,9 @@ pub fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(ops::health))
         .routes(routes!(ops::ready))
         .routes(routes!(ops::metrics))
-        .split_for_parts()
+        .routes(routes!(documents::openapi_document))
+        .routes(routes!(documents::socket))
+        .split_for_parts();
+    responses::add_shared_responses(&mut document);
+    (router, document)
 }

@@ -14,6 +14,7 @@ use crate::extract::Caller;
 use crate::state::AppState;
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PresenceParams {
     /// Comma-separated user ids (at most 200).
     user_ids: String,
@@ -33,7 +34,8 @@ pub struct PresenceList {
 }
 
 #[utoipa::path(get, path = "/api/v1/presence", tag = "presence", params(PresenceParams),
-    responses((status = 200, body = PresenceList), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = PresenceList),
+        (status = 400, description = "`invalid_user_id` or `too_many_users`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn presence(
     State(state): State<AppState>,
     Caller(actor): Caller,

@@ -16,7 +16,8 @@ pub async fn me(State(state): State<AppState>, Caller(actor): Caller) -> Result<
 }
 
 #[utoipa::path(patch, path = "/api/v1/me", tag = "profile", request_body = ProfilePatch,
-    responses((status = 200, body = OwnProfile), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = OwnProfile),
+        (status = 409, description = "`phone_taken`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn update_me(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -31,7 +32,7 @@ pub async fn settings(State(state): State<AppState>, Caller(actor): Caller) -> R
 }
 
 #[utoipa::path(patch, path = "/api/v1/me/settings", tag = "profile", request_body = SettingsPatch,
-    responses((status = 200, body = Settings), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Settings)), security(("bearer" = [])))]
 pub async fn update_settings(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -41,7 +42,8 @@ pub async fn update_settings(
 }
 
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "profile", params(("id" = UserId, Path)),
-    responses((status = 200, body = PublicProfile), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = PublicProfile),
+        (status = 404, description = "`user_not_found`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn user(
     State(state): State<AppState>,
     Caller(actor): Caller,

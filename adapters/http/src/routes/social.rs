@@ -10,6 +10,7 @@ use chat_core::domain::social::{Block, FriendRequest, RequestStatus};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::responses::RateLimited;
 use crate::error::{ApiError, ApiJson, ApiPath, ApiQuery, ErrorBody};
 use crate::extract::Caller;
 use crate::state::AppState;
@@ -34,8 +35,10 @@ pub struct RequestResponse {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RequestListParams {
     /// `incoming` (default) or `outgoing`.
+    #[param(inline)]
     direction: Option<Direction>,
 }
 
@@ -62,7 +65,7 @@ pub async fn friends(State(state): State<AppState>, Caller(actor): Caller) -> Re
 }
 
 #[utoipa::path(delete, path = "/api/v1/friends/{user_id}", tag = "social", params(("user_id" = UserId, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 204, description = "no longer friends"), (status = 404, description = "`not_friends`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn unfriend(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -74,7 +77,10 @@ pub async fn unfriend(
 
 #[utoipa::path(post, path = "/api/v1/friend-requests", tag = "social", request_body = NewFriendRequest,
     responses((status = 201, body = RequestResponse), (status = 200, description = "they had asked first (friends now), or your request was already pending", body = RequestResponse),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)), security(("bearer" = [])))]
+        (status = 400, description = "`cannot_befriend_self` or `invalid_request_message`", body = ErrorBody),
+        (status = 404, description = "`user_not_found`", body = ErrorBody),
+        (status = 409, description = "`already_friends`", body = ErrorBody),
+        (status = 429, response = RateLimited)), security(("bearer" = [])))]
 pub async fn send_request(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -116,7 +122,9 @@ async fn answer(
 }
 
 #[utoipa::path(post, path = "/api/v1/friend-requests/{id}/accept", tag = "social", params(("id" = FriendRequestId, Path)),
-    responses((status = 200, body = RequestResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = RequestResponse),
+        (status = 404, description = "`friend_request_not_found`", body = ErrorBody),
+        (status = 409, description = "`request_not_pending`: already answered or cancelled", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn accept(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -126,7 +134,9 @@ pub async fn accept(
 }
 
 #[utoipa::path(post, path = "/api/v1/friend-requests/{id}/decline", tag = "social", params(("id" = FriendRequestId, Path)),
-    responses((status = 200, body = RequestResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = RequestResponse),
+        (status = 404, description = "`friend_request_not_found`", body = ErrorBody),
+        (status = 409, description = "`request_not_pending`: already answered or cancelled", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn decline(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -136,7 +146,9 @@ pub async fn decline(
 }
 
 #[utoipa::path(post, path = "/api/v1/friend-requests/{id}/cancel", tag = "social", params(("id" = FriendRequestId, Path)),
-    responses((status = 200, body = RequestResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = RequestResponse),
+        (status = 404, description = "`friend_request_not_found`", body = ErrorBody),
+        (status = 409, description = "`request_not_pending`: already answered or cancelled", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn cancel(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -151,7 +163,9 @@ pub async fn blocks(State(state): State<AppState>, Caller(actor): Caller) -> Res
 }
 
 #[utoipa::path(put, path = "/api/v1/blocks/{user_id}", tag = "social", params(("user_id" = UserId, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 204, description = "blocked"),
+        (status = 400, description = "`cannot_block_self`", body = ErrorBody),
+        (status = 404, description = "`user_not_found`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn block(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -162,7 +176,8 @@ pub async fn block(
 }
 
 #[utoipa::path(delete, path = "/api/v1/blocks/{user_id}", tag = "social", params(("user_id" = UserId, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 204, description = "unblocked"),
+        (status = 404, description = "`user_not_found`: not blocked", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn unblock(
     State(state): State<AppState>,
     Caller(actor): Caller,

@@ -27,6 +27,7 @@ mod gateway;
 mod groups;
 mod messaging;
 mod multinode;
+mod openapi;
 mod process;
 mod profile_cache;
 mod social;
