@@ -10,6 +10,7 @@ use crate::domain::conversation::{
 use crate::domain::event::{ConversationChange, Delivery, Event};
 use crate::domain::ids::{ConversationId, MessageId, UserId};
 use crate::domain::message::{NewMessage, SystemEvent};
+use crate::domain::page::{PageBounds, PageLimit};
 use crate::domain::social::audience_allows;
 use crate::ports::{DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, PinOutcome};
 
@@ -17,8 +18,8 @@ use super::access::{membership, publish};
 use super::errors::ConversationError;
 use super::{Actor, Deps};
 
-/// The largest page of the conversation list.
-pub const MAX_PAGE: usize = 100;
+/// The page sizes of the conversation list: 50 unless asked, at most 100.
+pub const CONVERSATION_PAGE: PageBounds = PageBounds { default: 50, max: 100 };
 
 /// Opens the direct conversation with `peer`, creating it on first use. Returns it and
 /// whether it was created now.
@@ -57,6 +58,8 @@ pub async fn open_direct(
     Ok((details_of(deps, actor, conversation.id).await?, created))
 }
 
+/// Creates a group with the caller as owner and the given members, announced by a SYSTEM
+/// message; everyone added must allow being added by the caller.
 pub async fn create_group(
     deps: &Deps,
     actor: Actor,
@@ -86,13 +89,14 @@ pub async fn create_group(
 }
 
 /// The caller's conversations, most recent activity first; pinned ones lead the first page.
+/// `limit` outside `CONVERSATION_PAGE` is refused.
 pub async fn list(
     deps: &Deps,
     actor: Actor,
     cursor: Option<&str>,
-    limit: usize,
+    limit: Option<usize>,
 ) -> Result<ConversationPage, ConversationError> {
-    let limit = limit.clamp(1, MAX_PAGE);
+    let limit = PageLimit::parse(limit, CONVERSATION_PAGE)?.get();
     let before = cursor.map(parse_cursor).transpose()?;
     let mut conversations = Vec::new();
     if before.is_none() {
@@ -109,10 +113,12 @@ pub async fn list(
     Ok(ConversationPage { conversations, next_cursor })
 }
 
+/// A conversation as the caller (a member) sees it: its members and their own state.
 pub async fn details(deps: &Deps, actor: Actor, id: ConversationId) -> Result<ConversationDetails, ConversationError> {
     details_of(deps, actor, id).await
 }
 
+/// Renames a group (admins and the owner), announced by a SYSTEM message.
 pub async fn rename(
     deps: &Deps,
     actor: Actor,
@@ -130,6 +136,7 @@ pub async fn rename(
     details_of(deps, actor, id).await
 }
 
+/// Adds members to a group, announced by a SYSTEM message; each must allow being added.
 pub async fn add_members(
     deps: &Deps,
     actor: Actor,
@@ -183,6 +190,8 @@ pub async fn remove_member(
     Ok(Some(details_of(deps, actor, id).await?))
 }
 
+/// Mutes the conversation for the caller (forever or until a time), or unmutes it with
+/// `None`. Only the caller's own state changes.
 pub async fn set_mute(
     deps: &Deps,
     actor: Actor,
@@ -199,6 +208,7 @@ pub async fn set_mute(
     details_of(deps, actor, id).await
 }
 
+/// Pins or unpins the conversation in the caller's list (at most `MAX_PINNED`).
 pub async fn set_pinned(
     deps: &Deps,
     actor: Actor,

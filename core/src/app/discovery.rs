@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::domain::account::{Phone, PublicProfile};
 use crate::domain::rate_limit::RateLimitKey;
 use crate::domain::social::{MAX_CONTACT_SYNC, fold_for_search};
+use crate::domain::text::{Layout, refuse_control_characters};
 
 use super::access::{WhenUnavailable, rate_check};
 use super::errors::SocialError;
@@ -25,6 +26,7 @@ pub struct ContactMatch {
 /// Users whose username or display name contains `query`, ignoring case and Vietnamese
 /// marks ("nguyen" finds "Nguyễn").
 pub async fn search(deps: &Deps, actor: Actor, query: &str) -> Result<Vec<PublicProfile>, SocialError> {
+    refuse_control_characters(query, Layout::SingleLine, "the search")?;
     let folded = fold_for_search(query);
     let length = folded.chars().count();
     if length < 2 {

@@ -8,6 +8,7 @@ use crate::domain::ids::{ClientMsgId, ConversationId, MessageId};
 use crate::domain::message::{
     ChangeRefusal, Message, MessageKind, NewMessage, check_sender_change, parse_body, parse_emoji,
 };
+use crate::domain::page::{PageBounds, PageLimit};
 use crate::domain::rate_limit::RateLimitKey;
 use crate::ports::{HistoryPage, InsertOutcome, MessageUpdate, WriteContext};
 
@@ -15,8 +16,8 @@ use super::access::{DirectRefusal, WhenUnavailable, direct_refusal, membership, 
 use super::errors::MessageError;
 use super::{Actor, Deps};
 
-/// The largest history page.
-pub const MAX_HISTORY_PAGE: usize = 200;
+/// The page sizes of history: 50 unless asked, at most 200.
+pub const HISTORY_PAGE: PageBounds = PageBounds { default: 50, max: 200 };
 
 #[derive(Clone, Debug, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -121,17 +122,17 @@ async fn earlier_send_or(
 }
 
 /// A page of history, oldest first. `before_seq` / `after_seq` page backwards / forwards;
-/// neither gives the newest messages.
+/// neither gives the newest messages. `limit` outside `HISTORY_PAGE` is refused.
 pub async fn history(
     deps: &Deps,
     actor: Actor,
     conversation: ConversationId,
     before_seq: Option<u64>,
     after_seq: Option<u64>,
-    limit: usize,
+    limit: Option<usize>,
 ) -> Result<Vec<Message>, MessageError> {
+    let limit = PageLimit::parse(limit, HISTORY_PAGE)?.get();
     membership(deps, conversation, actor.user_id).await?.ok_or(MessageError::ConversationNotFound)?;
-    let limit = limit.clamp(1, MAX_HISTORY_PAGE);
     let page = match (before_seq, after_seq) {
         (Some(_), Some(_)) => {
             return Err(Invalid::new("invalid_range", "give before_seq or after_seq, not both").into());

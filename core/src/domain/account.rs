@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::error::Invalid;
 use super::ids::{SessionId, UserId};
+pub use super::phone::Phone;
+use super::text::{Layout, is_blank, refuse_control_characters};
 use super::{DateTime, Timestamp, Utc};
 
 /// A login name: 3..=32 of `a-z 0-9 _ .`, stored lower-case, not starting or ending with `.`.
@@ -13,6 +15,7 @@ use super::{DateTime, Timestamp, Utc};
 pub struct Username(String);
 
 impl Username {
+    /// Parses a login name, lower-casing it; `invalid_username` when it breaks the rules.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let name = raw.trim().to_lowercase();
         let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.';
@@ -28,30 +31,32 @@ impl Username {
         Ok(Username(name))
     }
 
+    /// The name as stored (lower-case).
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
 
-/// A display name: 1..=64 characters after trimming, no control characters.
+/// A display name: 1..=64 characters after trimming, something visible among them, no control
+/// characters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct DisplayName(String);
 
 impl DisplayName {
+    /// Parses a display name, trimmed; `invalid_display_name` when it breaks the rules.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let name = raw.trim();
         let length = name.chars().count();
-        if !(1..=64).contains(&length) || name.chars().any(char::is_control) {
-            return Err(Invalid::new(
-                "invalid_display_name",
-                "display name must be 1 to 64 characters without control characters",
-            ));
+        if !(1..=64).contains(&length) || is_blank(name) {
+            return Err(Invalid::new("invalid_display_name", "display name must be 1 to 64 characters"));
         }
+        refuse_control_characters(name, Layout::SingleLine, "display name")?;
         Ok(DisplayName(name.to_owned()))
     }
 
+    /// The name as shown.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -61,6 +66,7 @@ impl DisplayName {
 pub struct Password(String);
 
 impl Password {
+    /// A new password: 8 to 128 characters, else `weak_password`.
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let length = raw.chars().count();
         if !(8..=128).contains(&length) {
@@ -78,6 +84,7 @@ impl Password {
         Ok(Password(raw.to_owned()))
     }
 
+    /// The plain text, for the hasher only.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -89,57 +96,29 @@ impl std::fmt::Debug for Password {
     }
 }
 
-/// A phone number in E.164 form (`+` then 8 to 15 digits).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(transparent)]
-pub struct Phone(String);
-
-impl Phone {
-    /// Accepts E.164 (`+84 912 345 678`) and, since most users are in Vietnam, the local
-    /// forms `0912 345 678` and `84912345678`, all normalised to `+84912345678`. Spaces,
-    /// dots, dashes and brackets are ignored.
-    pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let compact: String = raw.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')')).collect();
-        let digits = if let Some(international) = compact.strip_prefix('+') {
-            international.to_owned()
-        } else if let Some(local) = compact.strip_prefix('0').filter(|rest| rest.len() == 9) {
-            format!("84{local}")
-        } else if compact.starts_with("84") && compact.len() == 11 {
-            compact.clone()
-        } else {
-            String::new()
-        };
-        let valid =
-            (8..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) && !digits.starts_with('0');
-        if !valid {
-            return Err(Invalid::new("invalid_phone", "phone must be in E.164 form (+84912345678) or 0912345678"));
-        }
-        Ok(Phone(format!("+{digits}")))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 /// Who may do something to me.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Audience {
+    /// Anyone.
     #[default]
     Everyone,
+    /// Friends only.
     Friends,
+    /// No one.
     Nobody,
 }
 
+/// The language of texts the server makes for a user.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Locale {
+    /// Vietnamese (the default).
     #[default]
     Vi,
+    /// English.
     En,
 }
 
@@ -147,14 +126,23 @@ pub enum Locale {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Settings {
+    /// Who may message this user.
     pub who_can_message: Audience,
+    /// Who may call this user.
     pub who_can_call: Audience,
+    /// Who sees when this user is online and when they were last seen.
     pub who_sees_presence: Audience,
+    /// Who may add this user to groups.
     pub who_can_add_to_groups: Audience,
+    /// Whether others may find this user by phone number.
     pub discoverable_by_phone: bool,
+    /// Whether others see when this user read their messages (mutual).
     pub send_read_receipts: bool,
+    /// Whether this user gets push notifications.
     pub notifications_enabled: bool,
+    /// Whether notifications show the message text.
     pub notification_previews: bool,
+    /// The language of texts the server makes for this user.
     pub locale: Locale,
 }
 
@@ -177,14 +165,23 @@ impl Default for Settings {
 /// A user record as the app sees it (the password hash is kept apart, see `Credentials`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
+    /// The user.
     pub id: UserId,
+    /// The unique login name.
     pub username: Username,
+    /// The name others see.
     pub display_name: DisplayName,
+    /// The phone number, unique among users when set.
     pub phone: Option<Phone>,
+    /// The avatar image, if any.
     pub avatar_media_id: Option<uuid::Uuid>,
+    /// A short text about the user (may be empty).
     pub bio: String,
+    /// Privacy and notification settings.
     pub settings: Settings,
+    /// When the account was made.
     pub created_at: DateTime<Utc>,
+    /// When the profile or settings last changed.
     pub updated_at: DateTime<Utc>,
 }
 
@@ -192,10 +189,15 @@ pub struct User {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublicProfile {
+    /// The user.
     pub id: UserId,
+    /// The unique login name.
     pub username: Username,
+    /// The name others see.
     pub display_name: DisplayName,
+    /// The avatar image, if any.
     pub avatar_media_id: Option<uuid::Uuid>,
+    /// A short text about the user (may be empty).
     pub bio: String,
 }
 
@@ -203,16 +205,24 @@ pub struct PublicProfile {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OwnProfile {
+    /// The user.
     pub id: UserId,
+    /// The unique login name.
     pub username: Username,
+    /// The name others see.
     pub display_name: DisplayName,
+    /// The phone number, if set.
     pub phone: Option<Phone>,
+    /// The avatar image, if any.
     pub avatar_media_id: Option<uuid::Uuid>,
+    /// A short text about the user (may be empty).
     pub bio: String,
+    /// When the account was made.
     pub created_at: DateTime<Utc>,
 }
 
 impl User {
+    /// What others who may see this user see.
     pub fn public_profile(&self) -> PublicProfile {
         PublicProfile {
             id: self.id,
@@ -223,6 +233,7 @@ impl User {
         }
     }
 
+    /// What the user sees of their own account.
     pub fn own_profile(&self) -> OwnProfile {
         OwnProfile {
             id: self.id,
@@ -236,12 +247,13 @@ impl User {
     }
 }
 
-/// A bio: at most 300 characters.
+/// A bio: at most 300 characters, on several lines if one likes, no other control characters.
 pub fn parse_bio(raw: &str) -> Result<String, Invalid> {
     let bio = raw.trim();
     if bio.chars().count() > 300 {
         return Err(Invalid::new("invalid_bio", "bio must be at most 300 characters"));
     }
+    refuse_control_characters(bio, Layout::MultiLine, "bio")?;
     Ok(bio.to_owned())
 }
 
@@ -291,15 +303,22 @@ pub struct TokenHash(pub String);
 /// One logged-in device.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Session {
+    /// The session.
     pub id: SessionId,
+    /// Whose session it is.
     pub user_id: UserId,
+    /// The device, as named at login.
     pub device_name: String,
+    /// When the user logged in.
     pub created_at: DateTime<Utc>,
+    /// When the session ends unless refreshed before.
     pub refresh_expires_at: DateTime<Utc>,
+    /// When it was logged out, if it was.
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
 impl Session {
+    /// Whether the session is neither revoked nor expired at `now`.
     pub fn is_active(&self, now: Timestamp) -> bool {
         self.revoked_at.is_none() && self.refresh_expires_at > now
     }
@@ -314,14 +333,18 @@ pub fn device_name(raw: Option<&str>) -> String {
 /// The claims carried by an access token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccessClaims {
+    /// The user.
     pub user_id: UserId,
+    /// The session the token was issued to.
     pub session_id: SessionId,
+    /// When the token stops being accepted.
     pub expires_at: DateTime<Utc>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn username_is_lowercased_and_checked() {
@@ -333,14 +356,51 @@ mod tests {
     }
 
     #[test]
-    fn phone_accepts_e164_and_vietnamese_local_forms() {
-        assert_eq!(Phone::parse("+84 912 345 678").map(|p| p.0), Ok("+84912345678".to_owned()));
-        assert_eq!(Phone::parse("0912 345 678").map(|p| p.0), Ok("+84912345678".to_owned()));
-        assert_eq!(Phone::parse("(091) 234-5678").map(|p| p.0), Ok("+84912345678".to_owned()));
-        assert_eq!(Phone::parse("84912345678").map(|p| p.0), Ok("+84912345678".to_owned()));
-        assert!(Phone::parse("091234567").is_err());
-        assert!(Phone::parse("+0912345678").is_err());
-        assert!(Phone::parse("+84abc").is_err());
+    fn display_name_refuses_control_characters_and_invisible_only_names() {
+        assert_eq!(DisplayName::parse("An\u{0}").map_err(|e| e.code), Err("invalid_characters"));
+        assert_eq!(DisplayName::parse("An\nBình").map_err(|e| e.code), Err("invalid_characters"));
+        assert_eq!(DisplayName::parse("\u{200B}\u{FEFF}").map_err(|e| e.code), Err("invalid_display_name"));
+        assert_eq!(DisplayName::parse("An\u{200D}").map(|n| n.0), Ok("An\u{200D}".to_owned()));
+    }
+
+    #[test]
+    fn bio_keeps_lines_and_tabs_but_refuses_other_controls() {
+        assert_eq!(parse_bio(" Hà Nội\n\tSài Gòn "), Ok("Hà Nội\n\tSài Gòn".to_owned()));
+        assert_eq!(parse_bio("a\u{0}b").map_err(|e| e.code), Err("invalid_characters"));
+        assert_eq!(parse_bio("a\u{1B}[31mred").map_err(|e| e.code), Err("invalid_characters"));
+    }
+
+    proptest! {
+        #[test]
+        fn accepted_usernames_meet_the_documented_rules_and_parse_to_themselves(
+            raw in prop_oneof![any::<String>(), "[ A-Za-z0-9_.ệ\\-]{0,40}"],
+        ) {
+            if let Ok(name) = Username::parse(&raw) {
+                let name = name.as_str();
+                prop_assert!((3..=32).contains(&name.chars().count()), "{}", name);
+                prop_assert!(name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.'));
+                prop_assert!(!name.starts_with('.') && !name.ends_with('.'));
+                prop_assert_eq!(Username::parse(name).map(|again| again.0), Ok(name.to_owned()));
+            }
+        }
+
+        #[test]
+        fn names_of_the_allowed_alphabet_are_accepted_whatever_their_case(
+            name in "[a-z0-9_][a-z0-9_.]{1,30}[a-z0-9_]",
+        ) {
+            prop_assert_eq!(Username::parse(&name).map(|u| u.0), Ok(name.clone()));
+            let shouted = format!("  {} ", name.to_uppercase());
+            prop_assert_eq!(Username::parse(&shouted).map(|u| u.0), Ok(name));
+        }
+
+        #[test]
+        fn display_names_are_trimmed_visible_and_free_of_controls(raw in any::<String>()) {
+            if let Ok(name) = DisplayName::parse(&raw) {
+                prop_assert_eq!(name.as_str(), raw.trim());
+                prop_assert!(!name.as_str().chars().any(char::is_control));
+                prop_assert!(!crate::domain::text::is_blank(name.as_str()));
+            }
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::Invalid;
 use super::ids::{ClientMsgId, ConversationId, MessageId, UserId};
+use super::text::{Layout, is_blank, refuse_control_characters};
 use super::{DateTime, Duration, Timestamp, Utc};
 
 /// The longest text body, in characters.
@@ -14,11 +15,14 @@ pub fn edit_window() -> Duration {
     Duration::hours(24)
 }
 
+/// What a message is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum MessageKind {
+    /// Text a user wrote.
     Text,
+    /// A record of something that happened to the conversation (see `SystemEvent`).
     System,
 }
 
@@ -27,37 +31,82 @@ pub enum MessageKind {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum SystemEvent {
-    GroupCreated { actor: UserId, title: String },
-    MembersAdded { actor: UserId, user_ids: Vec<UserId> },
-    MemberRemoved { actor: UserId, user_id: UserId },
-    MemberLeft { user_id: UserId, new_owner: Option<UserId> },
-    Renamed { actor: UserId, title: String },
+    /// The group was created.
+    GroupCreated {
+        /// Who created it.
+        actor: UserId,
+        /// Its first title.
+        title: String,
+    },
+    /// Members were added.
+    MembersAdded {
+        /// Who added them.
+        actor: UserId,
+        /// The new members.
+        user_ids: Vec<UserId>,
+    },
+    /// A member was removed by someone else.
+    MemberRemoved {
+        /// Who removed them.
+        actor: UserId,
+        /// The removed member.
+        user_id: UserId,
+    },
+    /// A member left.
+    MemberLeft {
+        /// Who left.
+        user_id: UserId,
+        /// The member who became owner, when the owner left.
+        new_owner: Option<UserId>,
+    },
+    /// The group was renamed.
+    Renamed {
+        /// Who renamed it.
+        actor: UserId,
+        /// The new title.
+        title: String,
+    },
 }
 
+/// One user's reaction to a message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reaction {
+    /// Who reacted.
     pub user_id: UserId,
+    /// With which emoji.
     pub emoji: String,
 }
 
+/// A stored message, with its place in the conversation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
+    /// The message.
     pub id: MessageId,
+    /// The conversation it is in.
     pub conversation_id: ConversationId,
     /// Per-conversation sequence number: 1, 2, 3, ... without gaps.
     pub seq: u64,
+    /// Who sent it (for SYSTEM messages: who caused the event).
     pub sender_id: UserId,
+    /// Text or SYSTEM.
     pub kind: MessageKind,
     /// `None` once recalled, and for SYSTEM messages.
     pub body: Option<String>,
+    /// The message it answers, if any.
     pub reply_to: Option<MessageId>,
+    /// The sender's idempotency key (absent for SYSTEM messages).
     pub client_msg_id: Option<ClientMsgId>,
+    /// What a SYSTEM message records.
     pub system: Option<SystemEvent>,
+    /// Reactions, at most one per user.
     pub reactions: Vec<Reaction>,
+    /// When it was sent.
     pub created_at: DateTime<Utc>,
+    /// When it was last edited, if it was.
     pub edited_at: Option<DateTime<Utc>>,
+    /// When it was recalled for everyone, if it was.
     pub recalled_at: Option<DateTime<Utc>>,
     /// The conversation's change counter at this message's last edit, recall or reaction
     /// (0 if never changed).
@@ -67,18 +116,28 @@ pub struct Message {
 /// A message before the store gives it its `seq`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewMessage {
+    /// The message.
     pub id: MessageId,
+    /// The conversation it goes to.
     pub conversation_id: ConversationId,
+    /// Who sends it.
     pub sender_id: UserId,
+    /// Text or SYSTEM.
     pub kind: MessageKind,
+    /// The text (validated); `None` for SYSTEM messages.
     pub body: Option<String>,
+    /// The message it answers, if any.
     pub reply_to: Option<MessageId>,
+    /// The sender's idempotency key.
     pub client_msg_id: Option<ClientMsgId>,
+    /// What a SYSTEM message records.
     pub system: Option<SystemEvent>,
+    /// When it was sent.
     pub created_at: DateTime<Utc>,
 }
 
 impl NewMessage {
+    /// A SYSTEM message recording `event`, caused by `actor`.
     pub fn system(
         id: MessageId,
         conversation_id: ConversationId,
@@ -99,6 +158,7 @@ impl NewMessage {
         }
     }
 
+    /// The message as stored at `seq`, with no reactions or changes yet.
     pub fn into_message(self, seq: u64) -> Message {
         Message {
             id: self.id,
@@ -119,12 +179,14 @@ impl NewMessage {
     }
 }
 
-/// A text body: 1..=4000 characters once surrounding whitespace is trimmed.
+/// A text body: 1..=4000 characters once surrounding whitespace is trimmed, something visible
+/// among them (not only zero-width characters), no control character but tab and new line.
 pub fn parse_body(raw: &str) -> Result<String, Invalid> {
     let body = raw.trim();
-    if body.is_empty() {
+    if is_blank(body) {
         return Err(Invalid::new("empty_message", "message body must not be empty"));
     }
+    refuse_control_characters(body, Layout::MultiLine, "message body")?;
     if body.chars().count() > MAX_BODY_CHARS {
         return Err(Invalid::new("message_too_long", "message body must be at most 4000 characters"));
     }
@@ -146,9 +208,13 @@ pub fn parse_emoji(raw: &str) -> Result<String, Invalid> {
 /// Why the sender may not change a message now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChangeRefusal {
+    /// Only the sender may change it.
     NotSender,
+    /// Only TEXT messages can be changed.
     NotText,
+    /// It was recalled already.
     Recalled,
+    /// The 24-hour window has passed.
     WindowClosed,
 }
 
@@ -212,6 +278,22 @@ mod tests {
         assert!(parse_body(&"ệ".repeat(4000)).is_ok());
         assert_eq!(parse_body(&"a".repeat(4001)).map_err(|e| e.code), Err("message_too_long"));
         assert_eq!(parse_body("  \n ").map_err(|e| e.code), Err("empty_message"));
+    }
+
+    #[test]
+    fn body_refuses_nul_and_controls_but_keeps_lines_and_tabs() {
+        assert_eq!(parse_body("xin\u{0}chào").map_err(|e| e.code), Err("invalid_characters"));
+        assert_eq!(parse_body("a\u{8}b").map_err(|e| e.code), Err("invalid_characters"));
+        assert_eq!(parse_body("a\u{9B}b").map_err(|e| e.code), Err("invalid_characters"));
+        assert_eq!(parse_body(" dòng 1\r\n\tdòng 2\n"), Ok("dòng 1\r\n\tdòng 2".to_owned()));
+    }
+
+    #[test]
+    fn a_body_of_only_invisible_characters_is_empty() {
+        for blank in ["\u{200B}", "\u{200B}\u{200C}\u{200D}", " \u{2060} \u{FEFF}\n", "\u{3164}"] {
+            assert_eq!(parse_body(blank).map_err(|e| e.code), Err("empty_message"), "{blank:?}");
+        }
+        assert_eq!(parse_body("\u{200B}hi"), Ok("\u{200B}hi".to_owned()));
     }
 
     #[test]

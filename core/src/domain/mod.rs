@@ -6,8 +6,11 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod message;
+pub mod page;
+pub mod phone;
 pub mod rate_limit;
 pub mod social;
+pub mod text;
 
 pub use chrono::{DateTime, Duration, Utc};
 

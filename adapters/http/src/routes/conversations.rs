@@ -88,8 +88,7 @@ pub async fn list(
     Caller(actor): Caller,
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<ConversationPage>, ApiError> {
-    let limit = params.limit.unwrap_or(50);
-    Ok(Json(conversations::list(&state.deps, actor, params.cursor.as_deref(), limit).await?))
+    Ok(Json(conversations::list(&state.deps, actor, params.cursor.as_deref(), params.limit).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations", params(("id" = ConversationId, Path)),

@@ -67,8 +67,7 @@ pub async fn history(
     ApiPath(id): ApiPath<ConversationId>,
     ApiQuery(params): ApiQuery<HistoryParams>,
 ) -> Result<Json<MessagePage>, ApiError> {
-    let limit = params.limit.unwrap_or(50);
-    let messages = messages::history(&state.deps, actor, id, params.before_seq, params.after_seq, limit).await?;
+    let messages = messages::history(&state.deps, actor, id, params.before_seq, params.after_seq, params.limit).await?;
     Ok(Json(MessagePage { messages }))
 }
 

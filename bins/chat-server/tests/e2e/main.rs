@@ -33,3 +33,4 @@ mod profile_cache;
 mod social;
 mod social_properties;
 mod support;
+mod validation;
