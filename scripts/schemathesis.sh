@@ -161,12 +161,17 @@ fuzz() {
     checks+=,response_headers_conformance,response_schema_conformance
     local common=(--checks "$checks" --max-examples "$EXAMPLES" --workers 1 --seed 1
         --request-timeout 10 --wait-for-schema 10)
-    timeout 600 "$venv/bin/st" --config-file "$temporary/schemathesis.toml" run "$base/openapi.json" \
-        -H "Authorization: Bearer $ST_TOKEN" "${common[@]}" \
-        --exclude-path /ws --exclude-path /api/v1/auth/logout \
-        --report junit --report-junit-path "$work/$name.xml"
-    timeout 120 "$venv/bin/st" --config-file "$temporary/schemathesis.toml" run "$base/openapi.json" \
-        -H "Authorization: Bearer $ST_TOKEN" "${common[@]}" --include-path /api/v1/auth/logout
+    # From target/schemathesis: schemathesis and hypothesis keep their caches in the working
+    # directory.
+    (
+        cd "$work"
+        timeout 600 "$venv/bin/st" --config-file "$temporary/schemathesis.toml" run "$base/openapi.json" \
+            -H "Authorization: Bearer $ST_TOKEN" "${common[@]}" \
+            --exclude-path /ws --exclude-path /api/v1/auth/logout \
+            --report junit --report-junit-path "$work/$name.xml"
+        timeout 120 "$venv/bin/st" --config-file "$temporary/schemathesis.toml" run "$base/openapi.json" \
+            -H "Authorization: Bearer $ST_TOKEN" "${common[@]}" --include-path /api/v1/auth/logout
+    )
 }
 
 run_embedded() {
