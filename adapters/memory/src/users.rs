@@ -13,7 +13,11 @@ use crate::store::{MemoryStore, StoredUser};
 
 #[async_trait]
 impl UserRepo for MemoryStore {
-    async fn insert_user(&self, user: User, password_hash: PasswordHash) -> Result<Result<(), UserConflict>, PortError> {
+    async fn insert_user(
+        &self,
+        user: User,
+        password_hash: PasswordHash,
+    ) -> Result<Result<(), UserConflict>, PortError> {
         let mut state = self.state.lock();
         if state.user_by_name.contains_key(user.username.as_str()) {
             return Ok(Err(UserConflict::Username));

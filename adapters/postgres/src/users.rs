@@ -26,11 +26,19 @@ fn conflict_of(error: &diesel::result::Error) -> Option<UserConflict> {
 
 #[async_trait]
 impl UserRepo for PgStore {
-    async fn insert_user(&self, user: User, password_hash: PasswordHash) -> Result<Result<(), UserConflict>, PortError> {
+    async fn insert_user(
+        &self,
+        user: User,
+        password_hash: PasswordHash,
+    ) -> Result<Result<(), UserConflict>, PortError> {
         let row = UserRow::from_user(&user)?;
         let mut conn = self.conn().await?;
         let inserted = diesel::insert_into(users::table)
-            .values((row, users::password_hash.eq(password_hash.into_encoded()), users::search_text.eq(search_text(&user))))
+            .values((
+                row,
+                users::password_hash.eq(password_hash.into_encoded()),
+                users::search_text.eq(search_text(&user)),
+            ))
             .execute(&mut conn)
             .await;
         match inserted {
@@ -75,7 +83,10 @@ impl UserRepo for PgStore {
             .await
             .optional()
             .map_err(from_diesel)?;
-        Ok(row.map(|(id, password_hash)| Credentials { user_id: UserId(id), password_hash: PasswordHash::new(password_hash) }))
+        Ok(row.map(|(id, password_hash)| Credentials {
+            user_id: UserId(id),
+            password_hash: PasswordHash::new(password_hash),
+        }))
     }
 
     async fn search_users(&self, folded_query: &str, limit: usize) -> Result<Vec<User>, PortError> {

@@ -8,45 +8,65 @@ use crate::domain::account::{
     AccessClaims, DisplayName, Password, Phone, Session, Settings, User, Username, device_name,
 };
 use crate::domain::event::{Delivery, Event};
-use crate::domain::rate_limit::RateLimitKey;
 use crate::domain::ids::{SessionId, UserId};
+use crate::domain::rate_limit::RateLimitKey;
 use crate::ports::{NewSession, RotateOutcome, UserConflict};
 
 use super::access::{WhenUnavailable, publish, rate_check};
 use super::errors::AuthError;
 use super::{Actor, Deps};
 
+/// A new account and its first session.
 pub struct Register {
+    /// The login name (see `Username` for the rules).
     pub username: String,
+    /// The password, 8 to 128 characters.
     pub password: String,
+    /// The name others see.
     pub display_name: String,
+    /// An optional phone number (Vietnamese local or international form).
     pub phone: Option<String>,
+    /// A name for the device, shown in the session list.
     pub device_name: Option<String>,
+    /// Where the request came from, for the per-IP limit (none: not limited).
     pub client_ip: Option<IpAddr>,
 }
 
+/// A login attempt.
 pub struct Login {
+    /// The login name.
     pub username: String,
+    /// The password to check.
     pub password: String,
+    /// A name for the device, shown in the session list.
     pub device_name: Option<String>,
+    /// Where the request came from, for the per-IP limit (none: not limited).
     pub client_ip: Option<IpAddr>,
 }
 
 /// A fresh pair of tokens for one session.
 #[derive(Clone, Debug)]
 pub struct Tokens {
+    /// The session the tokens belong to.
     pub session_id: SessionId,
+    /// The short-lived token to authenticate requests with.
     pub access_token: String,
+    /// When the access token stops being accepted.
     pub access_expires_at: Timestamp,
+    /// The token to get the next pair with; it works once.
     pub refresh_token: String,
 }
 
+/// A user who just registered or logged in, with their new tokens.
 #[derive(Clone, Debug)]
 pub struct Authenticated {
+    /// The account.
     pub user: User,
+    /// The tokens of the new session.
     pub tokens: Tokens,
 }
 
+/// Creates an account and logs it in. Limited per client IP.
 pub async fn register(deps: &Deps, command: Register) -> Result<Authenticated, AuthError> {
     if let Some(ip) = command.client_ip {
         rate_check(deps, &RateLimitKey::register_ip(ip), deps.limits.register_per_ip, WhenUnavailable::Refuse)
@@ -79,6 +99,8 @@ pub async fn register(deps: &Deps, command: Register) -> Result<Authenticated, A
     Ok(Authenticated { user, tokens })
 }
 
+/// Checks a username and password and starts a session. Limited per IP and per
+/// account; a wrong password and an unknown user look the same.
 pub async fn login(deps: &Deps, command: Login) -> Result<Authenticated, AuthError> {
     // Limits come first and count every attempt, so guessing costs the same whether or not
     // the account exists.

@@ -31,7 +31,9 @@ pub struct Limits {
     pub register_per_ip: Quota,
     /// A session counts as online this long after its last heartbeat (clients beat every 30 s).
     pub presence_ttl: Duration,
+    /// How long an access token is accepted; clients refresh before it runs out.
     pub access_token_ttl: Duration,
+    /// How long a session lasts without use; each refresh extends it by this much.
     pub refresh_token_ttl: Duration,
 }
 
@@ -56,28 +58,43 @@ impl Default for Limits {
 /// The adapters behind every port, shared by all use cases.
 #[derive(Clone)]
 pub struct Deps {
+    /// Accounts, profiles and password hashes.
     pub users: Arc<dyn UserRepo>,
+    /// Login sessions and refresh tokens.
     pub sessions: Arc<dyn SessionRepo>,
+    /// Conversations, memberships and each member's state.
     pub conversations: Arc<dyn ConversationRepo>,
+    /// Messages, history and changes.
     pub messages: Arc<dyn MessageRepo>,
+    /// Friendships, friend requests and blocks.
     pub social: Arc<dyn SocialRepo>,
+    /// Rate-limit state, shared by all nodes.
     pub rate_limits: Arc<dyn RateLimitStore>,
+    /// Delivery of events to live connections on every node.
     pub events: Arc<dyn EventBus>,
+    /// Live connections per user, for online status.
     pub presence: Arc<dyn PresenceStore>,
     /// Who may see whose presence (friends, per each user's privacy setting).
     pub presence_audience: Arc<dyn PresenceAudience>,
+    /// Password hashing and verification.
     pub passwords: Arc<dyn PasswordHasher>,
+    /// Access and refresh tokens.
     pub tokens: Arc<dyn TokenIssuer>,
+    /// The time every rule is judged at.
     pub clock: Arc<dyn Clock>,
+    /// New ids for everything the use cases create.
     pub ids: Arc<dyn IdGen>,
     /// Every adapter that can report its readiness.
     pub health: Vec<Arc<dyn HealthCheck>>,
+    /// Rate limits and lifetimes.
     pub limits: Limits,
 }
 
 /// Who is acting: an authenticated user on one of their sessions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Actor {
+    /// The user.
     pub user_id: UserId,
+    /// The session (logged-in device) the request came on.
     pub session_id: SessionId,
 }

@@ -101,6 +101,7 @@ async fn announce(deps: &Deps, user: UserId, status: PresenceStatus) -> Result<(
 /// The default visibility rule: people who share a conversation see each other. (The social
 /// graph replaces it with friends and privacy settings.)
 pub struct ConversationContacts {
+    /// Where shared conversations are looked up.
     pub conversations: Arc<dyn ConversationRepo>,
 }
 
@@ -118,8 +119,11 @@ impl PresenceAudience for ConversationContacts {
 /// The social rule: a user's presence goes to their friends, or also to everyone they share
 /// a conversation with, or to nobody, per their `who_sees_presence`; never across a block.
 pub struct SocialPresence {
+    /// Where each user's `who_sees_presence` setting is read.
     pub users: Arc<dyn crate::ports::UserRepo>,
+    /// Where friendships and blocks are read.
     pub social: Arc<dyn crate::ports::SocialRepo>,
+    /// Where shared conversations are looked up.
     pub conversations: Arc<dyn ConversationRepo>,
 }
 

@@ -16,11 +16,15 @@ use super::{Actor, Deps};
 #[derive(Clone, Debug, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProfilePatch {
+    /// A new display name.
     pub display_name: Option<String>,
+    /// A new bio (empty clears it).
     pub bio: Option<String>,
+    /// A new avatar image, or `Some(None)` to remove it.
     #[serde(default, with = "double_option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
     pub avatar_media_id: Option<Option<uuid::Uuid>>,
+    /// A new phone number, or `Some(None)` to remove it.
     #[serde(default, with = "double_option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub phone: Option<Option<String>>,
@@ -31,21 +35,32 @@ pub struct ProfilePatch {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
+    /// Who may message me.
     pub who_can_message: Option<Audience>,
+    /// Who may call me.
     pub who_can_call: Option<Audience>,
+    /// Who sees when I am online and when I was last seen.
     pub who_sees_presence: Option<Audience>,
+    /// Who may add me to groups.
     pub who_can_add_to_groups: Option<Audience>,
+    /// Whether others may find me by my phone number.
     pub discoverable_by_phone: Option<bool>,
+    /// Whether others see when I read their messages (mutual).
     pub send_read_receipts: Option<bool>,
+    /// Whether I get push notifications.
     pub notifications_enabled: Option<bool>,
+    /// Whether notifications show the message text.
     pub notification_previews: Option<bool>,
+    /// The language of texts the server makes for me.
     pub locale: Option<Locale>,
 }
 
+/// The caller's own profile.
 pub async fn me(deps: &Deps, actor: Actor) -> Result<OwnProfile, ProfileError> {
     Ok(load(deps, actor.user_id).await?.own_profile())
 }
 
+/// Changes the caller's profile; a new phone number must not belong to another account.
 pub async fn update_me(deps: &Deps, actor: Actor, patch: ProfilePatch) -> Result<OwnProfile, ProfileError> {
     let mut user = load(deps, actor.user_id).await?;
     if let Some(name) = patch.display_name {
@@ -63,10 +78,12 @@ pub async fn update_me(deps: &Deps, actor: Actor, patch: ProfilePatch) -> Result
     save(deps, user).await.map(|user| user.own_profile())
 }
 
+/// The caller's privacy and notification settings.
 pub async fn settings(deps: &Deps, actor: Actor) -> Result<Settings, ProfileError> {
     Ok(load(deps, actor.user_id).await?.settings)
 }
 
+/// Changes some of the caller's settings and returns all of them.
 pub async fn update_settings(deps: &Deps, actor: Actor, patch: SettingsPatch) -> Result<Settings, ProfileError> {
     let mut user = load(deps, actor.user_id).await?;
     let settings = &mut user.settings;

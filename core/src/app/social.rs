@@ -15,7 +15,9 @@ use super::{Actor, Deps};
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FriendView {
+    /// The friend's public profile.
     pub profile: PublicProfile,
+    /// When the two became friends.
     pub since: chrono::DateTime<chrono::Utc>,
     /// Absent when the friend does not share their presence.
     pub presence: Option<PresenceStatus>,
@@ -24,6 +26,7 @@ pub struct FriendView {
 /// The outcome of a friend request, as the API reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RequestResult {
+    /// A new pending request.
     Sent(FriendRequest),
     /// The other user had asked first: you are friends now.
     BecameFriends(FriendRequest),
@@ -31,6 +34,8 @@ pub enum RequestResult {
     AlreadyPending(FriendRequest),
 }
 
+/// Sends a friend request (with an optional note) and tells the other user; if they had
+/// already asked, accepts theirs instead.
 pub async fn send_request(
     deps: &Deps,
     actor: Actor,
@@ -107,6 +112,7 @@ pub async fn answer_request(
     Ok(answered)
 }
 
+/// Pending requests to the caller (`incoming`) or from them, newest first.
 pub async fn pending_requests(deps: &Deps, actor: Actor, incoming: bool) -> Result<Vec<FriendRequest>, SocialError> {
     Ok(deps.social.pending_requests(actor.user_id, incoming).await?)
 }
@@ -128,6 +134,7 @@ pub async fn friends(deps: &Deps, actor: Actor) -> Result<Vec<FriendView>, Socia
     Ok(views)
 }
 
+/// Ends a friendship.
 pub async fn unfriend(deps: &Deps, actor: Actor, friend: UserId) -> Result<(), SocialError> {
     if deps.social.unfriend(actor.user_id, friend).await? { Ok(()) } else { Err(SocialError::NotFriends) }
 }
@@ -143,10 +150,12 @@ pub async fn block(deps: &Deps, actor: Actor, user: UserId) -> Result<(), Social
     Ok(())
 }
 
+/// Lifts a block the caller set.
 pub async fn unblock(deps: &Deps, actor: Actor, user: UserId) -> Result<(), SocialError> {
     if deps.social.unblock(actor.user_id, user).await? { Ok(()) } else { Err(SocialError::UserNotFound) }
 }
 
+/// The users the caller blocked.
 pub async fn blocks(deps: &Deps, actor: Actor) -> Result<Vec<Block>, SocialError> {
     Ok(deps.social.blocks(actor.user_id).await?)
 }

@@ -17,10 +17,13 @@ use super::{Actor, Deps};
 /// pages with history.
 pub const MAX_SYNC_PER_CONVERSATION: usize = 500;
 
+/// Where one of the user's conversations stands after a sync: the cursors to send next time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SyncedConversation {
+    /// The conversation.
     pub conversation_id: ConversationId,
+    /// Its newest message: send it back in `since` next time.
     pub last_seq: u64,
     /// The conversation's change counter: send it back as `changes_since` next time.
     pub last_change_seq: u64,
@@ -28,6 +31,7 @@ pub struct SyncedConversation {
     pub truncated: bool,
 }
 
+/// Everything a client missed since the cursors it sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyncResult {
     /// Missed messages, grouped by conversation, in `seq` order within each.
@@ -35,6 +39,7 @@ pub struct SyncResult {
     /// Messages the client already had that changed meanwhile, in change order, each with
     /// what its latest change was.
     pub changes: Vec<(MessageChange, Message)>,
+    /// Every conversation of the user, with its new cursors.
     pub conversations: Vec<SyncedConversation>,
 }
 

@@ -8,39 +8,55 @@ use super::ids::{ConversationId, SessionId, UserId};
 use super::message::Message;
 use super::social::FriendRequest;
 
+/// What changed about a message that already existed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MessageChange {
+    /// Its text was edited.
     Edited,
+    /// It was recalled for everyone.
     Recalled,
+    /// A reaction was set or taken back.
     Reaction,
 }
 
+/// Which high-water mark a receipt moves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReceiptKind {
+    /// The member's devices received messages up to `seq`.
     Delivered,
+    /// The member read messages up to `seq`.
     Read,
 }
 
+/// Whether a member is typing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TypingState {
+    /// They began typing.
     Started,
+    /// They stopped (or sent).
     Stopped,
 }
 
+/// What happened to a conversation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationChange {
+    /// It was created (the recipient is a member).
     Created,
+    /// The group got a new title.
     Renamed,
+    /// Members joined.
     MembersAdded,
+    /// A member was removed.
     MemberRemoved,
+    /// A member left.
     MemberLeft,
     /// Sent to a user who is no longer a member: drop the conversation.
     Removed,
@@ -51,34 +67,97 @@ pub enum ConversationChange {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Event {
+    /// A new message in a conversation of the recipient.
     #[serde(rename = "message.new")]
-    MessageNew { message: Message },
+    MessageNew {
+        /// The stored message.
+        message: Message,
+    },
+    /// A message was edited, recalled or reacted to.
     #[serde(rename = "message.updated")]
-    MessageUpdated { change: MessageChange, message: Message },
+    MessageUpdated {
+        /// What changed.
+        change: MessageChange,
+        /// The message as it is now.
+        message: Message,
+    },
+    /// A member's delivered or read mark moved.
     #[serde(rename = "receipt")]
-    Receipt { conversation_id: ConversationId, user_id: UserId, kind: ReceiptKind, seq: u64 },
+    Receipt {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// The member.
+        user_id: UserId,
+        /// Which mark moved.
+        kind: ReceiptKind,
+        /// Its new value.
+        seq: u64,
+    },
+    /// A member started or stopped typing.
     #[serde(rename = "typing")]
-    Typing { conversation_id: ConversationId, user_id: UserId, state: TypingState },
+    Typing {
+        /// The conversation.
+        conversation_id: ConversationId,
+        /// The member.
+        user_id: UserId,
+        /// Started or stopped.
+        state: TypingState,
+    },
+    /// A conversation was created or changed.
     #[serde(rename = "conversation.updated")]
-    ConversationUpdated { change: ConversationChange, conversation: Conversation },
+    ConversationUpdated {
+        /// What happened.
+        change: ConversationChange,
+        /// The conversation as it is now.
+        conversation: Conversation,
+    },
+    /// Someone asked the recipient to be friends.
     #[serde(rename = "friend.request")]
-    FriendRequest { request: FriendRequest, from: PublicProfile },
+    FriendRequest {
+        /// The request.
+        request: FriendRequest,
+        /// Who asked.
+        from: PublicProfile,
+    },
+    /// A friend request was accepted: the two are friends.
     #[serde(rename = "friend.accepted")]
-    FriendAccepted { request: FriendRequest, friend: PublicProfile },
+    FriendAccepted {
+        /// The accepted request.
+        request: FriendRequest,
+        /// The new friend.
+        friend: PublicProfile,
+    },
+    /// A pending request to the recipient was withdrawn.
     #[serde(rename = "friend.request_cancelled")]
-    FriendRequestCancelled { request: FriendRequest },
+    FriendRequestCancelled {
+        /// The cancelled request.
+        request: FriendRequest,
+    },
+    /// A user the recipient may see came online or went offline.
     #[serde(rename = "presence")]
-    Presence { user_id: UserId, online: bool, last_seen: Option<chrono::DateTime<chrono::Utc>> },
+    Presence {
+        /// The user.
+        user_id: UserId,
+        /// Whether they are online now.
+        online: bool,
+        /// When they went offline (absent while online).
+        last_seen: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// Not shown to clients: tells gateways to close the sockets of revoked sessions.
     #[serde(rename = "session.revoked")]
-    SessionsRevoked { session_ids: Vec<SessionId> },
+    SessionsRevoked {
+        /// The revoked sessions.
+        session_ids: Vec<SessionId>,
+    },
 }
 
 /// An event and who gets it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {
+    /// The users whose live connections get it.
     pub recipients: Vec<UserId>,
     /// The connection the action came from, which already got an `ack` and needs no copy.
     pub except_session: Option<SessionId>,
+    /// What happened.
     pub event: Event,
 }

@@ -12,6 +12,7 @@ macro_rules! uuid_id {
         pub struct $name(pub Uuid);
 
         impl $name {
+            /// The UUID inside.
             pub fn as_uuid(&self) -> Uuid {
                 self.0
             }

@@ -14,7 +14,9 @@ use super::ids::{ConversationId, UserId};
 /// A limit: `burst` requests at once, refilled at one per `interval_ms`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quota {
+    /// How many requests may come at once.
     pub burst: u32,
+    /// One more request is allowed every this many milliseconds.
     pub interval_ms: u64,
 }
 
@@ -25,6 +27,7 @@ impl Quota {
         Quota { burst: limit, interval_ms: (window_ms / u64::from(limit)).max(1) }
     }
 
+    /// `limit` requests per minute, all of which may come at once.
     pub fn per_minute(limit: u32) -> Quota {
         Quota::per_window(limit, 60_000)
     }
@@ -43,8 +46,13 @@ impl Quota {
 /// The outcome of one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RateDecision {
+    /// The request may go ahead; it was counted.
     Allowed,
-    Limited { retry_after_ms: u64 },
+    /// The quota is spent; nothing was counted.
+    Limited {
+        /// How long until one more request would be allowed.
+        retry_after_ms: u64,
+    },
 }
 
 /// One GCRA step. `tat_ms` is the key's stored TAT (absent for a new key), `now_ms` the

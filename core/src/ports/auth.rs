@@ -6,6 +6,7 @@ use crate::domain::Timestamp;
 use crate::domain::account::{AccessClaims, Password, PasswordHash, TokenHash};
 use crate::domain::error::PortError;
 
+/// Hashes and verifies passwords (argon2id in `chat-system`).
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait PasswordHasher: Send + Sync {
@@ -18,6 +19,8 @@ pub trait PasswordHasher: Send + Sync {
     async fn verify(&self, password: &Password, stored_hash: Option<PasswordHash>) -> Result<bool, PortError>;
 }
 
+/// Mints and checks access tokens, and makes and digests refresh tokens (JWT in
+/// `chat-system`).
 #[cfg_attr(test, mockall::automock)]
 pub trait TokenIssuer: Send + Sync {
     /// Signs a short-lived access token.

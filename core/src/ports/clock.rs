@@ -6,11 +6,13 @@ use crate::domain::Timestamp;
 /// would make the value a write returns differ from the same value read back.
 #[cfg_attr(test, mockall::automock)]
 pub trait Clock: Send + Sync {
+    /// The current time.
     fn now(&self) -> Timestamp;
 }
 
 /// Makes new UUIDs (v7 in production, so ids sort by creation time).
 #[cfg_attr(test, mockall::automock)]
 pub trait IdGen: Send + Sync {
+    /// A new, unique UUID.
     fn new_id(&self) -> uuid::Uuid;
 }

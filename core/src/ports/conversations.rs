@@ -9,39 +9,58 @@ use crate::domain::error::PortError;
 use crate::domain::ids::{ConversationId, UserId};
 use crate::domain::message::{Message, NewMessage};
 
+/// What finding or creating a direct conversation did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DirectOutcome {
+    /// It was created by this call.
     Created(Conversation),
+    /// It existed already.
     Existing(Conversation),
 }
 
 /// Changes to a group, applied together with the SYSTEM message that announces them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MembershipChange {
+    /// The group.
     pub conversation_id: ConversationId,
+    /// Members to add.
     pub add: Vec<Member>,
+    /// Members to remove.
     pub remove: Vec<UserId>,
     /// Make this member the owner (when the owner leaves).
     pub new_owner: Option<UserId>,
+    /// A new title.
     pub title: Option<String>,
     /// Refuse the change if the group would have more members than this.
     pub max_members: usize,
 }
 
 // Returned once per change and consumed at once, so the size difference costs nothing.
+/// What a membership change did.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MembershipOutcome {
-    Applied { conversation: Conversation, announcement: Message },
+    /// Applied, with the group as it is now and the stored SYSTEM message announcing it.
+    Applied {
+        /// The group after the change.
+        conversation: Conversation,
+        /// The SYSTEM message that announces the change.
+        announcement: Message,
+    },
+    /// The group would exceed `max_members`: nothing changed.
     TooManyMembers,
+    /// No such group: nothing changed.
     NotFound,
 }
 
 /// Where a conversation stands: its newest message and its newest change.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConversationCursor {
+    /// The conversation.
     pub conversation_id: ConversationId,
+    /// The `seq` of its newest message.
     pub last_seq: u64,
+    /// Its change counter (edits, recalls, reactions).
     pub last_change_seq: u64,
 }
 
@@ -50,7 +69,9 @@ pub struct ConversationCursor {
 /// conversation, what the privacy rules need to know of the other member.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WriteContext {
+    /// The writer's membership.
     pub member: Member,
+    /// Direct or group.
     pub kind: ConversationKind,
     /// The other member of a direct conversation; `None` in a group.
     pub peer: Option<DirectPeer>,
@@ -59,17 +80,22 @@ pub struct WriteContext {
 /// The other member of a direct conversation, as the write rules see them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DirectPeer {
+    /// The other member.
     pub user_id: UserId,
     /// Either of the two has blocked the other.
     pub blocked: bool,
+    /// Whether the two are friends.
     pub friends: bool,
     /// The peer's setting of who may message them.
     pub who_can_message: Audience,
 }
 
+/// What a pin did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PinOutcome {
+    /// Pinned or unpinned as asked.
     Done,
+    /// The user has the most pins already: nothing changed.
     TooManyPinned,
 }
 
@@ -80,9 +106,11 @@ pub struct ListQuery {
     pub pinned: bool,
     /// Only conversations whose (last activity, id) sorts before this cursor.
     pub before: Option<(Timestamp, ConversationId)>,
+    /// The most conversations to return.
     pub limit: usize,
 }
 
+/// Storage of conversations, memberships and per-member state (read marks, mute, pin).
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait ConversationRepo: Send + Sync {
@@ -100,14 +128,19 @@ pub trait ConversationRepo: Send + Sync {
         members: Vec<Member>,
         announcement: NewMessage,
     ) -> Result<(Conversation, Message), PortError>;
+    /// One conversation by id.
     async fn conversation(&self, id: ConversationId) -> Result<Option<Conversation>, PortError>;
+    /// One user's membership, if they are a member.
     async fn member(&self, id: ConversationId, user: UserId) -> Result<Option<Member>, PortError>;
     /// The [`WriteContext`] of `writer` in the conversation, or `None` when they are not a
     /// member: the one read a message send makes before its insert.
     async fn write_context(&self, id: ConversationId, writer: UserId) -> Result<Option<WriteContext>, PortError>;
+    /// Every membership of the conversation.
     async fn members(&self, id: ConversationId) -> Result<Vec<Member>, PortError>;
     /// Member user ids only: the hot path of every fan-out.
     async fn member_ids(&self, id: ConversationId) -> Result<Vec<UserId>, PortError>;
+    /// Applies a membership change and stores its SYSTEM message, atomically, serialised
+    /// with message inserts into the same conversation.
     async fn change_membership(
         &self,
         change: MembershipChange,
@@ -133,6 +166,7 @@ pub trait ConversationRepo: Send + Sync {
     async fn mark_read(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, PortError>;
     /// Same for the delivered mark.
     async fn mark_delivered(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, PortError>;
+    /// Sets or clears one member's mute.
     async fn set_mute(&self, id: ConversationId, user: UserId, mute: Option<Mute>) -> Result<(), PortError>;
     /// Pins (with the time) or unpins; refuses a pin past `max_pinned`.
     async fn set_pinned(

@@ -7,10 +7,16 @@ use crate::domain::error::PortError;
 use crate::domain::ids::{ClientMsgId, ConversationId, MessageId, UserId};
 use crate::domain::message::{Message, NewMessage};
 
+/// What storing a message did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum InsertOutcome {
     /// Stored, with the conversation's members at the moment it was stored: whom it reaches.
-    Inserted { message: Message, members: Vec<UserId> },
+    Inserted {
+        /// The stored message, with its `seq`.
+        message: Message,
+        /// Everyone who was a member when it was stored.
+        members: Vec<UserId>,
+    },
     /// The sender already sent a message with this `client_msg_id`: here it is, unchanged.
     Existing(Message),
 }
@@ -23,6 +29,7 @@ impl InsertOutcome {
         }
     }
 
+    /// The message, stored now or before, by value.
     pub fn into_message(self) -> Message {
         match self {
             InsertOutcome::Inserted { message, .. } | InsertOutcome::Existing(message) => message,
@@ -34,20 +41,53 @@ impl InsertOutcome {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HistoryPage {
     /// The newest `limit` messages.
-    Latest { limit: usize },
+    Latest {
+        /// The most messages to return.
+        limit: usize,
+    },
     /// Up to `limit` messages just below `seq`.
-    Before { seq: u64, limit: usize },
+    Before {
+        /// Messages below this `seq` (exclusive).
+        seq: u64,
+        /// The most messages to return.
+        limit: usize,
+    },
     /// Up to `limit` messages just above `seq`.
-    After { seq: u64, limit: usize },
+    After {
+        /// Messages above this `seq` (exclusive).
+        seq: u64,
+        /// The most messages to return.
+        limit: usize,
+    },
 }
 
+/// A change to a stored message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MessageUpdate {
-    Edit { body: String, at: Timestamp },
-    Recall { at: Timestamp },
-    React { user: UserId, emoji: Option<String>, at: Timestamp },
+    /// Replace the text.
+    Edit {
+        /// The new text.
+        body: String,
+        /// When it was edited.
+        at: Timestamp,
+    },
+    /// Recall for everyone: the text goes, a tombstone stays.
+    Recall {
+        /// When it was recalled.
+        at: Timestamp,
+    },
+    /// Set or clear one user's reaction.
+    React {
+        /// Who reacts.
+        user: UserId,
+        /// Their emoji, or `None` to take their reaction back.
+        emoji: Option<String>,
+        /// When they reacted.
+        at: Timestamp,
+    },
 }
 
+/// Storage of messages: inserts, history, changes and per-user deletions.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait MessageRepo: Send + Sync {
@@ -58,7 +98,9 @@ pub trait MessageRepo: Send + Sync {
     /// Membership changes and inserts into one conversation are serialised, so the members
     /// returned with `Inserted` are exactly those who may see the message.
     async fn insert_message(&self, message: NewMessage) -> Result<InsertOutcome, PortError>;
+    /// One message by id, as stored (hidden or not).
     async fn message(&self, id: MessageId) -> Result<Option<Message>, PortError>;
+    /// The message a sender stored under this idempotency key, if any.
     async fn message_by_client_id(
         &self,
         sender: UserId,

@@ -11,6 +11,7 @@ use crate::domain::{Duration, Timestamp};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PresenceStatus {
+    /// Whether the user has a live session now.
     pub online: bool,
     /// When the user was last online (absent while online, or if never seen).
     pub last_seen: Option<chrono::DateTime<chrono::Utc>>,
@@ -30,8 +31,6 @@ pub trait PresenceStore: Send + Sync {
         now: Timestamp,
         ttl: Duration,
     ) -> Result<bool, PortError>;
-    /// Ends a session. Returns whether the user has no live session left (and so just went
-    /// offline, last seen `now`).
     /// [`session_alive`](Self::session_alive) for many sessions at once (a node's heartbeats
     /// of the last moment, in one round trip where the store allows). Returns the users this
     /// brought online, each once.
@@ -49,10 +48,13 @@ pub trait PresenceStore: Send + Sync {
         }
         Ok(came_online)
     }
+    /// Ends a session. Returns whether the user has no live session left (and so just went
+    /// offline, last seen `now`).
     async fn session_ended(&self, user: UserId, session: SessionId, now: Timestamp) -> Result<bool, PortError>;
     /// Users whose last session expired without ending (their node died), each handed to
     /// exactly one caller across all nodes, with the time they were last seen.
     async fn take_expired(&self, now: Timestamp) -> Result<Vec<(UserId, Timestamp)>, PortError>;
+    /// The presence of each of `users` at `now`, in no particular order.
     async fn status(&self, users: &[UserId], now: Timestamp) -> Result<Vec<(UserId, PresenceStatus)>, PortError>;
 }
 

@@ -6,6 +6,7 @@ use crate::domain::Timestamp;
 use crate::domain::error::PortError;
 use crate::domain::rate_limit::{Quota, RateDecision, RateLimitKey};
 
+/// Where rate-limit state lives, shared by every node that enforces the same limits.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait RateLimitStore: Send + Sync {
