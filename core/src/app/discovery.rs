@@ -15,11 +15,13 @@ use super::{Actor, Deps};
 /// The most results of one search.
 pub const MAX_SEARCH_RESULTS: usize = 20;
 
+/// One address-book number that belongs to a user who may be found by phone.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContactMatch {
     /// The number as the client sent it, so it can map the match to its address book.
     pub phone: String,
+    /// The user it belongs to.
     pub user: PublicProfile,
 }
 

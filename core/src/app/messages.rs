@@ -19,22 +19,28 @@ use super::{Actor, Deps};
 /// The page sizes of history: 50 unless asked, at most 200.
 pub const HISTORY_PAGE: PageBounds = PageBounds { default: 50, max: 200 };
 
+/// A new text message, as a client sends it.
 #[derive(Clone, Debug, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SendMessage {
     /// The client's idempotency key (a UUID it made); retries must reuse it.
     pub client_msg_id: ClientMsgId,
+    /// The text (required for now; media messages come later).
     pub body: Option<String>,
+    /// The message this one answers, in the same conversation.
     pub reply_to: Option<MessageId>,
 }
 
 /// The stored message, and whether this call stored it (`false`: a retry of an earlier send).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sent {
+    /// The message as stored.
     pub message: Message,
+    /// Whether this call stored it.
     pub created: bool,
 }
 
+/// Whom a deletion hides a message from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -45,6 +51,8 @@ pub enum DeleteScope {
     Everyone,
 }
 
+/// Sends a text message to a conversation the caller belongs to and publishes it to every
+/// member. Idempotent on `client_msg_id`: a retry returns the stored message.
 pub async fn send(
     deps: &Deps,
     actor: Actor,
@@ -144,6 +152,7 @@ pub async fn history(
     Ok(deps.messages.history(conversation, actor.user_id, page).await?)
 }
 
+/// Replaces the text of the caller's own message (within 24 hours) and tells the members.
 pub async fn edit(deps: &Deps, actor: Actor, id: MessageId, body: &str) -> Result<Message, MessageError> {
     let (message, context) = writable_message(deps, actor, id).await?;
     let body = parse_body(body)?;
