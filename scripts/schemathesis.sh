@@ -25,10 +25,7 @@ admin_url=""
 temporary="$(mktemp -d)"
 
 cleanup() {
-    stop_server
-    if [ -n "$database" ]; then
-        psql "$admin_url" -qc "DROP DATABASE IF EXISTS \"$database\" WITH (FORCE)" >/dev/null || true
-    fi
+    cleanup_postgres
     rm -rf "$temporary"
 }
 trap cleanup EXIT
@@ -196,11 +193,18 @@ run_postgres() {
         --redis-prefix "schemathesis:$database:"
     seed
     fuzz postgres
+    cleanup_postgres
+}
+
+# Stops the server, then drops the run's database and Redis keys (also on a failed run).
+cleanup_postgres() {
     stop_server
-    redis-cli -u "$REDIS_URL" --scan --pattern "schemathesis:$database:*" |
-        xargs -r redis-cli -u "$REDIS_URL" del >/dev/null
-    psql "$admin_url" -qc "DROP DATABASE \"$database\" WITH (FORCE)" >/dev/null
-    database=""
+    if [ -n "$database" ]; then
+        psql "$admin_url" -qc "DROP DATABASE IF EXISTS \"$database\" WITH (FORCE)" >/dev/null || true
+        redis-cli -u "$REDIS_URL" --scan --pattern "schemathesis:$database:*" |
+            xargs -r redis-cli -u "$REDIS_URL" del >/dev/null || true
+        database=""
+    fi
 }
 
 mkdir -p "$work"
