@@ -18,6 +18,9 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub retry_after_ms: Option<u64>,
+    /// What went wrong behind an `unavailable` or `internal` answer, for the log only: it is
+    /// logged once, when the response is made, inside the request's span.
+    pub detail: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -37,7 +40,7 @@ pub struct ErrorDetail {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), retry_after_ms: None }
+        ApiError { status, code, message: message.into(), retry_after_ms: None, detail: None }
     }
 
     pub fn not_found() -> Self {
@@ -66,16 +69,38 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
 }
 
 impl ApiError {
+    /// The response for a use-case error. Nothing is logged here: the detail is kept and
+    /// logged when the response is made, so an error converted once is logged once.
     pub fn from_domain(error: &(impl DomainError + ?Sized)) -> Self {
-        if error.kind() == ErrorKind::Internal {
-            tracing::error!(%error, "internal error");
-        }
         ApiError {
             status: status_of(error.kind()),
             code: error.code(),
             message: error.to_string(),
             retry_after_ms: error.retry_after_ms(),
+            detail: failure_detail(error),
         }
+    }
+}
+
+/// The detail of a failure that is not the caller's doing (a dependency down, a bug): the
+/// error's source (a port's own words, see `chat_core::app::errors::Detail`), or the error.
+pub(crate) fn failure_detail(error: &(impl DomainError + ?Sized)) -> Option<String> {
+    match error.kind() {
+        ErrorKind::Unavailable | ErrorKind::Internal => {
+            Some(error.source().map_or_else(|| error.to_string(), ToString::to_string))
+        }
+        _ => None,
+    }
+}
+
+/// Logs a failure the client sees only by its code. Called once per failure, where it is
+/// answered (the HTTP response, the WebSocket error frame), so the event carries that
+/// request's or socket's span. An outage is a warning; anything else is an error.
+pub(crate) fn log_failure(kind: ErrorKind, code: &str, detail: &str) {
+    if kind == ErrorKind::Unavailable {
+        tracing::warn!(code, detail, "a dependency is unavailable");
+    } else {
+        tracing::error!(code, detail, "internal error");
     }
 }
 
@@ -93,6 +118,14 @@ from_domain_errors!(AuthError, ProfileError, ConversationError, MessageError, So
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let Some(detail) = &self.detail {
+            let kind = if self.status == StatusCode::SERVICE_UNAVAILABLE {
+                ErrorKind::Unavailable
+            } else {
+                ErrorKind::Internal
+            };
+            log_failure(kind, self.code, detail);
+        }
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code.to_owned(),

@@ -3,15 +3,18 @@
 //!
 //! [`serve`] runs the whole server on a listener the caller bound, so tests bind port 0.
 
+mod edge;
 mod error;
 mod extract;
+#[cfg(test)]
+mod failure_log_tests;
 mod metrics;
 mod routes;
+mod server;
 mod state;
 mod ws;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -42,7 +45,7 @@ pub fn app(deps: Deps, config: HttpConfig) -> (Router, AppState) {
         .layer(cors(&state.config))
         .layer(axum::middleware::from_fn(metrics::track))
         .with_state(state.clone());
-    (router, state)
+    (edge::layers(router), state)
 }
 
 /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish,
@@ -54,16 +57,13 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let gateway = state.gateway.clone();
-    let signal = {
-        let gateway = gateway.clone();
-        async move {
-            shutdown.await;
-            gateway.shutdown.cancel();
-        }
+    // One token stops both the accept loop and the sockets.
+    let stop = gateway.shutdown.clone();
+    let signal = async move {
+        shutdown.await;
+        stop.cancel();
     };
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(signal)
-        .await?;
+    tokio::join!(server::accept_until(listener, router, gateway.shutdown.clone()), signal);
     gateway.tasks.close();
     if tokio::time::timeout(state.config.drain_timeout, gateway.tasks.wait()).await.is_err() {
         tracing::warn!(open = gateway.connection_count(), "sockets still open after the drain timeout");

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chat_core::domain::error::PortError;
-use chat_core::domain::ids::{SessionId, UserId};
+use chat_core::domain::ids::{ConnectionId, UserId};
 use chat_core::domain::{Duration, Timestamp};
 use chat_core::ports::{PresenceStatus, PresenceStore};
 use parking_lot::Mutex;
@@ -17,7 +17,7 @@ pub struct MemoryPresence {
 #[derive(Default)]
 struct State {
     /// Live sessions per user and when each expires.
-    sessions: HashMap<UserId, HashMap<SessionId, Timestamp>>,
+    sessions: HashMap<UserId, HashMap<ConnectionId, Timestamp>>,
     last_seen: HashMap<UserId, Timestamp>,
 }
 
@@ -40,10 +40,10 @@ impl State {
 
 #[async_trait]
 impl PresenceStore for MemoryPresence {
-    async fn session_alive(
+    async fn connection_alive(
         &self,
         user: UserId,
-        session: SessionId,
+        session: ConnectionId,
         now: Timestamp,
         ttl: Duration,
     ) -> Result<bool, PortError> {
@@ -53,7 +53,7 @@ impl PresenceStore for MemoryPresence {
         Ok(!was_online)
     }
 
-    async fn session_ended(&self, user: UserId, session: SessionId, now: Timestamp) -> Result<bool, PortError> {
+    async fn connection_ended(&self, user: UserId, session: ConnectionId, now: Timestamp) -> Result<bool, PortError> {
         let mut state = self.state.lock();
         let Some(sessions) = state.sessions.get_mut(&user) else {
             return Ok(false);

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chat_core::domain::error::PortError;
-use chat_core::domain::ids::{SessionId, UserId};
+use chat_core::domain::ids::{ConnectionId, UserId};
 use chat_core::domain::{Duration, Timestamp};
 use chat_core::ports::{PresenceStatus, PresenceStore};
 use redis::Script;
@@ -129,10 +129,10 @@ fn from_micros(us: i64) -> Result<Timestamp, PortError> {
 
 #[async_trait]
 impl PresenceStore for RedisPresence {
-    async fn session_alive(
+    async fn connection_alive(
         &self,
         user: UserId,
-        session: SessionId,
+        session: ConnectionId,
         now: Timestamp,
         ttl: Duration,
     ) -> Result<bool, PortError> {
@@ -151,9 +151,9 @@ impl PresenceStore for RedisPresence {
         Ok(came_online == 1)
     }
 
-    async fn sessions_alive(
+    async fn connections_alive(
         &self,
-        sessions: &[(UserId, SessionId)],
+        sessions: &[(UserId, ConnectionId)],
         now: Timestamp,
         ttl: Duration,
     ) -> Result<Vec<UserId>, PortError> {
@@ -177,7 +177,7 @@ impl PresenceStore for RedisPresence {
         Ok(came_online)
     }
 
-    async fn session_ended(&self, user: UserId, session: SessionId, now: Timestamp) -> Result<bool, PortError> {
+    async fn connection_ended(&self, user: UserId, session: ConnectionId, now: Timestamp) -> Result<bool, PortError> {
         let mut conn = self.redis.conn().await?;
         let went_offline: i64 = self
             .ended

@@ -1,8 +1,31 @@
 //! The error of each use-case area, each with stable codes (see `DomainError`).
+//!
+//! A port failure becomes `Unavailable` or `Internal` carrying its [`Detail`], without
+//! logging: the edge that answers the client (the HTTP error response, the WebSocket error
+//! frame) logs it once, with the request's context, and shows the client only the code.
 
 use thiserror::Error;
 
 use crate::domain::error::{DomainError, ErrorKind, Invalid, PortError};
+
+/// What went wrong behind a port (or in a rule that should not fail), in its own words: the
+/// `source()` of an `Unavailable` or `Internal` area error. It is logged by the edge and never
+/// sent to a client, whose message stays generic.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct Detail(String);
+
+impl Detail {
+    /// A detail in words for the log.
+    pub fn new(detail: impl Into<String>) -> Self {
+        Detail(detail.into())
+    }
+
+    /// The detail's words.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
 
 /// Adds the variants every area shares (bad input, rate limits, store failures) and the
 /// `DomainError` impl, so each area lists only what is its own.
@@ -11,15 +34,22 @@ macro_rules! area_error {
         $(#[$doc])*
         #[derive(Debug, Error, Clone, PartialEq, Eq)]
         pub enum $name {
+            /// The input broke a rule; its code says which.
             #[error("{0}")]
             Invalid(Invalid),
+            /// The caller's quota is spent for now.
             #[error("too many requests; retry in {retry_after_ms} ms")]
-            RateLimited { retry_after_ms: u64 },
+            RateLimited {
+                /// How long to wait before the quota allows another.
+                retry_after_ms: u64,
+            },
+            /// The detail is the error's `source()`: for the log, never for the client.
             #[error("a dependency is unavailable; retry later")]
-            Unavailable,
+            Unavailable(#[source] Detail),
+            /// The detail is the error's `source()`: for the log, never for the client.
             #[error("internal error")]
-            Internal,
-            $(#[error($msg)] $variant $({ $($field: $ty),* })?,)*
+            Internal(#[source] Detail),
+            $(#[doc = $msg] #[error($msg)] $variant $({ $($field: $ty),* })?,)*
         }
 
         impl DomainError for $name {
@@ -27,8 +57,8 @@ macro_rules! area_error {
                 match self {
                     $name::Invalid(invalid) => invalid.code,
                     $name::RateLimited { .. } => "rate_limited",
-                    $name::Unavailable => "unavailable",
-                    $name::Internal => "internal",
+                    $name::Unavailable(_) => "unavailable",
+                    $name::Internal(_) => "internal",
                     $($name::$variant { .. } => $code,)*
                 }
             }
@@ -37,8 +67,8 @@ macro_rules! area_error {
                 match self {
                     $name::Invalid(_) => ErrorKind::Validation,
                     $name::RateLimited { .. } => ErrorKind::RateLimited,
-                    $name::Unavailable => ErrorKind::Unavailable,
-                    $name::Internal => ErrorKind::Internal,
+                    $name::Unavailable(_) => ErrorKind::Unavailable,
+                    $name::Internal(_) => ErrorKind::Internal,
                     $($name::$variant { .. } => ErrorKind::$kind,)*
                 }
             }
@@ -52,17 +82,11 @@ macro_rules! area_error {
         }
 
         impl From<PortError> for $name {
+            /// Pure: the port's words are kept as the detail for the edge to log.
             fn from(error: PortError) -> Self {
-                // The store's own words go to the log; the client gets the stable code only.
                 match error {
-                    PortError::Unavailable(detail) => {
-                        tracing::warn!(%detail, "a dependency is unavailable");
-                        $name::Unavailable
-                    }
-                    PortError::Internal(detail) => {
-                        tracing::error!(%detail, "store failure");
-                        $name::Internal
-                    }
+                    PortError::Unavailable(detail) => $name::Unavailable(Detail(detail)),
+                    PortError::Internal(detail) => $name::Internal(Detail(detail)),
                 }
             }
         }

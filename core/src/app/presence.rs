@@ -1,4 +1,4 @@
-//! Presence: sessions come and go, heartbeats keep them alive, and the people allowed to see
+//! Presence: connections (sockets) come and go, heartbeats keep them alive, and the people allowed to see
 //! a user are told when they come online or go offline.
 
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use crate::domain::account::Audience;
 use crate::domain::error::PortError;
 use crate::domain::event::{Delivery, Event};
-use crate::domain::ids::UserId;
+use crate::domain::ids::{ConnectionId, UserId};
 use crate::ports::{ConversationRepo, PresenceAudience, PresenceStatus};
 
 use super::access::publish;
@@ -18,18 +18,17 @@ use super::{Actor, Deps};
 /// The most users one presence query may ask about.
 pub const MAX_PRESENCE_QUERY: usize = 200;
 
-/// A socket of `actor` opened.
-pub async fn connected(deps: &Deps, actor: Actor) -> Result<(), PortError> {
-    heartbeat(deps, actor).await
+/// A connection of `user` opened.
+pub async fn connected(deps: &Deps, user: UserId, connection: ConnectionId) -> Result<(), PortError> {
+    heartbeat(deps, user, connection).await
 }
 
-/// A heartbeat renewed the session; announces the user if this brought them online.
-pub async fn heartbeat(deps: &Deps, actor: Actor) -> Result<(), PortError> {
+/// A heartbeat renewed the connection; announces the user if this brought them online.
+pub async fn heartbeat(deps: &Deps, user: UserId, connection: ConnectionId) -> Result<(), PortError> {
     let now = deps.clock.now();
-    let came_online =
-        deps.presence.session_alive(actor.user_id, actor.session_id, now, deps.limits.presence_ttl).await?;
+    let came_online = deps.presence.connection_alive(user, connection, now, deps.limits.presence_ttl).await?;
     if came_online {
-        announce(deps, actor.user_id, PresenceStatus { online: true, last_seen: None }).await?;
+        announce(deps, user, PresenceStatus { online: true, last_seen: None }).await?;
     }
     Ok(())
 }
@@ -37,24 +36,23 @@ pub async fn heartbeat(deps: &Deps, actor: Actor) -> Result<(), PortError> {
 /// Heartbeats of many sockets, gathered by the gateway for a moment: one store call for all
 /// (a node with 20,000 sockets gets ~650 heartbeats a second), then the users who came
 /// online are announced.
-pub async fn heartbeats(deps: &Deps, sockets: &[Actor]) -> Result<(), PortError> {
+pub async fn heartbeats(deps: &Deps, sockets: &[(UserId, ConnectionId)]) -> Result<(), PortError> {
     if sockets.is_empty() {
         return Ok(());
     }
     let now = deps.clock.now();
-    let sessions: Vec<_> = sockets.iter().map(|socket| (socket.user_id, socket.session_id)).collect();
-    let came_online = deps.presence.sessions_alive(&sessions, now, deps.limits.presence_ttl).await?;
+    let came_online = deps.presence.connections_alive(sockets, now, deps.limits.presence_ttl).await?;
     for user in came_online {
         announce(deps, user, PresenceStatus { online: true, last_seen: None }).await?;
     }
     Ok(())
 }
 
-/// A socket of `actor` closed; announces the user as offline if it was their last.
-pub async fn disconnected(deps: &Deps, actor: Actor) -> Result<(), PortError> {
+/// A connection of `user` closed; announces the user as offline if it was their last.
+pub async fn disconnected(deps: &Deps, user: UserId, connection: ConnectionId) -> Result<(), PortError> {
     let now = deps.clock.now();
-    if deps.presence.session_ended(actor.user_id, actor.session_id, now).await? {
-        announce(deps, actor.user_id, PresenceStatus { online: false, last_seen: Some(now) }).await?;
+    if deps.presence.connection_ended(user, connection, now).await? {
+        announce(deps, user, PresenceStatus { online: false, last_seen: Some(now) }).await?;
     }
     Ok(())
 }

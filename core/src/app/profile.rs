@@ -8,7 +8,7 @@ use crate::domain::account::{
 use crate::domain::ids::UserId;
 use crate::ports::UserConflict;
 
-use super::errors::ProfileError;
+use super::errors::{Detail, ProfileError};
 use super::{Actor, Deps};
 
 /// Fields of `/me` to change; absent fields stay as they are. For the nullable ones,
@@ -134,7 +134,9 @@ async fn save(deps: &Deps, mut user: User) -> Result<User, ProfileError> {
     match deps.users.update_user(&user).await? {
         Ok(()) => Ok(user),
         Err(UserConflict::Phone) => Err(ProfileError::PhoneTaken),
-        Err(UserConflict::Username) => Err(ProfileError::Internal),
+        Err(UserConflict::Username) => {
+            Err(ProfileError::Internal(Detail::new("a profile update hit a username conflict it does not change")))
+        }
     }
 }
 

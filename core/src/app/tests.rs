@@ -122,7 +122,8 @@ fn a_store_outage_is_a_retryable_error_and_nothing_is_published() {
     mocks.messages.expect_insert_message().returning(|_| Err(PortError::Unavailable("connection lost".into())));
     mocks.events.expect_publish().never();
     let result = block_on(send(&mocks.into_deps(), actor(), conversation(), text("xin chào")));
-    assert_eq!(result, Err(MessageError::Unavailable));
+    let Err(MessageError::Unavailable(detail)) = result else { panic!("expected unavailable, got {result:?}") };
+    assert!(detail.as_str().contains("connection lost"), "the port's words are kept for the log: {detail}");
 }
 
 #[test]

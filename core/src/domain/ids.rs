@@ -42,6 +42,12 @@ uuid_id!(
     SessionId
 );
 uuid_id!(
+    /// One WebSocket connection, from its upgrade to its close; made by the `IdGen` port.
+    /// Not a session: a session (a logged-in device) may hold several connections at once,
+    /// and presence counts connections, so a user stays online until their last one closes.
+    ConnectionId
+);
+uuid_id!(
     /// A direct or group conversation.
     ConversationId
 );

@@ -5,7 +5,7 @@
 use futures_util::future::join_all;
 
 use crate::domain::Duration;
-use crate::domain::ids::{SessionId, UserId};
+use crate::domain::ids::{ConnectionId, UserId};
 use crate::ports::{PresenceStatus, PresenceStore};
 
 use super::contract::{new_id, now};
@@ -15,24 +15,24 @@ use super::contract::{new_id, now};
 pub async fn many_sessions_renew_at_once(store: &dyn PresenceStore) {
     let (ann, binh, chau) = (UserId(new_id()), UserId(new_id()), UserId(new_id()));
     let (ann_phone, ann_laptop, binh_phone, chau_phone) =
-        (SessionId(new_id()), SessionId(new_id()), SessionId(new_id()), SessionId(new_id()));
+        (ConnectionId(new_id()), ConnectionId(new_id()), ConnectionId(new_id()), ConnectionId(new_id()));
     let t0 = now();
     let ttl = Duration::seconds(40);
-    assert!(store.session_alive(chau, chau_phone, t0, ttl).await.unwrap());
+    assert!(store.connection_alive(chau, chau_phone, t0, ttl).await.unwrap());
     let batch = [(ann, ann_phone), (ann, ann_laptop), (binh, binh_phone), (chau, chau_phone)];
-    let mut came_online = store.sessions_alive(&batch, t0, ttl).await.unwrap();
+    let mut came_online = store.connections_alive(&batch, t0, ttl).await.unwrap();
     came_online.sort();
     let mut expected = vec![ann, binh];
     expected.sort();
     assert_eq!(came_online, expected, "Ann once for two sockets; Châu was online already");
-    assert!(store.sessions_alive(&[], t0, ttl).await.unwrap().is_empty());
+    assert!(store.connections_alive(&[], t0, ttl).await.unwrap().is_empty());
     // The batch renews like single heartbeats: still online past the first deadline.
     let later = t0 + Duration::seconds(30);
-    assert!(store.sessions_alive(&batch, later, ttl).await.unwrap().is_empty(), "renewal brings nobody online");
+    assert!(store.connections_alive(&batch, later, ttl).await.unwrap().is_empty(), "renewal brings nobody online");
     let seen = store.status(&[ann, binh, chau], t0 + Duration::seconds(50)).await.unwrap();
     assert!(seen.iter().all(|(_, status)| status.online), "renewed at +30 s, alive at +50 s: {seen:?}");
     for (user, session) in batch {
-        store.session_ended(user, session, later).await.unwrap();
+        store.connection_ended(user, session, later).await.unwrap();
     }
 }
 
@@ -40,19 +40,19 @@ pub async fn many_sessions_renew_at_once(store: &dyn PresenceStore) {
 /// last-seen time; a stranger is offline with none.
 pub async fn sessions_bring_users_online_and_the_last_to_leave_takes_them_offline(store: &dyn PresenceStore) {
     let user = UserId(new_id());
-    let (phone, laptop) = (SessionId(new_id()), SessionId(new_id()));
+    let (phone, laptop) = (ConnectionId(new_id()), ConnectionId(new_id()));
     let t0 = now();
     let ttl = Duration::seconds(40);
-    assert!(store.session_alive(user, phone, t0, ttl).await.unwrap(), "first session: online");
-    assert!(!store.session_alive(user, laptop, t0, ttl).await.unwrap(), "second session: already online");
-    assert!(!store.session_alive(user, phone, t0 + Duration::seconds(30), ttl).await.unwrap(), "heartbeat");
+    assert!(store.connection_alive(user, phone, t0, ttl).await.unwrap(), "first session: online");
+    assert!(!store.connection_alive(user, laptop, t0, ttl).await.unwrap(), "second session: already online");
+    assert!(!store.connection_alive(user, phone, t0 + Duration::seconds(30), ttl).await.unwrap(), "heartbeat");
     let online = store.status(&[user], t0 + Duration::seconds(31)).await.unwrap();
     assert_eq!(online, vec![(user, PresenceStatus { online: true, last_seen: None })]);
 
     let t1 = t0 + Duration::seconds(35);
-    assert!(!store.session_ended(user, phone, t1).await.unwrap(), "the laptop is still on");
-    assert!(store.session_ended(user, laptop, t1).await.unwrap(), "last session gone: offline");
-    assert!(!store.session_ended(user, laptop, t1).await.unwrap(), "ending twice changes nothing");
+    assert!(!store.connection_ended(user, phone, t1).await.unwrap(), "the laptop is still on");
+    assert!(store.connection_ended(user, laptop, t1).await.unwrap(), "last session gone: offline");
+    assert!(!store.connection_ended(user, laptop, t1).await.unwrap(), "ending twice changes nothing");
     let offline = store.status(&[user], t1).await.unwrap();
     assert_eq!(offline, vec![(user, PresenceStatus { online: false, last_seen: Some(t1) })]);
     let stranger = UserId(new_id());
@@ -67,7 +67,7 @@ pub async fn expired_sessions_are_handed_out_exactly_once(store: &dyn PresenceSt
     let user = UserId(new_id());
     let t0 = now();
     let ttl = Duration::seconds(10);
-    store.session_alive(user, SessionId(new_id()), t0, ttl).await.unwrap();
+    store.connection_alive(user, ConnectionId(new_id()), t0, ttl).await.unwrap();
     let early = store.take_expired(t0 + Duration::seconds(5)).await.unwrap();
     assert!(!early.iter().any(|(u, _)| *u == user), "not expired yet");
     // Several nodes sweep at once: exactly one of them gets the user.
@@ -79,5 +79,5 @@ pub async fn expired_sessions_are_handed_out_exactly_once(store: &dyn PresenceSt
     let status = store.status(&[user], later).await.unwrap();
     assert_eq!(status, vec![(user, PresenceStatus { online: false, last_seen: Some(t0 + ttl) })]);
     // Coming back works as from scratch.
-    assert!(store.session_alive(user, SessionId(new_id()), later, ttl).await.unwrap());
+    assert!(store.connection_alive(user, ConnectionId(new_id()), later, ttl).await.unwrap());
 }

@@ -12,16 +12,18 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use chat_core::app::{Actor, auth, messages, presence, receipts, sync};
 use chat_core::domain::error::DomainError;
 use chat_core::domain::event::{Event, ReceiptKind};
-use chat_core::domain::ids::SessionId;
+use chat_core::domain::ids::ConnectionId;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite;
+use tracing::Instrument;
 
 use super::frames::{AckBody, ClientFrame, FrameError, ServerFrame, parse};
 use super::registry::close_code;
+use crate::error::{failure_detail, log_failure};
 use crate::state::AppState;
 
 /// The writing half of the socket, with a bound on how long one write may take: a peer that
@@ -35,12 +37,19 @@ type Stream = SplitStream<WebSocket>;
 /// The socket is gone (or closing); stop serving it.
 struct Closed;
 
-/// The socket's task. Its body is an async block, not an `async fn`: an `async fn` keeps
-/// its arguments in the future beside the locals it moves them into, and the unsplit
-/// socket (368 bytes) would stay there unused for the socket's whole life.
-pub fn run(socket: WebSocket, state: AppState, authenticated: Option<Actor>) -> impl Future<Output = ()> {
+/// The socket's task, in a span with the connection's id and (once known) the user's. Its
+/// body is an async block, not an `async fn`: an `async fn` keeps its arguments in the future
+/// beside the locals it moves them into, and the unsplit socket (368 bytes) would stay there
+/// unused for the socket's whole life.
+pub fn run(
+    socket: WebSocket,
+    state: AppState,
+    authenticated: Option<Actor>,
+    connection: ConnectionId,
+) -> impl Future<Output = ()> {
     let (inner, mut stream) = socket.split();
     let mut sink = Sink { inner, write_timeout: state.config.write_timeout };
+    let span = tracing::info_span!("socket", connection_id = %connection, user_id = tracing::field::Empty);
     async move {
         let actor = match authenticated {
             Some(actor) => actor,
@@ -49,20 +58,21 @@ pub fn run(socket: WebSocket, state: AppState, authenticated: Option<Actor>) -> 
                 None => return,
             },
         };
+        tracing::Span::current().record("user_id", tracing::field::display(actor.user_id));
         let registration = state.gateway.register(actor.user_id, actor.session_id);
         let id = registration.id;
-        // Presence counts sockets, not sessions: one session may hold several sockets, and the
-        // user stays online until the last closes. Each socket gets an id of its own for that.
-        let socket_presence = Actor { session_id: SessionId(uuid::Uuid::now_v7()), ..actor };
-        if let Err(error) = Box::pin(presence::connected(&state.deps, socket_presence)).await {
+        // Presence counts connections, not sessions: one session may hold several sockets,
+        // and the user stays online until the last closes.
+        if let Err(error) = Box::pin(presence::connected(&state.deps, actor.user_id, connection)).await {
             tracing::warn!(%error, "presence not recorded");
         }
-        let _ = serve(&mut sink, &mut stream, &state, actor, socket_presence, registration).await;
+        let _ = serve(&mut sink, &mut stream, &state, actor, connection, registration).await;
         state.gateway.unregister(actor.user_id, id);
-        if let Err(error) = Box::pin(presence::disconnected(&state.deps, socket_presence)).await {
+        if let Err(error) = Box::pin(presence::disconnected(&state.deps, actor.user_id, connection)).await {
             tracing::warn!(%error, "presence not cleared; it expires by itself");
         }
     }
+    .instrument(span)
 }
 
 /// Waits for the `auth` frame (unless the token came with the upgrade).
@@ -96,9 +106,10 @@ async fn authenticate(sink: &mut Sink, stream: &mut Stream, state: &AppState) ->
     };
     let (id, frame) = parse(&text);
     let result = match frame {
-        Ok(ClientFrame::Auth { token }) => {
-            auth::authenticate(&state.deps, &token).await.map_err(|e| (e.code(), e.to_string()))
-        }
+        Ok(ClientFrame::Auth { token }) => auth::authenticate(&state.deps, &token).await.map_err(|error| {
+            log_frame_failure(&error, "auth", id.as_ref());
+            (error.code(), error.to_string())
+        }),
         _ => Err(("auth_required", "the first frame must be {\"type\":\"auth\",\"token\":...}".to_owned())),
     };
     match result {
@@ -122,7 +133,7 @@ fn serve<'a>(
     stream: &'a mut Stream,
     state: &'a AppState,
     actor: Actor,
-    socket_presence: Actor,
+    connection: ConnectionId,
     mut registration: super::registry::Registration,
 ) -> impl Future<Output = Result<(), Closed>> + 'a {
     async move {
@@ -161,7 +172,7 @@ fn serve<'a>(
                     idle.as_mut().reset(Instant::now() + idle_timeout);
                     match inbound {
                         Some(Ok(Message::Text(text))) => {
-                            Box::pin(handle_text(sink, state, actor, socket_presence, &text)).await?;
+                            Box::pin(handle_text(sink, state, actor, connection, &text)).await?;
                         }
                         Some(Ok(Message::Binary(_))) => {
                             let frame = ServerFrame::Error { id: None, code: "binary_not_supported", message: "frames are JSON text", retry_after_ms: None };
@@ -198,7 +209,7 @@ async fn handle_text(
     sink: &mut Sink,
     state: &AppState,
     actor: Actor,
-    socket_presence: Actor,
+    connection: ConnectionId,
     text: &str,
 ) -> Result<(), Closed> {
     let (id, frame) = parse(text);
@@ -215,12 +226,13 @@ async fn handle_text(
         }
     };
     let deps = &state.deps;
+    let kind = frame.kind();
     match frame {
         ClientFrame::Auth { .. } => {
             send_error_code(sink, id, "already_authenticated", "this socket is already authenticated").await
         }
         ClientFrame::Heartbeat => {
-            state.heartbeats.beat(deps, socket_presence).await;
+            state.heartbeats.beat(deps, actor.user_id, connection).await;
             send(sink, &ServerFrame::HeartbeatAck { id }).await
         }
         ClientFrame::MessageSend { conversation_id, client_msg_id, body, reply_to } => {
@@ -230,14 +242,14 @@ async fn handle_text(
                     let body = AckBody::Message { duplicate: !sent.created, message: sent.message };
                     send(sink, &ServerFrame::Ack { id, body }).await
                 }
-                Err(error) => send_error(sink, id, &error).await,
+                Err(error) => send_error(sink, id, kind, &error).await,
             }
         }
         ClientFrame::Typing { conversation_id, state: typing } => {
             match receipts::typing(deps, actor, conversation_id, typing).await {
                 Ok(()) if id.is_some() => send(sink, &ServerFrame::Ack { id, body: AckBody::Empty {} }).await,
                 Ok(()) => Ok(()),
-                Err(error) => send_error(sink, id, &error).await,
+                Err(error) => send_error(sink, id, kind, &error).await,
             }
         }
         ClientFrame::ReceiptRead { conversation_id, seq } => {
@@ -256,7 +268,7 @@ async fn handle_text(
                 }
                 send(sink, &ServerFrame::Ack { id, body: AckBody::Sync { conversations: result.conversations } }).await
             }
-            Err(error) => send_error(sink, id, &error).await,
+            Err(error) => send_error(sink, id, kind, &error).await,
         },
     }
 }
@@ -272,18 +284,34 @@ async fn mark(
 ) -> Result<(), Closed> {
     match receipts::mark(&state.deps, actor, conversation_id, kind, seq).await {
         Ok(seq) => send(sink, &ServerFrame::Ack { id, body: AckBody::Receipt { conversation_id, seq } }).await,
-        Err(error) => send_error(sink, id, &error).await,
+        Err(error) => {
+            let frame = if kind == ReceiptKind::Read { "receipt.read" } else { "receipt.delivered" };
+            send_error(sink, id, frame, &error).await
+        }
     }
 }
 
-async fn send_error(sink: &mut Sink, id: Option<&Value>, error: &(impl DomainError + ?Sized)) -> Result<(), Closed> {
-    if error.kind() == chat_core::domain::error::ErrorKind::Internal {
-        tracing::error!(%error, "internal error");
-    }
+/// Answers a frame with the error; a failure that is not the client's doing is logged here,
+/// once, with the frame's type and id, in the socket's span.
+async fn send_error(
+    sink: &mut Sink,
+    id: Option<&Value>,
+    kind: &str,
+    error: &(impl DomainError + ?Sized),
+) -> Result<(), Closed> {
+    log_frame_failure(error, kind, id);
     let message = error.to_string();
     let frame =
         ServerFrame::Error { id, code: error.code(), message: &message, retry_after_ms: error.retry_after_ms() };
     send(sink, &frame).await
+}
+
+pub(crate) fn log_frame_failure(error: &(impl DomainError + ?Sized), kind: &str, id: Option<&Value>) {
+    if let Some(detail) = failure_detail(error) {
+        let id = id.map_or_else(String::new, Value::to_string);
+        let _frame = tracing::info_span!("frame", r#type = kind, id = %id).entered();
+        log_failure(error.kind(), error.code(), &detail);
+    }
 }
 
 async fn send_error_code(sink: &mut Sink, id: Option<&Value>, code: &str, message: &str) -> Result<(), Closed> {

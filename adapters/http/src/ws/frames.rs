@@ -45,11 +45,27 @@ pub enum ClientFrame {
     },
 }
 
+impl ClientFrame {
+    /// The frame's `type`, for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientFrame::Auth { .. } => "auth",
+            ClientFrame::MessageSend { .. } => "message.send",
+            ClientFrame::Typing { .. } => "typing",
+            ClientFrame::ReceiptRead { .. } => "receipt.read",
+            ClientFrame::ReceiptDelivered { .. } => "receipt.delivered",
+            ClientFrame::Heartbeat => "heartbeat",
+            ClientFrame::Sync { .. } => "sync",
+        }
+    }
+}
+
 fn typing_started() -> TypingState {
     TypingState::Started
 }
 
-/// Every client frame type, to tell an unknown type from a malformed known one.
+/// Every client frame type, to tell an unknown type from a malformed known one. Kept by hand;
+/// a test ties it to the serde tags of `ClientFrame` and to `ClientFrame::kind`.
 pub const CLIENT_FRAME_TYPES: &[&str] =
     &["auth", "message.send", "typing", "receipt.read", "receipt.delivered", "heartbeat", "sync"];
 
@@ -117,4 +133,65 @@ pub enum AckBody {
     Sync { conversations: Vec<SyncedConversation> },
     /// `typing` and others with nothing to report.
     Empty {},
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::json;
+
+    use super::*;
+
+    /// One frame of each variant, as a client sends it.
+    fn samples() -> Vec<Value> {
+        let conversation = uuid::Uuid::from_u128(1).to_string();
+        vec![
+            json!({"type": "auth", "token": "t"}),
+            json!({"type": "message.send", "conversation_id": conversation, "client_msg_id": uuid::Uuid::from_u128(2).to_string(), "body": "hi"}),
+            json!({"type": "typing", "conversation_id": conversation}),
+            json!({"type": "receipt.read", "conversation_id": conversation, "seq": 1}),
+            json!({"type": "receipt.delivered", "conversation_id": conversation, "seq": 1}),
+            json!({"type": "heartbeat"}),
+            json!({"type": "sync"}),
+        ]
+    }
+
+    /// Which variant a frame is. Exhaustive: a new variant does not compile until it is
+    /// numbered here, and the test below then fails until it has a sample.
+    fn variant(frame: &ClientFrame) -> usize {
+        match frame {
+            ClientFrame::Auth { .. } => 0,
+            ClientFrame::MessageSend { .. } => 1,
+            ClientFrame::Typing { .. } => 2,
+            ClientFrame::ReceiptRead { .. } => 3,
+            ClientFrame::ReceiptDelivered { .. } => 4,
+            ClientFrame::Heartbeat => 5,
+            ClientFrame::Sync { .. } => 6,
+        }
+    }
+    const VARIANTS: usize = 7;
+
+    #[test]
+    fn the_list_of_frame_types_is_exactly_the_enums_tags() {
+        let mut covered = BTreeSet::new();
+        let mut tags = BTreeSet::new();
+        for sample in samples() {
+            let (_, parsed) = parse(&sample.to_string());
+            let Ok(frame) = parsed else { panic!("sample {sample} does not parse") };
+            let tag = sample["type"].as_str().unwrap_or_default().to_owned();
+            assert_eq!(frame.kind(), tag, "kind() of {sample}");
+            covered.insert(variant(&frame));
+            tags.insert(tag);
+        }
+        assert_eq!(covered.len(), VARIANTS, "every variant has a sample");
+        let listed: BTreeSet<String> = CLIENT_FRAME_TYPES.iter().map(|kind| (*kind).to_owned()).collect();
+        assert_eq!(listed, tags, "CLIENT_FRAME_TYPES is exactly the serde tags of ClientFrame");
+    }
+
+    #[test]
+    fn an_unlisted_type_is_unknown_and_a_listed_one_with_bad_fields_is_invalid() {
+        assert!(matches!(parse(r#"{"type":"message.sent"}"#).1, Err(FrameError::UnknownType(_))));
+        assert!(matches!(parse(r#"{"type":"receipt.read"}"#).1, Err(FrameError::InvalidFrame(_))));
+    }
 }

@@ -6,12 +6,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chat_core::app::{Actor, Deps, presence};
+use chat_core::app::{Deps, presence};
+use chat_core::domain::ids::{ConnectionId, UserId};
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 pub struct Heartbeats {
-    pending: Mutex<Vec<Actor>>,
+    pending: Mutex<Vec<(UserId, ConnectionId)>>,
     /// Whether a flusher runs; without a Tokio runtime at start there is none, and each
     /// heartbeat renews presence by itself.
     batched: bool,
@@ -43,11 +44,12 @@ impl Heartbeats {
         heartbeats
     }
 
-    /// Renews `socket`'s presence: soon, with the others, or now when there is no flusher.
-    pub async fn beat(&self, deps: &Deps, socket: Actor) {
+    /// Renews the presence of `user`'s `connection`: soon, with the others, or now when there
+    /// is no flusher.
+    pub async fn beat(&self, deps: &Deps, user: UserId, connection: ConnectionId) {
         if self.batched {
-            self.pending.lock().push(socket);
-        } else if let Err(error) = presence::heartbeat(deps, socket).await {
+            self.pending.lock().push((user, connection));
+        } else if let Err(error) = presence::heartbeat(deps, user, connection).await {
             tracing::warn!(%error, "presence heartbeat not recorded");
         }
     }
@@ -59,7 +61,7 @@ impl Heartbeats {
         }
         metrics::histogram!("chat_presence_heartbeat_batch").record(sockets.len() as f64);
         if let Err(error) = presence::heartbeats(deps, &sockets).await {
-            // The sessions expire unless a later heartbeat gets through; clients beat again
+            // The connections expire unless a later heartbeat gets through; clients beat again
             // well within the TTL.
             tracing::warn!(%error, sockets = sockets.len(), "presence heartbeats not recorded");
         }

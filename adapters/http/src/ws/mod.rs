@@ -10,8 +10,11 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chat_core::app::auth;
+use chat_core::domain::ids::ConnectionId;
 use serde::Deserialize;
 
+#[cfg(test)]
+pub(crate) use connection::log_frame_failure;
 pub use heartbeats::Heartbeats;
 pub use registry::{Gateway, close_code};
 
@@ -45,6 +48,7 @@ pub async fn upgrade(
     };
     let limit = state.config.max_ws_message_bytes;
     let tasks = state.gateway.tasks.clone();
+    let connection = ConnectionId(state.deps.ids.new_id());
     upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
@@ -57,7 +61,7 @@ pub async fn upgrade(
         // this size; the buffer keeps the capacity it reached, so it stays small.
         .write_buffer_size(COALESCE_BYTES)
         .max_write_buffer_size(limit * 4)
-        .on_upgrade(move |socket| tasks.track_future(connection::run(socket, state, authenticated)))
+        .on_upgrade(move |socket| tasks.track_future(connection::run(socket, state, authenticated, connection)))
 }
 
 /// How many bytes of queued frames a socket buffers before writing them out.

@@ -23,6 +23,7 @@ macro_rules! on_every_store {
 
 mod accounts;
 mod architecture;
+mod edge;
 mod gateway;
 mod groups;
 mod messaging;
