@@ -106,7 +106,7 @@ async fn subscribe_forever(
                         tracing::info!(%channel, "subscribed to the event channel");
                     } else {
                         tracing::warn!(%channel, "resubscribed after a gap: asking every client here to sync");
-                        redis.forget_checked();
+                        redis.check_connections();
                         for sink in sinks.read().iter() {
                             sink.resync();
                         }

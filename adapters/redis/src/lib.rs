@@ -92,7 +92,7 @@ impl RedisConnection {
     /// of it (no command during the gap) would fail the first command after it. A PING on it
     /// finds the dead socket (or the last failed reconnection) and starts a reconnection, so
     /// the next command waits for a working connection instead of failing.
-    pub(crate) fn forget_checked(&self) {
+    pub(crate) fn check_connections(&self) {
         for connection in self.connections.iter() {
             let mut connection = connection.clone();
             tokio::spawn(async move {
