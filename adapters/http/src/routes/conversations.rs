@@ -57,6 +57,8 @@ pub struct MuteRequest {
 
 #[derive(Deserialize, Serialize, ToSchema)]
 pub struct ReadMark {
+    /// Any seq is accepted; the stored mark never goes down, nor past the last message.
+    #[schema(format = "uint64")]
     seq: u64,
 }
 

@@ -19,8 +19,10 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct HistoryParams {
     /// Messages just below this seq (older).
+    #[param(format = "uint64")]
     before_seq: Option<u64>,
     /// Messages just above this seq (newer).
+    #[param(format = "uint64")]
     after_seq: Option<u64>,
     /// 1..=200, default 50.
     #[param(minimum = 1, maximum = 200)]
