@@ -112,6 +112,8 @@
 //! show callers only the code. The example matches `ConversationError::CannotChatWithSelf` and
 //! reads its code.
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod domain;
 pub mod ports;
