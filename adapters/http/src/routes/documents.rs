@@ -27,10 +27,10 @@ pub async fn openapi_document(Extension(document): Extension<Arc<OpenApi>>) -> a
     params(("token" = Option<String>, Query, description = "the access token, for clients that cannot set headers")),
     responses(
         (status = 101, description = "switched to the WebSocket protocol"),
-        (status = 400, description = "not a WebSocket upgrade (plain text), or `invalid_query`", body = ErrorBody),
+        (status = 400, description = "`bad_request`: not a WebSocket upgrade (the message says what is missing), or `invalid_query`", body = ErrorBody),
         (status = 401, description = "the token given at the upgrade is invalid, expired or revoked", body = ErrorBody),
         (status = 403, description = "`origin_not_allowed`: the browser origin is not configured", body = ErrorBody),
-        (status = 426, description = "the connection cannot be upgraded"),
+        (status = 426, description = "`upgrade_required`: the connection cannot be upgraded", body = ErrorBody),
         (status = 503, description = "`unavailable`: checking the token needs a store that is unreachable", body = ErrorBody)))]
 pub async fn socket(
     state: State<AppState>,
