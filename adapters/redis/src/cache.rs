@@ -60,7 +60,11 @@ impl CachedUsers {
 
 #[async_trait]
 impl UserRepo for CachedUsers {
-    async fn insert_user(&self, user: User, password_hash: PasswordHash) -> Result<Result<(), UserConflict>, PortError> {
+    async fn insert_user(
+        &self,
+        user: User,
+        password_hash: PasswordHash,
+    ) -> Result<Result<(), UserConflict>, PortError> {
         self.inner.insert_user(user, password_hash).await
     }
 
