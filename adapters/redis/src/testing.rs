@@ -100,4 +100,3 @@ impl Drop for OwnRedisServer {
         let _ = self.child.wait();
     }
 }
-
