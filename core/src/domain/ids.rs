@@ -63,3 +63,7 @@ uuid_id!(
     /// A friend request.
     FriendRequestId
 );
+uuid_id!(
+    /// An uploaded photo, video, voice message or file.
+    MediaId
+);
