@@ -179,10 +179,44 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
-/// `axum::Json` with our error shape on rejection.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON object body (`axum::Json`'s rules) with our error shape on rejection. Only an object
+/// is taken: serde would otherwise read a struct from an array of its fields in order
+/// (`[null, null]`), a shape the API document does not have and clients must not rely on.
 pub struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json_content_type(request.headers()) {
+            return Err(ApiError::from(JsonRejection::from(
+                axum::extract::rejection::MissingJsonContentType::default(),
+            )));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", rejection.body_text())
+            }
+        })?;
+        let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+        if first.is_some_and(|byte| *byte != b'{') {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", "the body must be a JSON object"));
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes).map_err(ApiError::from)?;
+        Ok(ApiJson(value))
+    }
+}
+
+/// `application/json`, or a `+json` type, as `axum::Json` accepts.
+fn is_json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(content_type) = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
 
 /// An optional JSON body: an empty body is `None`, anything else must be valid JSON.
 pub struct OptionalJson<T>(pub Option<T>);

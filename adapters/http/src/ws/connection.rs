@@ -49,7 +49,10 @@ pub fn run(
 ) -> impl Future<Output = ()> {
     let (inner, mut stream) = socket.split();
     let mut sink = Sink { inner, write_timeout: state.config.write_timeout };
-    let span = tracing::info_span!("socket", connection_id = %connection, user_id = tracing::field::Empty);
+    // A debug span: at the default `info` level it is disabled and costs a socket nothing
+    // (an enabled span keeps its formatted fields for the socket's life: a few hundred bytes
+    // each across tens of thousands of idle sockets).
+    let span = tracing::debug_span!("socket", connection_id = %connection, user_id = tracing::field::Empty);
     async move {
         let actor = match authenticated {
             Some(actor) => actor,

@@ -111,3 +111,22 @@ async fn token_responses_are_not_stored() {
     assert_eq!(refreshed.status(), StatusCode::OK);
     assert_eq!(refreshed.headers().get(header::CACHE_CONTROL).unwrap(), "no-store", "refresh");
 }
+
+#[tokio::test]
+async fn a_json_body_must_be_an_object() {
+    let server = TestServer::start(Store::Memory).await;
+    let an = server.register("an.edge").await;
+    // serde reads a struct from an array of its fields; the API takes objects only.
+    let (status, body) = server.request(Method::PATCH, "/api/v1/me", Some(&an), Some(json!(["Ân", null]))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_envelope(&body, "invalid_request");
+    let (status, me) = server.get("/api/v1/me", &an).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["display_name"], "an.edge", "nothing changed: {me}");
+    // The same change as an object is taken.
+    let (status, body) =
+        server.request(Method::PATCH, "/api/v1/me", Some(&an), Some(json!({"display_name": "Ân"}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = send(&server, Method::POST, "/api/v1/auth/login", &[]).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "no content type is still 415: {body}");
+}
