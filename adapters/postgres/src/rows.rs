@@ -45,7 +45,7 @@ impl UserRow {
             id: UserId(self.id),
             username: Username::parse(&self.username).map_err(|e| corrupt("username", e))?,
             display_name: DisplayName::parse(&self.display_name).map_err(|e| corrupt("display name", e))?,
-            phone: self.phone.as_deref().map(Phone::parse).transpose().map_err(|e| corrupt("phone", e))?,
+            phone: self.phone.as_deref().map(Phone::from_stored).transpose().map_err(|e| corrupt("phone", e))?,
             avatar_media_id: self.avatar_media_id,
             bio: self.bio,
             settings: serde_json::from_value::<Settings>(self.settings).map_err(|e| corrupt("settings", e))?,

@@ -44,6 +44,18 @@ impl Phone {
         Ok(Phone(number.format().mode(Mode::E164).to_string()))
     }
 
+    /// A number a store wrote after `parse` accepted it, read back. Only its E.164 shape is
+    /// checked, not libphonenumber's metadata: a number accepted once (by an older parser or
+    /// older metadata, whose ranges change) must not make its owner's account unreadable.
+    pub fn from_stored(stored: &str) -> Result<Self, Invalid> {
+        let digits = stored.strip_prefix('+').unwrap_or_default();
+        if (2..=15).contains(&digits.len()) && digits.bytes().all(|byte| byte.is_ascii_digit()) {
+            Ok(Phone(stored.to_owned()))
+        } else {
+            Err(Invalid::new("invalid_phone", format!("stored phone {stored:?} is not in E.164 form")))
+        }
+    }
+
     /// The number in E.164 form.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -57,6 +69,16 @@ mod tests {
 
     fn parsed(raw: &str) -> Result<String, &'static str> {
         Phone::parse(raw).map(|phone| phone.0).map_err(|invalid| invalid.code)
+    }
+
+    #[test]
+    fn a_stored_number_is_read_back_by_its_shape_alone() {
+        // +84 99x was never assigned: `parse` refuses it, yet a stored one still reads.
+        assert_eq!(parsed("+84 992 345 678"), Err("invalid_phone"));
+        assert_eq!(Phone::from_stored("+84992345678").map(|phone| phone.0), Ok("+84992345678".to_owned()));
+        for corrupt in ["", "+", "84912345678", "+84 912", "+1234567890123456", "+84abc"] {
+            assert!(Phone::from_stored(corrupt).is_err(), "{corrupt:?}");
+        }
     }
 
     #[test]
