@@ -193,20 +193,30 @@ impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<
                 axum::extract::rejection::MissingJsonContentType::default(),
             )));
         }
-        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
-            } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", rejection.body_text())
-            }
-        })?;
-        let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
-        if first.is_some_and(|byte| *byte != b'{') {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", "the body must be a JSON object"));
-        }
-        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes).map_err(ApiError::from)?;
-        Ok(ApiJson(value))
+        let bytes = read_body(request, state).await?;
+        parse_object(&bytes).map(ApiJson)
     }
+}
+
+/// The whole body, within the body limit.
+async fn read_body<S: Send + Sync>(request: axum::extract::Request, state: &S) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", rejection.body_text())
+        }
+    })
+}
+
+/// A JSON object read into `T`: anything else (an array, a number) is refused first.
+fn parse_object<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first.is_some_and(|byte| *byte != b'{') {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", "the body must be a JSON object"));
+    }
+    let axum::Json(value) = axum::Json::<T>::from_bytes(bytes).map_err(ApiError::from)?;
+    Ok(value)
 }
 
 /// `application/json`, or a `+json` type, as `axum::Json` accepts.
@@ -218,26 +228,18 @@ fn is_json_content_type(headers: &axum::http::HeaderMap) -> bool {
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// An optional JSON body: an empty body is `None`, anything else must be valid JSON.
+/// An optional JSON body: an empty body is `None`, anything else must be a JSON object.
 pub struct OptionalJson<T>(pub Option<T>);
 
 impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
-            } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", rejection.body_text())
-            }
-        })?;
+        let bytes = read_body(request, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(None));
         }
-        serde_json::from_slice(&bytes)
-            .map(|value| OptionalJson(Some(value)))
-            .map_err(|error| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", error.to_string()))
+        parse_object(&bytes).map(|value| OptionalJson(Some(value)))
     }
 }
 
