@@ -89,11 +89,13 @@ pub fn audience_allows(audience: Audience, are_friends: bool) -> bool {
 }
 
 /// Text folded for diacritics-insensitive search: lower case, Vietnamese tone and vowel marks
-/// removed, `đ` as `d`, runs of whitespace as one space. "Nguyễn Đức" → "nguyen duc".
+/// removed, `đ` as `d`, runs of whitespace as one space, invisible characters (zero-width
+/// spaces and joiners) dropped, so a query of them alone is empty. "Nguyễn Đức" → "nguyen duc".
 pub fn fold_for_search(text: &str) -> String {
     let folded: String = text
         .nfd()
         .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .filter(|c| c.is_whitespace() || !super::text::is_invisible(*c))
         .flat_map(char::to_lowercase)
         .map(|c| if c == 'đ' { 'd' } else { c })
         .collect();
@@ -109,6 +111,8 @@ mod tests {
         assert_eq!(fold_for_search("Nguyễn  Đức Thắng"), "nguyen duc thang");
         assert_eq!(fold_for_search("ĐẶNG thị Ánh"), "dang thi anh");
         assert_eq!(fold_for_search("an.le_99"), "an.le_99");
+        assert_eq!(fold_for_search("\u{200B}\u{200D}\u{FEFF}"), "", "invisible only");
+        assert_eq!(fold_for_search("Ng\u{200B}uyễn"), "nguyen");
     }
 
     #[test]
