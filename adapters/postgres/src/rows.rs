@@ -43,8 +43,9 @@ impl UserRow {
     pub fn into_user(self) -> Result<User, PortError> {
         Ok(User {
             id: UserId(self.id),
-            username: Username::parse(&self.username).map_err(|e| corrupt("username", e))?,
-            display_name: DisplayName::parse(&self.display_name).map_err(|e| corrupt("display name", e))?,
+            // Read back as written: the rules for new names may tighten, old accounts stay readable.
+            username: Username::from_stored(self.username),
+            display_name: DisplayName::from_stored(self.display_name),
             phone: self.phone.as_deref().map(Phone::from_stored).transpose().map_err(|e| corrupt("phone", e))?,
             avatar_media_id: self.avatar_media_id,
             bio: self.bio,

@@ -31,6 +31,12 @@ impl Username {
         Ok(Username(name))
     }
 
+    /// A name a store wrote after `parse` accepted it, read back as it is: the rules may
+    /// tighten later, and an account named under older rules must stay readable.
+    pub fn from_stored(stored: String) -> Self {
+        Username(stored)
+    }
+
     /// The name as stored (lower-case).
     pub fn as_str(&self) -> &str {
         &self.0
@@ -54,6 +60,13 @@ impl DisplayName {
         }
         refuse_control_characters(name, Layout::SingleLine, "display name")?;
         Ok(DisplayName(name.to_owned()))
+    }
+
+    /// A name a store wrote after `parse` accepted it, read back as it is: the rules have
+    /// tightened before (control characters, invisible-only names, direction overrides), and
+    /// an account named under older rules must stay readable rather than fail every read.
+    pub fn from_stored(stored: String) -> Self {
+        DisplayName(stored)
     }
 
     /// The name as shown.

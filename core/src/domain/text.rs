@@ -10,7 +10,8 @@ pub const INVALID_CHARACTERS: &str = "invalid_characters";
 /// What a field may hold besides printable text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layout {
-    /// One line: a name, a title, a search. No control character at all.
+    /// One line: a name, a title, a search. No control character at all, and no explicit
+    /// text-direction override (see `is_refused_control`).
     SingleLine,
     /// Free text people write on several lines: a message, a bio, a note. Tab, line feed and
     /// carriage return (`\r\n` from some keyboards) are kept; other controls are not.
@@ -24,7 +25,7 @@ pub enum Layout {
 pub fn refuse_control_characters(text: &str, layout: Layout, field: &str) -> Result<(), Invalid> {
     if let Some(refused) = text.chars().find(|c| is_refused_control(*c, layout)) {
         let allowed = match layout {
-            Layout::SingleLine => "",
+            Layout::SingleLine => " or text direction overrides",
             Layout::MultiLine => " other than tab and new line",
         };
         return Err(Invalid::new(
@@ -35,9 +36,21 @@ pub fn refuse_control_characters(text: &str, layout: Layout, field: &str) -> Res
     Ok(())
 }
 
-/// Whether `c` is a control character a field of this layout refuses.
+/// Whether `c` is a control character a field of this layout refuses. One-line fields (names,
+/// titles, searches) also refuse the bidirectional embeddings, overrides and isolates: in a
+/// name they only serve to show it reversed (`U+202E` makes "evil" read "live"), to pass for
+/// someone else. Multi-line text keeps them, as pasted right-to-left text may carry them.
 pub fn is_refused_control(c: char, layout: Layout) -> bool {
-    c.is_control() && !(layout == Layout::MultiLine && matches!(c, '\t' | '\n' | '\r'))
+    match layout {
+        Layout::SingleLine => c.is_control() || is_direction_control(c),
+        Layout::MultiLine => c.is_control() && !matches!(c, '\t' | '\n' | '\r'),
+    }
+}
+
+/// The explicit bidirectional formatting characters: embeddings and overrides (U+202A to
+/// U+202E) and isolates (U+2066 to U+2069).
+pub fn is_direction_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// Whether the text shows nothing: empty, or only whitespace and invisible characters. A
@@ -86,6 +99,17 @@ mod tests {
     }
 
     #[test]
+    fn names_refuse_direction_overrides_that_messages_keep() {
+        for text in ["admin\u{202E}nimda", "\u{2067}An", "x\u{202A}y"] {
+            let refused = refuse_control_characters(text, Layout::SingleLine, "name").map_err(|e| e.code);
+            assert_eq!(refused, Err(INVALID_CHARACTERS), "{text:?}");
+            assert_eq!(refuse_control_characters(text, Layout::MultiLine, "body"), Ok(()), "{text:?}");
+        }
+        // Implicit direction marks stay: they are how right-to-left names are typed.
+        assert_eq!(refuse_control_characters("\u{200F}שלום", Layout::SingleLine, "name"), Ok(()));
+    }
+
+    #[test]
     fn line_breaks_and_tabs_only_in_multi_line_text() {
         for text in ["line one\nline two", "a\tb", "windows\r\nline"] {
             assert_eq!(refuse_control_characters(text, Layout::MultiLine, "body"), Ok(()));
@@ -108,7 +132,7 @@ mod tests {
             let layout = if multi { Layout::MultiLine } else { Layout::SingleLine };
             let accepted = refuse_control_characters(&text, layout, "text").is_ok();
             prop_assert_eq!(accepted, !text.chars().any(|c| is_refused_control(c, layout)));
-            prop_assert!(accepted || text.chars().any(char::is_control));
+            prop_assert!(accepted || text.chars().any(|c| c.is_control() || is_direction_control(c)));
             prop_assert!(!text.contains('\0') || !accepted);
         }
 
