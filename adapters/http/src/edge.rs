@@ -65,8 +65,9 @@ fn record_response(response: &Response, latency: Duration, span: &Span) {
 /// caps are above these; see `server`).
 async fn limit_headers(request: Request, next: Next) -> Response {
     let headers = request.headers();
-    let bytes = request.uri().to_string().len()
-        + headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum::<usize>();
+    // The request target as sent (path and query); no copy of it is made.
+    let target = request.uri().path_and_query().map_or(0, |target| target.as_str().len());
+    let bytes = target + headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum::<usize>();
     if headers.len() > MAX_HEADER_COUNT || bytes > MAX_HEADER_BYTES {
         return ApiError::new(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,

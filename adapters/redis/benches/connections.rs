@@ -21,16 +21,15 @@ use std::time::{Duration, Instant};
 use bb8_redis::RedisConnectionManager;
 use chat_redis::testing::OwnRedisServer;
 use parking_lot::Mutex;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::aio::{ConnectionManager, MultiplexedConnection};
 
 const TASKS: usize = 64;
 const OPS_PER_TASK: usize = 500;
 const ROUNDS: usize = 5;
-/// As `lib.rs` has them: `COMMAND_TIMEOUT`, `CONNECT_TIMEOUT` and `CONNECT_RETRIES`, and the
-/// replaced reuse cache's `CHECKED_FOR`.
+/// The reply timeout the replaced pool had (as `lib.rs` has it for the managers, whose whole
+/// configuration comes from `chat_redis::command_connection_config`), and the replaced reuse
+/// cache's `CHECKED_FOR`.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
-const CONNECT_RETRIES: usize = 1;
 const CHECKED_FOR: Duration = Duration::from_secs(1);
 
 /// One way of getting a connection to send a command on.
@@ -62,12 +61,7 @@ impl Connections {
             }
             "bb8 pool, checkout per command" => Connections::PoolEveryCommand(pool().await?),
             _ => {
-                let config = ConnectionManagerConfig::new()
-                    .set_response_timeout(Some(COMMAND_TIMEOUT))
-                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
-                    .set_number_of_retries(CONNECT_RETRIES)
-                    .set_min_delay(Duration::from_millis(50))
-                    .set_max_delay(Duration::from_millis(500));
+                let config = chat_redis::command_connection_config();
                 let count = if kind.contains("x4") { 4 } else { 1 };
                 let client = redis::Client::open(url)?;
                 let managers = (0..count)

@@ -55,18 +55,24 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 const CONNECT_RETRIES: usize = 1;
 
+/// The reply timeout and reconnection policy of every command connection (see the constants
+/// above); public so the connections benchmark measures exactly what the adapter runs.
+pub fn command_connection_config() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_response_timeout(Some(COMMAND_TIMEOUT))
+        .set_connection_timeout(Some(CONNECT_TIMEOUT))
+        .set_number_of_retries(CONNECT_RETRIES)
+        .set_min_delay(Duration::from_millis(50))
+        .set_max_delay(Duration::from_millis(500))
+}
+
 impl RedisConnection {
     /// Prepares `connections` multiplexed command connections (opened lazily, on the first
     /// command). `prefix` namespaces every key and channel, e.g. `chat:`; tests use a fresh
     /// one per run. Fails only on a malformed URL.
     pub async fn connect(url: &str, prefix: &str, connections: u32) -> Result<RedisConnection, PortError> {
         let client = redis::Client::open(url).map_err(|e| PortError::Unavailable(format!("REDIS_URL: {e}")))?;
-        let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(COMMAND_TIMEOUT))
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_number_of_retries(CONNECT_RETRIES)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_millis(500));
+        let config = command_connection_config();
         let connections = (0..connections.max(1))
             .map(|_| ConnectionManager::new_lazy_with_config(client.clone(), config.clone()))
             .collect::<Result<Arc<[_]>, _>>()

@@ -40,17 +40,8 @@ async fn revoked_at(store: &dyn Store, id: SessionId) -> Option<Timestamp> {
 pub async fn refresh_tokens_rotate_once_and_replays_revoke(store: &dyn Store) {
     let user = user(store, "dev").await;
     let now = now();
-    let session = Session {
-        id: SessionId(new_id()),
-        user_id: user,
-        device_name: "phone".into(),
-        created_at: now,
-        refresh_expires_at: now + Duration::days(30),
-        revoked_at: None,
-    };
-    let first = TokenHash(new_id().to_string());
+    let (session, first) = session_of(store, user, now).await;
     let second = TokenHash(new_id().to_string());
-    store.create_session(NewSession { session: session.clone(), refresh_hash: first.clone() }).await.unwrap();
     let later = now + Duration::days(31);
     let rotated = store.rotate_refresh(&first, second.clone(), now, later).await.unwrap();
     assert!(
