@@ -6,8 +6,8 @@ use crate::domain::Duration;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::rate_limit::Quota;
 use crate::ports::{
-    Clock, ConversationRepo, EventBus, HealthCheck, IdGen, MessageRepo, PasswordHasher, PresenceAudience,
-    PresenceStore, RateLimitStore, SessionRepo, SocialRepo, TokenIssuer, UserRepo,
+    BlobStore, ClaimStore, Clock, ConversationRepo, EventBus, HealthCheck, IdGen, MediaRepo, MessageRepo,
+    PasswordHasher, PresenceAudience, PresenceStore, RateLimitStore, SessionRepo, SocialRepo, TokenIssuer, UserRepo,
 };
 
 /// Limits and lifetimes, configurable by the operator.
@@ -29,6 +29,12 @@ pub struct Limits {
     pub contact_syncs: Quota,
     /// Registrations per client IP.
     pub register_per_ip: Quota,
+    /// Upload URLs per user (the seed's 10 a minute).
+    pub upload_requests: Quota,
+    /// Completed uploads per user (the seed's 10 a minute).
+    pub upload_completions: Quota,
+    /// Bytes each user may store, pending uploads included (2 GiB unless configured).
+    pub media_quota_bytes: u64,
     /// A session counts as online this long after its last heartbeat (clients beat every 30 s).
     pub presence_ttl: Duration,
     /// How long an access token is accepted; clients refresh before it runs out.
@@ -48,6 +54,9 @@ impl Default for Limits {
             searches: Quota::per_minute(60),
             contact_syncs: Quota::per_window(5, 24 * 60 * 60_000),
             typing: Quota::per_window(10, 10_000),
+            upload_requests: Quota::per_minute(10),
+            upload_completions: Quota::per_minute(10),
+            media_quota_bytes: 2 * 1024 * 1024 * 1024,
             presence_ttl: Duration::seconds(40),
             access_token_ttl: Duration::minutes(15),
             refresh_token_ttl: Duration::days(30),
@@ -68,6 +77,12 @@ pub struct Deps {
     pub messages: Arc<dyn MessageRepo>,
     /// Friendships, friend requests and blocks.
     pub social: Arc<dyn SocialRepo>,
+    /// Media records, attachments and usage counters.
+    pub media: Arc<dyn MediaRepo>,
+    /// Object storage for media bytes (S3, or a local directory embedded).
+    pub blobs: Arc<dyn BlobStore>,
+    /// One-time tokens and the locks of periodic tasks, shared by all nodes.
+    pub claims: Arc<dyn ClaimStore>,
     /// Rate-limit state, shared by all nodes.
     pub rate_limits: Arc<dyn RateLimitStore>,
     /// Delivery of events to live connections on every node.

@@ -80,6 +80,7 @@ pub async fn send(
         reply_to: command.reply_to,
         client_msg_id: Some(command.client_msg_id),
         system: None,
+        media_ids: Vec::new(),
         created_at: deps.clock.now(),
     };
     match deps.messages.insert_message(new).await? {

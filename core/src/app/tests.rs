@@ -147,6 +147,7 @@ fn stored_original() -> Message {
         reply_to: None,
         client_msg_id: Some(ClientMsgId(uuid::Uuid::from_u128(77))),
         system: None,
+        media_ids: Vec::new(),
         created_at: chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default(),
     }
     .into_message(4)

@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::account::PublicProfile;
 use super::conversation::Conversation;
-use super::ids::{ConversationId, SessionId, UserId};
+use super::ids::{ConversationId, MediaId, SessionId, UserId};
+use super::media::{Attachment, MediaStatus};
 use super::message::Message;
 use super::social::FriendRequest;
 
@@ -142,6 +143,31 @@ pub enum Event {
         online: bool,
         /// When they went offline (absent while online).
         last_seen: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// A media item of the recipient moved on (uploaded, processing): for the owner's devices.
+    #[serde(rename = "media.progress")]
+    MediaProgress {
+        /// The media.
+        media_id: MediaId,
+        /// Where it is now.
+        status: MediaStatus,
+        /// How far processing is, 0-100, when the worker can tell.
+        percent: Option<u8>,
+    },
+    /// A media item is ready to download: for the owner's devices and the members of the
+    /// conversations where it is attached.
+    #[serde(rename = "media.ready")]
+    MediaReady {
+        /// The media as messages carry it, with its variants.
+        media: Attachment,
+    },
+    /// A media item was refused by processing and will not be served: for the owner's devices.
+    #[serde(rename = "media.failed")]
+    MediaFailed {
+        /// The media.
+        media_id: MediaId,
+        /// A stable code saying why (e.g. `content_mismatch`, `infected`, `too_long`).
+        reason: String,
     },
     /// Not shown to clients: tells gateways to close the sockets of revoked sessions.
     #[serde(rename = "session.revoked")]

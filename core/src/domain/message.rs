@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::Invalid;
-use super::ids::{ClientMsgId, ConversationId, MessageId, UserId};
+use super::ids::{ClientMsgId, ConversationId, MediaId, MessageId, UserId};
+use super::media::{Attachment, MediaKind};
 use super::text::{Layout, is_blank, refuse_control_characters};
 use super::{DateTime, Duration, Timestamp, Utc};
 
@@ -22,6 +23,14 @@ pub fn edit_window() -> Duration {
 pub enum MessageKind {
     /// Text a user wrote.
     Text,
+    /// 1 to 10 images (an album), with an optional caption.
+    Image,
+    /// One video, with an optional caption.
+    Video,
+    /// One voice message.
+    Audio,
+    /// One file, with an optional caption.
+    File,
     /// A record of something that happened to the conversation (see `SystemEvent`).
     System,
 }
@@ -100,6 +109,14 @@ pub struct Message {
     pub client_msg_id: Option<ClientMsgId>,
     /// What a SYSTEM message records.
     pub system: Option<SystemEvent>,
+    /// The media a media message carries, in the sender's order (as stored).
+    #[serde(skip)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub media_ids: Vec<MediaId>,
+    /// The media a media message carries, as they are now (filled in by the use cases when
+    /// the message is read; empty for text and SYSTEM messages).
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
     /// Reactions, at most one per user.
     pub reactions: Vec<Reaction>,
     /// When it was sent.
@@ -132,6 +149,8 @@ pub struct NewMessage {
     pub client_msg_id: Option<ClientMsgId>,
     /// What a SYSTEM message records.
     pub system: Option<SystemEvent>,
+    /// The media of a media message, in order; empty otherwise.
+    pub media_ids: Vec<MediaId>,
     /// When it was sent.
     pub created_at: DateTime<Utc>,
 }
@@ -154,6 +173,7 @@ impl NewMessage {
             reply_to: None,
             client_msg_id: None,
             system: Some(event),
+            media_ids: Vec::new(),
             created_at: now,
         }
     }
@@ -170,12 +190,39 @@ impl NewMessage {
             reply_to: self.reply_to,
             client_msg_id: self.client_msg_id,
             system: self.system,
+            media_ids: self.media_ids,
+            attachments: Vec::new(),
             reactions: Vec::new(),
             created_at: self.created_at,
             edited_at: None,
             recalled_at: None,
             change_seq: 0,
         }
+    }
+}
+
+/// The most images one IMAGE message (an album) carries.
+pub const MAX_ALBUM_IMAGES: usize = 10;
+
+impl MessageKind {
+    /// The media kind a media message carries and how many items it takes (at least one);
+    /// `None` for TEXT and SYSTEM.
+    pub fn media(self) -> Option<(MediaKind, usize)> {
+        match self {
+            MessageKind::Image => Some((MediaKind::Image, MAX_ALBUM_IMAGES)),
+            MessageKind::Video => Some((MediaKind::Video, 1)),
+            MessageKind::Audio => Some((MediaKind::Audio, 1)),
+            MessageKind::File => Some((MediaKind::File, 1)),
+            MessageKind::Text | MessageKind::System => None,
+        }
+    }
+}
+
+/// A caption: like a body, but it may be absent or blank (then there is none).
+pub fn parse_caption(raw: Option<&str>) -> Result<Option<String>, Invalid> {
+    match raw {
+        Some(raw) if !is_blank(raw.trim()) => parse_body(raw).map(Some),
+        _ => Ok(None),
     }
 }
 
@@ -244,12 +291,22 @@ pub fn apply_reaction(reactions: &mut Vec<Reaction>, user: UserId, emoji: Option
     }
 }
 
-/// A short text for conversation lists and notifications.
+/// A short text for conversation lists and notifications: the text, the caption, or for a
+/// media message without one, what it carries (the client localises by `kind` if it likes).
 pub fn preview(message: &Message) -> String {
-    match (&message.recalled_at, &message.body) {
-        (Some(_), _) => String::new(),
-        (None, Some(body)) => body.chars().take(100).collect(),
-        (None, None) => String::new(),
+    if message.recalled_at.is_some() {
+        return String::new();
+    }
+    if let Some(body) = &message.body {
+        return body.chars().take(100).collect();
+    }
+    match message.kind {
+        MessageKind::Image if message.media_ids.len() > 1 => format!("[{} photos]", message.media_ids.len()),
+        MessageKind::Image => "[Photo]".to_owned(),
+        MessageKind::Video => "[Video]".to_owned(),
+        MessageKind::Audio => "[Voice message]".to_owned(),
+        MessageKind::File => "[File]".to_owned(),
+        MessageKind::Text | MessageKind::System => String::new(),
     }
 }
 
@@ -268,6 +325,7 @@ mod tests {
             reply_to: None,
             client_msg_id: None,
             system: None,
+            media_ids: Vec::new(),
             created_at: at,
         }
         .into_message(1)

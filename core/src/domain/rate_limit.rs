@@ -99,6 +99,16 @@ impl RateLimitKey {
         RateLimitKey(format!("search:user:{user}"))
     }
 
+    /// Upload URLs a user asks for (`POST /media/uploads`).
+    pub fn upload_requests(user: UserId) -> Self {
+        RateLimitKey(format!("upload:user:{user}"))
+    }
+
+    /// Uploads a user completes (`POST /media/{id}/complete`).
+    pub fn upload_completions(user: UserId) -> Self {
+        RateLimitKey(format!("upload_complete:user:{user}"))
+    }
+
     /// Contact syncs by a user.
     pub fn contact_syncs(user: UserId) -> Self {
         RateLimitKey(format!("contact_sync:user:{user}"))

@@ -1,9 +1,12 @@
 //! Ports: the traits the use cases need from the outside world, in domain types only.
 
 mod auth;
+mod blobs;
+mod claims;
 mod clock;
 mod conversations;
 mod events;
+mod media;
 mod messages;
 mod presence;
 mod rate_limit;
@@ -12,12 +15,18 @@ mod social;
 mod users;
 
 pub use auth::{PasswordHasher, TokenIssuer};
+pub use blobs::{
+    BlobInfo, BlobStore, CompleteOutcome, CopyOutcome, DownloadAs, ListedBlob, PartEtag, SignedMethod, SignedRequest,
+    StoredPart,
+};
+pub use claims::{ClaimKey, ClaimStore};
 pub use clock::{Clock, IdGen};
 pub use conversations::{
     ConversationCursor, ConversationRepo, DirectOutcome, DirectPeer, ListQuery, MembershipChange, MembershipOutcome,
     PinOutcome, WriteContext,
 };
 pub use events::{EventBus, EventSink};
+pub use media::{CreateMediaOutcome, MediaRepo, UploadedOutcome};
 pub use messages::{HistoryPage, InsertOutcome, MessageRepo, MessageUpdate};
 pub use presence::{PresenceAudience, PresenceStatus, PresenceStore};
 pub use rate_limit::RateLimitStore;
@@ -31,8 +40,10 @@ pub use health::HealthCheck;
 #[cfg(test)]
 pub use self::{
     auth::{MockPasswordHasher, MockTokenIssuer},
+    claims::MockClaimStore,
     conversations::MockConversationRepo,
     events::MockEventBus,
+    media::MockMediaRepo,
     messages::MockMessageRepo,
     presence::MockPresenceStore,
     rate_limit::MockRateLimitStore,

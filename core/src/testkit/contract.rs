@@ -112,6 +112,7 @@ pub fn text(conversation: ConversationId, sender: UserId, client_msg_id: Option<
         reply_to: None,
         client_msg_id: client_msg_id.map(ClientMsgId),
         system: None,
+        media_ids: Vec::new(),
         created_at: now(),
     }
 }

@@ -7,6 +7,13 @@ use serde::{Deserialize, Serialize};
 use super::ids::{MediaId, UserId};
 use super::text::{Layout, is_blank, refuse_control_characters};
 
+mod record;
+
+pub use record::{
+    Attachment, KindUsage, Media, MultipartId, NewMedia, StorageUsage, UploadTarget, Variant, unattached_lifetime,
+    upload_window, url_lifetime,
+};
+
 /// One mebibyte; the limits below are whole mebibytes.
 pub const MIB: u64 = 1024 * 1024;
 
