@@ -108,6 +108,7 @@ pub enum CompleteOutcome {
 ///
 /// `presign_*` calls only sign; they make no request. `now` is the signing time: S3 checks it
 /// against its own clock, so production passes the wall clock.
+#[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait BlobStore: Send + Sync {
     /// A PUT of exactly `size` bytes of `content_type` to `key`, valid for `ttl`.

@@ -40,6 +40,7 @@ pub use health::HealthCheck;
 #[cfg(test)]
 pub use self::{
     auth::{MockPasswordHasher, MockTokenIssuer},
+    blobs::MockBlobStore,
     claims::MockClaimStore,
     conversations::MockConversationRepo,
     events::MockEventBus,

@@ -142,6 +142,42 @@ macro_rules! rate_limit_contract_tests {
     };
 }
 
+/// One test per check of the blob-store contract (`(&dyn BlobStore, &dyn SignedRequests)`).
+#[macro_export]
+macro_rules! blob_store_contract_tests {
+    ($($input:tt)*) => {
+        $crate::__contract_tests! {
+            [
+            ]
+            $($input)*
+        }
+    };
+}
+
+/// One test per check of the media-repo contract (`&dyn MediaStore`).
+#[macro_export]
+macro_rules! media_repo_contract_tests {
+    ($($input:tt)*) => {
+        $crate::__contract_tests! {
+            [
+            ]
+            $($input)*
+        }
+    };
+}
+
+/// One test per check of the claim-store contract (`&dyn ClaimStore`).
+#[macro_export]
+macro_rules! claim_store_contract_tests {
+    ($($input:tt)*) => {
+        $crate::__contract_tests! {
+            [
+            ]
+            $($input)*
+        }
+    };
+}
+
 /// One test per check of the event-bus contract (`[&dyn EventBus; 2]`: two nodes on one
 /// bus; an in-process bus passes itself twice).
 #[macro_export]
@@ -174,6 +210,9 @@ mod tests {
             ("presence", include_str!("presence.rs")),
             ("rate_limit", include_str!("rate_limit.rs")),
             ("events", include_str!("events.rs")),
+            ("blobs", include_str!("blobs.rs")),
+            ("media", include_str!("media.rs")),
+            ("claims", include_str!("claims.rs")),
         ];
         let mut checks = 0;
         for (module, source) in suites {

@@ -7,11 +7,14 @@
 //! [`social_contract_tests!`], [`presence_contract_tests!`], [`rate_limit_contract_tests!`]
 //! and [`event_bus_contract_tests!`].
 
+pub mod blobs;
+pub mod claims;
 mod clock;
 pub mod contract;
 pub mod conversations;
 pub mod events;
 mod macros;
+pub mod media;
 pub mod presence;
 pub mod rate_limit;
 pub mod sessions;
@@ -21,6 +24,7 @@ pub mod users;
 pub use clock::ManualClock;
 
 pub use crate::{
-    event_bus_contract_tests, presence_contract_tests, rate_limit_contract_tests, social_contract_tests,
-    store_contract_tests, user_repo_contract_tests,
+    blob_store_contract_tests, claim_store_contract_tests, event_bus_contract_tests, media_repo_contract_tests,
+    presence_contract_tests, rate_limit_contract_tests, social_contract_tests, store_contract_tests,
+    user_repo_contract_tests,
 };

@@ -1,0 +1,1 @@
+//! Embedded-mode blob store (work in progress).

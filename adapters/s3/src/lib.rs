@@ -1,0 +1,1 @@
+//! S3 blob store (work in progress).

@@ -1,0 +1,1 @@
+//! The blob-store contract: every `BlobStore` (local disk, S3) behaves so.

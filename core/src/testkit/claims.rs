@@ -1,0 +1,1 @@
+//! The claim-store contract: every `ClaimStore` (memory, Redis) behaves so.

@@ -1,0 +1,1 @@
+//! The media-repo contract: every `MediaRepo` (memory, Postgres) behaves so.
