@@ -6,7 +6,7 @@ use axum::extract::FromRequest;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chat_core::app::errors::{AuthError, ConversationError, MessageError, ProfileError, SocialError};
+use chat_core::app::errors::{AuthError, ConversationError, MediaError, MessageError, ProfileError, SocialError};
 use chat_core::domain::error::{DomainError, ErrorKind};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -62,6 +62,8 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::Gone => StatusCode::GONE,
         ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -114,7 +116,7 @@ macro_rules! from_domain_errors {
     )*};
 }
 
-from_domain_errors!(AuthError, ProfileError, ConversationError, MessageError, SocialError);
+from_domain_errors!(AuthError, ProfileError, ConversationError, MessageError, SocialError, MediaError);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

@@ -147,6 +147,30 @@ area_error!(
         Recalled => ("message_recalled", Gone, "this message was recalled"),
         Blocked => ("blocked", Forbidden, "messages between you and this user are blocked"),
         NotAllowedToMessage => ("not_allowed_to_message", Forbidden, "this user does not accept messages from you"),
+        MediaNotFound => ("media_not_found", NotFound, "no such media of yours"),
+        MediaNotUploaded => ("media_not_uploaded", Conflict, "a media item is not uploaded yet; complete it first"),
+        MediaFailed => ("media_failed", Conflict, "a media item failed processing and cannot be sent"),
+        MediaKindMismatch => ("media_kind_mismatch", Validation, "the media do not match the message kind"),
+    }
+);
+
+area_error!(
+    /// Media uploads, downloads and storage.
+    MediaError {
+        MediaNotFound => ("media_not_found", NotFound, "no such media"),
+        VariantNotFound => ("variant_not_found", NotFound, "this media has no such variant"),
+        UnknownKind => ("unknown_kind", Validation, "kind must be image, video, audio or file"),
+        TooLarge => ("too_large", TooLarge, "a file must be 1 byte up to 10 MiB (image, audio), 50 MiB (video) or 25 MiB (file)"),
+        UnsupportedType => ("unsupported_type", UnsupportedMediaType, "this content type is not accepted for this kind, or the file name's extension does not match it"),
+        QuotaExceeded => ("quota_exceeded", Forbidden, "your storage quota is used up"),
+        NotUploaded => ("not_uploaded", Conflict, "nothing was uploaded for this media yet"),
+        AlreadyCompleted => ("already_completed", Conflict, "this upload was completed already"),
+        UploadChanged => ("upload_changed", Conflict, "the upload was written again while it was being checked; complete it again"),
+        InvalidParts => ("invalid_parts", Validation, "the part list does not match the parts uploaded"),
+        SizeMismatch => ("size_mismatch", Unprocessable, "the uploaded object is not of the declared size; it was deleted"),
+        ContentMismatch => ("content_mismatch", UnsupportedMediaType, "the uploaded bytes are not of the declared type; they were deleted"),
+        UploadExpired => ("upload_expired", Gone, "the upload window of this media has closed; request a new upload"),
+        MediaFailedProcessing => ("media_failed", Gone, "this media failed processing and is not served"),
     }
 );
 

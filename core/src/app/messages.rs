@@ -4,9 +4,9 @@ use serde::Deserialize;
 
 use crate::domain::error::Invalid;
 use crate::domain::event::{Delivery, Event, MessageChange};
-use crate::domain::ids::{ClientMsgId, ConversationId, MessageId};
+use crate::domain::ids::{ClientMsgId, ConversationId, MediaId, MessageId};
 use crate::domain::message::{
-    ChangeRefusal, Message, MessageKind, NewMessage, check_sender_change, parse_body, parse_emoji,
+    ChangeRefusal, Message, MessageKind, NewMessage, check_sender_change, parse_body, parse_caption, parse_emoji,
 };
 use crate::domain::page::{PageBounds, PageLimit};
 use crate::domain::rate_limit::RateLimitKey;
@@ -14,19 +14,27 @@ use crate::ports::{HistoryPage, InsertOutcome, MessageUpdate, WriteContext};
 
 use super::access::{DirectRefusal, WhenUnavailable, direct_refusal, membership, publish, rate_check};
 use super::errors::MessageError;
+use super::media::{attach_to_message, checked_media_for_message, with_attachments, with_attachments_one};
 use super::{Actor, Deps};
 
 /// The page sizes of history: 50 unless asked, at most 200.
 pub const HISTORY_PAGE: PageBounds = PageBounds { default: 50, max: 200 };
 
-/// A new text message, as a client sends it.
+/// A new message, as a client sends it: text, or media with an optional caption.
 #[derive(Clone, Debug, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SendMessage {
     /// The client's idempotency key (a UUID it made); retries must reuse it.
     pub client_msg_id: ClientMsgId,
-    /// The text (required for now; media messages come later).
+    /// `TEXT` (the default without media), or `IMAGE` (1-10), `VIDEO`, `AUDIO` or `FILE` (one
+    /// each); with media and no kind, the media's kind decides.
+    #[serde(default)]
+    pub kind: Option<MessageKind>,
+    /// The text of a TEXT message (required), or the caption of a media message (optional).
     pub body: Option<String>,
+    /// The caller's own uploaded media, in display order (`attachments` is accepted too).
+    #[serde(default, alias = "attachments")]
+    pub media_ids: Vec<MediaId>,
     /// The message this one answers, in the same conversation.
     pub reply_to: Option<MessageId>,
 }
@@ -67,25 +75,33 @@ pub async fn send(
     // A send makes no idempotency lookup of its own: a retry that gets through is settled by
     // the store (`Existing`). A retry that something would refuse now (a rate limit, a
     // block since) must still get its original back, so every refusal first looks for one.
-    let body = match admit(deps, actor, conversation, &context, &command).await {
-        Ok(body) => body,
+    let (kind, body) = match admit(deps, actor, conversation, &context, &command).await {
+        Ok(admitted) => admitted,
         Err(refused) => return earlier_send_or(deps, actor, conversation, command.client_msg_id, refused).await,
     };
     let new = NewMessage {
         id: MessageId(deps.ids.new_id()),
         conversation_id: conversation,
         sender_id: actor.user_id,
-        kind: MessageKind::Text,
-        body: Some(body),
+        kind,
+        body,
         reply_to: command.reply_to,
         client_msg_id: Some(command.client_msg_id),
         system: None,
-        media_ids: Vec::new(),
+        media_ids: command.media_ids,
         created_at: deps.clock.now(),
     };
     match deps.messages.insert_message(new).await? {
-        InsertOutcome::Existing(message) => retried(message, conversation),
+        InsertOutcome::Existing(message) => {
+            attach_to_message(deps, &message, deps.clock.now()).await?;
+            retried(with_attachments_one(deps, message).await?, conversation)
+        }
         InsertOutcome::Inserted { message, members } => {
+            // Attached before anyone hears of the message, so its members may fetch the media
+            // as soon as they see it. A failure here fails the send; the client's retry (same
+            // client_msg_id) finds the message stored and attaches again.
+            attach_to_message(deps, &message, message.created_at).await?;
+            let message = with_attachments_one(deps, message).await?;
             // The message is stored: from here on nothing may turn the send into an error.
             let event = Event::MessageNew { message: message.clone() };
             publish(deps, Delivery { recipients: members, except_session: Some(actor.session_id), event }).await;
@@ -94,16 +110,20 @@ pub async fn send(
     }
 }
 
-/// Everything that may refuse a new message, in order; the body it will store.
+/// Everything that may refuse a new message, in order; the kind and body it will store.
 async fn admit(
     deps: &Deps,
     actor: Actor,
     conversation: ConversationId,
     context: &WriteContext,
     command: &SendMessage,
-) -> Result<String, MessageError> {
+) -> Result<(MessageKind, Option<String>), MessageError> {
     direct_refusal(context).map_or(Ok(()), |refusal| Err(write_refusal(refusal)))?;
-    let body = parse_body(command.body.as_deref().unwrap_or(""))?;
+    let kind = checked_media_for_message(deps, actor.user_id, command.kind, &command.media_ids).await?;
+    let body = match kind {
+        MessageKind::Text => Some(parse_body(command.body.as_deref().unwrap_or(""))?),
+        _ => parse_caption(command.body.as_deref())?,
+    };
     if let Some(reply_to) = command.reply_to {
         let original = deps.messages.message(reply_to).await?;
         if original.is_none_or(|m| m.conversation_id != conversation) {
@@ -113,7 +133,7 @@ async fn admit(
     rate_check(deps, &RateLimitKey::chat(actor.user_id), deps.limits.chat, WhenUnavailable::Allow)
         .await?
         .map_err(|retry_after_ms| MessageError::RateLimited { retry_after_ms })?;
-    Ok(body)
+    Ok((kind, body))
 }
 
 /// The original of a retried send, or else the refusal.
@@ -125,7 +145,7 @@ async fn earlier_send_or(
     refused: MessageError,
 ) -> Result<Sent, MessageError> {
     match deps.messages.message_by_client_id(actor.user_id, client_msg_id).await? {
-        Some(original) => retried(original, conversation),
+        Some(original) => retried(with_attachments_one(deps, original).await?, conversation),
         None => Err(refused),
     }
 }
@@ -150,7 +170,8 @@ pub async fn history(
         (None, Some(seq)) => HistoryPage::After { seq, limit },
         (None, None) => HistoryPage::Latest { limit },
     };
-    Ok(deps.messages.history(conversation, actor.user_id, page).await?)
+    let messages = deps.messages.history(conversation, actor.user_id, page).await?;
+    Ok(with_attachments(deps, messages).await?)
 }
 
 /// Replaces the text of the caller's own message (within 24 hours) and tells the members.
@@ -223,6 +244,7 @@ async fn update_and_announce(
     change: MessageChange,
 ) -> Result<Message, MessageError> {
     let message = deps.messages.update_message(id, update).await?.ok_or(MessageError::MessageNotFound)?;
+    let message = with_attachments_one(deps, message).await?;
     let recipients = deps.conversations.member_ids(message.conversation_id).await?;
     let event = Event::MessageUpdated { change, message: message.clone() };
     publish(deps, Delivery { recipients, except_session: Some(actor.session_id), event }).await;

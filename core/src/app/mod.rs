@@ -8,6 +8,7 @@ pub mod conversations;
 mod deps;
 pub mod discovery;
 pub mod errors;
+pub mod media;
 pub mod messages;
 pub mod presence;
 pub mod profile;

@@ -81,6 +81,10 @@ pub async fn sync(
             truncated,
         });
     }
+    result.messages = super::media::with_attachments(deps, result.messages).await?;
+    let (changes, changed): (Vec<_>, Vec<_>) = result.changes.into_iter().unzip();
+    let changed = super::media::with_attachments(deps, changed).await?;
+    result.changes = changes.into_iter().zip(changed).collect();
     Ok(result)
 }
 

@@ -99,7 +99,13 @@ fn actor() -> Actor {
 }
 
 fn text(body: &str) -> SendMessage {
-    SendMessage { client_msg_id: ClientMsgId(uuid::Uuid::from_u128(77)), body: Some(body.into()), reply_to: None }
+    SendMessage {
+        client_msg_id: ClientMsgId(uuid::Uuid::from_u128(77)),
+        kind: None,
+        body: Some(body.into()),
+        media_ids: Vec::new(),
+        reply_to: None,
+    }
 }
 
 fn conversation() -> ConversationId {

@@ -20,6 +20,10 @@ pub enum ErrorKind {
     Gone,
     /// The request is too large (413).
     TooLarge,
+    /// The content is of a type that is not accepted, or not the type it claims (415).
+    UnsupportedMediaType,
+    /// Well-formed, but what it describes does not hold (422), e.g. an upload of another size.
+    Unprocessable,
     /// Too many requests; retry later (429).
     RateLimited,
     /// A dependency is down; the same request may succeed later (503).

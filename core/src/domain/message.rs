@@ -205,6 +205,10 @@ impl NewMessage {
 pub const MAX_ALBUM_IMAGES: usize = 10;
 
 impl MessageKind {
+    /// The kinds that carry media.
+    pub const ALL_MEDIA: [MessageKind; 4] =
+        [MessageKind::Image, MessageKind::Video, MessageKind::Audio, MessageKind::File];
+
     /// The media kind a media message carries and how many items it takes (at least one);
     /// `None` for TEXT and SYSTEM.
     pub fn media(self) -> Option<(MediaKind, usize)> {

@@ -9,6 +9,7 @@ mod auth;
 mod conversations;
 mod discovery;
 mod documents;
+mod media;
 mod messages;
 mod ops;
 mod presence;
@@ -32,7 +33,7 @@ use crate::state::AppState;
 #[openapi(
     info(title = "Chat backend API", description = "Real-time 1-1 and group messaging. The WebSocket protocol at /ws is described in docs/protocol.md."),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "profile"), (name = "conversations"), (name = "messages"),
+    tags((name = "auth"), (name = "profile"), (name = "conversations"), (name = "messages"), (name = "media"),
         (name = "presence"),
         (name = "social"),
         (name = "discovery"), (name = "operations"),
@@ -76,6 +77,12 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(messages::history, messages::send))
         .routes(routes!(messages::edit, messages::delete))
         .routes(routes!(messages::react, messages::unreact))
+        .routes(routes!(media::request_upload))
+        .routes(routes!(media::resume_upload))
+        .routes(routes!(media::complete))
+        .routes(routes!(media::record))
+        .routes(routes!(media::content))
+        .routes(routes!(media::storage))
         .routes(routes!(social::friends))
         .routes(routes!(social::unfriend))
         .routes(routes!(social::send_request, social::list_requests))

@@ -238,8 +238,8 @@ async fn handle_text(
             state.heartbeats.beat(deps, actor.user_id, connection).await;
             send(sink, &ServerFrame::HeartbeatAck { id }).await
         }
-        ClientFrame::MessageSend { conversation_id, client_msg_id, body, reply_to } => {
-            let command = messages::SendMessage { client_msg_id, body, reply_to };
+        ClientFrame::MessageSend { conversation_id, client_msg_id, kind: message_kind, body, media_ids, reply_to } => {
+            let command = messages::SendMessage { client_msg_id, kind: message_kind, body, media_ids, reply_to };
             match messages::send(deps, actor, conversation_id, command).await {
                 Ok(sent) => {
                     let body = AckBody::Message { duplicate: !sent.created, message: sent.message };

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use chat_core::app::sync::SyncedConversation;
 use chat_core::domain::event::TypingState;
-use chat_core::domain::ids::{ClientMsgId, ConversationId, MessageId, SessionId, UserId};
-use chat_core::domain::message::Message;
+use chat_core::domain::ids::{ClientMsgId, ConversationId, MediaId, MessageId, SessionId, UserId};
+use chat_core::domain::message::{Message, MessageKind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -19,7 +19,12 @@ pub enum ClientFrame {
     MessageSend {
         conversation_id: ConversationId,
         client_msg_id: ClientMsgId,
+        /// TEXT unless media say otherwise (see `SendMessage`).
+        #[serde(default)]
+        kind: Option<MessageKind>,
         body: Option<String>,
+        #[serde(default, alias = "attachments")]
+        media_ids: Vec<MediaId>,
         reply_to: Option<MessageId>,
     },
     #[serde(rename = "typing")]

@@ -223,6 +223,12 @@ pub struct DeclaredUpload {
     pub size: u64,
 }
 
+/// The accepted type a stored record's kind and content type name, `None` for a pair the
+/// rules no longer accept.
+pub fn accepted_type(kind: MediaKind, content_type: &str) -> Option<&'static AcceptedType> {
+    kind.accepted_types().find(|accepted| accepted.content_type == content_type)
+}
+
 /// Checks an upload request against the kind's limit, accepted types and extensions.
 pub fn declare_upload(
     kind: &str,
@@ -236,10 +242,7 @@ pub fn declare_upload(
         return Err(UploadRefusal::TooLarge { limit: kind.max_bytes() });
     }
     let content_type = essence(content_type);
-    let accepted = kind
-        .accepted_types()
-        .find(|accepted| accepted.content_type == content_type)
-        .ok_or(UploadRefusal::UnsupportedType)?;
+    let accepted = accepted_type(kind, &content_type).ok_or(UploadRefusal::UnsupportedType)?;
     if !accepted.extensions.is_empty() {
         let extension = extension(&filename).ok_or(UploadRefusal::ExtensionMismatch)?;
         if !accepted.extensions.contains(&extension.as_str()) {
@@ -326,7 +329,8 @@ pub fn upload_plan(size: u64) -> UploadPlan {
 }
 
 /// The object key of an object the server owns. Clients never name a key: they get URLs.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
 pub struct BlobKey(String);
 
 impl BlobKey {

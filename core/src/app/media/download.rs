@@ -1,0 +1,89 @@
+//! Who may see a media item, its record, the redirect to its bytes, and storage usage.
+
+use serde::Serialize;
+
+use crate::domain::ids::MediaId;
+use crate::domain::media::{BlobKey, KindUsage, Media, MediaKind, MediaStatus, url_lifetime};
+use crate::ports::DownloadAs;
+
+use super::super::access::membership;
+use super::super::errors::MediaError;
+use super::super::{Actor, Deps};
+
+/// The variant `content` serves when none is named: the pinned upload.
+pub const ORIGINAL: &str = "original";
+
+/// Where to fetch the bytes: a signed URL valid for at most 5 minutes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContentRedirect {
+    /// The signed URL (a CDN, the object store, or the embedded blob endpoint).
+    pub url: String,
+}
+
+/// A user's storage: what they use and what they may.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StorageView {
+    /// Bytes used, uploads in progress included (their size is reserved when they start).
+    pub used_bytes: u64,
+    /// Bytes allowed.
+    pub quota_bytes: u64,
+    /// Per kind of media.
+    pub by_kind: Vec<KindUsage>,
+}
+
+/// The record of a media item the caller may see.
+pub async fn media(deps: &Deps, actor: Actor, id: MediaId) -> Result<Media, MediaError> {
+    visible_media(deps, actor, id).await
+}
+
+/// A short-lived signed URL for a variant (`original` unless named) of a media item the caller
+/// may see. Files are served as attachments, never inline (with nosniff), so an HTML file
+/// cannot run in the browser that opens it.
+pub async fn content(
+    deps: &Deps,
+    actor: Actor,
+    id: MediaId,
+    variant: Option<&str>,
+) -> Result<ContentRedirect, MediaError> {
+    let media = visible_media(deps, actor, id).await?;
+    match media.status {
+        MediaStatus::Pending => return Err(MediaError::NotUploaded),
+        MediaStatus::Failed => return Err(MediaError::MediaFailedProcessing),
+        MediaStatus::Uploaded | MediaStatus::Processing | MediaStatus::Ready => {}
+    }
+    let variant = variant.unwrap_or(ORIGINAL);
+    let (key, content_type) = if variant == ORIGINAL {
+        (BlobKey::original(media.owner_id, media.id), media.content_type.clone())
+    } else {
+        let found = media.variants.iter().find(|candidate| candidate.name == variant);
+        let found = found.ok_or(MediaError::VariantNotFound)?;
+        (BlobKey::variant(media.id, &found.name), found.content_type.clone())
+    };
+    let download =
+        DownloadAs { content_type, filename: media.filename.clone(), attachment: media.kind == MediaKind::File };
+    let signed = deps.blobs.presign_get(&key, &download, deps.clock.now(), url_lifetime())?;
+    Ok(ContentRedirect { url: signed.url })
+}
+
+/// What the caller stores and may store.
+pub async fn storage(deps: &Deps, actor: Actor) -> Result<StorageView, MediaError> {
+    let usage = deps.media.usage(actor.user_id).await?;
+    Ok(StorageView { used_bytes: usage.bytes, quota_bytes: deps.limits.media_quota_bytes, by_kind: usage.by_kind })
+}
+
+/// A media item the caller may see: their own, or attached to a message in a conversation they
+/// are a member of now (as the message itself). Anything else is "not found", like a media
+/// item that does not exist.
+pub(crate) async fn visible_media(deps: &Deps, actor: Actor, id: MediaId) -> Result<Media, MediaError> {
+    let media = deps.media.media(id).await?.ok_or(MediaError::MediaNotFound)?;
+    if media.owner_id == actor.user_id {
+        return Ok(media);
+    }
+    for conversation in deps.media.attached_conversations(id).await? {
+        if membership(deps, conversation, actor.user_id).await?.is_some() {
+            return Ok(media);
+        }
+    }
+    Err(MediaError::MediaNotFound)
+}
