@@ -5,9 +5,11 @@
 //! Everything lives in one mutex-guarded state so that the multi-step writes the ports
 //! promise to be atomic (insert a message + bump the seq + move the read mark) are.
 
+mod claims;
 mod conversations;
 mod events;
 mod health;
+mod media;
 mod messages;
 mod presence;
 mod rate_limit;
@@ -16,6 +18,7 @@ mod social;
 mod store;
 mod users;
 
+pub use claims::MemoryClaims;
 pub use events::MemoryEventBus;
 pub use presence::MemoryPresence;
 pub use rate_limit::MemoryRateLimiter;

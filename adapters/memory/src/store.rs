@@ -42,6 +42,7 @@ pub(crate) struct State {
     pub hidden: HashSet<(MessageId, UserId)>,
 
     pub social: crate::social::SocialState,
+    pub media: crate::media::MediaState,
 }
 
 pub(crate) struct StoredUser {

@@ -1,8 +1,8 @@
-//! The presence, rate-limit and event-bus contracts of `chat_core::testkit` against a real
-//! redis-server, one test per check (`redis_presence::<check>`, `redis_rate_limit::<check>`,
-//! `redis_event_bus::<check>`, the bus as two nodes on one Redis); and the bus through a Redis
-//! restart. (The profile cache runs the `UserRepo` contract where it meets a store:
-//! bins/chat-server/tests/e2e/profile_cache.rs.)
+//! The presence, rate-limit, claim-store and event-bus contracts of `chat_core::testkit`
+//! against a real redis-server, one test per check (`redis_presence::<check>`,
+//! `redis_rate_limit::<check>`, `redis_claims::<check>`, `redis_event_bus::<check>`, the bus
+//! as two nodes on one Redis); and the bus through a Redis restart. (The profile cache runs
+//! the `UserRepo` contract where it meets a store: bins/chat-server/tests/e2e/profile_cache.rs.)
 
 // A failed expectation in a test should stop it with a message: that is what these are for.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -13,9 +13,11 @@ use std::time::Duration;
 use chat_core::domain::event::{Delivery, Event, TypingState};
 use chat_core::domain::ids::{ConversationId, UserId};
 use chat_core::ports::{EventBus, EventSink};
-use chat_core::testkit::{event_bus_contract_tests, presence_contract_tests, rate_limit_contract_tests};
+use chat_core::testkit::{
+    claim_store_contract_tests, event_bus_contract_tests, presence_contract_tests, rate_limit_contract_tests,
+};
 use chat_redis::testing::{OwnRedisServer, TestRedis};
-use chat_redis::{RedisConnection, RedisEventBus, RedisPresence, RedisRateLimiter};
+use chat_redis::{RedisClaims, RedisConnection, RedisEventBus, RedisPresence, RedisRateLimiter};
 use tokio::sync::mpsc;
 
 /// An adapter on a Redis key prefix of its own, with the handle that deletes its keys.
@@ -37,6 +39,13 @@ rate_limit_contract_tests! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     let (_redis, limiter) = on_test_redis(RedisRateLimiter::new).await;
     check(&limiter);
+}
+
+claim_store_contract_tests! {
+    mod redis_claims;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    let (_redis, claims) = on_test_redis(RedisClaims::new).await;
+    check(&claims);
 }
 
 /// Two nodes' buses on one Redis (a key prefix of the test's own), and that Redis.

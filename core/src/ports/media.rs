@@ -9,6 +9,8 @@ use crate::domain::media::{Media, NewMedia, StorageUsage};
 
 /// What storing a new media record did.
 #[derive(Clone, Debug, PartialEq, Eq)]
+// Made once per upload request and taken apart at once: boxing the record would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum CreateMediaOutcome {
     /// Stored, with its size reserved against the owner's quota.
     Created(Media),
@@ -46,6 +48,8 @@ pub trait MediaRepo: Send + Sync {
     -> Result<Option<UploadedOutcome>, PortError>;
     /// Records that `media` are attached to `message` in `conversation`, and stamps each
     /// record's `attached_at` if it had none. Idempotent: attaching again changes nothing.
+    /// Media that no longer exist (deleted by cleanup after the send checked them) are
+    /// skipped: the message is stored already, and shows what still exists.
     async fn attach(
         &self,
         media: &[MediaId],

@@ -357,3 +357,18 @@ pub async fn a_message_is_found_by_its_senders_client_msg_id_only(store: &dyn St
     let keyless = store.insert_message(text(id, b, None)).await.unwrap().into_message();
     assert_eq!(store.message(keyless.id).await.unwrap().map(|m| m.client_msg_id), Some(None));
 }
+
+/// A message's `media_ids` are stored in the sender's order and read back by `message` and
+/// `history`.
+pub async fn media_ids_round_trip(store: &dyn Store) {
+    use crate::domain::ids::MediaId;
+    let (a, b) = (user(store, "a").await, user(store, "b").await);
+    let id = group(store, &[a, b]).await;
+    let media_ids: Vec<MediaId> = (0..3).map(|_| MediaId(new_id())).rev().collect();
+    let album = NewMessage { kind: MessageKind::Image, body: None, media_ids: media_ids.clone(), ..text(id, a, None) };
+    let sent = store.insert_message(album).await.unwrap().into_message();
+    assert_eq!(sent.media_ids, media_ids, "as inserted");
+    assert_eq!(store.message(sent.id).await.unwrap().map(|m| m.media_ids), Some(media_ids.clone()), "by id");
+    let history = store.history(id, b, HistoryPage::Latest { limit: 1 }).await.unwrap();
+    assert_eq!(history.into_iter().map(|m| m.media_ids).collect::<Vec<_>>(), vec![media_ids], "in history");
+}
