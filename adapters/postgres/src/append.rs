@@ -138,9 +138,9 @@ pub(crate) async fn lock_conversations(
 /// `NOT EXISTS`, the planner may hash all of `messages` for every batch (seen on a fresh
 /// database, where it cost most of Postgres's CPU).
 const APPEND_HEAD: &str = "WITH input AS (SELECT * FROM unnest(";
-/// After the nine arrays of `AppendMessages`.
+/// After the ten arrays of `AppendMessages`.
 const APPEND_TAIL: &str = ") WITH ORDINALITY
-        AS i(id, conversation_id, sender_id, kind, body, reply_to, client_msg_id, system, created_at, ord)
+        AS i(id, conversation_id, sender_id, kind, body, reply_to, client_msg_id, system, created_at, media_ids, ord)
 ), fresh AS (
     SELECT i.* FROM input i
     LEFT JOIN LATERAL (
@@ -158,8 +158,10 @@ const APPEND_TAIL: &str = ") WITH ORDINALITY
     SELECT f.*, b.base + row_number() OVER (PARTITION BY f.conversation_id ORDER BY f.ord) AS seq
     FROM fresh f JOIN bumped b ON b.id = f.conversation_id
 ), inserted AS (
-    INSERT INTO messages (conversation_id, seq, id, sender_id, kind, body, reply_to, client_msg_id, system, created_at)
-    SELECT conversation_id, seq, id, sender_id, kind, body, reply_to, client_msg_id, system, created_at FROM numbered
+    INSERT INTO messages (conversation_id, seq, id, sender_id, kind, body, reply_to, client_msg_id, system, created_at,
+        media_ids)
+    SELECT conversation_id, seq, id, sender_id, kind, body, reply_to, client_msg_id, system, created_at,
+        media_ids::uuid[] FROM numbered
     ON CONFLICT (sender_id, client_msg_id) DO NOTHING
     RETURNING id, conversation_id, sender_id, seq
 ), marked AS (
@@ -185,6 +187,9 @@ struct AppendMessages {
     client_msg_ids: Vec<Option<uuid::Uuid>>,
     systems: Vec<Option<serde_json::Value>>,
     created_ats: Vec<Timestamp>,
+    /// Each row's media ids as an array literal (`{id,id}`): Postgres has no arrays of
+    /// arrays of different lengths to unnest, and a uuid needs no quoting in one.
+    media_ids: Vec<String>,
 }
 
 impl AppendMessages {
@@ -199,6 +204,7 @@ impl AppendMessages {
             client_msg_ids: rows.iter().map(|r| r.client_msg_id).collect(),
             systems: rows.iter().map(|r| r.system.clone()).collect(),
             created_ats: rows.iter().map(|r| r.created_at).collect(),
+            media_ids: rows.iter().map(|r| uuid_array_literal(&r.media_ids)).collect(),
         }
     }
 }
@@ -235,9 +241,25 @@ impl QueryFragment<Pg> for AppendMessages {
         out.push_bind_param::<Array<Nullable<Jsonb>>, _>(&self.systems)?;
         out.push_sql(", ");
         out.push_bind_param::<Array<Timestamptz>, _>(&self.created_ats)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Text>, _>(&self.media_ids)?;
         out.push_sql(APPEND_TAIL);
         Ok(())
     }
+}
+
+/// `{a,b}`: the text form of a uuid array, cast back with `::uuid[]`.
+fn uuid_array_literal(ids: &[uuid::Uuid]) -> String {
+    let mut literal = String::with_capacity(2 + ids.len() * 37);
+    literal.push('{');
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            literal.push(',');
+        }
+        literal.push_str(&id.hyphenated().to_string());
+    }
+    literal.push('}');
+    literal
 }
 
 /// `SELECT id FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE`.

@@ -11,6 +11,7 @@ mod conversations;
 mod error;
 mod group_commit;
 mod health;
+mod media;
 mod messages;
 mod rows;
 mod schema;

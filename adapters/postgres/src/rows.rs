@@ -4,7 +4,7 @@ use chat_core::domain::Timestamp;
 use chat_core::domain::account::{DisplayName, Phone, Settings, User, Username};
 use chat_core::domain::conversation::{Conversation, ConversationKind, Member, Mute, Role};
 use chat_core::domain::error::PortError;
-use chat_core::domain::ids::{ClientMsgId, ConversationId, MessageId, UserId};
+use chat_core::domain::ids::{ClientMsgId, ConversationId, MediaId, MessageId, UserId};
 use chat_core::domain::message::{Message, MessageKind, NewMessage, Reaction, SystemEvent};
 use diesel::prelude::*;
 
@@ -190,6 +190,7 @@ pub struct MessageRow {
     pub edited_at: Option<Timestamp>,
     pub recalled_at: Option<Timestamp>,
     pub change_seq: i64,
+    pub media_ids: Vec<uuid::Uuid>,
 }
 
 impl MessageRow {
@@ -199,11 +200,7 @@ impl MessageRow {
             seq: to_i64(seq),
             id: message.id.0,
             sender_id: message.sender_id.0,
-            kind: match message.kind {
-                MessageKind::Text => "TEXT",
-                MessageKind::System => "SYSTEM",
-            }
-            .to_owned(),
+            kind: message_kind_name(message.kind).to_owned(),
             body: message.body.clone(),
             reply_to: message.reply_to.map(|id| id.0),
             client_msg_id: message.client_msg_id.map(|id| id.0),
@@ -217,6 +214,7 @@ impl MessageRow {
             edited_at: None,
             recalled_at: None,
             change_seq: 0,
+            media_ids: message.media_ids.iter().map(|id| id.0).collect(),
         })
     }
 
@@ -226,11 +224,7 @@ impl MessageRow {
             conversation_id: ConversationId(self.conversation_id),
             seq: to_u64(self.seq),
             sender_id: UserId(self.sender_id),
-            kind: match self.kind.as_str() {
-                "TEXT" => MessageKind::Text,
-                "SYSTEM" => MessageKind::System,
-                other => return Err(corrupt("message kind", other)),
-            },
+            kind: message_kind(&self.kind)?,
             body: self.body,
             reply_to: self.reply_to.map(MessageId),
             client_msg_id: self.client_msg_id.map(ClientMsgId),
@@ -239,6 +233,9 @@ impl MessageRow {
                 .map(serde_json::from_value::<SystemEvent>)
                 .transpose()
                 .map_err(|e| corrupt("system event", e))?,
+            media_ids: self.media_ids.into_iter().map(MediaId).collect(),
+            // Never stored: the use cases fill it in from the media records as they are now.
+            attachments: Vec::new(),
             reactions,
             created_at: self.created_at,
             edited_at: self.edited_at,
@@ -246,6 +243,32 @@ impl MessageRow {
             change_seq: to_u64(self.change_seq),
         })
     }
+}
+
+/// The stored name of a message kind (the `messages.kind` check lists them).
+pub fn message_kind_name(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Text => "TEXT",
+        MessageKind::Image => "IMAGE",
+        MessageKind::Video => "VIDEO",
+        MessageKind::Audio => "AUDIO",
+        MessageKind::File => "FILE",
+        MessageKind::System => "SYSTEM",
+    }
+}
+
+fn message_kind(stored: &str) -> Result<MessageKind, PortError> {
+    [
+        MessageKind::Text,
+        MessageKind::Image,
+        MessageKind::Video,
+        MessageKind::Audio,
+        MessageKind::File,
+        MessageKind::System,
+    ]
+    .into_iter()
+    .find(|kind| message_kind_name(*kind) == stored)
+    .ok_or_else(|| corrupt("message kind", stored))
 }
 
 /// Sequence numbers are u64 in the domain and bigint in the database; both stay far below

@@ -82,6 +82,7 @@ diesel::table! {
         edited_at -> Nullable<Timestamptz>,
         recalled_at -> Nullable<Timestamptz>,
         change_seq -> Int8,
+        media_ids -> Array<Uuid>,
     }
 }
 
@@ -129,6 +130,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    media (id) {
+        id -> Uuid,
+        owner_id -> Uuid,
+        kind -> Text,
+        status -> Text,
+        content_type -> Text,
+        filename -> Text,
+        size -> Int8,
+        width -> Nullable<Int4>,
+        height -> Nullable<Int4>,
+        duration_ms -> Nullable<Int8>,
+        variants -> Jsonb,
+        multipart_upload_id -> Nullable<Text>,
+        parts -> Nullable<Int4>,
+        etag -> Nullable<Text>,
+        created_at -> Timestamptz,
+        upload_expires_at -> Timestamptz,
+        uploaded_at -> Nullable<Timestamptz>,
+        attached_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    media_attachments (media_id, message_id) {
+        media_id -> Uuid,
+        conversation_id -> Uuid,
+        message_id -> Uuid,
+        attached_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    media_usage (owner_id, kind) {
+        owner_id -> Uuid,
+        kind -> Text,
+        count -> Int8,
+        bytes -> Int8,
+    }
+}
+
 diesel::joinable!(conversation_members -> conversations (conversation_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -143,4 +185,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     friend_requests,
     friendships,
     blocks,
+    media,
+    media_attachments,
+    media_usage,
 );
