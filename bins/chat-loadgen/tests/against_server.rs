@@ -36,10 +36,13 @@ impl Api {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_run_is_counted_without_loss() {
+    let blob_dir = tempfile::tempdir().unwrap();
+    let blobs = chat_server::standalone_disk_blobs(blob_dir.path(), "http://127.0.0.1:1").unwrap().blobs;
     let deps = chat_server::embedded_deps(
         Limits::default(),
         Arc::new(chat_system::SystemClock),
         b"a load generator test secret, 32+ bytes",
+        blobs,
     )
     .unwrap();
     let (router, state) = chat_http::app(deps, HttpConfig::default());

@@ -12,6 +12,7 @@ use chat_http::HttpConfig;
 use clap::Parser;
 
 use crate::logging::LogFormat;
+use crate::media::MediaSettings;
 
 /// The chat API and WebSocket server. With no settings it runs embedded: everything in
 /// memory, nothing to install.
@@ -35,7 +36,8 @@ pub struct Config {
     )]
     pub reuse_port: bool,
 
-    /// Directory for local data (the generated JWT secret; media later).
+    /// Directory for local data: the generated JWT secret, and media (under `blobs/`) unless
+    /// S3_BUCKET is set.
     #[arg(long, env = "CHAT_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
@@ -105,6 +107,9 @@ pub struct Config {
     /// cache. Unset: all in-process (one node).
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+
+    #[command(flatten)]
+    pub media: MediaSettings,
 }
 
 /// The longest the default heartbeat flush waits.
@@ -149,15 +154,21 @@ impl Config {
                 self.presence_ttl_secs * 1000 / 4
             );
         }
-        Ok(())
+        self.media.validate()
     }
 
     pub fn limits(&self) -> Limits {
         Limits {
             chat: Quota::per_window(self.messages_per_minute, self.rate_window_secs * 1000),
+            media_quota_bytes: self.media.media_quota_mib * 1024 * 1024,
             presence_ttl: chat_core::domain::Duration::seconds(i64::try_from(self.presence_ttl_secs).unwrap_or(40)),
             ..Limits::default()
         }
+    }
+
+    /// How often a node tries to claim the media cleanup.
+    pub fn media_cleanup_interval(&self) -> Duration {
+        Duration::from_secs(self.media.media_cleanup_interval_secs)
     }
 
     /// How often this node looks for users whose node died: a fraction of the presence TTL,

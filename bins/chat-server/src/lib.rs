@@ -9,6 +9,7 @@
 mod config;
 mod listen;
 mod logging;
+mod media;
 mod secret;
 mod signals;
 mod wiring;
@@ -24,9 +25,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 pub use logging::{LogFormat, init_logging};
+pub use media::{BlobWiring, MediaSettings, disk_blobs, standalone_disk_blobs};
 pub use wiring::{
     SharedServices, StoreAdapter, assemble_deps, assemble_deps_with, embedded_deps, postgres_store, redis_services,
-    spawn_presence_sweeper,
+    spawn_media_cleanup, spawn_presence_sweeper,
 };
 
 /// How long a cached profile may live without being invalidated (a safety net: changes
@@ -51,12 +53,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Some(redis) => redis_services(redis.clone()),
         None => SharedServices::in_process(),
     };
+    let listener =
+        listen::listen(config.listen, config.reuse_port).with_context(|| format!("binding {}", config.listen))?;
+    let public_url = match &config.media.public_url {
+        Some(url) => url.clone(),
+        None => format!("http://{}", listener.local_addr()?),
+    };
+    let blob_wiring = config.media.blob_wiring(&config.data_dir, &public_url, &secret, shared.claims.clone())?;
+    let blobs = blob_wiring.blobs.clone();
     let mut deps = match &config.database_url {
         Some(url) => {
             let store = postgres_store(url, config.database_pool_size, config.migrate).await?;
-            assemble_deps_with(Arc::new(store), shared, config.limits(), clock, &secret)?
+            assemble_deps_with(Arc::new(store), shared, config.limits(), clock, &secret, blobs)?
         }
-        None => assemble_deps_with(Arc::new(MemoryStore::new()), shared, config.limits(), clock, &secret)?,
+        None => assemble_deps_with(Arc::new(MemoryStore::new()), shared, config.limits(), clock, &secret, blobs)?,
     };
     if let Some(redis) = &redis {
         deps.users = Arc::new(CachedUsers::new(deps.users.clone(), redis.clone(), PROFILE_CACHE_TTL_SECS));
@@ -65,9 +75,14 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let shared_adapter = if redis.is_some() { "redis" } else { "in-process" };
     let sweeper_stop = CancellationToken::new();
     let sweeper = spawn_presence_sweeper(deps.clone(), config.presence_sweep_interval(), sweeper_stop.clone());
+    let cleanup = spawn_media_cleanup(deps.clone(), config.media_cleanup_interval(), sweeper_stop.clone());
     let (router, state) = chat_http::app(deps, config.http());
-    let listener =
-        listen::listen(config.listen, config.reuse_port).with_context(|| format!("binding {}", config.listen))?;
+    // The blob endpoint is merged outside the API's layers: its bodies are uploads of up to
+    // 50 MiB, streamed to disk, not 64 KiB JSON.
+    let router = match blob_wiring.routes {
+        Some(blob_routes) => router.merge(blob_routes),
+        None => router,
+    };
     tracing::info!(address = %listener.local_addr()?, "chat-server listening");
     tracing::info!(
         store = store_adapter,
@@ -75,11 +90,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         rate_limiter = shared_adapter,
         presence = shared_adapter,
         profile_cache = if redis.is_some() { "redis" } else { "none" },
+        blobs = blob_wiring.name,
+        claims = shared_adapter,
         "adapters"
     );
     if redis.is_some() && config.database_url.is_none() {
         tracing::warn!(
             "REDIS_URL without DATABASE_URL: each node keeps its own in-memory store, so nodes do not share data"
+        );
+    }
+    if redis.is_some() && blob_wiring.name == "disk" {
+        tracing::warn!(
+            "REDIS_URL without S3_BUCKET: each node keeps media in its own directory, so a node cannot serve another's uploads"
         );
     }
     if config.database_url.is_none() {
@@ -90,6 +112,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     chat_http::serve(listener, router, state, signals::shutdown_signal()).await?;
     sweeper_stop.cancel();
     let _ = sweeper.await;
+    let _ = cleanup.await;
     tracing::info!("chat-server stopped");
     Ok(())
 }

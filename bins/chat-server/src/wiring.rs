@@ -4,31 +4,38 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use chat_core::app::media;
 use chat_core::app::presence::{self, SocialPresence};
 use chat_core::app::{Deps, Limits};
 use chat_core::ports::{
-    Clock, ConversationRepo, EventBus, HealthCheck, MessageRepo, PresenceStore, RateLimitStore, SessionRepo,
-    SocialRepo, UserRepo,
+    BlobStore, ClaimStore, Clock, ConversationRepo, EventBus, HealthCheck, MediaRepo, MessageRepo, PresenceStore,
+    RateLimitStore, SessionRepo, SocialRepo, UserRepo,
 };
-use chat_memory::{MemoryEventBus, MemoryPresence, MemoryRateLimiter, MemoryStore};
+use chat_memory::{MemoryClaims, MemoryEventBus, MemoryPresence, MemoryRateLimiter, MemoryStore};
 use chat_postgres::{PgStore, PoolConfig};
-use chat_redis::{RedisConnection, RedisEventBus, RedisPresence, RedisRateLimiter};
+use chat_redis::{RedisClaims, RedisConnection, RedisEventBus, RedisPresence, RedisRateLimiter};
 use chat_system::{Argon2Passwords, JwtTokens, UuidV7Ids};
 use tokio_util::sync::CancellationToken;
 
 /// What a store adapter must be to back the server.
 pub trait StoreAdapter:
-    UserRepo + SessionRepo + ConversationRepo + MessageRepo + SocialRepo + HealthCheck + 'static
+    UserRepo + SessionRepo + ConversationRepo + MessageRepo + SocialRepo + MediaRepo + HealthCheck + 'static
 {
 }
 impl<T> StoreAdapter for T where
-    T: UserRepo + SessionRepo + ConversationRepo + MessageRepo + SocialRepo + HealthCheck + 'static
+    T: UserRepo + SessionRepo + ConversationRepo + MessageRepo + SocialRepo + MediaRepo + HealthCheck + 'static
 {
 }
 
-/// The embedded dependency set: in-memory store, in-process bus and rate limiter.
-pub fn embedded_deps(limits: Limits, clock: Arc<dyn Clock>, jwt_secret: &[u8]) -> anyhow::Result<Deps> {
-    assemble_deps(Arc::new(MemoryStore::new()), limits, clock, jwt_secret)
+/// The embedded dependency set: in-memory store, in-process bus and rate limiter, and the
+/// given blob store (see `media::disk_blobs`).
+pub fn embedded_deps(
+    limits: Limits,
+    clock: Arc<dyn Clock>,
+    jwt_secret: &[u8],
+    blobs: Arc<dyn BlobStore>,
+) -> anyhow::Result<Deps> {
+    assemble_deps(Arc::new(MemoryStore::new()), limits, clock, jwt_secret, blobs)
 }
 
 /// Opens the Postgres store, migrating it first when asked, and refusing a stale schema.
@@ -52,12 +59,14 @@ pub async fn postgres_store(url: &str, pool_size: u32, migrate: bool) -> anyhow:
     Ok(store)
 }
 
-/// The ports every node must share to act as one server: the event bus, rate limits and
-/// presence. In-process for a single node; Redis for several.
+/// The ports every node must share to act as one server: the event bus, rate limits,
+/// presence and claims (one-time upload URLs, task locks). In-process for a single node;
+/// Redis for several.
 pub struct SharedServices {
     pub events: Arc<dyn EventBus>,
     pub rate_limits: Arc<dyn RateLimitStore>,
     pub presence: Arc<dyn PresenceStore>,
+    pub claims: Arc<dyn ClaimStore>,
     /// Their readiness checks.
     pub health: Vec<Arc<dyn HealthCheck>>,
 }
@@ -71,6 +80,7 @@ impl SharedServices {
             events: events.clone(),
             rate_limits: rate_limits.clone(),
             presence: presence.clone(),
+            claims: Arc::new(MemoryClaims::new()),
             health: vec![events, rate_limits, presence],
         }
     }
@@ -80,32 +90,36 @@ impl SharedServices {
 pub fn redis_services(redis: RedisConnection) -> SharedServices {
     let events = RedisEventBus::start(redis.clone());
     let rate_limits = Arc::new(RedisRateLimiter::new(redis.clone()));
-    let presence = Arc::new(RedisPresence::new(redis));
+    let presence = Arc::new(RedisPresence::new(redis.clone()));
     SharedServices {
         events: events.clone(),
         rate_limits: rate_limits.clone(),
         presence: presence.clone(),
+        claims: Arc::new(RedisClaims::new(redis)),
         health: vec![events, rate_limits, presence],
     }
 }
 
-/// Every port wired: the given store, in-process shared services, argon2id, JWT, UUIDv7 ids.
+/// Every port wired: the given store and blob store, in-process shared services, argon2id,
+/// JWT, UUIDv7 ids.
 pub fn assemble_deps<S: StoreAdapter>(
     store: Arc<S>,
     limits: Limits,
     clock: Arc<dyn Clock>,
     jwt_secret: &[u8],
+    blobs: Arc<dyn BlobStore>,
 ) -> anyhow::Result<Deps> {
-    assemble_deps_with(store, SharedServices::in_process(), limits, clock, jwt_secret)
+    assemble_deps_with(store, SharedServices::in_process(), limits, clock, jwt_secret, blobs)
 }
 
-/// Every port wired, with the given shared services.
+/// Every port wired: the given store, shared services and blob store, argon2id, JWT, UUIDv7 ids.
 pub fn assemble_deps_with<S: StoreAdapter>(
     store: Arc<S>,
     shared: SharedServices,
     limits: Limits,
     clock: Arc<dyn Clock>,
     jwt_secret: &[u8],
+    blobs: Arc<dyn BlobStore>,
 ) -> anyhow::Result<Deps> {
     let hashing_threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut health: Vec<Arc<dyn HealthCheck>> = vec![store.clone()];
@@ -119,6 +133,9 @@ pub fn assemble_deps_with<S: StoreAdapter>(
         events: shared.events,
         presence: shared.presence,
         social: store.clone(),
+        media: store.clone(),
+        blobs,
+        claims: shared.claims,
         presence_audience: Arc::new(SocialPresence {
             users: store.clone(),
             social: store.clone(),
@@ -150,6 +167,34 @@ pub fn spawn_presence_sweeper(
                         tracing::warn!(%error, "presence sweep failed; retrying");
                     }
                 }
+            }
+        }
+    })
+}
+
+/// Runs the media cleanup every `every` on whichever node claims it first, until `stop`.
+pub fn spawn_media_cleanup(
+    deps: Deps,
+    every: std::time::Duration,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let interval = chat_core::domain::Duration::from_std(every).unwrap_or(chat_core::domain::Duration::hours(1));
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = ticks.tick() => match media::cleanup_if_claimed(&deps, interval).await {
+                    Ok(Some(report)) => tracing::info!(
+                        expired_uploads = report.expired_uploads.len(),
+                        unattached = report.unattached.len(),
+                        stray_uploads = report.stray_uploads.len(),
+                        "media cleanup done"
+                    ),
+                    Ok(None) => tracing::debug!("media cleanup claimed by another node"),
+                    Err(error) => tracing::warn!(%error, "media cleanup failed; the next interval retries"),
+                },
             }
         }
     })

@@ -110,11 +110,7 @@ impl Run {
 /// One send, timed around the whole `messages::send` call; `None` when it failed (under
 /// overload a send can wait longer for a pooled connection than the acquire timeout).
 async fn timed_send(deps: &Deps, sender: Actor, conversation: ConversationId, n: usize) -> Option<u64> {
-    let command = SendMessage {
-        client_msg_id: ClientMsgId(uuid::Uuid::now_v7()),
-        body: Some(format!("tin nhắn số {n}")),
-        reply_to: None,
-    };
+    let command = SendMessage::text(ClientMsgId(uuid::Uuid::now_v7()), format!("tin nhắn số {n}"));
     let one = Instant::now();
     let sent = messages::send(deps, sender, conversation, command).await.ok()?;
     let nanos = u64::try_from(one.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -217,8 +213,12 @@ fn main() {
         // Seeding-level limit: the benchmark measures the send, not the limiter's refusals.
         let limits = || Limits { chat: Quota::per_minute(u32::MAX), ..Limits::default() };
         let store = Arc::new(database.store(pool).await);
-        let postgres = Arc::new(chat_server::assemble_deps(store, limits(), Arc::new(SystemClock), SECRET).unwrap());
-        let memory = Arc::new(chat_server::embedded_deps(limits(), Arc::new(SystemClock), SECRET).unwrap());
+        // Media play no part here; each set still needs a blob store.
+        let blob_dir = tempfile::tempdir().unwrap();
+        let blobs = || chat_server::standalone_disk_blobs(blob_dir.path(), "http://127.0.0.1:1").unwrap().blobs;
+        let postgres =
+            Arc::new(chat_server::assemble_deps(store, limits(), Arc::new(SystemClock), SECRET, blobs()).unwrap());
+        let memory = Arc::new(chat_server::embedded_deps(limits(), Arc::new(SystemClock), SECRET, blobs()).unwrap());
 
         let runs = [
             sequential("memory (reference)", &memory, count).await,

@@ -8,7 +8,7 @@ use chat_core::app::errors::AuthError;
 use chat_core::app::{Actor, Limits};
 use chat_postgres::{PgStore, PoolConfig};
 
-use crate::wiring::connect;
+use crate::wiring::{MediaPlace, connect};
 
 pub async fn migrate(url: &str) -> anyhow::Result<()> {
     let store = PgStore::connect(url, PoolConfig { max_connections: 1, ..PoolConfig::default() }).await?;
@@ -30,9 +30,10 @@ pub async fn create_admin(
     username: &str,
     display_name: &str,
     password: Option<String>,
+    media: &MediaPlace,
 ) -> anyhow::Result<()> {
     // Connect first: a stale schema or an unreachable database fails before any prompt.
-    let (store, deps) = connect(url, Limits::default()).await?;
+    let (store, deps) = connect(url, Limits::default(), media).await?;
     let password = match password {
         Some(password) => password,
         None => read_password()?,

@@ -1,6 +1,7 @@
 //! `chatctl`: operator commands against the production database.
 
 mod admin;
+mod media;
 mod seed;
 mod seed_load;
 mod wiring;
@@ -13,6 +14,8 @@ struct Cli {
     /// Postgres connection URL.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: String,
+    #[command(flatten)]
+    media: wiring::MediaPlace,
     #[command(subcommand)]
     command: Command,
 }
@@ -56,6 +59,20 @@ enum Command {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// Media housekeeping.
+    #[command(subcommand)]
+    Media(MediaCommand),
+}
+
+#[derive(Subcommand)]
+enum MediaCommand {
+    /// Abort uploads whose window closed, delete media never attached to a message for 7
+    /// days (records and objects) and stray upload objects, as the servers do periodically.
+    Cleanup {
+        /// List what would be deleted, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[tokio::main]
@@ -64,9 +81,9 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Migrate => admin::migrate(&cli.database_url).await,
         Command::CreateAdmin { username, display_name, password } => {
-            admin::create_admin(&cli.database_url, &username, &display_name, password).await
+            admin::create_admin(&cli.database_url, &username, &display_name, password, &cli.media).await
         }
-        Command::SeedDemo { users, messages } => seed::seed_demo(&cli.database_url, users, messages).await,
+        Command::SeedDemo { users, messages } => seed::seed_demo(&cli.database_url, users, messages, &cli.media).await,
         Command::SeedLoad { users, group_size, jwt_secret, token_ttl_minutes, out } => {
             let args = seed_load::SeedLoad {
                 database_url: &cli.database_url,
@@ -75,8 +92,12 @@ async fn main() -> anyhow::Result<()> {
                 group_size: group_size as usize,
                 token_ttl_minutes,
                 out: &out,
+                media: &cli.media,
             };
             seed_load::seed_load(args).await
+        }
+        Command::Media(MediaCommand::Cleanup { dry_run }) => {
+            media::cleanup(&cli.database_url, &cli.media, dry_run).await
         }
     }
 }

@@ -16,7 +16,7 @@ use chat_core::domain::ids::{ClientMsgId, ConversationId, MessageId};
 use chat_core::domain::rate_limit::Quota;
 use chat_core::domain::social::RequestStatus;
 
-use crate::wiring::connect;
+use crate::wiring::{MediaPlace, connect};
 
 const NAMES: &[&str] = &[
     "Nguyễn Văn An",
@@ -62,11 +62,11 @@ struct Room {
     last: Option<MessageId>,
 }
 
-pub async fn seed_demo(url: &str, users: u32, message_count: u32) -> anyhow::Result<()> {
+pub async fn seed_demo(url: &str, users: u32, message_count: u32, media: &MediaPlace) -> anyhow::Result<()> {
     let started = Instant::now();
     // Seeding sends far faster than a person: lift the chat limit for this process.
     let limits = Limits { chat: Quota::per_minute(u32::MAX), ..Limits::default() };
-    let (_store, deps) = connect(url, limits).await?;
+    let (_store, deps) = connect(url, limits, media).await?;
     let tag = &uuid::Uuid::now_v7().simple().to_string()[24..];
     let actors = register_users(&deps, users, tag).await?;
     let mut rooms = open_rooms(&deps, &actors).await?;
@@ -138,9 +138,8 @@ async fn send_messages(deps: &Deps, rooms: &mut [Room], count: usize) -> anyhow:
         let room = &mut rooms[index];
         let sender = room.members[round % room.members.len()];
         let command = SendMessage {
-            client_msg_id: ClientMsgId(uuid::Uuid::now_v7()),
-            body: Some(LINES[(round + index) % LINES.len()].to_owned()),
             reply_to: if round % 5 == 4 { room.last } else { None },
+            ..SendMessage::text(ClientMsgId(uuid::Uuid::now_v7()), LINES[(round + index) % LINES.len()])
         };
         let sent = messages::send(deps, sender, room.id, command).await.context("sending a demo message")?;
         room.last = Some(sent.message.id);

@@ -22,7 +22,7 @@ use chat_core::ports::PasswordHasher;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 
-use crate::wiring::connect_with_secret;
+use crate::wiring::{MediaPlace, connect_with_secret};
 
 /// The password of every load user.
 pub const LOAD_PASSWORD: &str = "load password 123";
@@ -52,13 +52,15 @@ pub struct SeedLoad<'a> {
     pub group_size: usize,
     pub token_ttl_minutes: i64,
     pub out: &'a Path,
+    pub media: &'a MediaPlace,
 }
 
 pub async fn seed_load(args: SeedLoad<'_>) -> anyhow::Result<()> {
     let started = Instant::now();
     let limits =
         Limits { access_token_ttl: chat_core::domain::Duration::minutes(args.token_ttl_minutes), ..Limits::default() };
-    let (_store, mut deps) = connect_with_secret(args.database_url, limits, args.jwt_secret.as_bytes(), 24).await?;
+    let (_store, mut deps) =
+        connect_with_secret(args.database_url, limits, args.jwt_secret.as_bytes(), 24, args.media).await?;
     let hash = deps.passwords.hash(&Password::parse(LOAD_PASSWORD)?).await?;
     deps.passwords = Arc::new(OneHash { inner: deps.passwords.clone(), password: LOAD_PASSWORD, hash });
     let tag = uuid::Uuid::now_v7().simple().to_string()[24..].to_owned();

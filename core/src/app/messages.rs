@@ -39,6 +39,13 @@ pub struct SendMessage {
     pub reply_to: Option<MessageId>,
 }
 
+impl SendMessage {
+    /// A text message with this idempotency key, answering nothing.
+    pub fn text(client_msg_id: ClientMsgId, body: impl Into<String>) -> SendMessage {
+        SendMessage { client_msg_id, kind: None, body: Some(body.into()), media_ids: Vec::new(), reply_to: None }
+    }
+}
+
 /// The stored message, and whether this call stored it (`false`: a retry of an earlier send).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sent {

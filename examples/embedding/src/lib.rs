@@ -19,7 +19,8 @@ use chat_core::domain::event::Delivery;
 use chat_core::domain::ids::{ClientMsgId, UserId};
 use chat_core::domain::message::Message;
 use chat_core::ports::{EventBus, EventSink};
-use chat_memory::{MemoryPresence, MemoryRateLimiter, MemoryStore};
+use chat_disk::{DiskBlobConfig, DiskBlobStore};
+use chat_memory::{MemoryClaims, MemoryPresence, MemoryRateLimiter, MemoryStore};
 use chat_system::{Argon2Passwords, JwtTokens, SystemClock, UuidV7Ids};
 use parking_lot::Mutex;
 
@@ -59,17 +60,33 @@ impl EventBus for RecordingEvents {
 /// Every port backed by an in-memory or system adapter, except the event bus, which is ours.
 ///
 /// One [`MemoryStore`] implements all the storage ports (users, sessions, conversations,
-/// messages, social), so it is shared behind each of them.
-pub fn embedded_deps(events: Arc<RecordingEvents>, jwt_secret: &[u8]) -> Result<Deps, PortError> {
+/// messages, social, media records), so it is shared behind each of them. Media bytes go to
+/// `blob_dir` (chat-disk); a service that accepts uploads also mounts `chat_disk::router`.
+pub fn embedded_deps(
+    events: Arc<RecordingEvents>,
+    jwt_secret: &[u8],
+    blob_dir: &std::path::Path,
+) -> Result<Deps, PortError> {
     let store = Arc::new(MemoryStore::new());
     let rate_limits = Arc::new(MemoryRateLimiter::new());
     let presence = Arc::new(MemoryPresence::new());
+    let claims = Arc::new(MemoryClaims::new());
+    let blob_config = DiskBlobConfig {
+        root: blob_dir.to_owned(),
+        public_base_url: "http://127.0.0.1:8080".to_owned(),
+        signing_key: jwt_secret.to_vec(),
+    };
+    let blobs = DiskBlobStore::open(blob_config, claims.clone())
+        .map_err(|error| PortError::Unavailable(format!("blob directory: {error}")))?;
     Ok(Deps {
         users: store.clone(),
         sessions: store.clone(),
         conversations: store.clone(),
         messages: store.clone(),
         social: store.clone(),
+        media: store.clone(),
+        blobs: Arc::new(blobs),
+        claims,
         rate_limits: rate_limits.clone(),
         events,
         presence: presence.clone(),
@@ -110,19 +127,16 @@ pub struct Outcome {
 /// then has Minh sync and read the history.
 pub async fn run() -> Result<Outcome, Box<dyn std::error::Error + Send + Sync>> {
     let events = Arc::new(RecordingEvents::default());
-    let deps = embedded_deps(events.clone(), b"an example secret of at least 32 bytes")?;
+    let blob_dir = std::env::temp_dir().join(format!("chat-embedding-example-{}", std::process::id()));
+    let deps = embedded_deps(events.clone(), b"an example secret of at least 32 bytes", &blob_dir)?;
 
     let lan = register(&deps, "lan_example", "Lan").await?;
     let minh = register(&deps, "minh_example", "Minh").await?;
 
     let (direct, _created) = conversations::open_direct(&deps, lan, minh.user_id).await?;
     let conversation_id = direct.conversation.id;
-    let command = SendMessage {
-        // The client's idempotency key: a retry with the same id stores nothing twice.
-        client_msg_id: ClientMsgId(uuid::Uuid::now_v7()),
-        body: Some("Chào Minh!".to_owned()),
-        reply_to: None,
-    };
+    // The client's idempotency key: a retry with the same id stores nothing twice.
+    let command = SendMessage::text(ClientMsgId(uuid::Uuid::now_v7()), "Chào Minh!");
     let sent = messages::send(&deps, lan, conversation_id, command).await?.message;
 
     // Minh's client has never synced: it sends empty cursors and gets everything.

@@ -26,6 +26,8 @@ mod architecture;
 mod edge;
 mod gateway;
 mod groups;
+mod media;
+mod media_support;
 mod messaging;
 mod multinode;
 mod openapi;

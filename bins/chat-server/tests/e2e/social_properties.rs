@@ -54,7 +54,9 @@ proptest! {
         runtime.block_on(async {
             let limits = Limits { friend_requests: Quota::per_minute(100_000), searches: Quota::per_minute(100_000), chat: Quota::per_minute(100_000), ..Limits::default() };
             let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-            let deps = chat_server::embedded_deps(limits, clock, b"a property-test secret, 32+ bytes").unwrap();
+            let blob_dir = tempfile::tempdir().unwrap();
+            let blobs = chat_server::standalone_disk_blobs(blob_dir.path(), "http://127.0.0.1:1").unwrap().blobs;
+            let deps = chat_server::embedded_deps(limits, clock, b"a property-test secret, 32+ bytes", blobs).unwrap();
             let users = [register(&deps, "nguoi.mot").await, register(&deps, "nguoi.hai").await];
             let (direct, _) = conversations::open_direct(&deps, users[0], users[1].user_id).await.unwrap();
             let conversation = direct.conversation.id;
@@ -82,7 +84,7 @@ proptest! {
                 }
                 prop_assert!(!friends, "no friendship survives a block");
                 for (x, y) in [(users[0], users[1]), (users[1], users[0])] {
-                    let send = SendMessage { client_msg_id: ClientMsgId(uuid::Uuid::now_v7()), body: Some("hi".into()), reply_to: None };
+                    let send = SendMessage::text(ClientMsgId(uuid::Uuid::now_v7()), "hi");
                     prop_assert!(messages::send(&deps, x, conversation, send).await.is_err(), "a message crossed a block");
                     prop_assert!(profile::user_profile(&deps, x, y.user_id).await.is_err(), "a profile crossed a block");
                     prop_assert!(!deps.presence_audience.may_see(x.user_id, y.user_id).await.unwrap(), "presence crossed a block");

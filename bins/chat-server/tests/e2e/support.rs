@@ -7,6 +7,8 @@ use chat_core::app::Limits;
 use chat_core::testkit::ManualClock;
 use chat_http::HttpConfig;
 use chat_postgres::testing::TestDatabase;
+use chat_s3::S3BlobStore;
+use chat_s3::testing::TestS3;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -38,11 +40,36 @@ impl Store {
 pub struct TestServer {
     pub base: String,
     pub clock: Arc<ManualClock>,
+    /// The server's ports, for what no endpoint starts (the periodic media cleanup).
+    pub deps: chat_core::app::Deps,
     http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     pub stopped: Option<tokio::task::JoinHandle<()>>,
     /// Dropped after the server: the throwaway database of a Postgres run.
     _database: Option<TestDatabase>,
+    /// Dropped after the server: where its media went.
+    _blobs: BlobPlace,
+}
+
+/// Where a test server's media bytes are kept; removed when the test ends.
+pub enum BlobPlace {
+    Directory(#[allow(dead_code)] tempfile::TempDir),
+    Bucket(Option<TestS3>),
+}
+
+impl Drop for BlobPlace {
+    fn drop(&mut self) {
+        if let BlobPlace::Bucket(bucket) = self
+            && let Some(bucket) = bucket.take()
+        {
+            // Best effort, on a runtime of its own: the test's runtime may be shutting down.
+            std::thread::spawn(move || {
+                if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    runtime.block_on(bucket.cleanup());
+                }
+            });
+        }
+    }
 }
 
 /// A registered user with one logged-in session.
@@ -61,20 +88,39 @@ impl TestServer {
         TestServer::start_with(store, Limits::default(), HttpConfig::default()).await
     }
 
+    /// Embedded mode keeps media in a directory of its own served by the server's blob
+    /// endpoint; the Postgres runs keep them in a bucket of their own on the test S3 server.
     pub async fn start_with(store: Store, limits: Limits, config: HttpConfig) -> TestServer {
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         let secret = b"an end-to-end test secret of 32+ bytes";
-        let (deps, database) = match store {
-            Store::Memory => (chat_server::embedded_deps(limits, clock.clone(), secret).unwrap(), None),
-            Store::Postgres => {
-                let database = TestDatabase::create().await;
-                let pg = database.store(8).await;
-                (chat_server::assemble_deps(Arc::new(pg), limits, clock.clone(), secret).unwrap(), Some(database))
-            }
-        };
-        let (router, state) = chat_http::app(deps, config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
+        let shared = chat_server::SharedServices::in_process();
+        let (deps, database, blob_routes, blob_place) = match store {
+            Store::Memory => {
+                let dir = tempfile::tempdir().unwrap();
+                let wiring =
+                    chat_server::disk_blobs(dir.path(), &format!("http://{address}"), secret, shared.claims.clone())
+                        .unwrap();
+                let store = Arc::new(chat_memory::MemoryStore::new());
+                let deps = chat_server::assemble_deps_with(store, shared, limits, clock.clone(), secret, wiring.blobs)
+                    .unwrap();
+                (deps, None, wiring.routes, BlobPlace::Directory(dir))
+            }
+            Store::Postgres => {
+                let database = TestDatabase::create().await;
+                let pg = Arc::new(database.store(8).await);
+                let s3 = TestS3::create().await;
+                let blobs = Arc::new(S3BlobStore::new(s3.config.clone()).unwrap());
+                let deps = chat_server::assemble_deps_with(pg, shared, limits, clock.clone(), secret, blobs).unwrap();
+                (deps, Some(database), None, BlobPlace::Bucket(Some(s3)))
+            }
+        };
+        let (router, state) = chat_http::app(deps.clone(), config);
+        let router = match blob_routes {
+            Some(routes) => router.merge(routes),
+            None => router,
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             chat_http::serve(listener, router, state, async move {
@@ -86,10 +132,12 @@ impl TestServer {
         TestServer {
             base: format!("http://{address}"),
             clock,
+            deps,
             http: reqwest::Client::new(),
             stop: Some(stop),
             stopped: Some(server),
             _database: database,
+            _blobs: blob_place,
         }
     }
 

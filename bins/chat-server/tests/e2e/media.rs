@@ -1,0 +1,334 @@
+//! Media end to end, as a phone does it with a plain HTTP client: request an upload, PUT the
+//! bytes to the URL given (the server's blob endpoint in embedded mode, the S3 server on the
+//! Postgres runs), complete, send, download through the redirect.
+
+use chat_core::app::Limits;
+use chat_core::app::media::cleanup;
+use chat_core::domain::Duration;
+use chat_core::ports::Clock as _;
+use chat_http::HttpConfig;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::media_support::*;
+use crate::support::{Store, TestServer};
+
+on_every_store!(
+    an_image_goes_from_upload_to_the_recipients_download,
+    a_multipart_upload_resumes_after_a_dropped_connection,
+    outsiders_get_404_for_the_record_the_content_and_the_attachment,
+    a_file_is_served_as_an_attachment_never_inline,
+    completing_before_any_upload_is_not_uploaded,
+    a_short_object_is_a_size_mismatch_and_is_deleted,
+    bytes_of_another_type_are_a_content_mismatch_and_are_deleted,
+    a_second_complete_is_a_conflict,
+    an_expired_upload_is_gone,
+    another_users_media_is_not_found_and_cannot_be_sent,
+    cleanup_removes_expired_uploads_and_unattached_media_only,
+);
+
+async fn an_image_goes_from_upload_to_the_recipients_download(store: Store) {
+    let server = TestServer::start(store).await;
+    let (an, binh) = (server.register("an.le").await, server.register("binh").await);
+    let conversation = server.direct(&an, &binh).await;
+    let mut binh_socket = server.connect(&binh).await;
+    let mut an_socket = server.connect(&an).await;
+
+    let bytes = jpeg(200_000);
+    let id = upload(&server, &an, "image", "IMG_0001.jpg", "image/jpeg", bytes.clone()).await;
+    let progress = an_socket.next_of("media.progress").await;
+    assert_eq!((progress["media_id"].as_str(), progress["status"].as_str()), (Some(id.as_str()), Some("uploaded")));
+
+    let (status, sent) =
+        send_media(&server, &an, &conversation, json!({"kind": "IMAGE", "media_ids": [id], "body": "Ảnh nè"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{sent}");
+    let event = binh_socket.next_of("message.new").await;
+    let attachment = &event["message"]["attachments"][0];
+    assert_eq!(event["message"]["kind"], "IMAGE");
+    assert_eq!(event["message"]["body"], "Ảnh nè");
+    assert_eq!((attachment["id"].as_str(), attachment["size"].as_u64()), (Some(id.as_str()), Some(200_000)));
+    assert_eq!(
+        (attachment["content_type"].as_str(), attachment["status"].as_str()),
+        (Some("image/jpeg"), Some("uploaded"))
+    );
+
+    // The recipient downloads through the redirect: the bytes, then a slice as a player seeks.
+    let (status, location) = content_location(&server, &binh, &format!("/api/v1/media/{id}/content")).await;
+    assert_eq!(status, StatusCode::FOUND);
+    let location = location.unwrap();
+    let downloaded = plain_client().get(&location).send().await.unwrap();
+    assert_eq!(downloaded.status(), StatusCode::OK);
+    assert_eq!(downloaded.bytes().await.unwrap().to_vec(), bytes);
+    let ranged = plain_client().get(&location).header("range", "bytes=1000-1999").send().await.unwrap();
+    assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(ranged.bytes().await.unwrap().to_vec(), bytes[1000..2000].to_vec());
+
+    // History carries the attachment too, and the record reads back for a member.
+    let (_, history) = server.get(&format!("/api/v1/conversations/{conversation}/messages"), &binh).await;
+    assert_eq!(history["messages"][0]["attachments"][0]["id"], id.as_str());
+    let (status, record) = server.get(&format!("/api/v1/media/{id}"), &binh).await;
+    assert_eq!((status, record["media"]["filename"].as_str()), (StatusCode::OK, Some("IMG_0001.jpg")));
+}
+
+async fn a_multipart_upload_resumes_after_a_dropped_connection(store: Store) {
+    let server = TestServer::start(store).await;
+    let an = server.register("an.le").await;
+    let bytes = mp4(9 * 1024 * 1024 + 1234);
+    let (status, grant) = request_upload(&server, &an, "video", "VID_2026.mp4", "video/mp4", bytes.len()).await;
+    assert_eq!(status, StatusCode::CREATED, "{grant}");
+    let id = grant["media"]["id"].as_str().unwrap().to_owned();
+    let part_size = grant["upload"]["part_size"].as_u64().unwrap() as usize;
+    let parts = grant["upload"]["parts"].as_array().unwrap().clone();
+    assert_eq!(parts.len(), 2);
+
+    // The first part goes up, then the network drops before the second.
+    let (status, first_etag) = put(&parts[0], bytes[..part_size].to_vec()).await;
+    assert!(status.is_success(), "{status}");
+    let (status, resumed) = server.get(&format!("/api/v1/media/{id}/upload"), &an).await;
+    assert_eq!(status, StatusCode::OK, "{resumed}");
+    let missing = resumed["upload"]["parts"].as_array().unwrap();
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0]["number"], 2);
+    assert_eq!(resumed["upload"]["uploaded_parts"][0]["number"], 1);
+    assert_eq!(resumed["upload"]["uploaded_parts"][0]["size"].as_u64(), Some(part_size as u64));
+    // The held part's ETag is listed too where the store says it (S3 does; s3s-fs lists parts
+    // without ETags), so the phone here completes with the ETags it kept.
+
+    let (status, second_etag) = put(&missing[0], bytes[part_size..].to_vec()).await;
+    assert!(status.is_success(), "{status}");
+    let parts = json!({"parts": [{"number": 1, "etag": first_etag}, {"number": 2, "etag": second_etag}]});
+    let (status, completed) = complete(&server, &an, &id, parts).await;
+    assert_eq!(status, StatusCode::OK, "{completed}");
+    let (_, location) = content_location(&server, &an, &format!("/api/v1/media/{id}/content")).await;
+    let downloaded = plain_client().get(location.unwrap()).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(downloaded.len(), bytes.len());
+    assert!(downloaded.to_vec() == bytes, "the joined object differs from what was uploaded");
+}
+
+async fn outsiders_get_404_for_the_record_the_content_and_the_attachment(store: Store) {
+    let server = TestServer::start(store).await;
+    let (an, binh, chi) =
+        (server.register("an.le").await, server.register("binh").await, server.register("chi.vu").await);
+    let conversation = server.direct(&an, &binh).await;
+    let id = upload(&server, &an, "image", "a.jpg", "image/jpeg", jpeg(5000)).await;
+    let (status, _) = send_media(&server, &an, &conversation, json!({"media_ids": [id]})).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    assert_eq!(server.get(&format!("/api/v1/media/{id}"), &chi).await.0, StatusCode::NOT_FOUND);
+    let (status, location) = content_location(&server, &chi, &format!("/api/v1/media/{id}/content")).await;
+    assert_eq!((status, location), (StatusCode::NOT_FOUND, None));
+    let (status, body) = server.get(&format!("/api/v1/conversations/{conversation}/messages"), &chi).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("conversation_not_found")));
+    // A member who leaves loses access with the conversation.
+    for friend in [&binh, &chi] {
+        server.befriend(&an, friend).await;
+    }
+    let create = json!({"kind": "group", "title": "Nhóm", "member_ids": [binh.id, chi.id]});
+    let (_, group) = server.post("/api/v1/conversations", Some(&an), create).await;
+    let group = group["conversation"]["id"].as_str().unwrap().to_owned();
+    let in_group = upload(&server, &an, "image", "b.jpg", "image/jpeg", jpeg(5000)).await;
+    send_media(&server, &an, &group, json!({"media_ids": [in_group]})).await;
+    assert_eq!(server.get(&format!("/api/v1/media/{in_group}"), &chi).await.0, StatusCode::OK);
+    let leave = format!("/api/v1/conversations/{group}/members/{}", chi.id);
+    assert_eq!(server.request(Method::DELETE, &leave, Some(&chi), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(server.get(&format!("/api/v1/media/{in_group}"), &chi).await.0, StatusCode::NOT_FOUND);
+}
+
+async fn a_file_is_served_as_an_attachment_never_inline(store: Store) {
+    let server = TestServer::start(store).await;
+    let an = server.register("an.le").await;
+    let text = b"<html><script>alert(1)</script></html>".to_vec();
+    let id = upload(&server, &an, "file", "ghi chú.txt", "text/plain", text.clone()).await;
+    let (_, location) = content_location(&server, &an, &format!("/api/v1/media/{id}/content")).await;
+    let response = plain_client().get(location.unwrap()).send().await.unwrap();
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    assert!(header("content-disposition").starts_with("attachment"), "{}", header("content-disposition"));
+    assert!(header("content-type").starts_with("text/plain"), "{}", header("content-type"));
+    assert_eq!(response.bytes().await.unwrap().to_vec(), text);
+}
+
+async fn completing_before_any_upload_is_not_uploaded(store: Store) {
+    let server = TestServer::start(store).await;
+    let an = server.register("an.le").await;
+    let (_, grant) = request_upload(&server, &an, "image", "a.jpg", "image/jpeg", 1000).await;
+    let id = grant["media"]["id"].as_str().unwrap();
+    let (status, body) = complete(&server, &an, id, json!({})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("not_uploaded")));
+}
+
+async fn a_short_object_is_a_size_mismatch_and_is_deleted(store: Store) {
+    let server = TestServer::start(store).await;
+    let an = server.register("an.le").await;
+    let bytes = mp4(9 * 1024 * 1024);
+    let (_, grant) = request_upload(&server, &an, "video", "v.mp4", "video/mp4", bytes.len()).await;
+    let id = grant["media"]["id"].as_str().unwrap().to_owned();
+    let part_size = grant["upload"]["part_size"].as_u64().unwrap() as usize;
+    let (_, etag) = put(&grant["upload"]["parts"][0], bytes[..part_size].to_vec()).await;
+    // Completing with the first part only makes an object shorter than declared.
+    let (status, body) = complete(&server, &an, &id, json!({"parts": [{"number": 1, "etag": etag}]})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("size_mismatch")));
+    assert_eq!(server.get(&format!("/api/v1/media/{id}"), &an).await.0, StatusCode::NOT_FOUND);
+    let (_, storage) = server.get("/api/v1/me/storage", &an).await;
+    assert_eq!(storage["used_bytes"], 0, "the reservation is released");
+}
+
+async fn bytes_of_another_type_are_a_content_mismatch_and_are_deleted(store: Store) {
+    let server = TestServer::start(store).await;
+    let an = server.register("an.le").await;
+    let html = b"<!doctype html><script>steal()</script>".to_vec();
+    let (_, grant) = request_upload(&server, &an, "image", "cat.jpg", "image/jpeg", html.len()).await;
+    let id = grant["media"]["id"].as_str().unwrap().to_owned();
+    assert!(put(&grant["upload"], html).await.0.is_success());
+    let (status, body) = complete(&server, &an, &id, json!({})).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("content_mismatch"))
+    );
+    assert_eq!(server.get(&format!("/api/v1/media/{id}"), &an).await.0, StatusCode::NOT_FOUND);
+}
+
+async fn a_second_complete_is_a_conflict(store: Store) {
+    let server = TestServer::start(store).await;
+    let an = server.register("an.le").await;
+    let id = upload(&server, &an, "audio", "voice.m4a", "audio/x-m4a", mp4(3000)).await;
+    let (status, body) = complete(&server, &an, &id, json!({})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("already_completed")));
+}
+
+async fn an_expired_upload_is_gone(store: Store) {
+    let server = TestServer::start(store).await;
+    let an = server.register("an.le").await;
+    let (_, grant) = request_upload(&server, &an, "image", "a.jpg", "image/jpeg", 1000).await;
+    let id = grant["media"]["id"].as_str().unwrap();
+    assert!(put(&grant["upload"], jpeg(1000)).await.0.is_success());
+    server.clock.advance(Duration::hours(25));
+    let an = server.login(&an).await;
+    let (status, body) = complete(&server, &an, id, json!({})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::GONE, Some("upload_expired")));
+}
+
+async fn another_users_media_is_not_found_and_cannot_be_sent(store: Store) {
+    let server = TestServer::start(store).await;
+    let (an, binh) = (server.register("an.le").await, server.register("binh").await);
+    let conversation = server.direct(&an, &binh).await;
+    let id = upload(&server, &an, "image", "a.jpg", "image/jpeg", jpeg(1000)).await;
+    let (status, body) = complete(&server, &binh, &id, json!({})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("media_not_found")));
+    assert_eq!(server.get(&format!("/api/v1/media/{id}"), &binh).await.0, StatusCode::NOT_FOUND);
+    let (status, body) = send_media(&server, &binh, &conversation, json!({"media_ids": [id]})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("media_not_found")));
+    // Over the socket, the same refusal.
+    let mut socket = server.connect(&binh).await;
+    socket
+        .send(json!({"type": "message.send", "id": 1, "conversation_id": conversation,
+                     "client_msg_id": uuid::Uuid::now_v7(), "kind": "IMAGE", "media_ids": [id]}))
+        .await;
+    let error = socket.next_of("error").await;
+    assert_eq!(error["code"], "media_not_found");
+    // The owner can send it, over the socket as well.
+    let mut an_socket = server.connect(&an).await;
+    an_socket
+        .send(json!({"type": "message.send", "id": 2, "conversation_id": conversation,
+                     "client_msg_id": uuid::Uuid::now_v7(), "media_ids": [id]}))
+        .await;
+    let ack = an_socket.next_of("ack").await;
+    assert_eq!(ack["message"]["kind"], "IMAGE");
+    assert_eq!(ack["message"]["attachments"][0]["id"], id.as_str());
+}
+
+async fn cleanup_removes_expired_uploads_and_unattached_media_only(store: Store) {
+    let server = TestServer::start(store).await;
+    let (an, binh) = (server.register("an.le").await, server.register("binh").await);
+    let conversation = server.direct(&an, &binh).await;
+    let kept = upload(&server, &an, "image", "kept.jpg", "image/jpeg", jpeg(1000)).await;
+    send_media(&server, &an, &conversation, json!({"media_ids": [kept]})).await;
+    let unattached = upload(&server, &an, "image", "orphan.jpg", "image/jpeg", jpeg(2000)).await;
+    let (_, pending) = request_upload(&server, &an, "image", "never.jpg", "image/jpeg", 4000).await;
+    let pending = pending["media"]["id"].as_str().unwrap().to_owned();
+    let (_, storage) = server.get("/api/v1/me/storage", &an).await;
+    assert_eq!(storage["used_bytes"], 7000);
+
+    // A day on, only the expired upload goes; a week on, the unattached media too.
+    server.clock.advance(Duration::hours(25));
+    let report = cleanup(&server.deps, server.clock.now(), false).await.unwrap();
+    assert_eq!(report.expired_uploads.iter().map(|m| m.id.to_string()).collect::<Vec<_>>(), [pending.clone()]);
+    assert!(report.unattached.is_empty());
+    server.clock.advance(Duration::days(7));
+    let an = server.login(&an).await;
+    let dry = cleanup(&server.deps, server.clock.now(), true).await.unwrap();
+    assert_eq!(dry.unattached.len(), 1);
+    assert_eq!(
+        server.get(&format!("/api/v1/media/{unattached}"), &an).await.0,
+        StatusCode::OK,
+        "a dry run deletes nothing"
+    );
+    let report = cleanup(&server.deps, server.clock.now(), false).await.unwrap();
+    assert_eq!(report.unattached.iter().map(|m| m.id.to_string()).collect::<Vec<_>>(), [unattached.clone()]);
+    assert_eq!(server.get(&format!("/api/v1/media/{unattached}"), &an).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(server.get(&format!("/api/v1/media/{kept}"), &an).await.0, StatusCode::OK);
+    let (_, storage) = server.get("/api/v1/me/storage", &an).await;
+    assert_eq!(storage["used_bytes"], 1000, "usage follows the deletions");
+}
+
+// The refusals made before any byte moves: one case each, on the embedded server.
+
+#[tokio::test]
+async fn an_unknown_kind_is_refused() {
+    let server = TestServer::start(Store::Memory).await;
+    let an = server.register("an.le").await;
+    let (status, body) = request_upload(&server, &an, "sticker", "a.png", "image/png", 10).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("unknown_kind")));
+}
+
+#[tokio::test]
+async fn an_empty_or_oversized_file_is_too_large() {
+    let server = TestServer::start(Store::Memory).await;
+    let an = server.register("an.le").await;
+    for (kind, name, content_type, size) in
+        [("image", "a.jpg", "image/jpeg", 0), ("video", "a.mp4", "video/mp4", 50 * 1024 * 1024 + 1)]
+    {
+        let (status, body) = request_upload(&server, &an, kind, name, content_type, size).await;
+        assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("too_large")));
+    }
+}
+
+#[tokio::test]
+async fn a_type_not_allowed_or_a_mismatched_extension_is_unsupported() {
+    let server = TestServer::start(Store::Memory).await;
+    let an = server.register("an.le").await;
+    for (name, content_type) in [("a.svg", "image/svg+xml"), ("a.png", "image/jpeg")] {
+        let (status, body) = request_upload(&server, &an, "image", name, content_type, 10).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNSUPPORTED_MEDIA_TYPE, Some("unsupported_type"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_upload_past_the_quota_is_refused() {
+    let limits = Limits { media_quota_bytes: 1500, ..Limits::default() };
+    let server = TestServer::start_with(Store::Memory, limits, HttpConfig::default()).await;
+    let an = server.register("an.le").await;
+    assert_eq!(request_upload(&server, &an, "image", "a.jpg", "image/jpeg", 1000).await.0, StatusCode::CREATED);
+    let (status, body) = request_upload(&server, &an, "image", "b.jpg", "image/jpeg", 1000).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("quota_exceeded")));
+}
+
+#[tokio::test]
+async fn the_eleventh_upload_url_in_a_minute_is_rate_limited() {
+    let server = TestServer::start(Store::Memory).await;
+    let an = server.register("an.le").await;
+    for _ in 0..10 {
+        assert_eq!(request_upload(&server, &an, "image", "a.jpg", "image/jpeg", 100).await.0, StatusCode::CREATED);
+    }
+    let response = plain_client()
+        .post(format!("{}/api/v1/media/uploads", server.base))
+        .bearer_auth(&an.token)
+        .json(&json!({"kind": "image", "filename": "a.jpg", "content_type": "image/jpeg", "size": 100}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().get("retry-after").is_some());
+}
