@@ -133,6 +133,13 @@ impl MediaRepo for MemoryStore {
         Ok(())
     }
 
+    async fn keep(&self, id: MediaId, at: Timestamp) -> Result<Option<Media>, PortError> {
+        let mut state = self.state.lock();
+        let Some(record) = state.media.records.get_mut(&id) else { return Ok(None) };
+        record.attached_at.get_or_insert(at);
+        Ok(Some(record.clone()))
+    }
+
     async fn attached_conversations(&self, id: MediaId) -> Result<Vec<ConversationId>, PortError> {
         let state = self.state.lock();
         Ok(state
@@ -166,7 +173,8 @@ impl MediaRepo for MemoryStore {
     async fn delete_unattached(&self, id: MediaId) -> Result<Option<Media>, PortError> {
         let mut state = self.state.lock();
         let media = &mut state.media;
-        if media.attached_in.contains_key(&id) {
+        let kept = media.records.get(&id).is_some_and(|record| record.attached_at.is_some());
+        if kept || media.attached_in.contains_key(&id) {
             return Ok(None);
         }
         let Some(record) = media.records.remove(&id) else { return Ok(None) };

@@ -115,6 +115,8 @@ area_error!(
     /// Profiles and settings.
     ProfileError {
         UserNotFound => ("user_not_found", NotFound, "no such user"),
+        AvatarNotFound => ("media_not_found", NotFound, "no such media of yours"),
+        InvalidAvatar => ("invalid_avatar", Validation, "an avatar must be an image of yours that finished uploading"),
         PhoneTaken => ("phone_taken", Conflict, "this phone number belongs to another account"),
     }
 );

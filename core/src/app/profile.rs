@@ -5,7 +5,8 @@ use serde::Deserialize;
 use crate::domain::account::{
     Audience, DisplayName, Locale, OwnProfile, Phone, PublicProfile, Settings, User, parse_bio,
 };
-use crate::domain::ids::UserId;
+use crate::domain::ids::{MediaId, UserId};
+use crate::domain::media::{MediaKind, MediaStatus};
 use crate::ports::UserConflict;
 
 use super::errors::{Detail, ProfileError};
@@ -20,7 +21,8 @@ pub struct ProfilePatch {
     pub display_name: Option<String>,
     /// A new bio (empty clears it).
     pub bio: Option<String>,
-    /// A new avatar image, or `Some(None)` to remove it.
+    /// A new avatar: the id of an image of yours that finished uploading (`invalid_avatar`
+    /// otherwise), or null to remove it.
     #[serde(default, with = "double_option")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<uuid::Uuid>))]
     pub avatar_media_id: Option<Option<uuid::Uuid>>,
@@ -70,6 +72,9 @@ pub async fn update_me(deps: &Deps, actor: Actor, patch: ProfilePatch) -> Result
         user.bio = parse_bio(&bio)?;
     }
     if let Some(avatar) = patch.avatar_media_id {
+        if let Some(id) = avatar {
+            keep_avatar(deps, actor, MediaId(id)).await?;
+        }
         user.avatar_media_id = avatar;
     }
     if let Some(phone) = patch.phone {
@@ -117,6 +122,20 @@ pub async fn user_profile(deps: &Deps, actor: Actor, id: UserId) -> Result<Publi
     }
     let user = deps.users.user(id).await?.ok_or(ProfileError::UserNotFound)?;
     Ok(user.public_profile())
+}
+
+/// An avatar is an image of the caller's own that finished uploading (not failed); it is kept
+/// from the cleanup of media never attached to a message, and anyone who may see the profile
+/// may download it.
+async fn keep_avatar(deps: &Deps, actor: Actor, id: MediaId) -> Result<(), ProfileError> {
+    let media = deps.media.media(id).await?.filter(|media| media.owner_id == actor.user_id);
+    let media = media.ok_or(ProfileError::AvatarNotFound)?;
+    let usable = matches!(media.status, MediaStatus::Uploaded | MediaStatus::Processing | MediaStatus::Ready);
+    if media.kind != MediaKind::Image || !usable {
+        return Err(ProfileError::InvalidAvatar);
+    }
+    deps.media.keep(id, deps.clock.now()).await?;
+    Ok(())
 }
 
 fn set<T>(field: &mut T, value: Option<T>) {

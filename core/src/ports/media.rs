@@ -57,6 +57,9 @@ pub trait MediaRepo: Send + Sync {
         message: MessageId,
         at: Timestamp,
     ) -> Result<(), PortError>;
+    /// Marks a media item as in use outside messages (a profile avatar): stamps `attached_at`
+    /// if it had none, so cleanup keeps it. Returns the record; `None` if there is none.
+    async fn keep(&self, id: MediaId, at: Timestamp) -> Result<Option<Media>, PortError>;
     /// The conversations where a media item is attached.
     async fn attached_conversations(&self, id: MediaId) -> Result<Vec<ConversationId>, PortError>;
     /// What a user stores.

@@ -244,6 +244,22 @@ pub async fn delete_unattached_deletes_and_releases_or_refuses(store: &dyn Media
     assert_eq!(store.delete_unattached(MediaId(new_id())).await.unwrap(), None);
 }
 
+/// A kept record (an avatar) is stamped once, stays out of the cleanup scan, and is not deleted.
+pub async fn kept_media_stay_out_of_cleanup(store: &dyn MediaStore) {
+    let owner = user(store, "a").await;
+    let media = created(store, upload(owner, MediaKind::Image, 60, now()), ROOMY).await;
+    store.mark_uploaded(media.id, "\"e\"", now()).await.unwrap();
+    let at = now();
+    let kept = store.keep(media.id, at).await.unwrap().unwrap();
+    assert_eq!(kept.attached_at, Some(at));
+    let again = store.keep(media.id, at + chrono::Duration::hours(1)).await.unwrap().unwrap();
+    assert_eq!(again.attached_at, Some(at), "stamped once");
+    let later = at + chrono::Duration::days(30);
+    assert!(store.unattached_before(later, 10).await.unwrap().iter().all(|m| m.id != media.id));
+    assert_eq!(store.delete_unattached(media.id).await.unwrap(), None);
+    assert_eq!(store.keep(MediaId(new_id()), at).await.unwrap(), None);
+}
+
 /// Ten deletes of one record at once: one gets it, and its bytes are released once.
 pub async fn concurrent_deletes_release_usage_once(store: &dyn MediaStore) {
     let owner = user(store, "a").await;

@@ -156,6 +156,18 @@ impl MediaRepo for PgStore {
         settle(result)?.map_err(|()| PortError::Internal("attach rolled back".into()))
     }
 
+    async fn keep(&self, id: MediaId, at: Timestamp) -> Result<Option<Media>, PortError> {
+        let mut conn = self.conn().await?;
+        // One statement: `delete_unattached` checks `attached_at IS NULL` on the row's latest
+        // version, so a delete and a keep racing never both win.
+        diesel::update(media::table.find(id.0).filter(media::attached_at.is_null()))
+            .set(media::attached_at.eq(at))
+            .execute(&mut conn)
+            .await
+            .map_err(from_diesel)?;
+        media_by_id(&mut conn, id).await
+    }
+
     async fn attached_conversations(&self, id: MediaId) -> Result<Vec<ConversationId>, PortError> {
         let mut conn = self.conn().await?;
         let conversations: Vec<uuid::Uuid> = media_attachments::table

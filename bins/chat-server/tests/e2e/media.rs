@@ -25,6 +25,7 @@ on_every_store!(
     an_expired_upload_is_gone,
     another_users_media_is_not_found_and_cannot_be_sent,
     cleanup_removes_expired_uploads_and_unattached_media_only,
+    an_avatar_is_an_own_image_seen_by_all_but_the_blocked_and_kept,
 );
 
 async fn an_image_goes_from_upload_to_the_recipients_download(store: Store) {
@@ -268,6 +269,37 @@ async fn cleanup_removes_expired_uploads_and_unattached_media_only(store: Store)
     assert_eq!(server.get(&format!("/api/v1/media/{kept}"), &an).await.0, StatusCode::OK);
     let (_, storage) = server.get("/api/v1/me/storage", &an).await;
     assert_eq!(storage["used_bytes"], 1000, "usage follows the deletions");
+}
+
+async fn an_avatar_is_an_own_image_seen_by_all_but_the_blocked_and_kept(store: Store) {
+    let server = TestServer::start(store).await;
+    let (an, binh, chi) =
+        (server.register("an.le").await, server.register("binh").await, server.register("chi.vu").await);
+    let avatar = upload(&server, &an, "image", "me.jpg", "image/jpeg", jpeg(3000)).await;
+    let video = upload(&server, &an, "video", "v.mp4", "video/mp4", mp4(3000)).await;
+    let patch = |id: &str| json!({"avatar_media_id": id});
+    let (status, body) = server.request(Method::PATCH, "/api/v1/me", Some(&an), Some(patch(&video))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_avatar")));
+    let (status, body) = server.request(Method::PATCH, "/api/v1/me", Some(&binh), Some(patch(&avatar))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("media_not_found")));
+    let (status, body) = server.request(Method::PATCH, "/api/v1/me", Some(&an), Some(patch(&avatar))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // Anyone may see it, with no conversation in common; the blocked may not.
+    assert_eq!(server.get(&format!("/api/v1/media/{avatar}"), &binh).await.0, StatusCode::OK);
+    let (status, location) = content_location(&server, &binh, &format!("/api/v1/media/{avatar}/content")).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert_eq!(plain_client().get(location.unwrap()).send().await.unwrap().bytes().await.unwrap().len(), 3000);
+    let (status, _) = server.request(Method::PUT, &format!("/api/v1/blocks/{}", chi.id), Some(&an), None).await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(server.get(&format!("/api/v1/media/{avatar}"), &chi).await.0, StatusCode::NOT_FOUND);
+
+    // Cleanup keeps it: it is in use, though never attached to a message.
+    server.clock.advance(Duration::days(8));
+    let binh = server.login(&binh).await;
+    let report = cleanup(&server.deps, server.clock.now(), false).await.unwrap();
+    assert!(report.unattached.iter().all(|m| m.id.to_string() != avatar), "the avatar was cleaned up");
+    assert_eq!(server.get(&format!("/api/v1/media/{avatar}"), &binh).await.0, StatusCode::OK);
 }
 
 // The refusals made before any byte moves: one case each, on the embedded server.

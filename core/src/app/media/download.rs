@@ -85,5 +85,12 @@ pub(crate) async fn visible_media(deps: &Deps, actor: Actor, id: MediaId) -> Res
             return Ok(media);
         }
     }
+    // A profile's avatar is seen by whoever may see the profile: everyone but the blocked.
+    if media.kind == MediaKind::Image
+        && deps.users.user(media.owner_id).await?.is_some_and(|owner| owner.avatar_media_id == Some(id.0))
+        && !deps.social.blocked_between(actor.user_id, media.owner_id).await?
+    {
+        return Ok(media);
+    }
     Err(MediaError::MediaNotFound)
 }
