@@ -10,6 +10,8 @@
 # Postgres mode creates and drops its own database on that server and uses its own key prefix).
 # Installs schemathesis into target/schemathesis/venv when missing. Exits non-zero on any failure.
 set -euo pipefail
+# A failure inside $(...) (a seeding call) must stop the run too.
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
@@ -105,7 +107,7 @@ register() {
 
 # The user the run acts as, and things of theirs for the operations' path parameters.
 seed() {
-    export ST_TOKEN ST_PEER ST_CONVERSATION ST_MESSAGE ST_REQUEST
+    export ST_TOKEN ST_PEER ST_CONVERSATION ST_MESSAGE ST_REQUEST ST_MEDIA
     local owner peer asker befriend
     owner="$(register fuzz.owner)"
     ST_TOKEN="$(field access_token <<<"$owner")"
@@ -122,6 +124,24 @@ seed() {
     ST_MESSAGE="$(call POST "/api/v1/conversations/$ST_CONVERSATION/messages" "$ST_TOKEN" \
         "{\"client_msg_id\":\"$(python3 -c 'import uuid; print(uuid.uuid4())')\",\"body\":\"hello\"}" |
         field message.id)"
+    ST_MEDIA="$(seed_media)"
+}
+
+# An uploaded image of the owner's, sent in the group (so its record and content are reachable).
+seed_media() {
+    local grant url id
+    # A JPEG's magic bytes and some padding: what the completion check looks at.
+    python3 -c 'import sys; sys.stdout.buffer.write(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(100))' \
+        >"$temporary/seed.jpg"
+    grant="$(call POST /api/v1/media/uploads "$ST_TOKEN" \
+        '{"kind":"image","filename":"seed.jpg","content_type":"image/jpeg","size":111}')"
+    url="$(field upload.url <<<"$grant")"
+    id="$(field media.id <<<"$grant")"
+    curl -sS --fail-with-body -X PUT -H 'content-type: image/jpeg' --data-binary "@$temporary/seed.jpg" "$url" >/dev/null
+    call POST "/api/v1/media/$id/complete" "$ST_TOKEN" "" >/dev/null
+    call POST "/api/v1/conversations/$ST_CONVERSATION/messages" "$ST_TOKEN" \
+        "{\"client_msg_id\":\"$(python3 -c 'import uuid; print(uuid.uuid4())')\",\"media_ids\":[\"$id\"]}" >/dev/null
+    echo "$id"
 }
 
 write_config() {
@@ -138,6 +158,10 @@ parameters = { "path.id" = "${ST_CONVERSATION}", "path.user_id" = "${ST_PEER}" }
 [[operations]]
 include-path-regex = '^/api/v1/messages/\{id\}'
 parameters = { "path.id" = "${ST_MESSAGE}" }
+
+[[operations]]
+include-path-regex = '^/api/v1/media/\{id\}'
+parameters = { "path.id" = "${ST_MEDIA}" }
 
 [[operations]]
 include-path-regex = '^/api/v1/friend-requests/\{id\}'

@@ -17,6 +17,8 @@ pub async fn me(State(state): State<AppState>, Caller(actor): Caller) -> Result<
 
 #[utoipa::path(patch, path = "/api/v1/me", tag = "profile", request_body = ProfilePatch,
     responses((status = 200, body = OwnProfile),
+        (status = 400, description = "a value is refused, e.g. `invalid_avatar`: the avatar is not an image of yours that finished uploading", body = ErrorBody),
+        (status = 404, description = "`media_not_found`: the avatar names no media of yours", body = ErrorBody),
         (status = 409, description = "`phone_taken`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn update_me(
     State(state): State<AppState>,
