@@ -8,6 +8,8 @@
 mod attachments;
 mod cleanup;
 mod download;
+#[cfg(test)]
+mod tests;
 mod upload;
 
 pub(crate) use attachments::{attach_to_message, checked_media_for_message};
