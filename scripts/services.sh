@@ -60,8 +60,35 @@ ensure_redis() {
     echo "redis $(redis-cli -u "$url" info server | awk -F: '/^redis_version/ {print $2}' | tr -d '\r') is up"
 }
 
+# A local S3 server for the chat-s3 tests: s3s-fs, which verifies SigV4 signatures and expiry
+# (moto and s3rver do not). Uses the one answering on 127.0.0.1:9000, else starts the installed
+# one, else installs it with cargo (it needs rust >= 1.92), then exports what the tests read.
+ensure_s3() {
+    local port="${S3_TEST_PORT:-9000}"
+    local endpoint="http://127.0.0.1:${port}"
+    local access_key="${S3_TEST_ACCESS_KEY:-chat-test}"
+    local secret_key="${S3_TEST_SECRET_KEY:-chat-test-secret}"
+    # A port that takes connections means a server is there (bash's /dev/tcp: no curl needed).
+    s3_answers() { (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; }
+    if ! s3_answers; then
+        if ! command -v s3s-fs >/dev/null 2>&1; then
+            cargo install s3s-fs@0.14.1 --features binary --locked
+        fi
+        local root="${TMPDIR:-/tmp}/chat-s3s-fs"
+        mkdir -p "$root"
+        # Its own session, so it outlives the shell that started it (as redis-server --daemonize).
+        setsid nohup s3s-fs --host 127.0.0.1 --port "$port" --access-key "$access_key" \
+            --secret-key "$secret_key" "$root" >"${TMPDIR:-/tmp}/chat-s3s-fs.log" 2>&1 &
+        for _ in $(seq 1 50); do s3_answers && break; sleep 0.2; done
+        s3_answers || { echo "s3s-fs did not start: see ${TMPDIR:-/tmp}/chat-s3s-fs.log" >&2; return 1; }
+    fi
+    export S3_TEST_ENDPOINT="$endpoint" S3_TEST_ACCESS_KEY="$access_key" S3_TEST_SECRET_KEY="$secret_key"
+    echo "s3 (s3s-fs) is up on $endpoint"
+}
+
 # Everything the suite needs, once.
 ensure_test_services() {
     ensure_postgres
     ensure_redis
+    ensure_s3
 }
