@@ -5,8 +5,11 @@
 //! - hyper answers a request head it will not parse with a bare status and no body. Its caps
 //!   are set above ours (`edge::MAX_HEADER_COUNT`, `edge::MAX_HEADER_BYTES`), so a request
 //!   over our limit reaches the router and gets `431` in the error envelope. Only a head over
-//!   hyper's own buffer (about 400 KiB) or with more than `HYPER_MAX_HEADERS` fields still
-//!   gets hyper's bare `431`; no client of ours sends one.
+//!   hyper's read buffer (`READ_BUFFER_BYTES`) or with more than `HYPER_MAX_HEADERS` fields
+//!   still gets hyper's bare `431`; no client of ours sends one.
+//! - The read buffer is capped at `READ_BUFFER_BYTES` rather than hyper's ~400 KiB: an upload
+//!   streamed to the embedded blob endpoint is read through it, and twenty concurrent 50 MiB
+//!   uploads held about 40 MiB with the default and far less with 128 KiB (docs/performance.md).
 //! - A client must send its whole request head within `HEADER_READ_TIMEOUT`, or the
 //!   connection is closed (a slow-loris client holds no task for long).
 
@@ -27,6 +30,10 @@ use tokio_util::task::TaskTracker;
 /// request with too many reaches `edge::limit_headers` and is refused in the envelope.
 const HYPER_MAX_HEADERS: usize = 4 * crate::edge::MAX_HEADER_COUNT;
 
+/// The most a connection's read buffer grows to; four times `edge::MAX_HEADER_BYTES`, so an
+/// oversized head still reaches the router's own 431.
+const READ_BUFFER_BYTES: usize = 4 * crate::edge::MAX_HEADER_BYTES;
+
 /// How long a client may take to send a request head.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -36,7 +43,10 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub async fn accept_until(listener: TcpListener, router: Router, shutdown: CancellationToken) {
     let connections = TaskTracker::new();
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).max_headers(HYPER_MAX_HEADERS);
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_headers(HYPER_MAX_HEADERS)
+        .max_buf_size(READ_BUFFER_BYTES);
     loop {
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => break,

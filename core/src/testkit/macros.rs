@@ -65,6 +65,7 @@ macro_rules! store_contract_tests {
                 contract::an_inserted_message_names_the_members_it_reaches,
                 contract::history_pages_both_ways_and_hides_per_viewer,
                 contract::changes_are_numbered_per_conversation,
+                contract::media_ids_round_trip,
                 conversations::one_direct_conversation_per_pair_even_under_races,
                 conversations::read_marks_clamp_never_go_back_and_drive_unread,
                 conversations::membership_changes_respect_the_size_limit,
@@ -148,6 +149,37 @@ macro_rules! blob_store_contract_tests {
     ($($input:tt)*) => {
         $crate::__contract_tests! {
             [
+                blobs::a_presigned_put_stores_exactly_the_bytes_and_head_reports_them,
+                blobs::read_prefix_returns_the_leading_bytes_or_all_of_a_short_object,
+                blobs::a_missing_key_has_no_head_and_no_prefix,
+                blobs::copy_if_match_copies_when_the_etag_matches,
+                blobs::copy_if_match_refuses_a_rewritten_source_and_leaves_the_target_absent,
+                blobs::copying_a_missing_source_reports_it_missing,
+                blobs::delete_removes_and_deleting_again_succeeds,
+                blobs::list_older_than_keeps_to_the_prefix_and_the_age,
+                blobs::list_older_than_honours_the_limit,
+                blobs::uploaded_parts_are_listed_with_numbers_and_sizes,
+                blobs::complete_multipart_joins_the_parts_in_order,
+                blobs::presign_get_downloads_the_bytes_and_a_range_answers_206_with_the_slice,
+            ]
+            $($input)*
+        }
+    };
+}
+
+/// One test per check of the blob store's strict multipart bookkeeping (same input as
+/// [`blob_store_contract_tests!`]): part ETags listed, finished uploads forgotten, part ETags
+/// compared at completion. S3 keeps it; the local test S3 server does not, so the S3
+/// adapter's test against it leaves this suite out (see `blobs.rs`).
+#[macro_export]
+macro_rules! strict_multipart_contract_tests {
+    ($($input:tt)*) => {
+        $crate::__contract_tests! {
+            [
+                blobs::listed_parts_carry_the_etags_their_puts_answered,
+                blobs::a_completed_upload_is_forgotten,
+                blobs::complete_multipart_with_a_wrong_etag_is_refused_and_stores_nothing,
+                blobs::abort_multipart_forgets_the_upload,
             ]
             $($input)*
         }
@@ -160,6 +192,18 @@ macro_rules! media_repo_contract_tests {
     ($($input:tt)*) => {
         $crate::__contract_tests! {
             [
+                media::a_created_record_reads_back_pending_as_given,
+                media::the_quota_admits_up_to_it_and_refuses_past_it,
+                media::concurrent_creates_never_exceed_the_quota,
+                media::usage_follows_creates_and_deletes_per_kind,
+                media::mark_uploaded_moves_a_pending_record_once,
+                media::media_batch_returns_the_existing_ones_only,
+                media::attaching_is_idempotent_and_stamps_attached_at_once,
+                media::delete_unattached_deletes_and_releases_or_refuses,
+                media::kept_media_stay_out_of_cleanup,
+                media::concurrent_deletes_release_usage_once,
+                media::expired_uploads_are_the_pending_ones_past_their_window,
+                media::unattached_before_lists_never_attached_completed_records,
             ]
             $($input)*
         }
@@ -172,6 +216,10 @@ macro_rules! claim_store_contract_tests {
     ($($input:tt)*) => {
         $crate::__contract_tests! {
             [
+                claims::the_first_claim_wins_and_later_ones_lose_while_it_holds,
+                claims::concurrent_claims_of_one_key_have_one_winner,
+                claims::a_lapsed_claim_can_be_claimed_again,
+                claims::claims_of_different_keys_are_independent,
             ]
             $($input)*
         }

@@ -97,6 +97,9 @@ pub fn parse(text: &str) -> (Option<Value>, Result<ClientFrame, FrameError>) {
 }
 
 /// Frames the server sends in reply to a client frame (events are `chat_core::domain::event::Event`).
+// Built and serialised at once, never stored: the size of an `ack` carrying a message costs
+// nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Serialize)]
 #[serde(tag = "type")]
 pub enum ServerFrame<'a> {
