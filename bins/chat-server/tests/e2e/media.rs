@@ -252,7 +252,7 @@ async fn cleanup_removes_expired_uploads_and_unattached_media_only(store: Store)
     // A day on, only the expired upload goes; a week on, the unattached media too.
     server.clock.advance(Duration::hours(25));
     let report = cleanup(&server.deps, server.clock.now(), false).await.unwrap();
-    assert_eq!(report.expired_uploads.iter().map(|m| m.id.to_string()).collect::<Vec<_>>(), [pending.clone()]);
+    assert_eq!(report.expired_uploads.iter().map(|m| m.id.to_string()).collect::<Vec<_>>(), [pending]);
     assert!(report.unattached.is_empty());
     server.clock.advance(Duration::days(7));
     let an = server.login(&an).await;
@@ -264,7 +264,10 @@ async fn cleanup_removes_expired_uploads_and_unattached_media_only(store: Store)
         "a dry run deletes nothing"
     );
     let report = cleanup(&server.deps, server.clock.now(), false).await.unwrap();
-    assert_eq!(report.unattached.iter().map(|m| m.id.to_string()).collect::<Vec<_>>(), [unattached.clone()]);
+    assert_eq!(
+        report.unattached.iter().map(|m| m.id.to_string()).collect::<Vec<_>>(),
+        std::slice::from_ref(&unattached)
+    );
     assert_eq!(server.get(&format!("/api/v1/media/{unattached}"), &an).await.0, StatusCode::NOT_FOUND);
     assert_eq!(server.get(&format!("/api/v1/media/{kept}"), &an).await.0, StatusCode::OK);
     let (_, storage) = server.get("/api/v1/me/storage", &an).await;

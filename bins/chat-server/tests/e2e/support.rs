@@ -54,7 +54,7 @@ pub struct TestServer {
 /// Where a test server's media bytes are kept; removed when the test ends.
 pub enum BlobPlace {
     Directory(#[allow(dead_code)] tempfile::TempDir),
-    Bucket(Option<TestS3>),
+    Bucket(Option<Box<TestS3>>),
 }
 
 impl Drop for BlobPlace {
@@ -113,7 +113,7 @@ impl TestServer {
                 let s3 = TestS3::create().await;
                 let blobs = Arc::new(S3BlobStore::new(s3.config.clone()).unwrap());
                 let deps = chat_server::assemble_deps_with(pg, shared, limits, clock.clone(), secret, blobs).unwrap();
-                (deps, Some(database), None, BlobPlace::Bucket(Some(s3)))
+                (deps, Some(database), None, BlobPlace::Bucket(Some(Box::new(s3))))
             }
         };
         let (router, state) = chat_http::app(deps.clone(), config);
