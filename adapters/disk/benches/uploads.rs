@@ -6,7 +6,7 @@
 //! `cargo bench -p chat-disk --bench uploads`. The clients (reqwest, bodies streamed) run in
 //! a second process, so the memory figures are the server's alone; the server runs with
 //! mimalloc, as chat-server does, on hyper's HTTP/1 server with the read buffer capped at
-//! 128 KiB as chat-http caps it (`CHAT_DISK_BENCH_READ_BUFFER=417792` measures hyper's default instead: that
+//! 64 KiB as chat-http caps it (`CHAT_DISK_BENCH_READ_BUFFER=417792` measures hyper's default instead: that
 //! buffer, grown to its maximum on every connection of a fast upload, is most of the memory).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -39,7 +39,7 @@ const UPLOAD_SIZE: usize = 50 * MIB;
 const CHUNK: usize = 64 * 1024;
 /// hyper's largest read buffer per connection (chat-http's cap), unless `CHAT_DISK_BENCH_READ_BUFFER` says
 /// otherwise (hyper's default is 417_792).
-const READ_BUFFER: usize = 128 * 1024;
+const READ_BUFFER: usize = 64 * 1024;
 const READ_BUFFER_VAR: &str = "CHAT_DISK_BENCH_READ_BUFFER";
 /// Set in the client process: the signed requests (URL and headers) to upload to, as JSON.
 const CLIENT_MODE: &str = "CHAT_DISK_BENCH_UPLOADS";

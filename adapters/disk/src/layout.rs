@@ -24,20 +24,25 @@ pub(crate) struct Layout {
 }
 
 impl Layout {
-    /// The layout under `root`, creating its directories and clearing what a crash left in
-    /// `tmp/` (nothing there is referenced by anything).
+    /// The layout under `root`, creating its directories.
     pub(crate) fn create(root: PathBuf) -> io::Result<Layout> {
         let layout = Layout { root };
-        for directory in [layout.objects(), layout.blobs(), layout.uploads()] {
+        for directory in [layout.objects(), layout.blobs(), layout.uploads(), layout.tmp()] {
             std::fs::create_dir_all(directory)?;
         }
-        match std::fs::remove_dir_all(layout.tmp()) {
+        Ok(layout)
+    }
+
+    /// Empties `tmp/`: what a crash left there is referenced by nothing. Only for the one
+    /// process that serves the directory, before it serves: another's writes in progress
+    /// live there too.
+    pub(crate) fn clear_tmp(&self) -> io::Result<()> {
+        match std::fs::remove_dir_all(self.tmp()) {
             Ok(()) => {}
             Err(error) if error.kind() == io::ErrorKind::NotFound => {}
             Err(error) => return Err(error),
         }
-        std::fs::create_dir_all(layout.tmp())?;
-        Ok(layout)
+        std::fs::create_dir_all(self.tmp())
     }
 
     /// Object metadata, one file per key.

@@ -70,6 +70,13 @@ impl DiskBlobStore {
         })
     }
 
+    /// Deletes what a crash left half-written in `tmp/`. Call it once when the server that
+    /// serves this directory starts, before it serves (never from a tool while a server runs:
+    /// its uploads in progress are there).
+    pub fn clear_leftovers(&self) -> io::Result<()> {
+        self.layout.clear_tmp()
+    }
+
     /// Where bodies being received are written; empty when no upload is under way.
     pub fn temp_dir(&self) -> PathBuf {
         self.layout.tmp()

@@ -9,7 +9,7 @@
 //!   still gets hyper's bare `431`; no client of ours sends one.
 //! - The read buffer is capped at `READ_BUFFER_BYTES` rather than hyper's ~400 KiB: an upload
 //!   streamed to the embedded blob endpoint is read through it, and twenty concurrent 50 MiB
-//!   uploads held about 40 MiB with the default and far less with 128 KiB (docs/performance.md).
+//!   uploads held about 40 MiB with the default and about half that with 64 KiB (docs/performance.md).
 //! - A client must send its whole request head within `HEADER_READ_TIMEOUT`, or the
 //!   connection is closed (a slow-loris client holds no task for long).
 
@@ -30,9 +30,9 @@ use tokio_util::task::TaskTracker;
 /// request with too many reaches `edge::limit_headers` and is refused in the envelope.
 const HYPER_MAX_HEADERS: usize = 4 * crate::edge::MAX_HEADER_COUNT;
 
-/// The most a connection's read buffer grows to; four times `edge::MAX_HEADER_BYTES`, so an
+/// The most a connection's read buffer grows to; twice `edge::MAX_HEADER_BYTES`, so an
 /// oversized head still reaches the router's own 431.
-const READ_BUFFER_BYTES: usize = 4 * crate::edge::MAX_HEADER_BYTES;
+const READ_BUFFER_BYTES: usize = 2 * crate::edge::MAX_HEADER_BYTES;
 
 /// How long a client may take to send a request head.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);

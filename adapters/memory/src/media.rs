@@ -17,8 +17,8 @@ use crate::store::MemoryStore;
 #[derive(Default)]
 pub(crate) struct MediaState {
     records: HashMap<MediaId, Media>,
-    /// The conversations where each attached record is attached.
-    attached_in: HashMap<MediaId, BTreeSet<ConversationId>>,
+    /// The messages (with their conversations) each attached record is attached to.
+    attached_in: HashMap<MediaId, BTreeSet<(ConversationId, MessageId)>>,
     /// Records and bytes per owner and kind, kept as records come and go.
     usage: HashMap<UserId, HashMap<MediaKind, KindUsage>>,
 }
@@ -127,7 +127,7 @@ impl MediaRepo for MemoryStore {
         for id in media {
             if let Some(record) = state.records.get_mut(id) {
                 record.attached_at.get_or_insert(at);
-                state.attached_in.entry(*id).or_default().insert(conversation);
+                state.attached_in.entry(*id).or_default().insert((conversation, message));
             }
         }
         Ok(())
@@ -146,8 +146,24 @@ impl MediaRepo for MemoryStore {
             .media
             .attached_in
             .get(&id)
-            .map(|conversations| conversations.iter().copied().collect())
+            .map(|attachments| {
+                let conversations: BTreeSet<_> = attachments.iter().map(|(conversation, _)| *conversation).collect();
+                conversations.into_iter().collect()
+            })
             .unwrap_or_default())
+    }
+
+    async fn detach_message(&self, media: &[MediaId], message: MessageId) -> Result<(), PortError> {
+        let mut state = self.state.lock();
+        for id in media {
+            if let Some(attachments) = state.media.attached_in.get_mut(id) {
+                attachments.retain(|(_, attached_to)| *attached_to != message);
+                if attachments.is_empty() {
+                    state.media.attached_in.remove(id);
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn usage(&self, owner: UserId) -> Result<StorageUsage, PortError> {

@@ -59,7 +59,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Some(url) => url.clone(),
         None => format!("http://{}", listener.local_addr()?),
     };
+    if config.database_url.is_none() && config.media.s3_bucket.is_none() {
+        // Embedded mode forgets its media records at exit: the bytes of the last run are
+        // referenced by nothing.
+        media::forget_embedded_blobs(&config.data_dir)?;
+    }
     let blob_wiring = config.media.blob_wiring(&config.data_dir, &public_url, &secret, shared.claims.clone())?;
+    if let Some(disk) = &blob_wiring.disk {
+        disk.clear_leftovers().context("clearing the blob directory's unfinished writes")?;
+    }
     let blobs = blob_wiring.blobs.clone();
     let mut deps = match &config.database_url {
         Some(url) => {
@@ -71,6 +79,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(redis) = &redis {
         deps.users = Arc::new(CachedUsers::new(deps.users.clone(), redis.clone(), PROFILE_CACHE_TTL_SECS));
     }
+    deps.health.extend(blob_wiring.health.clone());
     let store_adapter = if config.database_url.is_some() { "postgres" } else { "memory" };
     let shared_adapter = if redis.is_some() { "redis" } else { "in-process" };
     let sweeper_stop = CancellationToken::new();

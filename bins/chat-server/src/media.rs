@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use chat_core::ports::{BlobStore, ClaimStore};
+use chat_core::ports::{BlobStore, ClaimStore, HealthCheck};
 use chat_disk::{DiskBlobConfig, DiskBlobStore};
 use chat_s3::{CdnConfig, S3BlobStore, S3Config, Timeouts};
 use clap::Args;
@@ -80,7 +80,11 @@ pub struct BlobWiring {
     pub blobs: Arc<dyn BlobStore>,
     /// `/blobs/{token}` when the store is the local directory.
     pub routes: Option<axum::Router>,
-    /// `s3` or `disk`, for the start-up log and `/ready`.
+    /// The local directory store, for what only its serving process may do at start.
+    pub disk: Option<Arc<DiskBlobStore>>,
+    /// Its readiness check, for `/ready` (S3: the bucket answers).
+    pub health: Option<Arc<dyn HealthCheck>>,
+    /// `s3` or `disk`, for the start-up log.
     pub name: &'static str,
 }
 
@@ -101,6 +105,11 @@ impl MediaSettings {
         }
         if cdn[0] && self.s3_bucket.is_none() {
             bail!("CDN_DOMAIN needs S3_BUCKET: the CDN serves the bucket");
+        }
+        if let Some(domain) = &self.cdn_domain
+            && (domain.contains("://") || domain.contains('/'))
+        {
+            bail!("CDN_DOMAIN is a host name like d111111abcdef8.cloudfront.net, without https:// or a path");
         }
         Ok(())
     }
@@ -138,8 +147,8 @@ impl MediaSettings {
         claims: Arc<dyn ClaimStore>,
     ) -> anyhow::Result<BlobWiring> {
         if let Some(config) = self.s3_config() {
-            let store = S3BlobStore::new(config).context("S3 settings")?;
-            return Ok(BlobWiring { blobs: Arc::new(store), routes: None, name: "s3" });
+            let store = Arc::new(S3BlobStore::new(config).context("S3 settings")?);
+            return Ok(BlobWiring { blobs: store.clone(), routes: None, disk: None, health: Some(store), name: "s3" });
         }
         disk_blobs(&data_dir.join("blobs"), public_url, secret, claims)
     }
@@ -159,7 +168,13 @@ pub fn disk_blobs(
         DiskBlobStore::open(config, claims)
             .with_context(|| format!("opening the blob directory {}", root.display()))?,
     );
-    Ok(BlobWiring { blobs: store.clone(), routes: Some(chat_disk::router(store)), name: "disk" })
+    Ok(BlobWiring {
+        blobs: store.clone(),
+        routes: Some(chat_disk::router(store.clone())),
+        disk: Some(store),
+        health: None,
+        name: "disk",
+    })
 }
 
 /// A blob store under `root` for a single process that signs its URLs with a fresh random key
@@ -169,4 +184,15 @@ pub fn standalone_disk_blobs(root: &Path, public_url: &str) -> anyhow::Result<Bl
     let mut secret = [0u8; 32];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut secret);
     disk_blobs(root, public_url, &secret, Arc::new(chat_memory::MemoryClaims::new()))
+}
+
+/// Deletes the embedded blob directory of an earlier run: an in-memory store starts with no
+/// media records, so nothing refers to those bytes any more.
+pub fn forget_embedded_blobs(data_dir: &Path) -> anyhow::Result<()> {
+    let root = data_dir.join("blobs");
+    match std::fs::remove_dir_all(&root) {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(error) => Err(error).with_context(|| format!("removing the previous run's media in {}", root.display())),
+    }
 }

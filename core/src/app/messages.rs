@@ -6,7 +6,8 @@ use crate::domain::error::Invalid;
 use crate::domain::event::{Delivery, Event, MessageChange};
 use crate::domain::ids::{ClientMsgId, ConversationId, MediaId, MessageId};
 use crate::domain::message::{
-    ChangeRefusal, Message, MessageKind, NewMessage, check_sender_change, parse_body, parse_caption, parse_emoji,
+    ChangeRefusal, Message, MessageKind, NewMessage, SenderChange, check_sender_change, parse_body, parse_caption,
+    parse_emoji,
 };
 use crate::domain::page::{PageBounds, PageLimit};
 use crate::domain::rate_limit::RateLimitKey;
@@ -185,7 +186,7 @@ pub async fn history(
 pub async fn edit(deps: &Deps, actor: Actor, id: MessageId, body: &str) -> Result<Message, MessageError> {
     let (message, context) = writable_message(deps, actor, id).await?;
     let body = parse_body(body)?;
-    check_sender_change(&message, actor.user_id, deps.clock.now()).map_err(refusal)?;
+    check_sender_change(&message, actor.user_id, SenderChange::Edit, deps.clock.now()).map_err(refusal)?;
     direct_refusal(&context).map_or(Ok(()), |refusal| Err(write_refusal(refusal)))?;
     let update = MessageUpdate::Edit { body, at: deps.clock.now() };
     update_and_announce(deps, actor, id, update, MessageChange::Edited).await
@@ -206,9 +207,13 @@ pub async fn delete(
             Ok(None)
         }
         DeleteScope::Everyone => {
-            check_sender_change(&message, actor.user_id, deps.clock.now()).map_err(refusal)?;
+            check_sender_change(&message, actor.user_id, SenderChange::Recall, deps.clock.now()).map_err(refusal)?;
             let update = MessageUpdate::Recall { at: deps.clock.now() };
-            update_and_announce(deps, actor, id, update, MessageChange::Recalled).await.map(Some)
+            let recalled = update_and_announce(deps, actor, id, update, MessageChange::Recalled).await?;
+            // A recalled photo is gone for the members: its attachment no longer grants them
+            // the download (the owner keeps the media).
+            deps.media.detach_message(&message.media_ids, id).await?;
+            Ok(Some(recalled))
         }
     }
 }

@@ -256,12 +256,21 @@ pub fn parse_emoji(raw: &str) -> Result<String, Invalid> {
     Ok(raw.to_owned())
 }
 
+/// What the sender wants to do to their message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SenderChange {
+    /// Replace its text (TEXT messages only).
+    Edit,
+    /// Recall it for everyone ("thu hồi"): text and media messages alike.
+    Recall,
+}
+
 /// Why the sender may not change a message now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChangeRefusal {
     /// Only the sender may change it.
     NotSender,
-    /// Only TEXT messages can be changed.
+    /// Only TEXT messages can be edited (and SYSTEM messages cannot be recalled).
     NotText,
     /// It was recalled already.
     Recalled,
@@ -269,13 +278,23 @@ pub enum ChangeRefusal {
     WindowClosed,
 }
 
-/// Whether `actor` may edit or recall `message` at `now`: the sender, a live TEXT message,
-/// within 24 hours of sending.
-pub fn check_sender_change(message: &Message, actor: UserId, now: Timestamp) -> Result<(), ChangeRefusal> {
+/// Whether `actor` may make `change` to `message` at `now`: the sender, within 24 hours of
+/// sending, a live message; an edit only of TEXT, a recall of any message a user sent (a photo
+/// sent by mistake is recalled like a text).
+pub fn check_sender_change(
+    message: &Message,
+    actor: UserId,
+    change: SenderChange,
+    now: Timestamp,
+) -> Result<(), ChangeRefusal> {
     if message.sender_id != actor {
         return Err(ChangeRefusal::NotSender);
     }
-    if message.kind != MessageKind::Text {
+    let allowed = match change {
+        SenderChange::Edit => message.kind == MessageKind::Text,
+        SenderChange::Recall => message.kind != MessageKind::System,
+    };
+    if !allowed {
         return Err(ChangeRefusal::NotText);
     }
     if message.recalled_at.is_some() {
@@ -363,12 +382,27 @@ mod tests {
         let sender = UserId(Uuid::from_u128(1));
         let sent = chrono::DateTime::UNIX_EPOCH;
         let message = text_message(sender, sent);
-        assert_eq!(check_sender_change(&message, sender, sent + Duration::hours(24)), Ok(()));
+        let edit = SenderChange::Edit;
+        assert_eq!(check_sender_change(&message, sender, edit, sent + Duration::hours(24)), Ok(()));
         assert_eq!(
-            check_sender_change(&message, sender, sent + Duration::hours(24) + Duration::seconds(1)),
+            check_sender_change(&message, sender, edit, sent + Duration::hours(24) + Duration::seconds(1)),
             Err(ChangeRefusal::WindowClosed)
         );
-        assert_eq!(check_sender_change(&message, UserId(Uuid::from_u128(2)), sent), Err(ChangeRefusal::NotSender));
+        assert_eq!(
+            check_sender_change(&message, UserId(Uuid::from_u128(2)), edit, sent),
+            Err(ChangeRefusal::NotSender)
+        );
+    }
+
+    #[test]
+    fn media_messages_are_recalled_but_not_edited() {
+        let sender = UserId(Uuid::from_u128(1));
+        let sent = chrono::DateTime::UNIX_EPOCH;
+        let photo = Message { kind: MessageKind::Image, ..text_message(sender, sent) };
+        assert_eq!(check_sender_change(&photo, sender, SenderChange::Recall, sent), Ok(()));
+        assert_eq!(check_sender_change(&photo, sender, SenderChange::Edit, sent), Err(ChangeRefusal::NotText));
+        let system = Message { kind: MessageKind::System, ..text_message(sender, sent) };
+        assert_eq!(check_sender_change(&system, sender, SenderChange::Recall, sent), Err(ChangeRefusal::NotText));
     }
 
     #[test]

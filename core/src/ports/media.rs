@@ -60,6 +60,10 @@ pub trait MediaRepo: Send + Sync {
     /// Marks a media item as in use outside messages (a profile avatar): stamps `attached_at`
     /// if it had none, so cleanup keeps it. Returns the record; `None` if there is none.
     async fn keep(&self, id: MediaId, at: Timestamp) -> Result<Option<Media>, PortError>;
+    /// Removes `media`'s attachments to `message` (it was recalled): the members of its
+    /// conversation no longer see them through it. `attached_at` stays, so a media item once
+    /// sent is not taken by the cleanup of media never attached. Unknown ids are fine.
+    async fn detach_message(&self, media: &[MediaId], message: MessageId) -> Result<(), PortError>;
     /// The conversations where a media item is attached.
     async fn attached_conversations(&self, id: MediaId) -> Result<Vec<ConversationId>, PortError>;
     /// What a user stores.

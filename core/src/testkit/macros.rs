@@ -201,6 +201,7 @@ macro_rules! media_repo_contract_tests {
                 media::attaching_is_idempotent_and_stamps_attached_at_once,
                 media::delete_unattached_deletes_and_releases_or_refuses,
                 media::kept_media_stay_out_of_cleanup,
+                media::detaching_a_message_leaves_the_other_attachments,
                 media::concurrent_deletes_release_usage_once,
                 media::expired_uploads_are_the_pending_ones_past_their_window,
                 media::unattached_before_lists_never_attached_completed_records,

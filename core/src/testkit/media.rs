@@ -244,6 +244,24 @@ pub async fn delete_unattached_deletes_and_releases_or_refuses(store: &dyn Media
     assert_eq!(store.delete_unattached(MediaId(new_id())).await.unwrap(), None);
 }
 
+/// Detaching a recalled message's media removes that message's attachments only: the media
+/// stays attached where another message carries it, and is still not "never attached".
+pub async fn detaching_a_message_leaves_the_other_attachments(store: &dyn MediaStore) {
+    let owner = user(store, "a").await;
+    let (first_conversation, recalled) = message_of(store, owner).await;
+    let (second_conversation, other) = message_of(store, owner).await;
+    let media = created(store, upload(owner, MediaKind::Image, 60, now()), ROOMY).await;
+    let only_recalled = created(store, upload(owner, MediaKind::Image, 40, now()), ROOMY).await;
+    store.attach(&[media.id, only_recalled.id], first_conversation, recalled, now()).await.unwrap();
+    store.attach(&[media.id], second_conversation, other, now()).await.unwrap();
+
+    store.detach_message(&[media.id, only_recalled.id, MediaId(new_id())], recalled).await.unwrap();
+    assert_eq!(store.attached_conversations(media.id).await.unwrap(), vec![second_conversation]);
+    assert_eq!(store.attached_conversations(only_recalled.id).await.unwrap(), vec![]);
+    let later = now() + chrono::Duration::days(30);
+    assert!(store.unattached_before(later, 10).await.unwrap().iter().all(|m| m.id != only_recalled.id));
+}
+
 /// A kept record (an avatar) is stamped once, stays out of the cleanup scan, and is not deleted.
 pub async fn kept_media_stay_out_of_cleanup(store: &dyn MediaStore) {
     let owner = user(store, "a").await;

@@ -168,6 +168,20 @@ impl MediaRepo for PgStore {
         media_by_id(&mut conn, id).await
     }
 
+    async fn detach_message(&self, media: &[MediaId], message: MessageId) -> Result<(), PortError> {
+        let ids: Vec<uuid::Uuid> = media.iter().map(|id| id.0).collect();
+        let mut conn = self.conn().await?;
+        diesel::delete(
+            media_attachments::table
+                .filter(media_attachments::message_id.eq(message.0))
+                .filter(media_attachments::media_id.eq_any(ids)),
+        )
+        .execute(&mut conn)
+        .await
+        .map_err(from_diesel)?;
+        Ok(())
+    }
+
     async fn attached_conversations(&self, id: MediaId) -> Result<Vec<ConversationId>, PortError> {
         let mut conn = self.conn().await?;
         let conversations: Vec<uuid::Uuid> = media_attachments::table

@@ -55,7 +55,8 @@ async fn too_many_or_too_large_header_fields_are_431_in_the_envelope() {
     assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
     assert_envelope(&body, "headers_too_large");
     assert_nosniff(&headers, "a 431");
-    let large = [("x-large".to_owned(), "a".repeat(100 * 1024))];
+    // Over our 32 KiB, under hyper's 64 KiB read buffer (a head past that gets hyper's bare 431).
+    let large = [("x-large".to_owned(), "a".repeat(48 * 1024))];
     let (status, _, body) = send(&server, Method::GET, "/health", &large).await;
     assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
     assert_envelope(&body, "headers_too_large");

@@ -26,6 +26,7 @@ on_every_store!(
     another_users_media_is_not_found_and_cannot_be_sent,
     cleanup_removes_expired_uploads_and_unattached_media_only,
     an_avatar_is_an_own_image_seen_by_all_but_the_blocked_and_kept,
+    a_recalled_photo_is_gone_for_the_members,
 );
 
 async fn an_image_goes_from_upload_to_the_recipients_download(store: Store) {
@@ -303,6 +304,24 @@ async fn an_avatar_is_an_own_image_seen_by_all_but_the_blocked_and_kept(store: S
     let report = cleanup(&server.deps, server.clock.now(), false).await.unwrap();
     assert!(report.unattached.iter().all(|m| m.id.to_string() != avatar), "the avatar was cleaned up");
     assert_eq!(server.get(&format!("/api/v1/media/{avatar}"), &binh).await.0, StatusCode::OK);
+}
+
+async fn a_recalled_photo_is_gone_for_the_members(store: Store) {
+    let server = TestServer::start(store).await;
+    let (an, binh) = (server.register("an.le").await, server.register("binh").await);
+    let conversation = server.direct(&an, &binh).await;
+    let id = upload(&server, &an, "image", "nham.jpg", "image/jpeg", jpeg(2000)).await;
+    let (_, sent) = send_media(&server, &an, &conversation, json!({"media_ids": [id]})).await;
+    let message = sent["message"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(server.get(&format!("/api/v1/media/{id}"), &binh).await.0, StatusCode::OK);
+
+    let recall = format!("/api/v1/messages/{message}?for=everyone");
+    let (status, body) = server.request(Method::DELETE, &recall, Some(&an), None).await;
+    assert!(status.is_success(), "{status} {body}");
+    assert_eq!(server.get(&format!("/api/v1/media/{id}"), &binh).await.0, StatusCode::NOT_FOUND);
+    let (_, history) = server.get(&format!("/api/v1/conversations/{conversation}/messages"), &binh).await;
+    assert_eq!(history["messages"][0]["attachments"], json!([]), "{history}");
+    assert_eq!(server.get(&format!("/api/v1/media/{id}"), &an).await.0, StatusCode::OK, "the owner keeps it");
 }
 
 // The refusals made before any byte moves: one case each, on the embedded server.

@@ -76,15 +76,18 @@ pub(crate) async fn attach_to_message(deps: &Deps, message: &Message, at: Timest
 }
 
 /// Fills in `attachments` of every message from its `media_ids`, as the media are now, with
-/// one read for the whole page. Media gone since (cleaned up) are left out.
+/// one read for the whole page. Media gone since (cleaned up) are left out, and a recalled
+/// message shows none.
 pub async fn with_attachments(deps: &Deps, mut messages: Vec<Message>) -> Result<Vec<Message>, PortError> {
-    let ids: Vec<MediaId> = messages.iter().flat_map(|message| message.media_ids.iter().copied()).collect();
+    let shown = |message: &Message| message.recalled_at.is_none();
+    let ids: Vec<MediaId> =
+        messages.iter().filter(|m| shown(m)).flat_map(|message| message.media_ids.iter().copied()).collect();
     if ids.is_empty() {
         return Ok(messages);
     }
     let found = deps.media.media_batch(&ids).await?;
     let by_id: HashMap<MediaId, Attachment> = found.iter().map(|media| (media.id, Attachment::from(media))).collect();
-    for message in &mut messages {
+    for message in messages.iter_mut().filter(|m| m.recalled_at.is_none()) {
         message.attachments = message.media_ids.iter().filter_map(|id| by_id.get(id).cloned()).collect();
     }
     Ok(messages)

@@ -38,8 +38,10 @@ pub async fn media(deps: &Deps, actor: Actor, id: MediaId) -> Result<Media, Medi
 }
 
 /// A short-lived signed URL for a variant (`original` unless named) of a media item the caller
-/// may see. Files are served as attachments, never inline (with nosniff), so an HTML file
-/// cannot run in the browser that opens it.
+/// may see. Files are served as attachments (`Content-Disposition: attachment`, and with the
+/// declared content type), never inline, so an HTML file cannot run in the browser that opens
+/// it; the embedded endpoint adds `X-Content-Type-Options: nosniff` (S3 cannot be asked to;
+/// a CloudFront response-headers policy can).
 pub async fn content(
     deps: &Deps,
     actor: Actor,

@@ -73,7 +73,8 @@ pub enum UploadInstructions {
         method: &'static str,
         /// The presigned URL.
         url: String,
-        /// Headers to send exactly so (`content-type`, and the length the URL is bound to).
+        /// Headers to send exactly so (`content-type`; the length the URL is bound to is the
+        /// declared size, which any HTTP client sends for a body of that size).
         headers: BTreeMap<String, String>,
         /// When the URL stops working (ask `GET /media/{id}/upload` for a fresh one).
         expires_at: DateTime<Utc>,
