@@ -8,8 +8,9 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chat_core::domain::media::BlobKey;
+use chat_core::ports::content_disposition;
 use chrono::Utc;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
 use tower_http::services::ServeFile;
 
 use crate::refusal::Refusal;
@@ -18,21 +19,6 @@ use crate::token::Grant;
 
 /// How often a download looks again when the object was replaced under it.
 const REPLACED_RETRIES: usize = 3;
-
-/// Bytes that RFC 5987's `attr-char` leaves out, so `filename*` carries them percent-encoded.
-const NOT_ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'!')
-    .remove(b'#')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'^')
-    .remove(b'_')
-    .remove(b'`')
-    .remove(b'|')
-    .remove(b'~');
 
 /// Serves a download, or the refusal.
 pub(crate) async fn serve(
@@ -87,31 +73,4 @@ fn present(response: &mut Response, content_type: &str, filename: &str, attachme
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
     Ok(())
-}
-
-/// `inline` or `attachment` with the name twice (RFC 6266): `filename*` in UTF-8 for
-/// clients that read it (every current browser), and an ASCII `filename` for those that do
-/// not, with what ASCII cannot say replaced by `_`.
-pub(crate) fn content_disposition(filename: &str, attachment: bool) -> String {
-    let kind = if attachment { "attachment" } else { "inline" };
-    let ascii: String = filename
-        .chars()
-        .map(|c| if c == ' ' || (c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%')) { c } else { '_' })
-        .collect();
-    let encoded = utf8_percent_encode(filename, NOT_ATTR_CHAR);
-    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn vietnamese_names_are_carried_in_utf8_with_an_ascii_fallback() {
-        assert_eq!(
-            content_disposition("Hợp đồng \"mới\".pdf", true),
-            "attachment; filename=\"H_p __ng _m_i_.pdf\"; filename*=UTF-8''H%E1%BB%A3p%20%C4%91%E1%BB%93ng%20%22m%E1%BB%9Bi%22.pdf"
-        );
-        assert_eq!(content_disposition("a.jpg", false), "inline; filename=\"a.jpg\"; filename*=UTF-8''a.jpg");
-    }
 }

@@ -20,21 +20,6 @@ const LONGEST_VALIDITY_SECS: i64 = 7 * 24 * 3600;
 /// value and a path segment may carry as is.
 const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
-/// RFC 5987 `attr-char`: what `filename*=UTF-8''...` may carry as is.
-const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'!')
-    .remove(b'#')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'+')
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'^')
-    .remove(b'_')
-    .remove(b'`')
-    .remove(b'|')
-    .remove(b'~');
-
 /// A PUT of the whole object.
 pub(crate) fn put(
     store: &S3BlobStore,
@@ -89,7 +74,7 @@ pub(crate) fn get(
     ttl: Duration,
 ) -> Result<SignedRequest, PortError> {
     let (validity, expires_at) = validity(now, ttl);
-    let disposition = content_disposition(download);
+    let disposition = download.content_disposition();
     let url = match &store.cdn {
         Some(cdn) => {
             let path: Vec<String> =
@@ -116,19 +101,6 @@ pub(crate) fn get(
 fn validity(now: Timestamp, ttl: Duration) -> (std::time::Duration, Timestamp) {
     let seconds = ttl.num_seconds().clamp(1, LONGEST_VALIDITY_SECS);
     (std::time::Duration::from_secs(seconds.unsigned_abs()), now + Duration::seconds(seconds))
-}
-
-/// `inline` or `attachment` with the name twice (RFC 6266): a plain ASCII `filename` for old
-/// clients (anything else replaced by `_`), and the exact name as `filename*=UTF-8''...`.
-pub(crate) fn content_disposition(download: &DownloadAs) -> String {
-    let kind = if download.attachment { "attachment" } else { "inline" };
-    let fallback: String = download
-        .filename
-        .chars()
-        .map(|c| if (c.is_ascii_graphic() && c != '"' && c != '\\') || c == ' ' { c } else { '_' })
-        .collect();
-    let exact = utf8_percent_encode(&download.filename, ATTR_CHAR);
-    format!("{kind}; filename=\"{fallback}\"; filename*=UTF-8''{exact}")
 }
 
 #[cfg(test)]
@@ -195,18 +167,6 @@ mod tests {
         assert!(matches!(S3BlobStore::new(no_key), Err(ConfigError::CdnKey { .. })));
         let not_a_key = config(Some(cdn("cloudfront-test-signature.txt")));
         assert!(matches!(S3BlobStore::new(not_a_key), Err(ConfigError::CdnKey { .. })));
-    }
-
-    #[test]
-    fn the_disposition_names_the_file_in_ascii_and_exactly() {
-        let download =
-            DownloadAs { content_type: "image/png".into(), filename: "ảnh \"1\".png".into(), attachment: false };
-        assert_eq!(
-            content_disposition(&download),
-            "inline; filename=\"_nh _1_.png\"; filename*=UTF-8''%E1%BA%A3nh%20%221%22.png"
-        );
-        let file = DownloadAs { content_type: "application/pdf".into(), filename: "a;b.pdf".into(), attachment: true };
-        assert_eq!(content_disposition(&file), "attachment; filename=\"a;b.pdf\"; filename*=UTF-8''a%3Bb.pdf");
     }
 
     #[test]

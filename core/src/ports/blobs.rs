@@ -3,6 +3,7 @@
 //! only keys, sizes, ETags and a few leading bytes for the type check.
 
 use async_trait::async_trait;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::domain::error::PortError;
 use crate::domain::media::{BlobKey, MultipartId};
@@ -41,6 +42,42 @@ pub struct DownloadAs {
     pub filename: String,
     /// `Content-Disposition: attachment` (files) rather than `inline` (images, video, audio).
     pub attachment: bool,
+}
+
+impl DownloadAs {
+    /// The `Content-Disposition` a download is served with (see [`content_disposition`]).
+    pub fn content_disposition(&self) -> String {
+        content_disposition(&self.filename, self.attachment)
+    }
+}
+
+/// RFC 5987's `attr-char`: what `filename*=UTF-8''...` may carry as is.
+const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
+/// `inline` or `attachment` with the name twice (RFC 6266): `filename*` in UTF-8 for clients
+/// that read it (every current browser), and an ASCII `filename` for those that do not, with
+/// what ASCII cannot say (and `"`, `\`, `%`) replaced by `_`. Both blob stores serve it, so a
+/// Vietnamese file name reads the same from S3 as from the embedded endpoint.
+pub fn content_disposition(filename: &str, attachment: bool) -> String {
+    let kind = if attachment { "attachment" } else { "inline" };
+    let ascii: String = filename
+        .chars()
+        .map(|c| if c == ' ' || (c.is_ascii_graphic() && !matches!(c, '"' | '\\' | '%')) { c } else { '_' })
+        .collect();
+    let exact = utf8_percent_encode(filename, ATTR_CHAR);
+    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{exact}")
 }
 
 /// What the store knows of an object.
@@ -168,4 +205,22 @@ pub trait BlobStore: Send + Sync {
     ) -> Result<CompleteOutcome, PortError>;
     /// Abandons a multipart upload and frees its parts; an unknown upload succeeds.
     async fn abort_multipart(&self, key: &BlobKey, upload: &MultipartId) -> Result<(), PortError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_disposition;
+
+    #[test]
+    fn vietnamese_names_are_carried_in_utf8_with_an_ascii_fallback() {
+        assert_eq!(
+            content_disposition("Hợp đồng \"mới\".pdf", true),
+            "attachment; filename=\"H_p __ng _m_i_.pdf\"; filename*=UTF-8''H%E1%BB%A3p%20%C4%91%E1%BB%93ng%20%22m%E1%BB%9Bi%22.pdf"
+        );
+        assert_eq!(content_disposition("a.jpg", false), "inline; filename=\"a.jpg\"; filename*=UTF-8''a.jpg");
+        assert_eq!(
+            content_disposition("a;b 100%.pdf", true),
+            "attachment; filename=\"a;b 100_.pdf\"; filename*=UTF-8''a%3Bb%20100%25.pdf"
+        );
+    }
 }

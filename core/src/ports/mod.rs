@@ -17,7 +17,7 @@ mod users;
 pub use auth::{PasswordHasher, TokenIssuer};
 pub use blobs::{
     BlobInfo, BlobStore, CompleteOutcome, CopyOutcome, DownloadAs, ListedBlob, PartEtag, SignedMethod, SignedRequest,
-    StoredPart,
+    StoredPart, content_disposition,
 };
 pub use claims::{ClaimKey, ClaimStore};
 pub use clock::{Clock, IdGen};
