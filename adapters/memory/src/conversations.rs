@@ -106,6 +106,9 @@ impl ConversationRepo for MemoryStore {
         if let Some(title) = change.title {
             stored.conversation.title = Some(title);
         }
+        if let Some(avatar) = change.avatar_media_id {
+            stored.conversation.avatar_media_id = avatar;
+        }
         if let Some(owner) = change.new_owner.and_then(|id| stored.members.get_mut(&id)) {
             owner.role = Role::Owner;
         }

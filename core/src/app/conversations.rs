@@ -8,7 +8,7 @@ use crate::domain::conversation::{
     Role, may_add_members, may_edit_group, may_remove_member, parse_title, successor_owner,
 };
 use crate::domain::event::{ConversationChange, Delivery, Event};
-use crate::domain::ids::{ConversationId, MessageId, UserId};
+use crate::domain::ids::{ConversationId, MediaId, MessageId, UserId};
 use crate::domain::message::{NewMessage, SystemEvent};
 use crate::domain::page::{PageBounds, PageLimit};
 use crate::domain::social::audience_allows;
@@ -16,6 +16,7 @@ use crate::ports::{DirectOutcome, ListQuery, MembershipChange, MembershipOutcome
 
 use super::access::{membership, publish};
 use super::errors::ConversationError;
+use super::media::AvatarRefusal;
 use super::{Actor, Deps};
 
 /// The page sizes of the conversation list: 50 unless asked, at most 100.
@@ -136,6 +137,35 @@ pub async fn rename(
     details_of(deps, actor, id).await
 }
 
+/// Sets (or with `None`, removes) a group's photo (admins and the owner): an image of the
+/// caller's that finished uploading. The SYSTEM message announcing it carries the photo as its
+/// attachment, so every member may download it and cleanup keeps it.
+pub async fn set_avatar(
+    deps: &Deps,
+    actor: Actor,
+    id: ConversationId,
+    avatar: Option<MediaId>,
+) -> Result<ConversationDetails, ConversationError> {
+    let me = require_group_member(deps, actor, id).await?;
+    if !may_edit_group(me.role) {
+        return Err(ConversationError::NotPermitted);
+    }
+    if let Some(media) = avatar {
+        super::media::check_avatar(deps, actor.user_id, media).await.map_err(|refusal| match refusal {
+            AvatarRefusal::NotFound => ConversationError::AvatarNotFound,
+            AvatarRefusal::NotAnImage => ConversationError::InvalidAvatar,
+            AvatarRefusal::Port(error) => error.into(),
+        })?;
+    }
+    let change = MembershipChange { avatar_media_id: Some(avatar.map(|media| media.0)), ..no_change(id) };
+    let event = SystemEvent::AvatarChanged { actor: actor.user_id, avatar_media_id: avatar };
+    let now = deps.clock.now();
+    let mut announcement = NewMessage::system(MessageId(deps.ids.new_id()), id, actor.user_id, event, now);
+    announcement.media_ids = avatar.into_iter().collect();
+    announce(deps, change, announcement, ConversationChange::AvatarChanged, Vec::new()).await?;
+    details_of(deps, actor, id).await
+}
+
 /// Adds members to a group, announced by a SYSTEM message; each must allow being added.
 pub async fn add_members(
     deps: &Deps,
@@ -252,6 +282,7 @@ fn no_change(id: ConversationId) -> MembershipChange {
         remove: Vec::new(),
         new_owner: None,
         title: None,
+        avatar_media_id: None,
         max_members: MAX_GROUP_MEMBERS,
     }
 }
@@ -269,11 +300,25 @@ async fn apply(
     let now = deps.clock.now();
     let announcement =
         NewMessage::system(MessageId(deps.ids.new_id()), change.conversation_id, actor.user_id, event, now);
+    announce(deps, change, announcement, kind, departed).await
+}
+
+/// Applies a group change with the given SYSTEM message (whose media, if any, it attaches),
+/// then tells the members (and those who just left).
+async fn announce(
+    deps: &Deps,
+    change: MembershipChange,
+    announcement: NewMessage,
+    kind: ConversationChange,
+    departed: Vec<UserId>,
+) -> Result<(), ConversationError> {
     let (conversation, message) = match deps.conversations.change_membership(change, announcement).await? {
         MembershipOutcome::Applied { conversation, announcement } => (conversation, announcement),
         MembershipOutcome::TooManyMembers => return Err(ConversationError::GroupFull),
         MembershipOutcome::NotFound => return Err(ConversationError::ConversationNotFound),
     };
+    super::media::attach_to_message(deps, &message, message.created_at).await?;
+    let message = super::media::with_attachments_one(deps, message).await?;
     let recipients = deps.conversations.member_ids(conversation.id).await?;
     let updated = Event::ConversationUpdated { change: kind, conversation: conversation.clone() };
     publish(deps, Delivery { recipients: recipients.clone(), except_session: None, event: updated }).await;

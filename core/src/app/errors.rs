@@ -125,6 +125,8 @@ area_error!(
     /// Conversations, membership, receipts, typing, mute and pin.
     ConversationError {
         ConversationNotFound => ("conversation_not_found", NotFound, "no such conversation"),
+        AvatarNotFound => ("media_not_found", NotFound, "no such media of yours"),
+        InvalidAvatar => ("invalid_avatar", Validation, "a photo must be an image of yours that finished uploading"),
         UserNotFound => ("user_not_found", NotFound, "no such user"),
         CannotChatWithSelf => ("cannot_chat_with_self", Validation, "a direct conversation needs another user"),
         NotAGroup => ("not_a_group", Validation, "this only applies to group conversations"),

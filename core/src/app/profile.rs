@@ -6,10 +6,10 @@ use crate::domain::account::{
     Audience, DisplayName, Locale, OwnProfile, Phone, PublicProfile, Settings, User, parse_bio,
 };
 use crate::domain::ids::{MediaId, UserId};
-use crate::domain::media::{MediaKind, MediaStatus};
 use crate::ports::UserConflict;
 
 use super::errors::{Detail, ProfileError};
+use super::media::{AvatarRefusal, check_avatar};
 use super::{Actor, Deps};
 
 /// Fields of `/me` to change; absent fields stay as they are. For the nullable ones,
@@ -128,12 +128,11 @@ pub async fn user_profile(deps: &Deps, actor: Actor, id: UserId) -> Result<Publi
 /// from the cleanup of media never attached to a message, and anyone who may see the profile
 /// may download it.
 async fn keep_avatar(deps: &Deps, actor: Actor, id: MediaId) -> Result<(), ProfileError> {
-    let media = deps.media.media(id).await?.filter(|media| media.owner_id == actor.user_id);
-    let media = media.ok_or(ProfileError::AvatarNotFound)?;
-    let usable = matches!(media.status, MediaStatus::Uploaded | MediaStatus::Processing | MediaStatus::Ready);
-    if media.kind != MediaKind::Image || !usable {
-        return Err(ProfileError::InvalidAvatar);
-    }
+    check_avatar(deps, actor.user_id, id).await.map_err(|refusal| match refusal {
+        AvatarRefusal::NotFound => ProfileError::AvatarNotFound,
+        AvatarRefusal::NotAnImage => ProfileError::InvalidAvatar,
+        AvatarRefusal::Port(error) => error.into(),
+    })?;
     deps.media.keep(id, deps.clock.now()).await?;
     Ok(())
 }

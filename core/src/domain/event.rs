@@ -53,6 +53,8 @@ pub enum ConversationChange {
     Created,
     /// The group got a new title.
     Renamed,
+    /// The group got a new photo (or lost it).
+    AvatarChanged,
     /// Members joined.
     MembersAdded,
     /// A member was removed.

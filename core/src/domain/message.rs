@@ -75,6 +75,13 @@ pub enum SystemEvent {
         /// The new title.
         title: String,
     },
+    /// The group's photo changed (the message carries the new one as its attachment).
+    AvatarChanged {
+        /// Who changed it.
+        actor: UserId,
+        /// The new photo, or `None` when it was removed.
+        avatar_media_id: Option<MediaId>,
+    },
 }
 
 /// One user's reaction to a message.

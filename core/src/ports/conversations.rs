@@ -31,6 +31,8 @@ pub struct MembershipChange {
     pub new_owner: Option<UserId>,
     /// A new title.
     pub title: Option<String>,
+    /// A new photo (`Some(None)` removes it).
+    pub avatar_media_id: Option<Option<uuid::Uuid>>,
     /// Refuse the change if the group would have more members than this.
     pub max_members: usize,
 }

@@ -277,6 +277,7 @@ pub async fn an_inserted_message_names_the_members_it_reaches(store: &dyn Store)
         remove,
         new_owner: None,
         title: None,
+        avatar_media_id: None,
         max_members: 10,
     };
     let announce = || NewMessage { kind: MessageKind::System, body: None, ..text(id, a, None) };

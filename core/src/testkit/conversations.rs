@@ -26,6 +26,7 @@ fn change(id: ConversationId, add: &[UserId], remove: &[UserId], max_members: us
         remove: remove.to_vec(),
         new_owner: None,
         title: None,
+        avatar_media_id: None,
         max_members,
     }
 }
@@ -109,6 +110,7 @@ pub async fn membership_changes_respect_the_size_limit(store: &dyn Store) {
         remove: Vec::new(),
         new_owner: None,
         title: None,
+        avatar_media_id: None,
         max_members,
     };
     let announce = || NewMessage { kind: MessageKind::System, body: None, ..text(id, owner, None) };

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use chat_core::app::{conversations, receipts};
 use chat_core::domain::conversation::{ConversationDetails, ConversationPage, Mute};
 use chat_core::domain::event::ReceiptKind;
-use chat_core::domain::ids::{ConversationId, UserId};
+use chat_core::domain::ids::{ConversationId, MediaId, UserId};
 use chat_core::domain::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -39,9 +39,20 @@ pub struct ListParams {
     limit: Option<usize>,
 }
 
+/// What to change about a group: its title, its photo, or both.
 #[derive(Deserialize, ToSchema)]
-pub struct RenameRequest {
-    title: String,
+pub struct GroupPatch {
+    /// A new title.
+    title: Option<String>,
+    /// A new photo: an image of yours that finished uploading; null removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<MediaId>, nullable)]
+    avatar_media_id: Option<Option<MediaId>>,
+}
+
+/// A field that is present, as `Some` (null included), apart from an absent one (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<MediaId>>, D::Error> {
+    Option::<MediaId>::deserialize(deserializer).map(Some)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -103,18 +114,28 @@ pub async fn details(
     Ok(Json(conversations::details(&state.deps, actor, id).await?))
 }
 
-#[utoipa::path(patch, path = "/api/v1/conversations/{id}", tag = "conversations", params(("id" = ConversationId, Path)), request_body = RenameRequest,
+#[utoipa::path(patch, path = "/api/v1/conversations/{id}", tag = "conversations", params(("id" = ConversationId, Path)), request_body = GroupPatch,
     responses((status = 200, body = ConversationDetails),
-        (status = 400, description = "`invalid_title` or `not_a_group`", body = ErrorBody),
+        (status = 400, description = "`invalid_title`, `invalid_avatar` (not an image of yours that finished uploading), `not_a_group`, or `empty_patch`", body = ErrorBody),
         (status = 403, description = "`not_permitted`: your role does not allow it", body = ErrorBody),
-        (status = 404, description = "`conversation_not_found`", body = ErrorBody)), security(("bearer" = [])))]
+        (status = 404, description = "`conversation_not_found`, or `media_not_found` for the photo", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn rename(
     State(state): State<AppState>,
     Caller(actor): Caller,
     ApiPath(id): ApiPath<ConversationId>,
-    ApiJson(request): ApiJson<RenameRequest>,
+    ApiJson(patch): ApiJson<GroupPatch>,
 ) -> Result<Json<ConversationDetails>, ApiError> {
-    Ok(Json(conversations::rename(&state.deps, actor, id, &request.title).await?))
+    if patch.title.is_none() && patch.avatar_media_id.is_none() {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "empty_patch", "give a title, an avatar_media_id, or both"));
+    }
+    let mut details = None;
+    if let Some(title) = &patch.title {
+        details = Some(conversations::rename(&state.deps, actor, id, title).await?);
+    }
+    if let Some(avatar) = patch.avatar_media_id {
+        details = Some(conversations::set_avatar(&state.deps, actor, id, avatar).await?);
+    }
+    details.map(Json).ok_or_else(ApiError::not_found)
 }
 
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/members", tag = "conversations", params(("id" = ConversationId, Path)), request_body = AddMembersRequest,

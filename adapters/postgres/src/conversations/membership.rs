@@ -107,6 +107,12 @@ pub(super) async fn change_membership(
             if let Some(title) = &change.title {
                 diesel::update(conversations::table.find(id)).set(conversations::title.eq(title)).execute(conn).await?;
             }
+            if let Some(avatar) = change.avatar_media_id {
+                diesel::update(conversations::table.find(id))
+                    .set(conversations::avatar_media_id.eq(avatar))
+                    .execute(conn)
+                    .await?;
+            }
             let message = match append(conn, announcement).await {
                 Ok(Some(stored)) => stored.message,
                 Ok(None) | Err(TxStop::Rollback(())) => {

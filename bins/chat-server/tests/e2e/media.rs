@@ -27,6 +27,7 @@ on_every_store!(
     cleanup_removes_expired_uploads_and_unattached_media_only,
     an_avatar_is_an_own_image_seen_by_all_but_the_blocked_and_kept,
     a_recalled_photo_is_gone_for_the_members,
+    a_group_photo_is_seen_by_its_members_only,
 );
 
 async fn an_image_goes_from_upload_to_the_recipients_download(store: Store) {
@@ -322,6 +323,37 @@ async fn a_recalled_photo_is_gone_for_the_members(store: Store) {
     let (_, history) = server.get(&format!("/api/v1/conversations/{conversation}/messages"), &binh).await;
     assert_eq!(history["messages"][0]["attachments"], json!([]), "{history}");
     assert_eq!(server.get(&format!("/api/v1/media/{id}"), &an).await.0, StatusCode::OK, "the owner keeps it");
+}
+
+async fn a_group_photo_is_seen_by_its_members_only(store: Store) {
+    let server = TestServer::start(store).await;
+    let (an, binh, chi) =
+        (server.register("an.le").await, server.register("binh").await, server.register("chi.vu").await);
+    server.befriend(&an, &binh).await;
+    let create = json!({"kind": "group", "title": "Lớp 12A", "member_ids": [binh.id]});
+    let (_, group) = server.post("/api/v1/conversations", Some(&an), create).await;
+    let group = group["conversation"]["id"].as_str().unwrap().to_owned();
+    let mut binh_socket = server.connect(&binh).await;
+    let photo = upload(&server, &an, "image", "lop.jpg", "image/jpeg", jpeg(4000)).await;
+    let clip = upload(&server, &an, "video", "v.mp4", "video/mp4", mp4(4000)).await;
+    let patch = |id: &str| Some(json!({"avatar_media_id": id}));
+    let path = format!("/api/v1/conversations/{group}");
+
+    let (status, body) = server.request(Method::PATCH, &path, Some(&an), patch(&clip)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_avatar")));
+    let (status, body) = server.request(Method::PATCH, &path, Some(&binh), patch(&photo)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("not_permitted")));
+    let (status, body) = server.request(Method::PATCH, &path, Some(&an), patch(&photo)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["conversation"]["avatar_media_id"], photo.as_str());
+
+    let announced = binh_socket.next_of("message.new").await;
+    assert_eq!(announced["message"]["system"]["event"], "avatar_changed");
+    assert_eq!(announced["message"]["attachments"][0]["id"], photo.as_str());
+    assert_eq!(server.get(&format!("/api/v1/media/{photo}"), &binh).await.0, StatusCode::OK);
+    assert_eq!(server.get(&format!("/api/v1/media/{photo}"), &chi).await.0, StatusCode::NOT_FOUND);
+    let (status, body) = server.request(Method::PATCH, &path, Some(&an), Some(json!({"avatar_media_id": null}))).await;
+    assert_eq!((status, &body["conversation"]["avatar_media_id"]), (StatusCode::OK, &json!(null)));
 }
 
 // The refusals made before any byte moves: one case each, on the embedded server.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use crate::domain::Timestamp;
 use crate::domain::error::{Invalid, PortError};
 use crate::domain::ids::{MediaId, UserId};
-use crate::domain::media::{Attachment, MediaStatus};
+use crate::domain::media::{Attachment, MediaKind, MediaStatus};
 use crate::domain::message::{Message, MessageKind};
 
 use super::super::Deps;
@@ -97,4 +97,26 @@ pub async fn with_attachments(deps: &Deps, mut messages: Vec<Message>) -> Result
 pub async fn with_attachments_one(deps: &Deps, message: Message) -> Result<Message, PortError> {
     let mut messages = with_attachments(deps, vec![message]).await?;
     messages.pop().ok_or_else(|| PortError::Internal("a message went missing while its media were read".into()))
+}
+
+/// Why a media item cannot be a profile or group photo.
+#[derive(Debug)]
+pub(crate) enum AvatarRefusal {
+    /// Not the caller's, or no such media.
+    NotFound,
+    /// Not an image, or not (or no longer) servable: pending or failed.
+    NotAnImage,
+    /// The store failed.
+    Port(PortError),
+}
+
+/// A photo is an image of the caller's own that finished uploading (and did not fail).
+pub(crate) async fn check_avatar(deps: &Deps, owner: UserId, id: MediaId) -> Result<(), AvatarRefusal> {
+    let media = deps.media.media(id).await.map_err(AvatarRefusal::Port)?;
+    let media = media.filter(|media| media.owner_id == owner).ok_or(AvatarRefusal::NotFound)?;
+    let usable = matches!(media.status, MediaStatus::Uploaded | MediaStatus::Processing | MediaStatus::Ready);
+    if media.kind != MediaKind::Image || !usable {
+        return Err(AvatarRefusal::NotAnImage);
+    }
+    Ok(())
 }

@@ -12,7 +12,7 @@ mod download;
 mod tests;
 mod upload;
 
-pub(crate) use attachments::{attach_to_message, checked_media_for_message};
+pub(crate) use attachments::{AvatarRefusal, attach_to_message, check_avatar, checked_media_for_message};
 pub use attachments::{with_attachments, with_attachments_one};
 pub use cleanup::{CLEANUP_TASK, CleanupReport, cleanup, cleanup_if_claimed};
 pub use download::{ContentRedirect, StorageView, content, media, storage};
