@@ -418,3 +418,20 @@ async fn the_eleventh_upload_url_in_a_minute_is_rate_limited() {
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(response.headers().get("retry-after").is_some());
 }
+
+#[tokio::test]
+async fn the_eleventh_completion_in_a_minute_is_rate_limited() {
+    // Upload URLs unlimited here, so that the completion limit is the one reached.
+    let limits = Limits { upload_requests: chat_core::domain::rate_limit::Quota::per_minute(100), ..Limits::default() };
+    let server = TestServer::start_with(Store::Memory, limits, HttpConfig::default()).await;
+    let an = server.register("an.le").await;
+    for _ in 0..10 {
+        upload(&server, &an, "image", "a.jpg", "image/jpeg", jpeg(100)).await;
+    }
+    let (_, grant) = request_upload(&server, &an, "image", "a.jpg", "image/jpeg", 100).await;
+    assert!(put(&grant["upload"], jpeg(100)).await.0.is_success());
+    let id = grant["media"]["id"].as_str().unwrap();
+    let (status, body) = complete(&server, &an, id, json!({})).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")));
+    assert!(body["error"]["retry_after_ms"].as_u64().is_some_and(|ms| ms > 0));
+}
