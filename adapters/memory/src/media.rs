@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use chat_core::domain::Timestamp;
 use chat_core::domain::error::PortError;
 use chat_core::domain::ids::{ConversationId, MediaId, MessageId, UserId};
-use chat_core::domain::media::{KindUsage, Media, MediaKind, MediaStatus, NewMedia, StorageUsage};
-use chat_core::ports::{CreateMediaOutcome, MediaRepo, UploadedOutcome};
+use chat_core::domain::media::{KindUsage, Media, MediaKind, MediaStatus, MediaTransition, NewMedia, StorageUsage};
+use chat_core::ports::{CreateMediaOutcome, MediaRepo, TransitionOutcome, UploadedOutcome};
 
 use crate::store::MemoryStore;
 
@@ -131,6 +131,30 @@ impl MediaRepo for MemoryStore {
             }
         }
         Ok(())
+    }
+
+    async fn transition(&self, id: MediaId, step: MediaTransition) -> Result<Option<TransitionOutcome>, PortError> {
+        let mut state = self.state.lock();
+        let Some(record) = state.media.records.get_mut(&id) else { return Ok(None) };
+        if !step.allowed_from(record.status) {
+            return Ok(Some(TransitionOutcome::Refused(record.clone())));
+        }
+        step.apply(record);
+        Ok(Some(TransitionOutcome::Applied(record.clone())))
+    }
+
+    async fn unfinished(&self, limit: usize) -> Result<Vec<Media>, PortError> {
+        let state = self.state.lock();
+        let mut unfinished: Vec<Media> = state
+            .media
+            .records
+            .values()
+            .filter(|media| matches!(media.status, MediaStatus::Uploaded | MediaStatus::Processing))
+            .cloned()
+            .collect();
+        unfinished.sort_by_key(|media| (media.uploaded_at, media.id));
+        unfinished.truncate(limit);
+        Ok(unfinished)
     }
 
     async fn keep(&self, id: MediaId, at: Timestamp) -> Result<Option<Media>, PortError> {

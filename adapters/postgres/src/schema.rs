@@ -150,6 +150,8 @@ diesel::table! {
         upload_expires_at -> Timestamptz,
         uploaded_at -> Nullable<Timestamptz>,
         attached_at -> Nullable<Timestamptz>,
+        failure_reason -> Nullable<Text>,
+        waveform -> Nullable<Bytea>,
     }
 }
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use crate::domain::Timestamp;
 use crate::domain::error::PortError;
 use crate::domain::ids::{ConversationId, MediaId, MessageId, UserId};
-use crate::domain::media::{Media, NewMedia, StorageUsage};
+use crate::domain::media::{Media, MediaTransition, NewMedia, StorageUsage};
 
 /// What storing a new media record did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +28,16 @@ pub enum UploadedOutcome {
     Marked(Media),
     /// It was not pending (completed already, processed, failed): unchanged.
     NotPending(Media),
+}
+
+/// What a processing step did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TransitionOutcome {
+    /// Taken; the record as it is now.
+    Applied(Media),
+    /// Not allowed from the record's status (already `ready` or `failed`, or still
+    /// `pending`): unchanged, as it is.
+    Refused(Media),
 }
 
 /// Storage of media records. Usage counters (per owner and kind) change in the same step as
@@ -57,6 +67,13 @@ pub trait MediaRepo: Send + Sync {
         message: MessageId,
         at: Timestamp,
     ) -> Result<(), PortError>;
+    /// Takes a processing step (see `MediaTransition`) atomically: only from a status that
+    /// allows it, so `ready` and `failed` are set once even when two workers finish the same
+    /// job. `None` if there is no such record.
+    async fn transition(&self, id: MediaId, step: MediaTransition) -> Result<Option<TransitionOutcome>, PortError>;
+    /// Up to `limit` records `uploaded` or `processing`, oldest upload first: what a worker
+    /// starting up re-enqueues when their jobs are gone.
+    async fn unfinished(&self, limit: usize) -> Result<Vec<Media>, PortError>;
     /// Marks a media item as in use outside messages (a profile avatar): stamps `attached_at`
     /// if it had none, so cleanup keeps it. Returns the record; `None` if there is none.
     async fn keep(&self, id: MediaId, at: Timestamp) -> Result<Option<Media>, PortError>;

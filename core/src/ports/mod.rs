@@ -26,7 +26,7 @@ pub use conversations::{
     PinOutcome, WriteContext,
 };
 pub use events::{EventBus, EventSink};
-pub use media::{CreateMediaOutcome, MediaRepo, UploadedOutcome};
+pub use media::{CreateMediaOutcome, MediaRepo, TransitionOutcome, UploadedOutcome};
 pub use messages::{HistoryPage, InsertOutcome, MessageRepo, MessageUpdate};
 pub use presence::{PresenceAudience, PresenceStatus, PresenceStore};
 pub use rate_limit::RateLimitStore;

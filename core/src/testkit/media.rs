@@ -11,9 +11,10 @@ use futures_util::future::join_all;
 use crate::domain::Timestamp;
 use crate::domain::ids::{ConversationId, MediaId, MessageId, UserId};
 use crate::domain::media::{
-    KindUsage, MIB, Media, MediaKind, MediaStatus, MultipartId, NewMedia, StorageUsage, UploadTarget, upload_window,
+    KindUsage, MIB, Media, MediaKind, MediaStatus, MediaTransition, MultipartId, NewMedia, Processed, StorageUsage,
+    UploadTarget, Variant, upload_window,
 };
-use crate::ports::{CreateMediaOutcome, InsertOutcome, MediaRepo, UploadedOutcome};
+use crate::ports::{CreateMediaOutcome, InsertOutcome, MediaRepo, TransitionOutcome, UploadedOutcome};
 
 use super::contract::{Store, group, new_id, now, text, user};
 
@@ -260,6 +261,84 @@ pub async fn detaching_a_message_leaves_the_other_attachments(store: &dyn MediaS
     assert_eq!(store.attached_conversations(only_recalled.id).await.unwrap(), vec![]);
     let later = now() + chrono::Duration::days(30);
     assert!(store.unattached_before(later, 10).await.unwrap().iter().all(|m| m.id != only_recalled.id));
+}
+
+/// Processing steps: a pending record refuses them; uploaded → processing (again on a retry)
+/// → ready with what was made, set once: a second `ready` or a `failed` after it is refused
+/// and changes nothing.
+pub async fn processing_steps_move_forward_and_ready_is_set_once(store: &dyn MediaStore) {
+    let owner = user(store, "a").await;
+    let media = created(store, upload(owner, MediaKind::Audio, 60, now()), ROOMY).await;
+    let refused = store.transition(media.id, MediaTransition::StartProcessing).await.unwrap();
+    assert!(matches!(refused, Some(TransitionOutcome::Refused(m)) if m.status == MediaStatus::Pending));
+    uploaded(store, media.id, now()).await;
+    for _ in 0..2 {
+        let started = store.transition(media.id, MediaTransition::StartProcessing).await.unwrap();
+        assert!(matches!(started, Some(TransitionOutcome::Applied(m)) if m.status == MediaStatus::Processing));
+    }
+    let processed = Processed {
+        width: None,
+        height: None,
+        duration_ms: Some(4_200),
+        variants: vec![Variant {
+            name: "m4a".into(),
+            content_type: "audio/mp4".into(),
+            size: 40,
+            width: None,
+            height: None,
+        }],
+        waveform: Some((0..64).collect()),
+    };
+    let ready = match store.transition(media.id, MediaTransition::Ready(processed.clone())).await.unwrap() {
+        Some(TransitionOutcome::Applied(ready)) => ready,
+        other => panic!("not made ready: {other:?}"),
+    };
+    assert_eq!((ready.status, ready.duration_ms), (MediaStatus::Ready, Some(4_200)));
+    assert_eq!((&ready.variants, &ready.waveform), (&processed.variants, &processed.waveform));
+    assert_eq!(store.media(media.id).await.unwrap(), Some(ready.clone()), "stored as returned");
+    let again = store.transition(media.id, MediaTransition::Ready(Processed::default())).await.unwrap();
+    assert_eq!(again, Some(TransitionOutcome::Refused(ready.clone())));
+    let late_failure = MediaTransition::Failed { reason: "corrupt".into() };
+    assert_eq!(store.transition(media.id, late_failure).await.unwrap(), Some(TransitionOutcome::Refused(ready)));
+    assert_eq!(store.transition(MediaId(new_id()), MediaTransition::StartProcessing).await.unwrap(), None);
+}
+
+/// A failure keeps its reason, and is final.
+pub async fn a_failure_keeps_its_reason_and_is_final(store: &dyn MediaStore) {
+    let owner = user(store, "a").await;
+    let media = created(store, upload(owner, MediaKind::Video, 60, now()), ROOMY).await;
+    uploaded(store, media.id, now()).await;
+    let failed = match store.transition(media.id, MediaTransition::Failed { reason: "too_long".into() }).await.unwrap()
+    {
+        Some(TransitionOutcome::Applied(failed)) => failed,
+        other => panic!("not failed: {other:?}"),
+    };
+    assert_eq!((failed.status, failed.failure_reason.as_deref()), (MediaStatus::Failed, Some("too_long")));
+    let retried = store.transition(media.id, MediaTransition::StartProcessing).await.unwrap();
+    assert_eq!(retried, Some(TransitionOutcome::Refused(failed)));
+}
+
+/// `unfinished` lists what is uploaded or processing, oldest upload first, at most `limit`:
+/// not pending, ready or failed records.
+pub async fn unfinished_lists_uploaded_and_processing_records_oldest_first(store: &dyn MediaStore) {
+    let owner = user(store, "a").await;
+    let at = now();
+    let make = |minutes: i64| upload(owner, MediaKind::Image, 10, at - chrono::Duration::minutes(minutes));
+    let older = created(store, make(30), ROOMY).await;
+    let newer = created(store, make(20), ROOMY).await;
+    let pending = created(store, make(40), ROOMY).await;
+    let done = created(store, make(50), ROOMY).await;
+    uploaded(store, older.id, at - chrono::Duration::minutes(29)).await;
+    uploaded(store, newer.id, at - chrono::Duration::minutes(19)).await;
+    uploaded(store, done.id, at - chrono::Duration::minutes(49)).await;
+    store.transition(newer.id, MediaTransition::StartProcessing).await.unwrap();
+    store.transition(done.id, MediaTransition::Ready(Processed::default())).await.unwrap();
+
+    let listed: Vec<MediaId> = store.unfinished(10).await.unwrap().iter().map(|m| m.id).collect();
+    let mine: Vec<MediaId> =
+        listed.iter().copied().filter(|id| [older.id, newer.id, pending.id, done.id].contains(id)).collect();
+    assert_eq!(mine, vec![older.id, newer.id]);
+    assert_eq!(store.unfinished(1).await.unwrap().len(), 1);
 }
 
 /// A kept record (an avatar) is stamped once, stays out of the cleanup scan, and is not deleted.

@@ -30,6 +30,8 @@ pub struct MediaRow {
     pub upload_expires_at: Timestamp,
     pub uploaded_at: Option<Timestamp>,
     pub attached_at: Option<Timestamp>,
+    pub failure_reason: Option<String>,
+    pub waveform: Option<Vec<u8>>,
 }
 
 impl MediaRow {
@@ -61,6 +63,8 @@ impl MediaRow {
             upload_expires_at: new.upload_expires_at,
             uploaded_at: None,
             attached_at: None,
+            failure_reason: None,
+            waveform: None,
         })
     }
 
@@ -87,6 +91,8 @@ impl MediaRow {
             duration_ms: self.duration_ms.map(u64::try_from).transpose().map_err(|e| corrupt("media duration", e))?,
             variants: serde_json::from_value::<Vec<Variant>>(self.variants)
                 .map_err(|e| corrupt("media variants", e))?,
+            waveform: self.waveform,
+            failure_reason: self.failure_reason,
             upload,
             etag: self.etag,
             created_at: self.created_at,

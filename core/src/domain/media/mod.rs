@@ -10,8 +10,8 @@ use super::text::{Layout, is_blank, refuse_control_characters};
 mod record;
 
 pub use record::{
-    Attachment, KindUsage, Media, MultipartId, NewMedia, StorageUsage, UploadTarget, Variant, unattached_lifetime,
-    upload_window, url_lifetime,
+    Attachment, KindUsage, Media, MediaTransition, MultipartId, NewMedia, Processed, StorageUsage, UploadTarget,
+    Variant, unattached_lifetime, upload_window, url_lifetime,
 };
 
 /// One mebibyte; the limits below are whole mebibytes.

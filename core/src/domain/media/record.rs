@@ -122,6 +122,12 @@ pub struct Media {
     pub duration_ms: Option<u64>,
     /// Processed renditions, once made.
     pub variants: Vec<Variant>,
+    /// A voice message's loudness over its length (64 peaks, 0-255), so clients draw it
+    /// without downloading the file.
+    pub waveform: Option<Vec<u8>>,
+    /// Why processing refused it (a stable code: `content_mismatch`, `too_long`,
+    /// `malware_detected`, ...), once `failed`.
+    pub failure_reason: Option<String>,
     /// How the bytes go up (internal: clients get URLs, not upload ids).
     #[serde(skip)]
     #[cfg_attr(feature = "openapi", schema(ignore))]
@@ -155,6 +161,8 @@ impl Media {
             height: None,
             duration_ms: None,
             variants: Vec::new(),
+            waveform: None,
+            failure_reason: None,
             upload: new.upload,
             etag: None,
             created_at: new.created_at,
@@ -190,6 +198,9 @@ pub struct Attachment {
     pub duration_ms: Option<u64>,
     /// The names of the variants ready to download.
     pub variants: Vec<String>,
+    /// A voice message's waveform (64 peaks, 0-255), once processed.
+    #[serde(default)]
+    pub waveform: Option<Vec<u8>>,
 }
 
 impl From<&Media> for Attachment {
@@ -205,6 +216,7 @@ impl From<&Media> for Attachment {
             height: media.height,
             duration_ms: media.duration_ms,
             variants: media.variants.iter().map(|variant| variant.name.clone()).collect(),
+            waveform: media.waveform.clone(),
         }
     }
 }
@@ -229,4 +241,60 @@ pub struct StorageUsage {
     pub bytes: u64,
     /// Per kind, only kinds with records.
     pub by_kind: Vec<KindUsage>,
+}
+
+/// What processing made of a media item, stored when it becomes `ready`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Processed {
+    /// Pixels across (images and videos).
+    pub width: Option<u32>,
+    /// Pixels down (images and videos).
+    pub height: Option<u32>,
+    /// Length in milliseconds (videos and voice messages).
+    pub duration_ms: Option<u64>,
+    /// The renditions made, each stored under `BlobKey::variant`.
+    pub variants: Vec<Variant>,
+    /// A voice message's waveform.
+    pub waveform: Option<Vec<u8>>,
+}
+
+/// A step in a media item's processing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MediaTransition {
+    /// A worker took it: `uploaded` (or `processing`, a retry) → `processing`.
+    StartProcessing,
+    /// Done: `uploaded` or `processing` → `ready`, with what was made. Set once.
+    Ready(Processed),
+    /// Refused: `uploaded` or `processing` → `failed`, with a stable reason code. Set once.
+    Failed {
+        /// Why, e.g. `too_long`.
+        reason: String,
+    },
+}
+
+impl MediaTransition {
+    /// Whether the step may be taken from `status`.
+    pub fn allowed_from(&self, status: super::MediaStatus) -> bool {
+        use super::MediaStatus::{Processing, Uploaded};
+        matches!(status, Uploaded | Processing)
+    }
+
+    /// Applies the step to a record (for stores that keep records whole).
+    pub fn apply(self, media: &mut Media) {
+        match self {
+            MediaTransition::StartProcessing => media.status = super::MediaStatus::Processing,
+            MediaTransition::Ready(processed) => {
+                media.status = super::MediaStatus::Ready;
+                media.width = processed.width;
+                media.height = processed.height;
+                media.duration_ms = processed.duration_ms;
+                media.variants = processed.variants;
+                media.waveform = processed.waveform;
+            }
+            MediaTransition::Failed { reason } => {
+                media.status = super::MediaStatus::Failed;
+                media.failure_reason = Some(reason);
+            }
+        }
+    }
 }

@@ -1,0 +1,2 @@
+DROP INDEX media_unfinished_by_upload;
+ALTER TABLE media DROP COLUMN waveform, DROP COLUMN failure_reason;
