@@ -9,6 +9,7 @@ mod claims;
 mod conversations;
 mod events;
 mod health;
+mod jobs;
 mod media;
 mod messages;
 mod presence;
@@ -20,6 +21,7 @@ mod users;
 
 pub use claims::MemoryClaims;
 pub use events::MemoryEventBus;
+pub use jobs::MemoryJobQueue;
 pub use presence::MemoryPresence;
 pub use rate_limit::MemoryRateLimiter;
 pub use store::MemoryStore;

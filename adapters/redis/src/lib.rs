@@ -1,7 +1,7 @@
 //! `chat-redis`: what several `chat-server` nodes share through Redis so that they act as
 //! one server: the event bus (pub/sub), presence (sessions with TTLs), rate limits (GCRA in
-//! one Lua script on Redis time), claims (one-time upload tokens, the periodic tasks' lock)
-//! and a read-through profile cache.
+//! one Lua script on Redis time), claims (one-time upload tokens, the periodic tasks' lock),
+//! the media-processing job queue (Streams, see jobs.rs) and a read-through profile cache.
 //!
 //! Commands go through redis's own `aio::ConnectionManager`: a multiplexed connection that
 //! reconnects by itself when it breaks (a few of them, taken in turn). The pub/sub subscriber
@@ -13,6 +13,7 @@ mod cache;
 mod claims;
 mod error;
 mod health;
+mod jobs;
 mod presence;
 mod rate_limit;
 
@@ -29,6 +30,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 pub use bus::RedisEventBus;
 pub use cache::CachedUsers;
 pub use claims::RedisClaims;
+pub use jobs::RedisJobQueue;
 pub use presence::RedisPresence;
 pub use rate_limit::RedisRateLimiter;
 

@@ -1,8 +1,10 @@
 //! The presence, rate-limit, claim-store and event-bus contracts of `chat_core::testkit`
 //! against a real redis-server, one test per check (`redis_presence::<check>`,
-//! `redis_rate_limit::<check>`, `redis_claims::<check>`, `redis_event_bus::<check>`, the bus
-//! as two nodes on one Redis); and the bus through a Redis restart. (The profile cache runs
-//! the `UserRepo` contract where it meets a store: bins/chat-server/tests/e2e/profile_cache.rs.)
+//! `redis_rate_limit::<check>`, `redis_claims::<check>`, `redis_jobs::<check>`,
+//! `redis_event_bus::<check>`, the bus as two nodes on one Redis); the bus through a Redis
+//! restart; and a job-queue node that dies mid-job while another finishes its job. (The
+//! profile cache runs the `UserRepo` contract where it meets a store:
+//! bins/chat-server/tests/e2e/profile_cache.rs.)
 
 // A failed expectation in a test should stop it with a message: that is what these are for.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -11,13 +13,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chat_core::domain::event::{Delivery, Event, TypingState};
-use chat_core::domain::ids::{ConversationId, UserId};
-use chat_core::ports::{EventBus, EventSink};
+use chat_core::domain::ids::{ConversationId, MediaId, UserId};
+use chat_core::ports::{EventBus, EventSink, JobQueue, QueueStats};
+use chat_core::testkit::jobs::contract_policy;
 use chat_core::testkit::{
-    claim_store_contract_tests, event_bus_contract_tests, presence_contract_tests, rate_limit_contract_tests,
+    claim_store_contract_tests, event_bus_contract_tests, job_queue_contract_tests, presence_contract_tests,
+    rate_limit_contract_tests,
 };
 use chat_redis::testing::{OwnRedisServer, TestRedis};
-use chat_redis::{RedisClaims, RedisConnection, RedisEventBus, RedisPresence, RedisRateLimiter};
+use chat_redis::{RedisClaims, RedisConnection, RedisEventBus, RedisJobQueue, RedisPresence, RedisRateLimiter};
 use tokio::sync::mpsc;
 
 /// An adapter on a Redis key prefix of its own, with the handle that deletes its keys.
@@ -46,6 +50,42 @@ claim_store_contract_tests! {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     let (_redis, claims) = on_test_redis(RedisClaims::new).await;
     check(&claims);
+}
+
+job_queue_contract_tests! {
+    mod redis_jobs;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    let (_redis, queue) = on_test_redis(|redis| RedisJobQueue::new(redis, contract_policy())).await;
+    check(&queue);
+}
+
+/// Two nodes share a queue; the first takes a job and dies: its process is gone, its
+/// connections closed, the job never completed. The second node, waiting in `take`, gets the
+/// job once the timeout has passed and completes it; the queue is then empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_of_a_node_that_died_is_finished_by_another_node_once() {
+    let redis = TestRedis::create().await;
+    let survivor = RedisJobQueue::new(redis.connection().await, contract_policy());
+    let media = MediaId(uuid::Uuid::now_v7());
+    let started = std::time::Instant::now();
+    let dying = tokio::spawn({
+        let connection = redis.connection().await;
+        async move {
+            let node = RedisJobQueue::new(connection, contract_policy());
+            node.enqueue(media).await.unwrap();
+            node.take("dying-node", Duration::ZERO).await.unwrap().expect("the job")
+            // The node ends here, its job unfinished, its connections dropped.
+        }
+    });
+    let abandoned = dying.await.unwrap();
+    assert_eq!((abandoned.media_id, abandoned.attempt), (media, 1));
+    let job = survivor.take("survivor", Duration::from_secs(20)).await.unwrap().expect("the abandoned job");
+    assert!(started.elapsed() >= contract_policy().visibility_timeout, "taken over before the timeout");
+    assert_eq!((job.media_id, job.attempt), (media, 2));
+    assert!(survivor.complete(&job).await.unwrap());
+    assert!(!survivor.complete(&abandoned).await.unwrap(), "the dead node's claim completes nothing");
+    assert_eq!(survivor.stats().await.unwrap(), QueueStats::default());
+    assert_eq!(survivor.take("survivor", Duration::ZERO).await.unwrap(), None);
 }
 
 /// Two nodes' buses on one Redis (a key prefix of the test's own), and that Redis.
