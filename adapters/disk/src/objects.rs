@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 
 use chat_core::domain::Timestamp;
 use chat_core::domain::error::PortError;
-use chat_core::domain::media::BlobKey;
+use chat_core::domain::media::{BlobKey, LocalFile};
 use chat_core::ports::{CopyOutcome, ListedBlob};
 use chrono::Utc;
 use tokio::fs::File;
 use tokio::io::AsyncReadExt;
 use uuid::Uuid;
 
-use crate::blob_file::WrittenBlob;
+use crate::blob_file::{BlobWriter, WriteError, WrittenBlob};
 use crate::layout::relative_path;
 use crate::meta::{self, ObjectMeta, is_absent};
 use crate::store::{DiskBlobStore, internal};
@@ -47,6 +47,39 @@ impl DiskBlobStore {
         let mut bytes = Vec::with_capacity(len.min(usize::try_from(object.size).unwrap_or(usize::MAX)));
         file.take(len as u64).read_to_end(&mut bytes).await.map_err(internal)?;
         Ok(Some(bytes))
+    }
+
+    /// Copies the object into a local file (streamed); `false` if there is none.
+    pub(crate) async fn download_object(&self, key: &BlobKey, to: &LocalFile) -> Result<bool, PortError> {
+        let Some((_, mut file)) = self.open_object(key).await? else { return Ok(false) };
+        let mut out = File::create(to.path()).await.map_err(internal)?;
+        tokio::io::copy(&mut file, &mut out).await.map_err(internal)?;
+        out.sync_all().await.map_err(internal)?;
+        Ok(true)
+    }
+
+    /// Stores a local file as `key` (streamed through a new blob, hashed like an upload).
+    pub(crate) async fn upload_file(
+        &self,
+        from: &LocalFile,
+        key: &BlobKey,
+        content_type: &str,
+    ) -> Result<ObjectMeta, PortError> {
+        let mut file = File::open(from.path()).await.map_err(internal)?;
+        let mut writer = BlobWriter::create(&self.layout, u64::MAX).await.map_err(internal)?;
+        let mut chunk = vec![0u8; 256 * 1024];
+        loop {
+            let read = file.read(&mut chunk).await.map_err(internal)?;
+            if read == 0 {
+                break;
+            }
+            writer.write(&chunk[..read]).await.map_err(|error| match error {
+                WriteError::TooLarge => PortError::Internal("a local file passed u64::MAX bytes".into()),
+                WriteError::Io(error) => internal(error),
+            })?;
+        }
+        let written = writer.finish(&self.layout).await.map_err(internal)?;
+        self.commit_written(key, written, content_type.to_owned()).await
     }
 
     /// Makes `written` the bytes of `key`, replacing (and freeing) what was there.

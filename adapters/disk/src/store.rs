@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chat_core::domain::error::PortError;
-use chat_core::domain::media::{BlobKey, MultipartId};
+use chat_core::domain::media::{BlobKey, LocalFile, MultipartId};
 use chat_core::domain::{Duration, Timestamp};
 use chat_core::ports::{
     BlobInfo, BlobStore, ClaimStore, CompleteOutcome, CopyOutcome, DownloadAs, ListedBlob, PartEtag, SignedMethod,
@@ -189,6 +189,15 @@ impl BlobStore for DiskBlobStore {
         limit: usize,
     ) -> Result<Vec<ListedBlob>, PortError> {
         self.list_objects(prefix, before, limit).await
+    }
+
+    async fn download_to(&self, key: &BlobKey, to: &LocalFile) -> Result<bool, PortError> {
+        self.download_object(key, to).await
+    }
+
+    async fn upload_from(&self, from: &LocalFile, key: &BlobKey, content_type: &str) -> Result<BlobInfo, PortError> {
+        check_key(key)?;
+        Ok(self.upload_file(from, key, content_type).await?.info())
     }
 
     async fn create_multipart(&self, key: &BlobKey, content_type: &str) -> Result<MultipartId, PortError> {

@@ -11,6 +11,7 @@ mod multipart;
 mod objects;
 mod presign;
 mod request;
+mod transfer;
 mod xml;
 
 #[cfg(feature = "testing")]
@@ -18,7 +19,7 @@ pub mod testing;
 
 use async_trait::async_trait;
 use chat_core::domain::error::PortError;
-use chat_core::domain::media::{BlobKey, MultipartId};
+use chat_core::domain::media::{BlobKey, LocalFile, MultipartId};
 use chat_core::domain::{Duration, Timestamp};
 use chat_core::ports::{
     BlobInfo, BlobStore, CompleteOutcome, CopyOutcome, DownloadAs, HealthCheck, ListedBlob, PartEtag, SignedRequest,
@@ -133,6 +134,14 @@ impl BlobStore for S3BlobStore {
         limit: usize,
     ) -> Result<Vec<ListedBlob>, PortError> {
         objects::list_older_than(self, prefix, before, limit).await
+    }
+
+    async fn download_to(&self, key: &BlobKey, to: &LocalFile) -> Result<bool, PortError> {
+        transfer::download_to(self, key, to).await
+    }
+
+    async fn upload_from(&self, from: &LocalFile, key: &BlobKey, content_type: &str) -> Result<BlobInfo, PortError> {
+        transfer::upload_from(self, from, key, content_type).await
     }
 
     async fn create_multipart(&self, key: &BlobKey, content_type: &str) -> Result<MultipartId, PortError> {

@@ -12,7 +12,7 @@ use crate::{S3BlobStore, error};
 
 /// How long the URL of one of the server's own requests is valid. It is sent at once; the
 /// margin covers a clock that differs from S3's by a little.
-const OWN_REQUEST_VALIDITY: std::time::Duration = std::time::Duration::from_secs(300);
+pub(crate) const OWN_REQUEST_VALIDITY: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The most of an XML answer read: a page of 1000 listed keys is about 300 KiB.
 pub(crate) const XML_LIMIT: usize = 8 * 1024 * 1024;

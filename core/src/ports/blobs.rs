@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::domain::error::PortError;
-use crate::domain::media::{BlobKey, MultipartId};
+use crate::domain::media::{BlobKey, LocalFile, MultipartId};
 use crate::domain::{Duration, Timestamp};
 
 /// The HTTP method of a presigned request.
@@ -191,6 +191,12 @@ pub trait BlobStore: Send + Sync {
         before: Timestamp,
         limit: usize,
     ) -> Result<Vec<ListedBlob>, PortError>;
+    /// Copies the object into `to`, a local file the caller owns (streamed, never whole in
+    /// memory): how the media worker gets an original. `false` if there is no object.
+    async fn download_to(&self, key: &BlobKey, to: &LocalFile) -> Result<bool, PortError>;
+    /// Stores the local file `from` as the object `key` with `content_type` (streamed),
+    /// replacing what was there: how the media worker stores what it made.
+    async fn upload_from(&self, from: &LocalFile, key: &BlobKey, content_type: &str) -> Result<BlobInfo, PortError>;
     /// Starts a multipart upload to `key`.
     async fn create_multipart(&self, key: &BlobKey, content_type: &str) -> Result<MultipartId, PortError>;
     /// The parts uploaded so far, in number order; `None` if the store knows no such upload

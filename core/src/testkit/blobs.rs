@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use chrono::{Duration, Utc};
 
 use crate::domain::ids::{MediaId, UserId};
-use crate::domain::media::{BlobKey, MultipartId};
+use crate::domain::media::{BlobKey, LocalFile, MultipartId};
 use crate::ports::{BlobStore, CompleteOutcome, CopyOutcome, DownloadAs, PartEtag, SignedMethod, SignedRequest};
 
 use super::contract::new_id;
@@ -247,6 +247,28 @@ pub async fn presign_get_downloads_the_bytes_and_a_range_answers_206_with_the_sl
 }
 
 /// A key of its own for each object a check writes.
+/// An object goes to a local file and a local file becomes an object, byte for byte (the
+/// media worker's two transfers); a missing object downloads as `false`.
+pub async fn local_files_go_down_and_up_byte_for_byte((store, http): Subject<'_>) {
+    let dir = std::env::temp_dir().join(format!("chat-blob-contract-{}", new_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (key, made) = (fresh_key(), fresh_key());
+    let bytes = pattern(300_000, 15);
+    put(store, http, &key, &bytes).await;
+    let local = LocalFile::new(dir.join("original"));
+    assert!(store.download_to(&key, &local).await.unwrap());
+    assert_eq!(std::fs::read(local.path()).unwrap(), bytes);
+    assert!(!store.download_to(&fresh_key(), &LocalFile::new(dir.join("none"))).await.unwrap());
+
+    let thumbnail = pattern(70_000, 16);
+    std::fs::write(dir.join("thumb"), &thumbnail).unwrap();
+    let info = store.upload_from(&LocalFile::new(dir.join("thumb")), &made, "image/jpeg").await.unwrap();
+    assert_eq!(info.size, 70_000);
+    assert_eq!(store.head(&made).await.unwrap().map(|head| head.etag), Some(info.etag));
+    assert_eq!(download(store, http, &made).await, thumbnail);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 fn fresh_key() -> BlobKey {
     BlobKey::incoming(UserId(new_id()), MediaId(new_id()))
 }
