@@ -130,11 +130,12 @@ seed() {
 # An uploaded image of the owner's, sent in the group (so its record and content are reachable).
 seed_media() {
     local grant url id
-    # A JPEG's magic bytes and some padding: what the completion check looks at.
-    python3 -c 'import sys; sys.stdout.buffer.write(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(100))' \
-        >"$temporary/seed.jpg"
+    # A real 32x24 JPEG (the media worker processes it; fake bytes would end `failed`).
+    base64 -d >"$temporary/seed.jpg" <<'JPEG'
+/9j/4AAQSkZJRgABAgAAAQABAAD//gAQTGF2YzU5LjM3LjEwMAD/2wBDAAgKCgsKCw0NDQ0NDRAPEBAQEBAQEBAQEBASEhIVFRUSEhIQEBISFBQVFRcXFxUVFRUXFxkZGR4eHBwjIyQrKzP/xABMAAEBAAAAAAAAAAAAAAAAAAAABQEBAQAAAAAAAAAAAAAAAAAAAAYQAQAAAAAAAAAAAAAAAAAAAAARAQAAAAAAAAAAAAAAAAAAAAD/wAARCAAYACADASIAAhEAAxEA/9oADAMBAAIRAxEAPwCCAu06AAAAAA//2Q==
+JPEG
     grant="$(call POST /api/v1/media/uploads "$ST_TOKEN" \
-        '{"kind":"image","filename":"seed.jpg","content_type":"image/jpeg","size":111}')"
+        '{"kind":"image","filename":"seed.jpg","content_type":"image/jpeg","size":229}')"
     url="$(field upload.url <<<"$grant")"
     id="$(field media.id <<<"$grant")"
     curl -sS --fail-with-body -X PUT -H 'content-type: image/jpeg' --data-binary "@$temporary/seed.jpg" "$url" >/dev/null

@@ -86,9 +86,78 @@ ensure_s3() {
     echo "s3 (s3s-fs) is up on $endpoint"
 }
 
+# ffmpeg and ffprobe for the media worker's video and voice processing (chat-ffmpeg's tests).
+ensure_ffmpeg() {
+    if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
+        as_root_install ffmpeg
+    fi
+    echo "ffmpeg $(ffmpeg -hide_banner -version | awk 'NR == 1 {print $3}') is installed"
+}
+
+# clamd for the chat-clamav tests, on loopback with a signature database the project makes itself
+# (freshclam cannot download here): the EICAR test file by its MD5 and size (.hdb) and by its
+# body at the start of a file (.ndb, so it is found with trailing bytes too; only at offset 0,
+# so the zip test shows clamd unpacked the archive). Neither holds the EICAR string itself.
+# Uses the clamd answering PING on 127.0.0.1:${CLAMD_TEST_PORT:-3310}, else starts Debian's
+# (installed if missing) with our clamd.conf in its own session, so it outlives the shell,
+# and waits for its PONG.
+ensure_clamd() {
+    local host=127.0.0.1 port="${CLAMD_TEST_PORT:-3310}"
+    local dir="${TMPDIR:-/tmp}/chat-clamd"
+    clamd_pongs() {
+        local reply
+        reply=$( (exec 3<>"/dev/tcp/${host}/${port}" && printf 'zPING\0' >&3 && timeout 2 cat <&3 | tr -d '\0') 2>/dev/null)
+        [ "$reply" = "PONG" ]
+    }
+    if ! clamd_pongs; then
+        if ! command -v clamd >/dev/null 2>&1 && [ ! -x /usr/sbin/clamd ]; then
+            as_root_install clamav-daemon clamav
+        fi
+        mkdir -p "$dir/db"
+        # The EICAR test file (68 bytes): MD5:size:name, and its body in hex.
+        echo "44d88612fea8a8f36de82e1278abb02f:68:Chat-Test.EICAR" >"$dir/db/chat-test.hdb"
+        echo "Chat-Test.EICAR-Body:0:0:58354f2150254041505b345c505a58353428505e2937434329377d2445494341522d5354414e444152442d414e544956495255532d544553542d46494c452124482b482a" >"$dir/db/chat-test.ndb"
+        # StreamMaxLength above the 25 MiB file limit; archives unpacked (EICAR inside a zip).
+        cat >"$dir/clamd.conf" <<CONF
+TCPSocket ${port}
+TCPAddr ${host}
+LocalSocket ${dir}/clamd.sock
+DatabaseDirectory ${dir}/db
+LogFile ${dir}/clamd.log
+PidFile ${dir}/clamd.pid
+Foreground yes
+StreamMaxLength 30M
+MaxFileSize 30M
+ScanArchive yes
+CONF
+        local clamd_bin
+        clamd_bin=$(command -v clamd || echo /usr/sbin/clamd)
+        setsid nohup "$clamd_bin" -c "$dir/clamd.conf" >"$dir/clamd.out" 2>&1 &
+        for _ in $(seq 1 100); do clamd_pongs && break; sleep 0.2; done
+        clamd_pongs || { echo "clamd did not start: see $dir/clamd.out and $dir/clamd.log" >&2; return 1; }
+    fi
+    export CLAMD_ADDR="${host}:${port}"
+    # Our clamd also listens on a unix socket, which the tests use too.
+    if [ -S "$dir/clamd.sock" ]; then export CLAMD_TEST_SOCKET="$dir/clamd.sock"; fi
+    echo "clamd is up on $CLAMD_ADDR"
+}
+
+# heif-convert decodes HEIC/HEIF uploads (chat-image runs it; the server needs it at run time
+# too); heif-enc, from the same package with its x265 encoder, makes the tests' HEIC samples.
+ensure_heif() {
+    if ! command -v heif-convert >/dev/null 2>&1 || ! command -v heif-enc >/dev/null 2>&1; then
+        as_root_install libheif-examples
+    fi
+    heif-enc --list-encoders 2>/dev/null | grep -q x265 || { echo "heif-enc has no HEIC (x265) encoder" >&2; return 1; }
+    echo "heif-convert $(heif-convert --help 2>&1 | awk '/libheif version/ {print $4; exit}') is installed"
+}
+
 # Everything the suite needs, once.
 ensure_test_services() {
     ensure_postgres
     ensure_redis
     ensure_s3
+    ensure_ffmpeg
+    ensure_clamd
+    ensure_heif
 }

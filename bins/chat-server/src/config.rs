@@ -13,6 +13,7 @@ use clap::Parser;
 
 use crate::logging::LogFormat;
 use crate::media::MediaSettings;
+use crate::processing::ProcessingSettings;
 
 /// The chat API and WebSocket server. With no settings it runs embedded: everything in
 /// memory, nothing to install.
@@ -110,6 +111,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub media: MediaSettings,
+
+    #[command(flatten)]
+    pub processing: ProcessingSettings,
 }
 
 /// The longest the default heartbeat flush waits.
@@ -154,13 +158,15 @@ impl Config {
                 self.presence_ttl_secs * 1000 / 4
             );
         }
-        self.media.validate()
+        self.media.validate()?;
+        self.processing.validate(self.media.s3_bucket.is_some())
     }
 
     pub fn limits(&self) -> Limits {
         Limits {
             chat: Quota::per_window(self.messages_per_minute, self.rate_window_secs * 1000),
             media_quota_bytes: self.media.media_quota_mib * 1024 * 1024,
+            av_processing: crate::processing::av_tools_present(),
             presence_ttl: chat_core::domain::Duration::seconds(i64::try_from(self.presence_ttl_secs).unwrap_or(40)),
             ..Limits::default()
         }

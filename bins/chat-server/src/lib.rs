@@ -10,9 +10,11 @@ mod config;
 mod listen;
 mod logging;
 mod media;
+mod processing;
 mod secret;
 mod signals;
 mod wiring;
+mod worker;
 
 use std::sync::Arc;
 
@@ -26,10 +28,13 @@ use tokio_util::sync::CancellationToken;
 pub use config::Config;
 pub use logging::{LogFormat, init_logging};
 pub use media::{BlobWiring, MediaSettings, disk_blobs, standalone_disk_blobs};
+pub use processing::{ProcessingSettings, WORKER_GRACE};
+pub use signals::shutdown_signal;
 pub use wiring::{
     SharedServices, StoreAdapter, assemble_deps, assemble_deps_with, embedded_deps, postgres_store, redis_services,
     spawn_media_cleanup, spawn_presence_sweeper,
 };
+pub use worker::run_media_worker;
 
 /// How long a cached profile may live without being invalidated (a safety net: changes
 /// invalidate it at once).
@@ -85,6 +90,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let sweeper_stop = CancellationToken::new();
     let sweeper = spawn_presence_sweeper(deps.clone(), config.presence_sweep_interval(), sweeper_stop.clone());
     let cleanup = spawn_media_cleanup(deps.clone(), config.media_cleanup_interval(), sweeper_stop.clone());
+    let workers = config.processing.workers(redis.is_some());
+    let media_worker = if workers > 0 {
+        let (processors, health) = config.processing.processors(&config.data_dir)?;
+        deps.health.extend(health);
+        let name = format!("chat-server-{}", std::process::id());
+        let stop = sweeper_stop.clone();
+        Some(tokio::spawn(run_media_worker(deps.clone(), processors, name, workers, WORKER_GRACE, stop)))
+    } else {
+        None
+    };
     let (router, state) = chat_http::app(deps, config.http());
     // The blob endpoint is merged outside the API's layers: its bodies are uploads of up to
     // 50 MiB, streamed to disk, not 64 KiB JSON.
@@ -122,6 +137,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     sweeper_stop.cancel();
     let _ = sweeper.await;
     let _ = cleanup.await;
+    if let Some(media_worker) = media_worker {
+        let _ = media_worker.await;
+    }
     tracing::info!("chat-server stopped");
     Ok(())
 }

@@ -7,13 +7,14 @@ use anyhow::{Context, bail};
 use chat_core::app::media;
 use chat_core::app::presence::{self, SocialPresence};
 use chat_core::app::{Deps, Limits};
+use chat_core::domain::job::JobPolicy;
 use chat_core::ports::{
-    BlobStore, ClaimStore, Clock, ConversationRepo, EventBus, HealthCheck, MediaRepo, MessageRepo, PresenceStore,
-    RateLimitStore, SessionRepo, SocialRepo, UserRepo,
+    BlobStore, ClaimStore, Clock, ConversationRepo, EventBus, HealthCheck, JobQueue, MediaRepo, MessageRepo,
+    PresenceStore, RateLimitStore, SessionRepo, SocialRepo, UserRepo,
 };
-use chat_memory::{MemoryClaims, MemoryEventBus, MemoryPresence, MemoryRateLimiter, MemoryStore};
+use chat_memory::{MemoryClaims, MemoryEventBus, MemoryJobQueue, MemoryPresence, MemoryRateLimiter, MemoryStore};
 use chat_postgres::{PgStore, PoolConfig};
-use chat_redis::{RedisClaims, RedisConnection, RedisEventBus, RedisPresence, RedisRateLimiter};
+use chat_redis::{RedisClaims, RedisConnection, RedisEventBus, RedisJobQueue, RedisPresence, RedisRateLimiter};
 use chat_system::{Argon2Passwords, JwtTokens, UuidV7Ids};
 use tokio_util::sync::CancellationToken;
 
@@ -67,6 +68,8 @@ pub struct SharedServices {
     pub rate_limits: Arc<dyn RateLimitStore>,
     pub presence: Arc<dyn PresenceStore>,
     pub claims: Arc<dyn ClaimStore>,
+    /// The media worker's jobs.
+    pub jobs: Arc<dyn JobQueue>,
     /// Their readiness checks.
     pub health: Vec<Arc<dyn HealthCheck>>,
 }
@@ -81,6 +84,7 @@ impl SharedServices {
             rate_limits: rate_limits.clone(),
             presence: presence.clone(),
             claims: Arc::new(MemoryClaims::new()),
+            jobs: Arc::new(MemoryJobQueue::new(JobPolicy::production())),
             health: vec![events, rate_limits, presence],
         }
     }
@@ -95,7 +99,8 @@ pub fn redis_services(redis: RedisConnection) -> SharedServices {
         events: events.clone(),
         rate_limits: rate_limits.clone(),
         presence: presence.clone(),
-        claims: Arc::new(RedisClaims::new(redis)),
+        claims: Arc::new(RedisClaims::new(redis.clone())),
+        jobs: Arc::new(RedisJobQueue::new(redis, JobPolicy::production())),
         health: vec![events, rate_limits, presence],
     }
 }
@@ -136,6 +141,7 @@ pub fn assemble_deps_with<S: StoreAdapter>(
         media: store.clone(),
         blobs,
         claims: shared.claims,
+        jobs: shared.jobs,
         presence_audience: Arc::new(SocialPresence {
             users: store.clone(),
             social: store.clone(),

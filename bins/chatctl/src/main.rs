@@ -1,6 +1,7 @@
 //! `chatctl`: operator commands against the production database.
 
 mod admin;
+mod jobs;
 mod media;
 mod seed;
 mod seed_load;
@@ -62,6 +63,26 @@ enum Command {
     /// Media housekeeping.
     #[command(subcommand)]
     Media(MediaCommand),
+    /// The media processing queue (on Redis).
+    Jobs {
+        #[command(flatten)]
+        place: jobs::QueuePlace,
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// How many jobs wait, run, wait for a retry, and are dead.
+    Stats,
+    /// The dead letters: jobs that failed every attempt (their media are marked failed).
+    Dead {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Put a dead job back in the queue.
+    Retry { id: String },
 }
 
 #[derive(Subcommand)]
@@ -99,5 +120,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Media(MediaCommand::Cleanup { dry_run }) => {
             media::cleanup(&cli.database_url, &cli.media, dry_run).await
         }
+        Command::Jobs { place, command } => match command {
+            JobsCommand::Stats => jobs::stats(&place).await,
+            JobsCommand::Dead { limit } => jobs::dead(&place, limit).await,
+            JobsCommand::Retry { id } => jobs::retry(&place, &id).await,
+        },
     }
 }

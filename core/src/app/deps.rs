@@ -6,7 +6,7 @@ use crate::domain::Duration;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::rate_limit::Quota;
 use crate::ports::{
-    BlobStore, ClaimStore, Clock, ConversationRepo, EventBus, HealthCheck, IdGen, MediaRepo, MessageRepo,
+    BlobStore, ClaimStore, Clock, ConversationRepo, EventBus, HealthCheck, IdGen, JobQueue, MediaRepo, MessageRepo,
     PasswordHasher, PresenceAudience, PresenceStore, RateLimitStore, SessionRepo, SocialRepo, TokenIssuer, UserRepo,
 };
 
@@ -35,6 +35,9 @@ pub struct Limits {
     pub upload_completions: Quota,
     /// Bytes each user may store, pending uploads included (2 GiB unless configured).
     pub media_quota_bytes: u64,
+    /// Whether videos and voice messages can be processed here (ffmpeg is installed); when
+    /// not, their uploads are refused at once rather than left to fail.
+    pub av_processing: bool,
     /// A session counts as online this long after its last heartbeat (clients beat every 30 s).
     pub presence_ttl: Duration,
     /// How long an access token is accepted; clients refresh before it runs out.
@@ -57,6 +60,7 @@ impl Default for Limits {
             upload_requests: Quota::per_minute(10),
             upload_completions: Quota::per_minute(10),
             media_quota_bytes: 2 * 1024 * 1024 * 1024,
+            av_processing: true,
             presence_ttl: Duration::seconds(40),
             access_token_ttl: Duration::minutes(15),
             refresh_token_ttl: Duration::days(30),
@@ -83,6 +87,8 @@ pub struct Deps {
     pub blobs: Arc<dyn BlobStore>,
     /// One-time tokens and the locks of periodic tasks, shared by all nodes.
     pub claims: Arc<dyn ClaimStore>,
+    /// The media worker's jobs: completed uploads wait here to be processed.
+    pub jobs: Arc<dyn JobQueue>,
     /// Rate-limit state, shared by all nodes.
     pub rate_limits: Arc<dyn RateLimitStore>,
     /// Delivery of events to live connections on every node.

@@ -175,6 +175,8 @@ area_error!(
         ContentMismatch => ("content_mismatch", UnsupportedMediaType, "the uploaded bytes are not of the declared type; they were deleted"),
         UploadExpired => ("upload_expired", Gone, "the upload window of this media has closed; request a new upload"),
         MediaFailedProcessing => ("media_failed", Gone, "this media failed processing and is not served"),
+        NotReady => ("not_ready", Conflict, "this media is still being processed; wait for media.ready"),
+        ProcessingUnavailable => ("processing_unavailable", Unavailable, "videos and voice messages cannot be processed on this server now"),
     }
 );
 

@@ -63,6 +63,7 @@ impl Mocks {
             media: Arc::new(MockMediaRepo::new()),
             blobs: Arc::new(MockBlobStore::new()),
             claims: Arc::new(MockClaimStore::new()),
+            jobs: Arc::new(MockJobQueue::new()),
             rate_limits: Arc::new(self.rate_limits),
             events: Arc::new(self.events),
             presence: Arc::new(MockPresenceStore::new()),

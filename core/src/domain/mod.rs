@@ -5,6 +5,7 @@ pub mod conversation;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod job;
 pub mod media;
 pub mod message;
 pub mod page;

@@ -6,13 +6,17 @@ mod claims;
 mod clock;
 mod conversations;
 mod events;
+mod images;
+mod jobs;
 mod media;
 mod messages;
 mod presence;
 mod rate_limit;
+mod scanner;
 mod sessions;
 mod social;
 mod users;
+mod video;
 
 pub use auth::{PasswordHasher, TokenIssuer};
 pub use blobs::{
@@ -26,13 +30,17 @@ pub use conversations::{
     PinOutcome, WriteContext,
 };
 pub use events::{EventBus, EventSink};
+pub use images::ImageProcessor;
+pub use jobs::{FailOutcome, JobQueue, QueueStats};
 pub use media::{CreateMediaOutcome, MediaRepo, TransitionOutcome, UploadedOutcome};
 pub use messages::{HistoryPage, InsertOutcome, MessageRepo, MessageUpdate};
 pub use presence::{PresenceAudience, PresenceStatus, PresenceStore};
 pub use rate_limit::RateLimitStore;
+pub use scanner::{ScanVerdict, VirusScanner};
 pub use sessions::{NewSession, RotateOutcome, SessionRepo};
 pub use social::{SendRequestOutcome, SocialRepo};
 pub use users::{UserConflict, UserRepo};
+pub use video::{AvProcessor, AvProgress};
 
 mod health;
 pub use health::HealthCheck;
@@ -44,11 +52,15 @@ pub use self::{
     claims::MockClaimStore,
     conversations::MockConversationRepo,
     events::MockEventBus,
+    images::MockImageProcessor,
+    jobs::MockJobQueue,
     media::MockMediaRepo,
     messages::MockMessageRepo,
     presence::MockPresenceStore,
     rate_limit::MockRateLimitStore,
+    scanner::MockVirusScanner,
     sessions::MockSessionRepo,
     social::MockSocialRepo,
     users::MockUserRepo,
+    video::MockAvProcessor,
 };

@@ -161,6 +161,7 @@ macro_rules! blob_store_contract_tests {
                 blobs::uploaded_parts_are_listed_with_numbers_and_sizes,
                 blobs::complete_multipart_joins_the_parts_in_order,
                 blobs::presign_get_downloads_the_bytes_and_a_range_answers_206_with_the_slice,
+                blobs::local_files_go_down_and_up_byte_for_byte,
             ]
             $($input)*
         }
@@ -246,6 +247,29 @@ macro_rules! event_bus_contract_tests {
     };
 }
 
+/// One test per check of the job-queue contract (`&dyn JobQueue`, built with
+/// `testkit::jobs::contract_policy()`).
+#[macro_export]
+macro_rules! job_queue_contract_tests {
+    ($($input:tt)*) => {
+        $crate::__contract_tests! {
+            [
+                jobs::jobs_are_taken_in_the_order_they_were_enqueued,
+                jobs::enqueuing_a_media_with_a_live_job_adds_none,
+                jobs::a_waiting_take_gets_a_job_enqueued_meanwhile,
+                jobs::a_take_given_up_while_waiting_leaves_nothing_behind,
+                jobs::a_taken_job_goes_to_no_one_else_before_its_timeout,
+                jobs::a_job_whose_worker_died_is_finished_once_by_another,
+                jobs::a_failed_job_comes_back_after_its_backoff,
+                jobs::a_job_failing_its_last_attempt_is_dead_until_retried,
+                jobs::a_job_timing_out_on_every_attempt_is_dead_lettered,
+                jobs::concurrent_takes_hand_each_job_to_one_worker,
+            ]
+            $($input)*
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     /// Every `pub async fn` of a suite is a check, and must be in its macro's list: a check
@@ -265,6 +289,7 @@ mod tests {
             ("blobs", include_str!("blobs.rs")),
             ("media", include_str!("media.rs")),
             ("claims", include_str!("claims.rs")),
+            ("jobs", include_str!("jobs.rs")),
         ];
         let mut checks = 0;
         for (module, source) in suites {

@@ -13,6 +13,7 @@ mod clock;
 pub mod contract;
 pub mod conversations;
 pub mod events;
+pub mod jobs;
 mod macros;
 pub mod media;
 pub mod presence;
@@ -24,7 +25,7 @@ pub mod users;
 pub use clock::ManualClock;
 
 pub use crate::{
-    blob_store_contract_tests, claim_store_contract_tests, event_bus_contract_tests, media_repo_contract_tests,
-    presence_contract_tests, rate_limit_contract_tests, social_contract_tests, store_contract_tests,
-    strict_multipart_contract_tests, user_repo_contract_tests,
+    blob_store_contract_tests, claim_store_contract_tests, event_bus_contract_tests, job_queue_contract_tests,
+    media_repo_contract_tests, presence_contract_tests, rate_limit_contract_tests, social_contract_tests,
+    store_contract_tests, strict_multipart_contract_tests, user_repo_contract_tests,
 };

@@ -17,10 +17,11 @@ use chat_core::app::{Actor, Deps, Limits, conversations, sync};
 use chat_core::domain::error::{DomainError, PortError};
 use chat_core::domain::event::Delivery;
 use chat_core::domain::ids::{ClientMsgId, UserId};
+use chat_core::domain::job::JobPolicy;
 use chat_core::domain::message::Message;
 use chat_core::ports::{EventBus, EventSink};
 use chat_disk::{DiskBlobConfig, DiskBlobStore};
-use chat_memory::{MemoryClaims, MemoryPresence, MemoryRateLimiter, MemoryStore};
+use chat_memory::{MemoryClaims, MemoryJobQueue, MemoryPresence, MemoryRateLimiter, MemoryStore};
 use chat_system::{Argon2Passwords, JwtTokens, SystemClock, UuidV7Ids};
 use parking_lot::Mutex;
 
@@ -87,6 +88,9 @@ pub fn embedded_deps(
         media: store.clone(),
         blobs: Arc::new(blobs),
         claims,
+        // Completed uploads queue here; a service that processes media runs the worker loop
+        // (chat-server's `run_media_worker`) on it.
+        jobs: Arc::new(MemoryJobQueue::new(JobPolicy::production())),
         rate_limits: rate_limits.clone(),
         events,
         presence: presence.clone(),

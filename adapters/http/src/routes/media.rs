@@ -24,8 +24,10 @@ pub struct MediaResponse {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ContentParams {
-    /// `original` (default), or a variant the media worker made: `thumb_320`, `thumb_1280`,
-    /// `poster`, `mp4`.
+    /// `original` (default: for images, videos and voice messages the processed full version,
+    /// upright and without metadata; for files the upload), or a variant the media worker
+    /// made: `full`, `thumb_1280`, `thumb_320` (images), `mp4`, `poster` (videos), `m4a`
+    /// (voice messages).
     variant: Option<String>,
 }
 
@@ -35,7 +37,8 @@ pub struct ContentParams {
         (status = 403, description = "`quota_exceeded`: the upload would take you past your storage quota", body = ErrorBody),
         (status = 413, description = "`too_large`: size 0 or over the kind's limit (image and audio 10 MiB, video 50 MiB, file 25 MiB)", body = ErrorBody),
         (status = 415, description = "`unsupported_type`: the content type is not accepted for the kind, or the extension does not match it (`unsupported_media_type`: the request body was not JSON)", body = ErrorBody),
-        (status = 429, response = RateLimited)), security(("bearer" = [])))]
+        (status = 429, response = RateLimited),
+        (status = 503, description = "`processing_unavailable`: videos and voice messages cannot be processed here (no ffmpeg), or `unavailable`", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn request_upload(
     State(state): State<AppState>,
     Caller(actor): Caller,
@@ -92,7 +95,7 @@ pub async fn record(
     responses((status = 302, description = "to a signed URL valid for at most 5 minutes (CDN, object store, or this server's /blobs endpoint, which supports Range)",
             headers(("Location" = String, description = "the signed URL"))),
         (status = 404, description = "`media_not_found` or `variant_not_found`", body = ErrorBody),
-        (status = 409, description = "`not_uploaded`", body = ErrorBody),
+        (status = 409, description = "`not_uploaded`, or `not_ready`: still being processed (only the owner may fetch the upload meanwhile)", body = ErrorBody),
         (status = 410, description = "`media_failed`: refused by processing, never served", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn content(

@@ -28,6 +28,8 @@ on_every_store!(
     an_avatar_is_an_own_image_seen_by_all_but_the_blocked_and_kept,
     a_recalled_photo_is_gone_for_the_members,
     a_group_photo_is_seen_by_its_members_only,
+    a_video_becomes_a_playable_mp4_with_a_poster,
+    an_infected_file_fails_and_is_never_served,
 );
 
 async fn an_image_goes_from_upload_to_the_recipients_download(store: Store) {
@@ -37,38 +39,43 @@ async fn an_image_goes_from_upload_to_the_recipients_download(store: Store) {
     let mut binh_socket = server.connect(&binh).await;
     let mut an_socket = server.connect(&an).await;
 
-    let bytes = jpeg(200_000);
+    let bytes = photo(1600, 1200);
     let id = upload(&server, &an, "image", "IMG_0001.jpg", "image/jpeg", bytes.clone()).await;
     let progress = an_socket.next_of("media.progress").await;
     assert_eq!((progress["media_id"].as_str(), progress["status"].as_str()), (Some(id.as_str()), Some("uploaded")));
 
+    // Sent before processing ends: the recipient sees a placeholder, then media.ready.
     let (status, sent) =
         send_media(&server, &an, &conversation, json!({"kind": "IMAGE", "media_ids": [id], "body": "Ảnh nè"})).await;
     assert_eq!(status, StatusCode::CREATED, "{sent}");
     let event = binh_socket.next_of("message.new").await;
     let attachment = &event["message"]["attachments"][0];
-    assert_eq!(event["message"]["kind"], "IMAGE");
-    assert_eq!(event["message"]["body"], "Ảnh nè");
-    assert_eq!((attachment["id"].as_str(), attachment["size"].as_u64()), (Some(id.as_str()), Some(200_000)));
-    assert_eq!(
-        (attachment["content_type"].as_str(), attachment["status"].as_str()),
-        (Some("image/jpeg"), Some("uploaded"))
-    );
+    assert_eq!((event["message"]["kind"].as_str(), event["message"]["body"].as_str()), (Some("IMAGE"), Some("Ảnh nè")));
+    assert_eq!((attachment["id"].as_str(), attachment["size"].as_u64()), (Some(id.as_str()), Some(bytes.len() as u64)));
+    let ready = binh_socket.next_of("media.ready").await;
+    assert_eq!((ready["media"]["id"].as_str(), ready["media"]["status"].as_str()), (Some(id.as_str()), Some("ready")));
+    assert_eq!((ready["media"]["width"].as_u64(), ready["media"]["height"].as_u64()), (Some(1600), Some(1200)));
+    assert_eq!(ready["media"]["variants"], json!(["full", "thumb_1280", "thumb_320"]));
 
-    // The recipient downloads through the redirect: the bytes, then a slice as a player seeks.
+    // The recipient downloads through the redirect (the processed full image), then a slice
+    // as a viewer would ask for it, and a thumbnail.
     let (status, location) = content_location(&server, &binh, &format!("/api/v1/media/{id}/content")).await;
     assert_eq!(status, StatusCode::FOUND);
     let location = location.unwrap();
     let downloaded = plain_client().get(&location).send().await.unwrap();
     assert_eq!(downloaded.status(), StatusCode::OK);
-    assert_eq!(downloaded.bytes().await.unwrap().to_vec(), bytes);
-    let ranged = plain_client().get(&location).header("range", "bytes=1000-1999").send().await.unwrap();
+    let full = downloaded.bytes().await.unwrap().to_vec();
+    assert_eq!(image::load_from_memory(&full).unwrap().width(), 1600);
+    let ranged = plain_client().get(&location).header("range", "bytes=100-199").send().await.unwrap();
     assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
-    assert_eq!(ranged.bytes().await.unwrap().to_vec(), bytes[1000..2000].to_vec());
+    assert_eq!(ranged.bytes().await.unwrap().to_vec(), full[100..200].to_vec());
+    let (_, thumb) = content_location(&server, &binh, &format!("/api/v1/media/{id}/content?variant=thumb_320")).await;
+    let thumb = plain_client().get(thumb.unwrap()).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(image::load_from_memory(&thumb).unwrap().width(), 320);
 
     // History carries the attachment too, and the record reads back for a member.
     let (_, history) = server.get(&format!("/api/v1/conversations/{conversation}/messages"), &binh).await;
-    assert_eq!(history["messages"][0]["attachments"][0]["id"], id.as_str());
+    assert_eq!(history["messages"][0]["attachments"][0]["status"], "ready");
     let (status, record) = server.get(&format!("/api/v1/media/{id}"), &binh).await;
     assert_eq!((status, record["media"]["filename"].as_str()), (StatusCode::OK, Some("IMG_0001.jpg")));
 }
@@ -76,8 +83,9 @@ async fn an_image_goes_from_upload_to_the_recipients_download(store: Store) {
 async fn a_multipart_upload_resumes_after_a_dropped_connection(store: Store) {
     let server = TestServer::start(store).await;
     let an = server.register("an.le").await;
-    let bytes = mp4(9 * 1024 * 1024 + 1234);
-    let (status, grant) = request_upload(&server, &an, "video", "VID_2026.mp4", "video/mp4", bytes.len()).await;
+    // A file: served as uploaded once scanned, so the download is the joined upload itself.
+    let bytes = text(9 * 1024 * 1024 + 1234);
+    let (status, grant) = request_upload(&server, &an, "file", "nhat-ky.txt", "text/plain", bytes.len()).await;
     assert_eq!(status, StatusCode::CREATED, "{grant}");
     let id = grant["media"]["id"].as_str().unwrap().to_owned();
     let part_size = grant["upload"]["part_size"].as_u64().unwrap() as usize;
@@ -113,7 +121,7 @@ async fn outsiders_get_404_for_the_record_the_content_and_the_attachment(store: 
     let (an, binh, chi) =
         (server.register("an.le").await, server.register("binh").await, server.register("chi.vu").await);
     let conversation = server.direct(&an, &binh).await;
-    let id = upload(&server, &an, "image", "a.jpg", "image/jpeg", jpeg(5000)).await;
+    let id = upload(&server, &an, "file", "a.txt", "text/plain", text(5000)).await;
     let (status, _) = send_media(&server, &an, &conversation, json!({"media_ids": [id]})).await;
     assert_eq!(status, StatusCode::CREATED);
 
@@ -129,7 +137,7 @@ async fn outsiders_get_404_for_the_record_the_content_and_the_attachment(store: 
     let create = json!({"kind": "group", "title": "Nhóm", "member_ids": [binh.id, chi.id]});
     let (_, group) = server.post("/api/v1/conversations", Some(&an), create).await;
     let group = group["conversation"]["id"].as_str().unwrap().to_owned();
-    let in_group = upload(&server, &an, "image", "b.jpg", "image/jpeg", jpeg(5000)).await;
+    let in_group = upload(&server, &an, "file", "b.txt", "text/plain", text(5000)).await;
     send_media(&server, &an, &group, json!({"media_ids": [in_group]})).await;
     assert_eq!(server.get(&format!("/api/v1/media/{in_group}"), &chi).await.0, StatusCode::OK);
     let leave = format!("/api/v1/conversations/{group}/members/{}", chi.id);
@@ -214,7 +222,7 @@ async fn another_users_media_is_not_found_and_cannot_be_sent(store: Store) {
     let server = TestServer::start(store).await;
     let (an, binh) = (server.register("an.le").await, server.register("binh").await);
     let conversation = server.direct(&an, &binh).await;
-    let id = upload(&server, &an, "image", "a.jpg", "image/jpeg", jpeg(1000)).await;
+    let id = upload(&server, &an, "file", "a.txt", "text/plain", text(1000)).await;
     let (status, body) = complete(&server, &binh, &id, json!({})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("media_not_found")));
     assert_eq!(server.get(&format!("/api/v1/media/{id}"), &binh).await.0, StatusCode::NOT_FOUND);
@@ -224,7 +232,7 @@ async fn another_users_media_is_not_found_and_cannot_be_sent(store: Store) {
     let mut socket = server.connect(&binh).await;
     socket
         .send(json!({"type": "message.send", "id": 1, "conversation_id": conversation,
-                     "client_msg_id": uuid::Uuid::now_v7(), "kind": "IMAGE", "media_ids": [id]}))
+                     "client_msg_id": uuid::Uuid::now_v7(), "kind": "FILE", "media_ids": [id]}))
         .await;
     let error = socket.next_of("error").await;
     assert_eq!(error["code"], "media_not_found");
@@ -235,7 +243,7 @@ async fn another_users_media_is_not_found_and_cannot_be_sent(store: Store) {
                      "client_msg_id": uuid::Uuid::now_v7(), "media_ids": [id]}))
         .await;
     let ack = an_socket.next_of("ack").await;
-    assert_eq!(ack["message"]["kind"], "IMAGE");
+    assert_eq!(ack["message"]["kind"], "FILE");
     assert_eq!(ack["message"]["attachments"][0]["id"], id.as_str());
 }
 
@@ -243,10 +251,10 @@ async fn cleanup_removes_expired_uploads_and_unattached_media_only(store: Store)
     let server = TestServer::start(store).await;
     let (an, binh) = (server.register("an.le").await, server.register("binh").await);
     let conversation = server.direct(&an, &binh).await;
-    let kept = upload(&server, &an, "image", "kept.jpg", "image/jpeg", jpeg(1000)).await;
+    let kept = upload(&server, &an, "file", "kept.txt", "text/plain", text(1000)).await;
     send_media(&server, &an, &conversation, json!({"media_ids": [kept]})).await;
-    let unattached = upload(&server, &an, "image", "orphan.jpg", "image/jpeg", jpeg(2000)).await;
-    let (_, pending) = request_upload(&server, &an, "image", "never.jpg", "image/jpeg", 4000).await;
+    let unattached = upload(&server, &an, "file", "orphan.txt", "text/plain", text(2000)).await;
+    let (_, pending) = request_upload(&server, &an, "file", "never.txt", "text/plain", 4000).await;
     let pending = pending["media"]["id"].as_str().unwrap().to_owned();
     let (_, storage) = server.get("/api/v1/me/storage", &an).await;
     assert_eq!(storage["used_bytes"], 7000);
@@ -280,7 +288,9 @@ async fn an_avatar_is_an_own_image_seen_by_all_but_the_blocked_and_kept(store: S
     let server = TestServer::start(store).await;
     let (an, binh, chi) =
         (server.register("an.le").await, server.register("binh").await, server.register("chi.vu").await);
-    let avatar = upload(&server, &an, "image", "me.jpg", "image/jpeg", jpeg(3000)).await;
+    let avatar_bytes = photo(400, 400);
+    let avatar = upload(&server, &an, "image", "me.jpg", "image/jpeg", avatar_bytes).await;
+    wait_for_status(&server, &an, &avatar, "ready").await;
     let video = upload(&server, &an, "video", "v.mp4", "video/mp4", mp4(3000)).await;
     let patch = |id: &str| json!({"avatar_media_id": id});
     let (status, body) = server.request(Method::PATCH, "/api/v1/me", Some(&an), Some(patch(&video))).await;
@@ -294,7 +304,8 @@ async fn an_avatar_is_an_own_image_seen_by_all_but_the_blocked_and_kept(store: S
     assert_eq!(server.get(&format!("/api/v1/media/{avatar}"), &binh).await.0, StatusCode::OK);
     let (status, location) = content_location(&server, &binh, &format!("/api/v1/media/{avatar}/content")).await;
     assert_eq!(status, StatusCode::FOUND);
-    assert_eq!(plain_client().get(location.unwrap()).send().await.unwrap().bytes().await.unwrap().len(), 3000);
+    let served = plain_client().get(location.unwrap()).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(image::load_from_memory(&served).unwrap().width(), 400);
     let (status, _) = server.request(Method::PUT, &format!("/api/v1/blocks/{}", chi.id), Some(&an), None).await;
     assert!(status.is_success(), "{status}");
     assert_eq!(server.get(&format!("/api/v1/media/{avatar}"), &chi).await.0, StatusCode::NOT_FOUND);
@@ -311,7 +322,7 @@ async fn a_recalled_photo_is_gone_for_the_members(store: Store) {
     let server = TestServer::start(store).await;
     let (an, binh) = (server.register("an.le").await, server.register("binh").await);
     let conversation = server.direct(&an, &binh).await;
-    let id = upload(&server, &an, "image", "nham.jpg", "image/jpeg", jpeg(2000)).await;
+    let id = upload(&server, &an, "image", "nham.jpg", "image/jpeg", photo(200, 100)).await;
     let (_, sent) = send_media(&server, &an, &conversation, json!({"media_ids": [id]})).await;
     let message = sent["message"]["id"].as_str().unwrap().to_owned();
     assert_eq!(server.get(&format!("/api/v1/media/{id}"), &binh).await.0, StatusCode::OK);
@@ -334,7 +345,7 @@ async fn a_group_photo_is_seen_by_its_members_only(store: Store) {
     let (_, group) = server.post("/api/v1/conversations", Some(&an), create).await;
     let group = group["conversation"]["id"].as_str().unwrap().to_owned();
     let mut binh_socket = server.connect(&binh).await;
-    let photo = upload(&server, &an, "image", "lop.jpg", "image/jpeg", jpeg(4000)).await;
+    let photo = upload(&server, &an, "image", "lop.jpg", "image/jpeg", photo(300, 300)).await;
     let clip = upload(&server, &an, "video", "v.mp4", "video/mp4", mp4(4000)).await;
     let patch = |id: &str| Some(json!({"avatar_media_id": id}));
     let path = format!("/api/v1/conversations/{group}");
@@ -354,6 +365,63 @@ async fn a_group_photo_is_seen_by_its_members_only(store: Store) {
     assert_eq!(server.get(&format!("/api/v1/media/{photo}"), &chi).await.0, StatusCode::NOT_FOUND);
     let (status, body) = server.request(Method::PATCH, &path, Some(&an), Some(json!({"avatar_media_id": null}))).await;
     assert_eq!((status, &body["conversation"]["avatar_media_id"]), (StatusCode::OK, &json!(null)));
+}
+
+async fn a_video_becomes_a_playable_mp4_with_a_poster(store: Store) {
+    let server = TestServer::start(store).await;
+    let an = server.register("an.le").await;
+    let mut socket = server.connect(&an).await;
+    // Two seconds of WebM (VP8 + Opus), as a browser records it.
+    let webm = clip(
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=15:duration=2",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=2",
+            "-c:v",
+            "libvpx",
+            "-b:v",
+            "200k",
+            "-c:a",
+            "libopus",
+            "-shortest",
+        ],
+        "webm",
+    );
+    let id = upload(&server, &an, "video", "clip.webm", "video/webm", webm).await;
+    let ready = socket.next_of("media.ready").await;
+    assert_eq!(ready["media"]["id"], id.as_str());
+    assert_eq!(ready["media"]["variants"], json!(["mp4", "poster"]));
+    assert!(ready["media"]["duration_ms"].as_u64().is_some_and(|ms| (1500..=2500).contains(&ms)), "{ready}");
+    let (_, location) = content_location(&server, &an, &format!("/api/v1/media/{id}/content")).await;
+    let response = plain_client().get(location.unwrap()).send().await.unwrap();
+    assert_eq!(response.headers()["content-type"], "video/mp4");
+    let mp4 = response.bytes().await.unwrap();
+    assert_eq!(&mp4[4..8], b"ftyp", "an MP4");
+    let (_, poster) = content_location(&server, &an, &format!("/api/v1/media/{id}/content?variant=poster")).await;
+    let poster = plain_client().get(poster.unwrap()).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(image::load_from_memory(&poster).unwrap().width(), 320);
+}
+
+async fn an_infected_file_fails_and_is_never_served(store: Store) {
+    let server = TestServer::start(store).await;
+    let (an, binh) = (server.register("an.le").await, server.register("binh").await);
+    let conversation = server.direct(&an, &binh).await;
+    let mut socket = server.connect(&an).await;
+    // The EICAR test file, in two halves so that no file of ours holds it whole.
+    let eicar = [r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR", r"-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"].concat();
+    let id = upload(&server, &an, "file", "invoice.txt", "text/plain", eicar.into_bytes()).await;
+    send_media(&server, &an, &conversation, json!({"media_ids": [id]})).await;
+    let failed = socket.next_of("media.failed").await;
+    assert_eq!((failed["media_id"].as_str(), failed["reason"].as_str()), (Some(id.as_str()), Some("malware_detected")));
+    let (status, body) = server.get(&format!("/api/v1/media/{id}/content"), &binh).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::GONE, Some("media_failed")));
+    let (status, _) = content_location(&server, &an, &format!("/api/v1/media/{id}/content")).await;
+    assert_eq!(status, StatusCode::GONE, "not even to its owner");
 }
 
 // The refusals made before any byte moves: one case each, on the embedded server.
@@ -426,10 +494,10 @@ async fn the_eleventh_completion_in_a_minute_is_rate_limited() {
     let server = TestServer::start_with(Store::Memory, limits, HttpConfig::default()).await;
     let an = server.register("an.le").await;
     for _ in 0..10 {
-        upload(&server, &an, "image", "a.jpg", "image/jpeg", jpeg(100)).await;
+        upload(&server, &an, "file", "a.txt", "text/plain", text(100)).await;
     }
-    let (_, grant) = request_upload(&server, &an, "image", "a.jpg", "image/jpeg", 100).await;
-    assert!(put(&grant["upload"], jpeg(100)).await.0.is_success());
+    let (_, grant) = request_upload(&server, &an, "file", "a.txt", "text/plain", 100).await;
+    assert!(put(&grant["upload"], text(100)).await.0.is_success());
     let id = grant["media"]["id"].as_str().unwrap();
     let (status, body) = complete(&server, &an, id, json!({})).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")));

@@ -6,7 +6,34 @@ use serde_json::{Value, json};
 
 use crate::support::{TestServer, User};
 
-/// A JPEG as far as the completion check can tell (its magic bytes), padded to `size`.
+/// A real JPEG photo of `width` x `height` (a gradient), which the media worker processes.
+pub fn photo(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut bytes, image::ImageFormat::Jpeg).unwrap();
+    bytes.into_inner()
+}
+
+/// Plain text of `size` bytes: a file the worker scans and serves as uploaded.
+pub fn text(size: usize) -> Vec<u8> {
+    (0..size).map(|i| b"xin chao "[i % 9]).collect()
+}
+
+/// Waits (up to 60 s) until the media's status is `status`, as its owner sees it.
+pub async fn wait_for_status(server: &TestServer, owner: &User, id: &str, status: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (_, record) = server.get(&format!("/api/v1/media/{id}"), owner).await;
+        if record["media"]["status"] == status {
+            return record["media"].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "{id} never became {status}: {record}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A JPEG as far as the completion check can tell (its magic bytes), padded to `size`; the
+/// worker refuses it later as `corrupt`.
 pub fn jpeg(size: usize) -> Vec<u8> {
     let mut bytes = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F'];
     bytes.extend((0..size.saturating_sub(bytes.len())).map(|i| (i % 251) as u8));
@@ -92,4 +119,19 @@ pub async fn send_media(server: &TestServer, user: &User, conversation: &str, bo
     let mut payload = body;
     payload["client_msg_id"] = json!(uuid::Uuid::now_v7());
     server.post(&format!("/api/v1/conversations/{conversation}/messages"), Some(user), payload).await
+}
+
+/// A short clip made by ffmpeg from its test sources (`-f lavfi`), in `extension`'s
+/// container: what a phone would send, and what the worker must turn into a playable MP4.
+pub fn clip(arguments: &[&str], extension: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join(format!("clip.{extension}"));
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-loglevel", "error", "-y"])
+        .args(arguments)
+        .arg(&out)
+        .status()
+        .expect("ffmpeg runs (scripts/test installs it)");
+    assert!(status.success(), "ffmpeg could not make the test clip");
+    std::fs::read(out).unwrap()
 }

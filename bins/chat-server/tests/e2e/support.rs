@@ -49,6 +49,10 @@ pub struct TestServer {
     _database: Option<TestDatabase>,
     /// Dropped after the server: where its media went.
     _blobs: BlobPlace,
+    /// The media worker's directory.
+    _work: tempfile::TempDir,
+    /// Stops the media worker when the server stops.
+    worker_stop: tokio_util::sync::CancellationToken,
 }
 
 /// Where a test server's media bytes are kept; removed when the test ends.
@@ -116,6 +120,24 @@ impl TestServer {
                 (deps, Some(database), None, BlobPlace::Bucket(Some(Box::new(s3))))
             }
         };
+        // The media worker, in process as in embedded mode, with the real processors: images
+        // here, ffmpeg and clamd as `scripts/test` brings them up.
+        let work = tempfile::tempdir().unwrap();
+        let processing = chat_server::ProcessingSettings {
+            clamd_addr: Some(std::env::var("CLAMD_ADDR").unwrap_or_else(|_| "127.0.0.1:3310".into())),
+            no_virus_scan: false,
+            media_workers: None,
+        };
+        let (processors, _) = processing.processors(work.path()).unwrap();
+        let worker_stop = tokio_util::sync::CancellationToken::new();
+        tokio::spawn(chat_server::run_media_worker(
+            deps.clone(),
+            processors,
+            "e2e".into(),
+            2,
+            Duration::from_secs(5),
+            worker_stop.clone(),
+        ));
         let (router, state) = chat_http::app(deps.clone(), config);
         let router = match blob_routes {
             Some(routes) => router.merge(routes),
@@ -138,11 +160,14 @@ impl TestServer {
             stopped: Some(server),
             _database: database,
             _blobs: blob_place,
+            _work: work,
+            worker_stop,
         }
     }
 
     /// Asks the server to shut down (as SIGTERM would).
     pub fn shutdown(&mut self) {
+        self.worker_stop.cancel();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use crate::domain::ids::MediaId;
-use crate::domain::media::{BlobKey, KindUsage, Media, MediaKind, MediaStatus, url_lifetime};
+use crate::domain::ids::UserId;
+use crate::domain::media::{BlobKey, FULL_VARIANT, KindUsage, Media, MediaKind, MediaStatus, url_lifetime};
 use crate::ports::DownloadAs;
 
 use super::super::access::membership;
@@ -49,23 +50,46 @@ pub async fn content(
     variant: Option<&str>,
 ) -> Result<ContentRedirect, MediaError> {
     let media = visible_media(deps, actor, id).await?;
-    match media.status {
-        MediaStatus::Pending => return Err(MediaError::NotUploaded),
-        MediaStatus::Failed => return Err(MediaError::MediaFailedProcessing),
-        MediaStatus::Uploaded | MediaStatus::Processing | MediaStatus::Ready => {}
-    }
-    let variant = variant.unwrap_or(ORIGINAL);
-    let (key, content_type) = if variant == ORIGINAL {
-        (BlobKey::original(media.owner_id, media.id), media.content_type.clone())
-    } else {
-        let found = media.variants.iter().find(|candidate| candidate.name == variant);
-        let found = found.ok_or(MediaError::VariantNotFound)?;
-        (BlobKey::variant(media.id, &found.name), found.content_type.clone())
-    };
+    let (key, content_type) = served_object(&media, actor.user_id, variant.unwrap_or(ORIGINAL))?;
     let download =
         DownloadAs { content_type, filename: media.filename.clone(), attachment: media.kind == MediaKind::File };
     let signed = deps.blobs.presign_get(&key, &download, deps.clock.now(), url_lifetime())?;
     Ok(ContentRedirect { url: signed.url })
+}
+
+/// The object a request for `variant` gets. Nothing reaches anyone but the owner before it is
+/// `ready` (the owner may fetch the upload itself meanwhile). Once ready, images, videos and
+/// voice messages are served only as processed (upright, without metadata such as GPS, in a
+/// format every phone plays): `original` means the processed full version; files, which are
+/// scanned rather than processed, are served as uploaded.
+fn served_object(media: &Media, caller: UserId, variant: &str) -> Result<(BlobKey, String), MediaError> {
+    let original = || (BlobKey::original(media.owner_id, media.id), media.content_type.clone());
+    match media.status {
+        MediaStatus::Pending => return Err(MediaError::NotUploaded),
+        MediaStatus::Failed => return Err(MediaError::MediaFailedProcessing),
+        MediaStatus::Uploaded | MediaStatus::Processing if caller == media.owner_id && variant == ORIGINAL => {
+            return Ok(original());
+        }
+        MediaStatus::Uploaded | MediaStatus::Processing => return Err(MediaError::NotReady),
+        MediaStatus::Ready => {}
+    }
+    let wanted = match (variant, processed_default(media.kind)) {
+        (ORIGINAL, None) => return Ok(original()),
+        (ORIGINAL, Some(processed)) => processed,
+        (named, _) => named,
+    };
+    let found = media.variants.iter().find(|candidate| candidate.name == wanted).ok_or(MediaError::VariantNotFound)?;
+    Ok((BlobKey::variant(media.id, &found.name), found.content_type.clone()))
+}
+
+/// The variant that stands for the whole media item once processed; `None` for files.
+fn processed_default(kind: MediaKind) -> Option<&'static str> {
+    match kind {
+        MediaKind::Image => Some(FULL_VARIANT),
+        MediaKind::Video => Some("mp4"),
+        MediaKind::Audio => Some("m4a"),
+        MediaKind::File => None,
+    }
 }
 
 /// What the caller stores and may store.

@@ -11,6 +11,9 @@ mod download;
 #[cfg(test)]
 mod tests;
 mod upload;
+pub mod worker;
+#[cfg(test)]
+mod worker_tests;
 
 pub(crate) use attachments::{AvatarRefusal, attach_to_message, check_avatar, checked_media_for_message};
 pub use attachments::{with_attachments, with_attachments_one};

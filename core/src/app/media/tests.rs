@@ -52,6 +52,7 @@ impl IdGen for FixedIds {
 }
 
 struct Mocks {
+    jobs: MockJobQueue,
     media: MockMediaRepo,
     blobs: MockBlobStore,
     rate_limits: MockRateLimitStore,
@@ -62,7 +63,13 @@ impl Mocks {
     fn new() -> Self {
         let mut rate_limits = MockRateLimitStore::new();
         rate_limits.expect_check().returning(|_, _, _| Ok(RateDecision::Allowed));
-        Mocks { media: MockMediaRepo::new(), blobs: MockBlobStore::new(), rate_limits, events: MockEventBus::new() }
+        Mocks {
+            jobs: MockJobQueue::new(),
+            media: MockMediaRepo::new(),
+            blobs: MockBlobStore::new(),
+            rate_limits,
+            events: MockEventBus::new(),
+        }
     }
 
     fn into_deps(self) -> Deps {
@@ -75,6 +82,7 @@ impl Mocks {
             media: Arc::new(self.media),
             blobs: Arc::new(self.blobs),
             claims: Arc::new(MockClaimStore::new()),
+            jobs: Arc::new(self.jobs),
             rate_limits: Arc::new(self.rate_limits),
             events: Arc::new(self.events),
             presence: Arc::new(MockPresenceStore::new()),
@@ -125,6 +133,7 @@ fn the_pinned_copys_etag_is_what_the_record_keeps() {
         .times(1)
         .returning(move |_, _, _| Ok(Some(UploadedOutcome::Marked(marked.clone()))));
     mocks.blobs.expect_delete().times(1).returning(|_| Ok(()));
+    mocks.jobs.expect_enqueue().times(1).returning(|_| Ok(true));
     mocks.events.expect_publish().times(1).returning(|_| Ok(()));
     let result =
         block_on(complete(&mocks.into_deps(), actor(), MediaId(uuid::Uuid::from_u128(9)), CompleteUpload::default()));

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::event::{Delivery, Event};
 use crate::domain::ids::MediaId;
 use crate::domain::media::{
-    BlobKey, Media, MediaStatus, NewMedia, PART_SIZE, SNIFF_BYTES, UploadPlan, UploadRefusal, UploadTarget,
+    BlobKey, Media, MediaKind, MediaStatus, NewMedia, PART_SIZE, SNIFF_BYTES, UploadPlan, UploadRefusal, UploadTarget,
     accepted_type, declare_upload, matches_container, upload_plan, upload_window, url_lifetime,
 };
 use crate::domain::rate_limit::RateLimitKey;
@@ -117,6 +117,9 @@ pub struct CompleteUpload {
 pub async fn request_upload(deps: &Deps, actor: Actor, request: RequestUpload) -> Result<UploadGrant, MediaError> {
     let declared =
         declare_upload(&request.kind, &request.filename, &request.content_type, request.size).map_err(refused)?;
+    if matches!(declared.kind, MediaKind::Video | MediaKind::Audio) && !deps.limits.av_processing {
+        return Err(MediaError::ProcessingUnavailable);
+    }
     rate_check(
         deps,
         &RateLimitKey::upload_requests(actor.user_id),
@@ -220,6 +223,12 @@ pub async fn complete(deps: &Deps, actor: Actor, id: MediaId, command: CompleteU
     // The pinned copy is what counts now; the upload key would only hold a second copy.
     if let Err(error) = deps.blobs.delete(&incoming).await {
         tracing::warn!(%error, media = %media.id, "incoming object not deleted; cleanup will");
+    }
+    // Queued after the record says `uploaded`: a worker that takes it at once finds it so. A
+    // job lost here (the queue down) is found again by the next worker to start, which
+    // re-enqueues media left `uploaded`.
+    if let Err(error) = deps.jobs.enqueue(media.id).await {
+        tracing::warn!(%error, media = %media.id, "processing job not queued; a worker start will queue it");
     }
     let event = Event::MediaProgress { media_id: media.id, status: MediaStatus::Uploaded, percent: None };
     publish(deps, Delivery { recipients: vec![media.owner_id], except_session: None, event }).await;

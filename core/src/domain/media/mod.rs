@@ -7,8 +7,18 @@ use serde::{Deserialize, Serialize};
 use super::ids::{MediaId, UserId};
 use super::text::{Layout, is_blank, refuse_control_characters};
 
+mod av;
+mod processing;
 mod record;
 
+pub use av::{
+    AvRefusal, AvStream, MAX_SHORT_SIDE, MAX_VIDEO_MS, MAX_VOICE_MS, Probe, ProcessedVideo, ProcessedVoice, StreamKind,
+    WAVEFORM_PEAKS, served_size, waveform,
+};
+pub use processing::{
+    FULL_VARIANT, IMAGE_THUMBNAILS, ImageLimits, ImageRefusal, LocalFile, ProcessedImage, ProducedVariant,
+    fit_long_side,
+};
 pub use record::{
     Attachment, KindUsage, Media, MediaTransition, MultipartId, NewMedia, Processed, StorageUsage, UploadTarget,
     Variant, unattached_lifetime, upload_window, url_lifetime,

@@ -1,0 +1,153 @@
+//! The media worker's settings and processors: images in-process, videos and voice messages
+//! with ffmpeg, files scanned by clamd.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use chat_clamav::{ClamdAddr, ClamdConfig, ClamdScanner};
+use chat_core::app::media::worker::Processors;
+use chat_core::domain::media::{ImageLimits, LocalFile};
+use chat_core::ports::{HealthCheck, VirusScanner};
+use chat_ffmpeg::{Ffmpeg, FfmpegConfig};
+use chat_image::ImageAdapter;
+use clap::Args;
+
+/// How media are processed after upload.
+#[derive(Clone, Debug, Args)]
+pub struct ProcessingSettings {
+    /// clamd's address (`host:port` or `unix:/path`): files are scanned before they are served.
+    #[arg(long, env = "CLAMD_ADDR")]
+    pub clamd_addr: Option<String>,
+
+    /// Serve files without scanning them when no clamd is configured. Required to run with
+    /// S3_BUCKET and without CLAMD_ADDR; embedded mode without clamd runs so by itself, and
+    /// says so at start.
+    #[arg(
+        long,
+        env = "CHAT_NO_VIRUS_SCAN",
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true"
+    )]
+    pub no_virus_scan: bool,
+
+    /// Media jobs this process runs at once. Unset: 2 without REDIS_URL (the embedded
+    /// server processes its own uploads), 0 with it (chat-worker processes do).
+    #[arg(long, env = "CHAT_MEDIA_WORKERS", value_parser = clap::value_parser!(u32).range(0..=64))]
+    pub media_workers: Option<u32>,
+}
+
+impl ProcessingSettings {
+    /// Checks what clap cannot; `s3` says whether media live in S3 (production).
+    pub fn validate(&self, s3: bool) -> anyhow::Result<()> {
+        if let Some(addr) = &self.clamd_addr {
+            ClamdAddr::parse(addr).map_err(anyhow::Error::msg)?;
+        }
+        if s3 && self.clamd_addr.is_none() && !self.no_virus_scan {
+            bail!(
+                "S3_BUCKET needs CLAMD_ADDR: files are scanned before they are served (or set CHAT_NO_VIRUS_SCAN=true)"
+            );
+        }
+        Ok(())
+    }
+
+    /// How many jobs to run in this process.
+    pub fn workers(&self, shared_queue: bool) -> usize {
+        match self.media_workers {
+            Some(workers) => workers as usize,
+            None if shared_queue => 0,
+            None => 2,
+        }
+    }
+
+    /// The processors, working under `data_dir/work`, and the readiness check of clamd.
+    pub fn processors(&self, data_dir: &Path) -> anyhow::Result<(Processors, Vec<Arc<dyn HealthCheck>>)> {
+        let work_dir = data_dir.join("work");
+        std::fs::create_dir_all(&work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
+        let mut health: Vec<Arc<dyn HealthCheck>> = Vec::new();
+        let scanner: Option<Arc<dyn VirusScanner>> = match &self.clamd_addr {
+            Some(addr) => {
+                let scanner =
+                    Arc::new(ClamdScanner::new(ClamdConfig::new(ClamdAddr::parse(addr).map_err(anyhow::Error::msg)?)));
+                health.push(scanner.clone());
+                Some(scanner)
+            }
+            None => {
+                tracing::warn!("no CLAMD_ADDR: uploaded files are served without a virus scan");
+                None
+            }
+        };
+        health.push(Arc::new(Capability {
+            component: "virus_scanner",
+            adapter: if self.clamd_addr.is_some() { "clamd" } else { "off" },
+            present: true,
+        }));
+        if self.clamd_addr.is_some() {
+            // clamd's own check (PING) stands for it; the line above only names the mode.
+            health.pop();
+        }
+        let ffmpeg = av_tools_present();
+        if !ffmpeg {
+            tracing::warn!("ffmpeg/ffprobe not found in PATH: video and voice message uploads are refused");
+        }
+        health.push(Arc::new(Capability { component: "media_transcoder", adapter: "ffmpeg", present: ffmpeg }));
+        let heif = chat_image::heif_tools_present();
+        if !heif {
+            tracing::warn!(
+                "heif-convert not found in PATH (Debian's libheif-examples): iPhone HEIC photos will fail processing"
+            );
+        }
+        health.push(Arc::new(Capability { component: "heic_decoder", adapter: "heif-convert", present: heif }));
+        let processors = Processors {
+            images: Arc::new(ImageAdapter::new(ImageLimits::default())),
+            av: Arc::new(Ffmpeg::new(FfmpegConfig::default())),
+            scanner,
+            work_dir: LocalFile::new(work_dir),
+        };
+        Ok((processors, health))
+    }
+}
+
+/// Whether ffmpeg and ffprobe are in `PATH`.
+pub fn av_tools_present() -> bool {
+    which("ffmpeg").is_some() && which("ffprobe").is_some()
+}
+
+/// A part of the media pipeline named in `/ready`: which adapter serves it (`off` when the
+/// operator turned it off), failing when its tool is missing.
+struct Capability {
+    component: &'static str,
+    adapter: &'static str,
+    present: bool,
+}
+
+#[async_trait::async_trait]
+impl HealthCheck for Capability {
+    fn component(&self) -> &'static str {
+        self.component
+    }
+
+    fn adapter(&self) -> &'static str {
+        self.adapter
+    }
+
+    async fn check(&self) -> Result<(), chat_core::domain::error::PortError> {
+        if self.present {
+            return Ok(());
+        }
+        Err(chat_core::domain::error::PortError::Unavailable(format!("{} is not installed", self.adapter)))
+    }
+}
+
+/// The grace period of in-flight jobs at shutdown.
+pub const WORKER_GRACE: Duration = Duration::from_secs(20);
+
+/// Where `program` is in `PATH`, if anywhere.
+fn which(program: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|candidate| candidate.is_file())
+}

@@ -1,0 +1,122 @@
+//! The media worker loop: takes jobs from the queue and runs `app::media::worker` on each,
+//! `concurrency` at a time. The same loop runs in the chat-server process (embedded mode) and
+//! in chat-worker processes (production, any number against one Redis).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chat_core::app::Deps;
+use chat_core::app::media::worker::{self, JobEnd, Processors};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How long one `take` waits for a job before looking at `stop` again.
+const TAKE_WAIT: Duration = Duration::from_secs(2);
+
+/// How many media left `uploaded` or `processing` a starting worker re-enqueues at most.
+const REQUEUE_AT_START: usize = 10_000;
+
+/// Runs until `stop`, then lets the jobs in hand finish within `grace` (the rest are handed
+/// out again by the queue after their visibility timeout).
+pub async fn run_media_worker(
+    deps: Deps,
+    processors: Processors,
+    name: String,
+    concurrency: usize,
+    grace: Duration,
+    stop: CancellationToken,
+) {
+    requeue_unfinished(&deps).await;
+    let gauges = tokio::spawn(report_queue(deps.clone(), stop.clone()));
+    let slots = Arc::new(Semaphore::new(concurrency.max(1)));
+    let in_hand = TaskTracker::new();
+    loop {
+        let slot = tokio::select! {
+            () = stop.cancelled() => break,
+            slot = slots.clone().acquire_owned() => slot,
+        };
+        // The semaphore is never closed, so this is always a slot.
+        let Ok(slot) = slot else { break };
+        let job = tokio::select! {
+            () = stop.cancelled() => break,
+            job = deps.jobs.take(&name, TAKE_WAIT) => job,
+        };
+        let job = match job {
+            Ok(Some(job)) => job,
+            Ok(None) => continue,
+            Err(error) => {
+                tracing::warn!(%error, "media queue unavailable; retrying");
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(TAKE_WAIT) => continue,
+                }
+            }
+        };
+        let (deps, processors) = (deps.clone(), processors.clone());
+        in_hand.spawn(async move {
+            let _slot = slot;
+            let started = std::time::Instant::now();
+            let end = worker::process(&deps, &processors, &job).await;
+            metrics::histogram!("chat_media_job_seconds").record(started.elapsed().as_secs_f64());
+            let settled = match end {
+                JobEnd::Finished => deps.jobs.complete(&job).await.map(|_| ()),
+                JobEnd::Retry(reason) => {
+                    metrics::counter!("chat_media_job_failures_total").increment(1);
+                    tracing::warn!(media = %job.media_id, attempt = job.attempt, %reason, "media job failed; retrying later");
+                    match deps.jobs.fail(&job, &reason).await {
+                        Ok(outcome) => worker::give_up(&deps, &job, outcome).await,
+                        Err(error) => Err(error),
+                    }
+                }
+            };
+            if let Err(error) = settled {
+                tracing::warn!(%error, media = %job.media_id, "media job not settled; the queue will hand it out again");
+            }
+        });
+    }
+    in_hand.close();
+    if tokio::time::timeout(grace, in_hand.wait()).await.is_err() {
+        tracing::warn!("media jobs still running at the end of the grace period; the queue will hand them out again");
+    }
+    let _ = gauges.await;
+}
+
+/// How often the queue's depth is read into the metrics.
+const QUEUE_REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Keeps `chat_media_queue_jobs{state=...}` (ready, in_flight, delayed, dead) up to date.
+async fn report_queue(deps: Deps, stop: CancellationToken) {
+    let mut ticks = tokio::time::interval(QUEUE_REPORT_INTERVAL);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticks.tick() => match deps.jobs.stats().await {
+                Ok(stats) => {
+                    for (state, jobs) in
+                        [("ready", stats.ready), ("in_flight", stats.in_flight), ("delayed", stats.delayed), ("dead", stats.dead)]
+                    {
+                        metrics::gauge!("chat_media_queue_jobs", "state" => state).set(jobs as f64);
+                    }
+                }
+                Err(error) => tracing::debug!(%error, "queue stats unavailable"),
+            },
+        }
+    }
+}
+
+/// The media record is the truth: what is still `uploaded` or `processing` gets a job again
+/// (a job lost with a queue outage, or with an in-process queue at a restart). Handlers are
+/// idempotent, so a duplicate costs one wasted run at most.
+async fn requeue_unfinished(deps: &Deps) {
+    match deps.media.unfinished(REQUEUE_AT_START).await {
+        Ok(unfinished) => {
+            for media in unfinished {
+                if let Err(error) = deps.jobs.enqueue(media.id).await {
+                    tracing::warn!(%error, media = %media.id, "not re-enqueued");
+                }
+            }
+        }
+        Err(error) => tracing::warn!(%error, "unfinished media not read; they wait for the next worker start"),
+    }
+}

@@ -1,0 +1,103 @@
+//! `chat-worker`: takes media jobs from the queue the servers share (Redis) and processes
+//! them, as many processes as the load needs. Thin: the settings, the same wiring as
+//! chat-server, and chat-server's worker loop.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use chat_core::app::Limits;
+use chat_redis::RedisConnection;
+use chat_server::{LogFormat, MediaSettings, ProcessingSettings, WORKER_GRACE};
+use clap::Parser;
+use rand::RngCore as _;
+use tokio_util::sync::CancellationToken;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The media worker. It needs the servers' database, Redis and media storage.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Config {
+    /// Postgres connection URL (the servers').
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: String,
+
+    /// Redis connection URL (the servers'): the job queue and the events to the sockets.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    redis_url: String,
+
+    /// Prefix of every Redis key and channel (the servers').
+    #[arg(long, env = "CHAT_REDIS_PREFIX", default_value = "chat:")]
+    redis_prefix: String,
+
+    /// Directory for the files of the jobs in hand (under `work/`), and for media when
+    /// S3_BUCKET is not set (then it must be the server's own data directory).
+    #[arg(long, env = "CHAT_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+
+    /// Jobs processed at once.
+    #[arg(long, env = "CHAT_WORKER_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    concurrency: u32,
+
+    /// Log line format: `text` or `json`.
+    #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
+    #[command(flatten)]
+    media: MediaSettings,
+
+    #[command(flatten)]
+    processing: ProcessingSettings,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    chat_server::init_logging(config.log_format);
+    config.media.validate()?;
+    config.processing.validate(config.media.s3_bucket.is_some())?;
+    let redis = RedisConnection::connect(&config.redis_url, &config.redis_prefix, 4).await.context("REDIS_URL")?;
+    let shared = chat_server::redis_services(redis);
+    let claims = shared.claims.clone();
+    let store = chat_server::postgres_store(&config.database_url, 4, false).await?;
+    // The worker signs no URL a client sees: the public URL only has to be well formed.
+    let blobs = config.media.blob_wiring(&config.data_dir, "http://127.0.0.1", &random_secret(), claims)?;
+    let deps = chat_server::assemble_deps_with(
+        Arc::new(store),
+        shared,
+        Limits::default(),
+        Arc::new(chat_system::SystemClock),
+        &random_secret(),
+        blobs.blobs,
+    )?;
+    let (processors, _) = config.processing.processors(&config.data_dir)?;
+    let name = format!("chat-worker-{}-{}", hostname(), std::process::id());
+    tracing::info!(%name, concurrency = config.concurrency, blobs = blobs.name, "chat-worker started");
+    let stop = CancellationToken::new();
+    let worker = tokio::spawn(chat_server::run_media_worker(
+        deps,
+        processors,
+        name,
+        config.concurrency as usize,
+        WORKER_GRACE,
+        stop.clone(),
+    ));
+    chat_server::shutdown_signal().await;
+    stop.cancel();
+    worker.await.context("the worker loop")?;
+    tracing::info!("chat-worker stopped");
+    Ok(())
+}
+
+/// The worker's tokens are never handed out; a random secret serves.
+fn random_secret() -> [u8; 32] {
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    secret
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname").map_or_else(|_| "host".to_owned(), |name| name.trim().to_owned())
+}
