@@ -196,6 +196,7 @@ pub fn spawn_media_cleanup(
                         expired_uploads = report.expired_uploads.len(),
                         unattached = report.unattached.len(),
                         stray_uploads = report.stray_uploads.len(),
+                        requeued = report.requeued.len(),
                         "media cleanup done"
                     ),
                     Ok(None) => tracing::debug!("media cleanup claimed by another node"),

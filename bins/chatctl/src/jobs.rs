@@ -1,9 +1,13 @@
 //! `chatctl jobs`: the media queue on Redis, for operators: its depth, the dead letters, and
 //! putting a dead job back.
 
+use chat_core::app::Limits;
 use chat_core::domain::job::{JobId, JobPolicy};
+use chat_core::domain::media::{MediaStatus, MediaTransition};
 use chat_core::ports::JobQueue as _;
 use chat_redis::{RedisConnection, RedisJobQueue};
+
+use crate::wiring::{MediaPlace, connect};
 
 /// Where the queue is: the servers' Redis and key prefix.
 #[derive(Clone, Debug, clap::Args)]
@@ -28,7 +32,7 @@ pub async fn stats(place: &QueuePlace) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Lists the dead letters, newest last: job id, media, attempts, when, why.
+/// Lists the dead letters, newest first: job id, media, attempts, when, why.
 pub async fn dead(place: &QueuePlace, limit: usize) -> anyhow::Result<()> {
     for dead in queue(place).await?.dead_letters(limit).await? {
         println!("{}\t{}\t{}\t{}\t{}", dead.job.id, dead.job.media_id, dead.job.attempt, dead.at, dead.reason);
@@ -36,12 +40,23 @@ pub async fn dead(place: &QueuePlace, limit: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Puts a dead job back in the queue (after fixing what made it fail).
-pub async fn retry(place: &QueuePlace, id: &str) -> anyhow::Result<()> {
-    if queue(place).await?.retry_dead(&JobId::new(id)).await? {
-        println!("{id} is queued again");
-        Ok(())
-    } else {
-        anyhow::bail!("no dead job {id}")
+/// Puts a dead job back in the queue (after fixing what made it fail). The queue marked its
+/// media `failed` (`processing_failed`) when it gave up; that media is opened again, so the
+/// retried job processes it instead of finding it finished.
+pub async fn retry(place: &QueuePlace, database_url: &str, media: &MediaPlace, id: &str) -> anyhow::Result<()> {
+    let queue = queue(place).await?;
+    let dead = queue.dead_letters(usize::MAX).await?.into_iter().find(|dead| dead.job.id.as_str() == id);
+    let Some(dead) = dead else { anyhow::bail!("no dead job {id}") };
+    let (_store, deps) = connect(database_url, Limits::default(), media).await?;
+    let record = deps.media.media(dead.job.media_id).await?;
+    if record
+        .is_some_and(|m| m.status == MediaStatus::Failed && m.failure_reason.as_deref() == Some("processing_failed"))
+    {
+        deps.media.transition(dead.job.media_id, MediaTransition::Reopen).await?;
     }
+    if !queue.retry_dead(&JobId::new(id)).await? {
+        anyhow::bail!("no dead job {id}");
+    }
+    println!("{id} (media {}) is queued again", dead.job.media_id);
+    Ok(())
 }

@@ -123,7 +123,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Jobs { place, command } => match command {
             JobsCommand::Stats => jobs::stats(&place).await,
             JobsCommand::Dead { limit } => jobs::dead(&place, limit).await,
-            JobsCommand::Retry { id } => jobs::retry(&place, &id).await,
+            JobsCommand::Retry { id } => jobs::retry(&place, &cli.database_url, &cli.media, &id).await,
         },
     }
 }

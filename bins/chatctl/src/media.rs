@@ -19,11 +19,15 @@ pub async fn cleanup(url: &str, place: &MediaPlace, dry_run: bool) -> anyhow::Re
     for key in &report.stray_uploads {
         println!("{verb} stray upload object {key}");
     }
+    for id in &report.requeued {
+        println!("queued again for processing: {id}");
+    }
     println!(
-        "{} expired uploads, {} unattached media, {} stray upload objects",
+        "{} expired uploads, {} unattached media, {} stray upload objects, {} queued again",
         report.expired_uploads.len(),
         report.unattached.len(),
-        report.stray_uploads.len()
+        report.stray_uploads.len(),
+        report.requeued.len()
     );
     Ok(())
 }

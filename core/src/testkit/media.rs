@@ -303,7 +303,7 @@ pub async fn processing_steps_move_forward_and_ready_is_set_once(store: &dyn Med
     assert_eq!(store.transition(MediaId(new_id()), MediaTransition::StartProcessing).await.unwrap(), None);
 }
 
-/// A failure keeps its reason, and is final.
+/// A failure keeps its reason and is final for the worker; only an operator's reopen undoes it.
 pub async fn a_failure_keeps_its_reason_and_is_final(store: &dyn MediaStore) {
     let owner = user(store, "a").await;
     let media = created(store, upload(owner, MediaKind::Video, 60, now()), ROOMY).await;
@@ -316,6 +316,14 @@ pub async fn a_failure_keeps_its_reason_and_is_final(store: &dyn MediaStore) {
     assert_eq!((failed.status, failed.failure_reason.as_deref()), (MediaStatus::Failed, Some("too_long")));
     let retried = store.transition(media.id, MediaTransition::StartProcessing).await.unwrap();
     assert_eq!(retried, Some(TransitionOutcome::Refused(failed)));
+    // An operator's reopen makes it `uploaded` again, without the reason; only from `failed`.
+    let reopened = match store.transition(media.id, MediaTransition::Reopen).await.unwrap() {
+        Some(TransitionOutcome::Applied(reopened)) => reopened,
+        other => panic!("not reopened: {other:?}"),
+    };
+    assert_eq!((reopened.status, reopened.failure_reason), (MediaStatus::Uploaded, None));
+    let again = store.transition(media.id, MediaTransition::Reopen).await.unwrap();
+    assert!(matches!(again, Some(TransitionOutcome::Refused(_))));
 }
 
 /// `unfinished` lists what is uploaded or processing, oldest upload first, at most `limit`:

@@ -159,8 +159,11 @@ impl MediaRepo for PgStore {
     async fn transition(&self, id: MediaId, step: MediaTransition) -> Result<Option<TransitionOutcome>, PortError> {
         let mut conn = self.conn().await?;
         // One conditional statement: of two workers finishing one job, one sets `ready`.
-        let open = [status_name(MediaStatus::Uploaded), status_name(MediaStatus::Processing)];
-        let target = media::table.find(id.0).filter(media::status.eq_any(open));
+        let from: &[&str] = match step {
+            MediaTransition::Reopen => &[status_name(MediaStatus::Failed)],
+            _ => &[status_name(MediaStatus::Uploaded), status_name(MediaStatus::Processing)],
+        };
+        let target = media::table.find(id.0).filter(media::status.eq_any(from));
         let updated = match step {
             MediaTransition::StartProcessing => {
                 diesel::update(target)
@@ -198,6 +201,16 @@ impl MediaRepo for PgStore {
             MediaTransition::Failed { reason } => {
                 diesel::update(target)
                     .set((media::status.eq(status_name(MediaStatus::Failed)), media::failure_reason.eq(reason)))
+                    .returning(MediaRow::as_returning())
+                    .get_result(&mut conn)
+                    .await
+            }
+            MediaTransition::Reopen => {
+                diesel::update(target)
+                    .set((
+                        media::status.eq(status_name(MediaStatus::Uploaded)),
+                        media::failure_reason.eq(None::<String>),
+                    ))
                     .returning(MediaRow::as_returning())
                     .get_result(&mut conn)
                     .await

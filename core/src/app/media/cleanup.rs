@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::domain::error::PortError;
+use crate::domain::ids::MediaId;
 use crate::domain::media::{BlobKey, Media, UploadTarget, unattached_lifetime, upload_window};
 use crate::domain::{Duration, Timestamp};
 use crate::ports::ClaimKey;
@@ -27,6 +28,8 @@ pub struct CleanupReport {
     pub unattached: Vec<Media>,
     /// Upload objects older than twice the upload window (left by crashes): deleted.
     pub stray_uploads: Vec<BlobKey>,
+    /// Media left `uploaded` or `processing` without a live job: queued again.
+    pub requeued: Vec<MediaId>,
 }
 
 /// Runs one cleanup pass if this node wins the claim for the coming `interval`; `None` when
@@ -50,6 +53,13 @@ pub async fn cleanup(deps: &Deps, now: Timestamp, dry_run: bool) -> Result<Clean
     for media in deps.media.unattached_before(now - unattached_lifetime(), BATCH).await? {
         if dry_run || remove(deps, &media).await? {
             report.unattached.push(media);
+        }
+    }
+    // Media whose processing job was lost (the queue was down when they completed) get one
+    // again; the queue keeps one live job per media, so the others are left as they are.
+    for media in deps.media.unfinished(BATCH).await? {
+        if !dry_run && deps.jobs.enqueue(media.id).await? {
+            report.requeued.push(media.id);
         }
     }
     let stray_before = now - upload_window() - upload_window();

@@ -51,8 +51,8 @@ pub async fn content(
 ) -> Result<ContentRedirect, MediaError> {
     let media = visible_media(deps, actor, id).await?;
     let (key, content_type) = served_object(&media, actor.user_id, variant.unwrap_or(ORIGINAL))?;
-    let download =
-        DownloadAs { content_type, filename: media.filename.clone(), attachment: media.kind == MediaKind::File };
+    let filename = served_filename(&media.filename, &content_type);
+    let download = DownloadAs { content_type, filename, attachment: media.kind == MediaKind::File };
     let signed = deps.blobs.presign_get(&key, &download, deps.clock.now(), url_lifetime())?;
     Ok(ContentRedirect { url: signed.url })
 }
@@ -92,6 +92,23 @@ fn processed_default(kind: MediaKind) -> Option<&'static str> {
     }
 }
 
+/// The display name with the extension of what is served: a processed `clip.webm` saves as
+/// `clip.mp4`, an iPhone's `IMG_1.HEIC` as `IMG_1.jpg`.
+fn served_filename(filename: &str, content_type: &str) -> String {
+    let extension = match content_type {
+        "image/jpeg" => "jpg",
+        "image/png" => "png",
+        "video/mp4" => "mp4",
+        "audio/mp4" => "m4a",
+        _ => return filename.to_owned(),
+    };
+    let stem = filename.rsplit_once('.').map_or(filename, |(stem, _)| stem);
+    if crate::domain::media::extension(filename).as_deref() == Some(extension) || stem.is_empty() {
+        return filename.to_owned();
+    }
+    format!("{stem}.{extension}")
+}
+
 /// What the caller stores and may store.
 pub async fn storage(deps: &Deps, actor: Actor) -> Result<StorageView, MediaError> {
     let usage = deps.media.usage(actor.user_id).await?;
@@ -119,4 +136,18 @@ pub(crate) async fn visible_media(deps: &Deps, actor: Actor, id: MediaId) -> Res
         return Ok(media);
     }
     Err(MediaError::MediaNotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::served_filename;
+
+    #[test]
+    fn a_processed_download_is_named_for_what_it_is() {
+        assert_eq!(served_filename("clip.webm", "video/mp4"), "clip.mp4");
+        assert_eq!(served_filename("IMG_0001.HEIC", "image/jpeg"), "IMG_0001.jpg");
+        assert_eq!(served_filename("ảnh.jpg", "image/jpeg"), "ảnh.jpg");
+        assert_eq!(served_filename("hợp đồng.pdf", "application/pdf"), "hợp đồng.pdf");
+        assert_eq!(served_filename("voice", "audio/mp4"), "voice.m4a");
+    }
 }

@@ -224,14 +224,15 @@ pub async fn complete(deps: &Deps, actor: Actor, id: MediaId, command: CompleteU
     if let Err(error) = deps.blobs.delete(&incoming).await {
         tracing::warn!(%error, media = %media.id, "incoming object not deleted; cleanup will");
     }
-    // Queued after the record says `uploaded`: a worker that takes it at once finds it so. A
-    // job lost here (the queue down) is found again by the next worker to start, which
-    // re-enqueues media left `uploaded`.
-    if let Err(error) = deps.jobs.enqueue(media.id).await {
-        tracing::warn!(%error, media = %media.id, "processing job not queued; a worker start will queue it");
-    }
+    // Told before the job is queued, so that `uploaded` never follows a fast worker's
+    // `processing`. Queued after the record says `uploaded`: a worker that takes it at once
+    // finds it so. A job lost here (the queue down) is queued again by the periodic cleanup
+    // and at a worker's start, which re-enqueue media left `uploaded`.
     let event = Event::MediaProgress { media_id: media.id, status: MediaStatus::Uploaded, percent: None };
     publish(deps, Delivery { recipients: vec![media.owner_id], except_session: None, event }).await;
+    if let Err(error) = deps.jobs.enqueue(media.id).await {
+        tracing::warn!(%error, media = %media.id, "processing job not queued; the cleanup pass will queue it");
+    }
     Ok(media)
 }
 

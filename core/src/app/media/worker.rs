@@ -260,8 +260,10 @@ async fn fail(deps: &Deps, media: &Media, reason: &str) -> Result<(), PortError>
 /// Fails the media and deletes what was uploaded: bytes that are not what they claim, or
 /// malware, are kept nowhere.
 async fn refuse_and_delete(deps: &Deps, media: &Media, reason: &str) -> Result<(), PortError> {
-    fail(deps, media, reason).await?;
-    deps.blobs.delete(&BlobKey::original(media.owner_id, media.id)).await
+    // Deleted first: a failed delete is retried with the job, which would find the media
+    // already `failed` (and finished) if it were marked first.
+    deps.blobs.delete(&BlobKey::original(media.owner_id, media.id)).await?;
+    fail(deps, media, reason).await
 }
 
 async fn progress(deps: &Deps, media: &Media, percent: Option<u8>) {

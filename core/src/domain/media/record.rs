@@ -270,13 +270,19 @@ pub enum MediaTransition {
         /// Why, e.g. `too_long`.
         reason: String,
     },
+    /// An operator's second chance after the queue gave up (`processing_failed`): `failed` →
+    /// `uploaded`, the reason cleared.
+    Reopen,
 }
 
 impl MediaTransition {
     /// Whether the step may be taken from `status`.
     pub fn allowed_from(&self, status: super::MediaStatus) -> bool {
-        use super::MediaStatus::{Processing, Uploaded};
-        matches!(status, Uploaded | Processing)
+        use super::MediaStatus::{Failed, Processing, Uploaded};
+        match self {
+            MediaTransition::Reopen => status == Failed,
+            _ => matches!(status, Uploaded | Processing),
+        }
     }
 
     /// Applies the step to a record (for stores that keep records whole).
@@ -294,6 +300,10 @@ impl MediaTransition {
             MediaTransition::Failed { reason } => {
                 media.status = super::MediaStatus::Failed;
                 media.failure_reason = Some(reason);
+            }
+            MediaTransition::Reopen => {
+                media.status = super::MediaStatus::Uploaded;
+                media.failure_reason = None;
             }
         }
     }
