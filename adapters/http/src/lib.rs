@@ -25,6 +25,7 @@ use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use error::ApiError;
+pub use metrics::prometheus;
 pub use state::{AppState, HttpConfig};
 pub use ws::{Gateway, close_code};
 

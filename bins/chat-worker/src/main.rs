@@ -41,6 +41,11 @@ struct Config {
     #[arg(long, env = "CHAT_WORKER_CONCURRENCY", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
     concurrency: u32,
 
+    /// Where to serve `GET /metrics` (Prometheus: the queue's depth, job durations and
+    /// failures) and `GET /health`.
+    #[arg(long, env = "CHAT_WORKER_METRICS_LISTEN", default_value = "127.0.0.1:9464")]
+    metrics_listen: std::net::SocketAddr,
+
     /// Log line format: `text` or `json`.
     #[arg(long, env = "CHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -76,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
     let name = format!("chat-worker-{}-{}", hostname(), std::process::id());
     tracing::info!(%name, concurrency = config.concurrency, blobs = blobs.name, "chat-worker started");
     let stop = CancellationToken::new();
+    let metrics = serve_metrics(config.metrics_listen, stop.clone()).await?;
     let worker = tokio::spawn(chat_server::run_media_worker(
         deps,
         processors,
@@ -87,8 +93,28 @@ async fn main() -> anyhow::Result<()> {
     chat_server::shutdown_signal().await;
     stop.cancel();
     worker.await.context("the worker loop")?;
+    let _ = metrics.await;
     tracing::info!("chat-worker stopped");
     Ok(())
+}
+
+/// `GET /metrics` and `GET /health` until `stop`.
+async fn serve_metrics(
+    address: std::net::SocketAddr,
+    stop: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let handle = chat_http::prometheus();
+    let routes = axum::Router::new()
+        .route("/metrics", axum::routing::get(move || std::future::ready(handle.render())))
+        .route("/health", axum::routing::get(|| std::future::ready("ok")));
+    let listener = tokio::net::TcpListener::bind(address).await.with_context(|| format!("binding {address}"))?;
+    tracing::info!(%address, "metrics served");
+    Ok(tokio::spawn(async move {
+        let served = axum::serve(listener, routes).with_graceful_shutdown(async move { stop.cancelled().await });
+        if let Err(error) = served.await {
+            tracing::warn!(%error, "the metrics listener stopped");
+        }
+    }))
 }
 
 /// The worker's tokens are never handed out; a random secret serves.
