@@ -10,6 +10,8 @@ pub mod discovery;
 pub mod errors;
 pub mod media;
 pub mod messages;
+#[cfg(test)]
+mod mock_deps;
 pub mod presence;
 pub mod profile;
 pub mod receipts;

@@ -8,18 +8,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::Poll;
 use std::time::{Duration as StdDuration, Instant};
 
 use futures_util::future::join_all;
-use futures_util::task::AtomicWaker;
 
 use crate::domain::Duration;
 use crate::ports::{ClaimKey, ClaimStore};
 
 use super::contract::{new_id, now};
+use super::wait::pause;
 
 /// A key no other check or run uses.
 fn fresh_key() -> ClaimKey {
@@ -82,25 +79,4 @@ pub async fn claims_of_different_keys_are_independent(store: &dyn ClaimStore) {
         assert!(store.claim(&key, until, at).await.unwrap(), "{key:?} is claimed by no one else");
     }
     assert!(!store.claim(&ClaimKey::task(&name), until, at).await.unwrap());
-}
-
-/// Waits `duration` on any executor: a thread sleeps, then wakes the waiting task.
-async fn pause(duration: StdDuration) {
-    struct Alarm {
-        rung: AtomicBool,
-        waker: AtomicWaker,
-    }
-    let alarm = Arc::new(Alarm { rung: AtomicBool::new(false), waker: AtomicWaker::new() });
-    let ringer = alarm.clone();
-    std::thread::spawn(move || {
-        std::thread::sleep(duration);
-        ringer.rung.store(true, Ordering::SeqCst);
-        ringer.waker.wake();
-    });
-    std::future::poll_fn(|cx| {
-        // Register first, then look: a ring in between still wakes us.
-        alarm.waker.register(cx.waker());
-        if alarm.rung.load(Ordering::SeqCst) { Poll::Ready(()) } else { Poll::Pending }
-    })
-    .await;
 }

@@ -11,19 +11,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use futures_util::task::AtomicWaker;
 
 use crate::domain::ids::MediaId;
 use crate::domain::job::{Job, JobPolicy};
 use crate::ports::{FailOutcome, JobQueue, QueueStats};
 
 use super::contract::{new_id, now};
+use super::wait::pause;
 
 /// The policy every queue under this suite is built with: a 300 ms visibility timeout,
 /// retries after 100 ms then 200 ms, dead-lettered after the third attempt.
@@ -265,24 +262,4 @@ pub async fn concurrent_takes_hand_each_job_to_one_worker(queue: &dyn JobQueue) 
     }
     assert_eq!(firsts.len(), media.len());
     assert_empty(queue).await;
-}
-
-/// Waits `duration` on any executor: a thread sleeps, then wakes the waiting task.
-async fn pause(duration: Duration) {
-    struct Alarm {
-        rung: AtomicBool,
-        waker: AtomicWaker,
-    }
-    let alarm = Arc::new(Alarm { rung: AtomicBool::new(false), waker: AtomicWaker::new() });
-    let ringer = alarm.clone();
-    std::thread::spawn(move || {
-        std::thread::sleep(duration);
-        ringer.rung.store(true, Ordering::SeqCst);
-        ringer.waker.wake();
-    });
-    std::future::poll_fn(|cx| {
-        alarm.waker.register(cx.waker());
-        if alarm.rung.load(Ordering::SeqCst) { Poll::Ready(()) } else { Poll::Pending }
-    })
-    .await;
 }

@@ -21,6 +21,7 @@ pub mod rate_limit;
 pub mod sessions;
 pub mod social;
 pub mod users;
+mod wait;
 
 pub use clock::ManualClock;
 

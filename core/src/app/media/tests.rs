@@ -8,14 +8,13 @@ use futures_executor::block_on;
 
 use super::{CompleteUpload, RequestUpload, complete, request_upload};
 use crate::app::errors::MediaError;
-use crate::app::presence::ConversationContacts;
-use crate::app::{Actor, Deps, Limits};
+use crate::app::mock_deps::mock_deps;
+use crate::app::{Actor, Deps};
 use crate::domain::Timestamp;
 use crate::domain::ids::{MediaId, SessionId, UserId};
 use crate::domain::media::{Media, MediaKind, MultipartId, NewMedia, UploadTarget, upload_window};
 use crate::domain::rate_limit::RateDecision;
 use crate::ports::*;
-use crate::testkit::ManualClock;
 
 fn actor() -> Actor {
     Actor { user_id: UserId(uuid::Uuid::from_u128(1)), session_id: SessionId(uuid::Uuid::from_u128(2)) }
@@ -43,14 +42,6 @@ fn info(size: u64, etag: &str) -> BlobInfo {
     BlobInfo { size, etag: etag.into(), last_modified: start() }
 }
 
-struct FixedIds;
-
-impl IdGen for FixedIds {
-    fn new_id(&self) -> uuid::Uuid {
-        uuid::Uuid::from_u128(9)
-    }
-}
-
 struct Mocks {
     jobs: MockJobQueue,
     media: MockMediaRepo,
@@ -74,25 +65,12 @@ impl Mocks {
 
     fn into_deps(self) -> Deps {
         Deps {
-            users: Arc::new(MockUserRepo::new()),
-            sessions: Arc::new(MockSessionRepo::new()),
-            conversations: Arc::new(MockConversationRepo::new()),
-            messages: Arc::new(MockMessageRepo::new()),
-            social: Arc::new(MockSocialRepo::new()),
             media: Arc::new(self.media),
             blobs: Arc::new(self.blobs),
-            claims: Arc::new(MockClaimStore::new()),
             jobs: Arc::new(self.jobs),
             rate_limits: Arc::new(self.rate_limits),
             events: Arc::new(self.events),
-            presence: Arc::new(MockPresenceStore::new()),
-            presence_audience: Arc::new(ConversationContacts { conversations: Arc::new(MockConversationRepo::new()) }),
-            passwords: Arc::new(MockPasswordHasher::new()),
-            tokens: Arc::new(MockTokenIssuer::new()),
-            clock: Arc::new(ManualClock::new(start())),
-            ids: Arc::new(FixedIds),
-            health: Vec::new(),
-            limits: Limits::default(),
+            ..mock_deps(start())
         }
     }
 }

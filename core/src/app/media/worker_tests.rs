@@ -6,8 +6,8 @@ use std::sync::Arc;
 use futures_executor::block_on;
 
 use super::worker::{JobEnd, Processors, process};
-use crate::app::presence::ConversationContacts;
-use crate::app::{Deps, Limits};
+use crate::app::Deps;
+use crate::app::mock_deps::mock_deps;
 use crate::domain::Timestamp;
 use crate::domain::error::PortError;
 use crate::domain::event::Event;
@@ -17,7 +17,6 @@ use crate::domain::media::{
     LocalFile, Media, MediaKind, MediaStatus, MediaTransition, NewMedia, ProcessedImage, UploadTarget, upload_window,
 };
 use crate::ports::*;
-use crate::testkit::ManualClock;
 
 fn start() -> Timestamp {
     chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default()
@@ -43,14 +42,6 @@ fn job() -> Job {
     Job { id: JobId::new("1"), media_id: MediaId(uuid::Uuid::from_u128(9)), attempt: 1 }
 }
 
-struct FixedIds;
-
-impl IdGen for FixedIds {
-    fn new_id(&self) -> uuid::Uuid {
-        uuid::Uuid::from_u128(7)
-    }
-}
-
 struct Mocks {
     media: MockMediaRepo,
     blobs: MockBlobStore,
@@ -72,25 +63,10 @@ impl Mocks {
 
     fn run(self, work_dir: &std::path::Path) -> (JobEnd, ()) {
         let deps = Deps {
-            users: Arc::new(MockUserRepo::new()),
-            sessions: Arc::new(MockSessionRepo::new()),
-            conversations: Arc::new(MockConversationRepo::new()),
-            messages: Arc::new(MockMessageRepo::new()),
-            social: Arc::new(MockSocialRepo::new()),
             media: Arc::new(self.media),
             blobs: Arc::new(self.blobs),
-            claims: Arc::new(MockClaimStore::new()),
-            jobs: Arc::new(MockJobQueue::new()),
-            rate_limits: Arc::new(MockRateLimitStore::new()),
             events: Arc::new(self.events),
-            presence: Arc::new(MockPresenceStore::new()),
-            presence_audience: Arc::new(ConversationContacts { conversations: Arc::new(MockConversationRepo::new()) }),
-            passwords: Arc::new(MockPasswordHasher::new()),
-            tokens: Arc::new(MockTokenIssuer::new()),
-            clock: Arc::new(ManualClock::new(start())),
-            ids: Arc::new(FixedIds),
-            health: Vec::new(),
-            limits: Limits::default(),
+            ..mock_deps(start())
         };
         let processors = Processors {
             images: Arc::new(self.images),
