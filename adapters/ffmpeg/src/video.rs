@@ -74,7 +74,11 @@ pub async fn transcode(
     let at = format!("{:.3}", (duration_ms.min(2000) / 2) as f64 / 1000.0);
     let mut args: Vec<OsString> = vec!["-ss".into(), at.into()];
     args.extend(allow::input(Some("mov"), &mp4));
-    args.extend(["-map", "0:v:0", "-frames:v", "1", "-q:v", "3", "-f", "image2", "-update", "1"].map(OsString::from));
+    // `-map_metadata -1` and bitexact: the poster carries no tags and no encoder comment.
+    args.extend(
+        ["-map", "0:v:0", "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact"].map(OsString::from),
+    );
+    args.extend(["-frames:v", "1", "-q:v", "3", "-f", "image2", "-update", "1"].map(OsString::from));
     args.push(allow::output(&poster));
     let (ok, _) = ffmpeg.ffmpeg(args, Stdout::Collect(0)).await?;
     if !ok || tokio::fs::metadata(&poster).await.map(|meta| meta.len()).unwrap_or(0) == 0 {
