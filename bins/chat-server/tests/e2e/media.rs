@@ -430,6 +430,45 @@ async fn an_infected_file_fails_and_is_never_served(store: Store) {
     assert_eq!(status, StatusCode::GONE);
 }
 
+/// clamd down: a file is never delivered unscanned; the job waits and is retried, and the
+/// file is delivered once a scanner answers again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_waits_while_clamd_is_down_and_is_delivered_when_it_is_back() {
+    let server = TestServer::start_with_worker(Store::Memory, Limits::default(), HttpConfig::default(), false).await;
+    let (an, binh) = (server.register("an.le").await, server.register("binh").await);
+    let conversation = server.direct(&an, &binh).await;
+    let mut binh_socket = server.connect(&binh).await;
+    let work = tempfile::tempdir().unwrap();
+    // A port nothing listens on: clamd "down".
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let down = tokio_util::sync::CancellationToken::new();
+    let first = crate::support::spawn_worker(&server.deps, work.path(), &closed.to_string(), down.clone());
+
+    let id = upload(&server, &an, "file", "hop-dong.txt", "text/plain", text(2000)).await;
+    send_media(&server, &an, &conversation, json!({"media_ids": [id]})).await;
+    // The scan failed: the job waits for its retry, the file stays undelivered.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while server.deps.jobs.stats().await.unwrap().delayed == 0 {
+        assert!(std::time::Instant::now() < deadline, "the failed scan was never scheduled for a retry");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (status, body) = server.get(&format!("/api/v1/media/{id}/content"), &binh).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("not_ready")));
+    assert_eq!(wait_for_status(&server, &an, &id, "processing").await["failure_reason"], json!(null));
+
+    // clamd is back (a worker that reaches it): after the backoff the file is scanned and
+    // delivered.
+    down.cancel();
+    first.await.unwrap();
+    let back = tokio_util::sync::CancellationToken::new();
+    let _second = crate::support::spawn_worker(&server.deps, work.path(), &crate::support::clamd_addr(), back.clone());
+    let ready = binh_socket.next_of_within("media.ready", std::time::Duration::from_secs(60)).await;
+    assert_eq!(ready["media"]["id"], id.as_str());
+    let (status, _) = content_location(&server, &binh, &format!("/api/v1/media/{id}/content")).await;
+    assert_eq!(status, StatusCode::FOUND);
+    back.cancel();
+}
+
 // The refusals made before any byte moves: one case each, on the embedded server.
 
 #[tokio::test]

@@ -55,6 +55,28 @@ pub struct TestServer {
     worker_stop: tokio_util::sync::CancellationToken,
 }
 
+/// The clamd the suite runs against (`scripts/test` starts it).
+pub fn clamd_addr() -> String {
+    std::env::var("CLAMD_ADDR").unwrap_or_else(|_| "127.0.0.1:3310".into())
+}
+
+/// A media worker over `deps`, as in embedded mode, scanning files with the clamd at
+/// `clamd`, until `stop`.
+pub fn spawn_worker(
+    deps: &chat_core::app::Deps,
+    work: &std::path::Path,
+    clamd: &str,
+    stop: tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let processing = chat_server::ProcessingSettings {
+        clamd_addr: Some(clamd.to_owned()),
+        no_virus_scan: false,
+        media_workers: None,
+    };
+    let (processors, _) = processing.processors(work).unwrap();
+    tokio::spawn(chat_server::run_media_worker(deps.clone(), processors, "e2e".into(), 2, Duration::from_secs(5), stop))
+}
+
 /// Where a test server's media bytes are kept; removed when the test ends.
 pub enum BlobPlace {
     Directory(#[allow(dead_code)] tempfile::TempDir),
@@ -95,6 +117,12 @@ impl TestServer {
     /// Embedded mode keeps media in a directory of its own served by the server's blob
     /// endpoint; the Postgres runs keep them in a bucket of their own on the test S3 server.
     pub async fn start_with(store: Store, limits: Limits, config: HttpConfig) -> TestServer {
+        TestServer::start_with_worker(store, limits, config, true).await
+    }
+
+    /// As `start_with`; without a media worker when `with_worker` is false (the test runs its
+    /// own with `spawn_worker`).
+    pub async fn start_with_worker(store: Store, limits: Limits, config: HttpConfig, with_worker: bool) -> TestServer {
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         let secret = b"an end-to-end test secret of 32+ bytes";
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -123,21 +151,10 @@ impl TestServer {
         // The media worker, in process as in embedded mode, with the real processors: images
         // here, ffmpeg and clamd as `scripts/test` brings them up.
         let work = tempfile::tempdir().unwrap();
-        let processing = chat_server::ProcessingSettings {
-            clamd_addr: Some(std::env::var("CLAMD_ADDR").unwrap_or_else(|_| "127.0.0.1:3310".into())),
-            no_virus_scan: false,
-            media_workers: None,
-        };
-        let (processors, _) = processing.processors(work.path()).unwrap();
         let worker_stop = tokio_util::sync::CancellationToken::new();
-        tokio::spawn(chat_server::run_media_worker(
-            deps.clone(),
-            processors,
-            "e2e".into(),
-            2,
-            Duration::from_secs(5),
-            worker_stop.clone(),
-        ));
+        if with_worker {
+            spawn_worker(&deps, work.path(), &clamd_addr(), worker_stop.clone());
+        }
         let (router, state) = chat_http::app(deps.clone(), config);
         let router = match blob_routes {
             Some(routes) => router.merge(routes),
@@ -312,6 +329,26 @@ impl Socket {
                 return frame;
             }
         }
+    }
+
+    /// The next frame of a given type within `wait` (for events that follow a retry's backoff).
+    pub async fn next_of_within(&mut self, kind: &str, wait: Duration) -> Value {
+        tokio::time::timeout(wait, async {
+            loop {
+                match self.stream.next().await {
+                    Some(Ok(Message::Text(text))) => {
+                        let frame: Value = serde_json::from_str(&text).unwrap();
+                        if frame["type"] == kind {
+                            return frame;
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    other => panic!("the socket ended while waiting for {kind}: {other:?}"),
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("no {kind} frame within {wait:?}"))
     }
 
     /// Reads until the server closes, returning the close code.
