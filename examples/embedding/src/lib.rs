@@ -131,8 +131,17 @@ pub struct Outcome {
 /// then has Minh sync and read the history.
 pub async fn run() -> Result<Outcome, Box<dyn std::error::Error + Send + Sync>> {
     let events = Arc::new(RecordingEvents::default());
-    let blob_dir = std::env::temp_dir().join(format!("chat-embedding-example-{}", std::process::id()));
+    let blob_dir = std::env::temp_dir().join(format!("chat-embedding-example-{}", uuid::Uuid::now_v7()));
     let deps = embedded_deps(events.clone(), b"an example secret of at least 32 bytes", &blob_dir)?;
+    let outcome = converse(&deps, &events).await;
+    // The example keeps no media: its blob directory goes with it.
+    std::fs::remove_dir_all(&blob_dir).ok();
+    outcome
+}
+
+/// What `run` does with the wired ports.
+async fn converse(deps: &Deps, events: &RecordingEvents) -> Result<Outcome, Box<dyn std::error::Error + Send + Sync>> {
+    let deps = deps.clone();
 
     let lan = register(&deps, "lan_example", "Lan").await?;
     let minh = register(&deps, "minh_example", "Minh").await?;

@@ -61,7 +61,15 @@ impl Mocks {
         }
     }
 
-    fn run(self, work_dir: &std::path::Path) -> (JobEnd, ()) {
+    /// Runs the job in a work directory of its own, removed afterwards.
+    fn run(self) -> JobEnd {
+        let work_dir = work_dir();
+        let end = self.run_in(&work_dir);
+        std::fs::remove_dir_all(&work_dir).ok();
+        end
+    }
+
+    fn run_in(self, work_dir: &std::path::Path) -> JobEnd {
         let deps = Deps {
             media: Arc::new(self.media),
             blobs: Arc::new(self.blobs),
@@ -74,7 +82,7 @@ impl Mocks {
             scanner: Some(Arc::new(self.scanner)),
             work_dir: LocalFile::new(work_dir),
         };
-        (block_on(process(&deps, &processors, &job())), ())
+        block_on(process(&deps, &processors, &job()))
     }
 }
 
@@ -91,7 +99,7 @@ fn a_job_for_finished_media_is_completed_without_work() {
     mocks.media.expect_transition().never();
     mocks.blobs.expect_download_to().never();
     mocks.events.expect_publish().never();
-    assert_eq!(mocks.run(&work_dir()).0, JobEnd::Finished);
+    assert_eq!(mocks.run(), JobEnd::Finished);
 }
 
 #[test]
@@ -122,7 +130,7 @@ fn a_second_finisher_sends_no_second_ready() {
         .withf(|delivery| matches!(delivery.event, Event::MediaProgress { .. }))
         .times(1)
         .returning(|_| Ok(()));
-    assert_eq!(mocks.run(&work_dir()).0, JobEnd::Finished);
+    assert_eq!(mocks.run(), JobEnd::Finished);
 }
 
 #[test]
@@ -138,6 +146,6 @@ fn clamd_down_is_a_retry_and_never_a_pass() {
     });
     mocks.scanner.expect_scan().returning(|_| Err(PortError::Unavailable("clamd refused the connection".into())));
     mocks.events.expect_publish().returning(|_| Ok(()));
-    let (end, ()) = mocks.run(&work_dir());
+    let end = mocks.run();
     assert!(matches!(end, JobEnd::Retry(reason) if reason.contains("clamd")));
 }
