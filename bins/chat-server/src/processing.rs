@@ -8,10 +8,11 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use chat_clamav::{ClamdAddr, ClamdConfig, ClamdScanner};
 use chat_core::app::media::worker::Processors;
-use chat_core::domain::media::{ImageLimits, LocalFile};
+use chat_core::domain::media::ImageLimits;
 use chat_core::ports::{HealthCheck, VirusScanner};
 use chat_ffmpeg::{Ffmpeg, FfmpegConfig};
 use chat_image::ImageAdapter;
+use chat_system::LocalWorkArea;
 use clap::Args;
 
 /// How media are processed after upload.
@@ -67,7 +68,7 @@ impl ProcessingSettings {
     /// The processors, working under `data_dir/work`, and the readiness check of clamd.
     pub fn processors(&self, data_dir: &Path) -> anyhow::Result<(Processors, Vec<Arc<dyn HealthCheck>>)> {
         let work_dir = data_dir.join("work");
-        std::fs::create_dir_all(&work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
+        let work = LocalWorkArea::new(&work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
         let mut health: Vec<Arc<dyn HealthCheck>> = Vec::new();
         let scanner: Option<Arc<dyn VirusScanner>> = match &self.clamd_addr {
             Some(addr) => {
@@ -106,7 +107,7 @@ impl ProcessingSettings {
             images: Arc::new(ImageAdapter::new(ImageLimits::default())),
             av: Arc::new(Ffmpeg::new(FfmpegConfig::default())),
             scanner,
-            work_dir: LocalFile::new(work_dir),
+            work: Arc::new(work),
         };
         Ok((processors, health))
     }

@@ -17,6 +17,7 @@ mod sessions;
 mod social;
 mod users;
 mod video;
+mod work_area;
 
 pub use auth::{PasswordHasher, TokenIssuer};
 pub use blobs::{
@@ -41,6 +42,7 @@ pub use sessions::{NewSession, RotateOutcome, SessionRepo};
 pub use social::{SendRequestOutcome, SocialRepo};
 pub use users::{UserConflict, UserRepo};
 pub use video::{AvProcessor, AvProgress};
+pub use work_area::WorkArea;
 
 mod health;
 pub use health::HealthCheck;
@@ -63,4 +65,5 @@ pub use self::{
     social::MockSocialRepo,
     users::MockUserRepo,
     video::MockAvProcessor,
+    work_area::MockWorkArea,
 };

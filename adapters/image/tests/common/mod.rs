@@ -164,3 +164,29 @@ pub fn rss_kib() -> (u64, u64) {
     };
     (field("VmRSS:"), field("VmHWM:"))
 }
+
+/// A variant's image, checked against what the variant says of itself (size, bytes).
+pub fn open_variant(variant: &chat_core::domain::media::ProducedVariant) -> image::DynamicImage {
+    let image = image::open(variant.file.path()).unwrap();
+    assert_eq!(image::GenericImageView::dimensions(&image), (variant.width, variant.height), "{}", variant.name);
+    assert_eq!(std::fs::metadata(variant.file.path()).unwrap().len(), variant.size, "{}", variant.name);
+    image
+}
+
+/// Every variant is upright: the stored top-left red quarter of a picture turned 90° clockwise
+/// is at its top right, with blue at the top left and the bottom right.
+pub fn assert_red_top_right(processed: &ProcessedImage) {
+    for variant in &processed.variants {
+        let image = open_variant(variant);
+        let (width, height) = image::GenericImageView::dimensions(&image);
+        let pixel = |x, y| image::GenericImageView::get_pixel(&image, x, y);
+        assert!(is_red(pixel(width - 5, 5)), "{}: top right is red", variant.name);
+        assert!(!is_red(pixel(5, 5)), "{}: top left is blue", variant.name);
+        assert!(!is_red(pixel(width - 5, height - 5)), "{}: bottom right is blue", variant.name);
+    }
+}
+
+/// Whether a pixel is the test pictures' red (as against their blue).
+pub fn is_red(pixel: image::Rgba<u8>) -> bool {
+    pixel.0[0] > 150 && pixel.0[2] < 100
+}

@@ -16,7 +16,7 @@ use crate::domain::media::{
     Attachment, BlobKey, LocalFile, Media, MediaKind, MediaStatus, MediaTransition, Processed, SNIFF_BYTES, Variant,
     accepted_type, matches_container,
 };
-use crate::ports::{AvProcessor, FailOutcome, ImageProcessor, ScanVerdict, TransitionOutcome, VirusScanner};
+use crate::ports::{AvProcessor, FailOutcome, ImageProcessor, ScanVerdict, TransitionOutcome, VirusScanner, WorkArea};
 
 use super::super::Deps;
 use super::super::access::publish;
@@ -32,8 +32,8 @@ pub struct Processors {
     /// Files before they are served (clamd); `None` when the operator turned scanning off,
     /// and files are then served unscanned (the server says so at start).
     pub scanner: Option<Arc<dyn VirusScanner>>,
-    /// Where job directories are made.
-    pub work_dir: LocalFile,
+    /// The worker's local disk, where job directories are made.
+    pub work: Arc<dyn WorkArea>,
 }
 
 /// How a job ended, for the worker loop (which completes or fails it in the queue).
@@ -48,10 +48,13 @@ pub enum JobEnd {
 
 /// Processes the job's media. Never returns a port error: a failure to retry is `Retry`.
 pub async fn process(deps: &Deps, processors: &Processors, job: &Job) -> JobEnd {
-    let dir = processors.work_dir.join(&format!("job-{}-{}", job.media_id, job.attempt));
+    let dir = match processors.work.create(&format!("job-{}-{}", job.media_id, job.attempt)).await {
+        Ok(dir) => dir,
+        Err(error) => return JobEnd::Retry(error.to_string()),
+    };
     let result = process_in(deps, processors, job, &dir).await;
     // Every path removes the job's files.
-    if let Err(error) = tokio_free_remove(&dir) {
+    if let Err(error) = processors.work.remove(&dir).await {
         tracing::warn!(%error, dir = %dir.path().display(), "job directory not removed");
     }
     match result {
@@ -82,12 +85,11 @@ async fn process_in(deps: &Deps, processors: &Processors, job: &Job, dir: &Local
         _ => return Ok(()),
     };
     progress(deps, &media, None).await;
-    std::fs::create_dir_all(dir.path()).map_err(|e| local(dir, &e))?;
     let original = dir.join("original");
     if !deps.blobs.download_to(&BlobKey::original(media.owner_id, media.id), &original).await? {
         return fail(deps, &media, "original_missing").await;
     }
-    if !sniffed_as_declared(&media, &original)? {
+    if !sniffed_as_declared(processors, &media, &original).await? {
         return refuse_and_delete(deps, &media, "content_mismatch").await;
     }
     let made = match media.kind {
@@ -175,8 +177,9 @@ async fn video(
         Err(refusal) => Ok(Made::Refused(refusal.code())),
         Ok(video) => {
             let variants = vec![
-                variant_of("mp4", "video/mp4", video.mp4.path(), Some((video.width, video.height)))?,
-                variant_of("poster", "image/jpeg", video.poster.path(), Some((video.width, video.height)))?,
+                variant_of(processors, "mp4", "video/mp4", &video.mp4, Some((video.width, video.height))).await?,
+                variant_of(processors, "poster", "image/jpeg", &video.poster, Some((video.width, video.height)))
+                    .await?,
             ];
             let files = vec![LocalFile::new(video.mp4.path()), LocalFile::new(video.poster.path())];
             let processed = Processed {
@@ -195,7 +198,7 @@ async fn voice(processors: &Processors, original: &LocalFile, dir: &LocalFile) -
     match processors.av.transcode_voice(original, dir.path()).await? {
         Err(refusal) => Ok(Made::Refused(refusal.code())),
         Ok(voice) => {
-            let variants = vec![variant_of("m4a", "audio/mp4", voice.m4a.path(), None)?];
+            let variants = vec![variant_of(processors, "m4a", "audio/mp4", &voice.m4a, None).await?];
             let processed = Processed {
                 duration_ms: Some(voice.duration_ms),
                 variants,
@@ -221,17 +224,17 @@ async fn scan(processors: &Processors, original: &LocalFile) -> Result<Made, Por
     }
 }
 
-fn variant_of(
+async fn variant_of(
+    processors: &Processors,
     name: &str,
     content_type: &str,
-    path: &std::path::Path,
+    file: &LocalFile,
     size: Option<(u32, u32)>,
 ) -> Result<Variant, PortError> {
-    let bytes = std::fs::metadata(path).map_err(|e| local(&LocalFile::new(path), &e))?.len();
     Ok(Variant {
         name: name.into(),
         content_type: content_type.into(),
-        size: bytes,
+        size: processors.work.size(file).await?,
         width: size.map(|(width, _)| width),
         height: size.map(|(_, height)| height),
     })
@@ -239,13 +242,9 @@ fn variant_of(
 
 /// The first bytes still belong to the declared type (checked again here: the worker trusts
 /// no earlier step with what it hands to a decoder).
-fn sniffed_as_declared(media: &Media, original: &LocalFile) -> Result<bool, PortError> {
-    use std::io::Read as _;
+async fn sniffed_as_declared(processors: &Processors, media: &Media, original: &LocalFile) -> Result<bool, PortError> {
     let Some(accepted) = accepted_type(media.kind, &media.content_type) else { return Ok(false) };
-    let mut head = Vec::with_capacity(SNIFF_BYTES);
-    std::fs::File::open(original.path())
-        .and_then(|file| file.take(SNIFF_BYTES as u64).read_to_end(&mut head))
-        .map_err(|e| local(original, &e))?;
+    let head = processors.work.read_prefix(original, SNIFF_BYTES).await?;
     Ok(matches_container(accepted.container, &head))
 }
 
@@ -287,16 +286,4 @@ async fn announce_ready(deps: &Deps, media: &Media) -> Result<(), PortError> {
 async fn announce_failure(deps: &Deps, media: &Media, reason: &str) {
     let event = Event::MediaFailed { media_id: media.id, reason: reason.to_owned() };
     publish(deps, Delivery { recipients: vec![media.owner_id], except_session: None, event }).await;
-}
-
-fn local(file: &LocalFile, error: &std::io::Error) -> PortError {
-    PortError::Internal(format!("{}: {error}", file.path().display()))
-}
-
-/// Removes a job directory; one that is not there is fine.
-fn tokio_free_remove(dir: &LocalFile) -> std::io::Result<()> {
-    match std::fs::remove_dir_all(dir.path()) {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
-        _ => Ok(()),
-    }
 }

@@ -61,15 +61,12 @@ impl Mocks {
         }
     }
 
-    /// Runs the job in a work directory of its own, removed afterwards.
-    fn run(self) -> JobEnd {
-        let work_dir = work_dir();
-        let end = self.run_in(&work_dir);
-        std::fs::remove_dir_all(&work_dir).ok();
-        end
-    }
-
-    fn run_in(self, work_dir: &std::path::Path) -> JobEnd {
+    /// Runs the job; the work area holds a file whose first bytes are `head`.
+    fn run(self, head: &'static [u8]) -> JobEnd {
+        let mut work = MockWorkArea::new();
+        work.expect_create().returning(|name| Ok(LocalFile::new(format!("/work/{name}"))));
+        work.expect_read_prefix().returning(move |_, _| Ok(head.to_vec()));
+        work.expect_remove().times(1).returning(|_| Ok(()));
         let deps = Deps {
             media: Arc::new(self.media),
             blobs: Arc::new(self.blobs),
@@ -80,16 +77,10 @@ impl Mocks {
             images: Arc::new(self.images),
             av: Arc::new(MockAvProcessor::new()),
             scanner: Some(Arc::new(self.scanner)),
-            work_dir: LocalFile::new(work_dir),
+            work: Arc::new(work),
         };
         block_on(process(&deps, &processors, &job()))
     }
-}
-
-fn work_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("chat-worker-test-{}", uuid::Uuid::now_v7()));
-    std::fs::create_dir_all(&dir).ok();
-    dir
 }
 
 #[test]
@@ -99,7 +90,7 @@ fn a_job_for_finished_media_is_completed_without_work() {
     mocks.media.expect_transition().never();
     mocks.blobs.expect_download_to().never();
     mocks.events.expect_publish().never();
-    assert_eq!(mocks.run(), JobEnd::Finished);
+    assert_eq!(mocks.run(b""), JobEnd::Finished);
 }
 
 #[test]
@@ -115,10 +106,7 @@ fn a_second_finisher_sends_no_second_ready() {
             _ => TransitionOutcome::Refused(media(MediaKind::Image, "image/jpeg", MediaStatus::Ready)),
         }))
     });
-    mocks.blobs.expect_download_to().returning(|_, to| {
-        std::fs::write(to.path(), [0xFF, 0xD8, 0xFF, 0xE0]).map_err(|e| PortError::Internal(e.to_string()))?;
-        Ok(true)
-    });
+    mocks.blobs.expect_download_to().returning(|_, _| Ok(true));
     mocks
         .images
         .expect_process()
@@ -130,7 +118,7 @@ fn a_second_finisher_sends_no_second_ready() {
         .withf(|delivery| matches!(delivery.event, Event::MediaProgress { .. }))
         .times(1)
         .returning(|_| Ok(()));
-    assert_eq!(mocks.run(), JobEnd::Finished);
+    assert_eq!(mocks.run(&[0xFF, 0xD8, 0xFF, 0xE0]), JobEnd::Finished);
 }
 
 #[test]
@@ -140,12 +128,9 @@ fn clamd_down_is_a_retry_and_never_a_pass() {
     mocks.media.expect_transition().withf(|_, step| *step == MediaTransition::StartProcessing).times(1).returning(
         |_, _| Ok(Some(TransitionOutcome::Applied(media(MediaKind::File, "text/plain", MediaStatus::Processing)))),
     );
-    mocks.blobs.expect_download_to().returning(|_, to| {
-        std::fs::write(to.path(), b"xin chao").map_err(|e| PortError::Internal(e.to_string()))?;
-        Ok(true)
-    });
+    mocks.blobs.expect_download_to().returning(|_, _| Ok(true));
     mocks.scanner.expect_scan().returning(|_| Err(PortError::Unavailable("clamd refused the connection".into())));
     mocks.events.expect_publish().returning(|_| Ok(()));
-    let end = mocks.run();
+    let end = mocks.run(b"xin chao");
     assert!(matches!(end, JobEnd::Retry(reason) if reason.contains("clamd")));
 }
