@@ -140,6 +140,19 @@ impl JobQueue for MemoryJobQueue {
         }
     }
 
+    async fn extend(&self, job: &Job) -> Result<bool, PortError> {
+        let mut queue = self.state.lock();
+        match queue.in_flight.get_mut(&job.id) {
+            // A lapsed claim no take has moved yet is still this worker's: renewing it is safe.
+            // A take waiting for the old lapse wakes then, finds nothing due and waits again.
+            Some(claim) if claim.job.attempt == job.attempt => {
+                claim.until = Instant::now() + self.policy.visibility_timeout;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn complete(&self, job: &Job) -> Result<bool, PortError> {
         let mut queue = self.state.lock();
         let Some(done) = Self::release(&mut queue, job) else { return Ok(false) };

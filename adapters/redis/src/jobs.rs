@@ -3,8 +3,11 @@
 //! `XDEL` finish it, and `XAUTOCLAIM` with the visibility timeout as min-idle reclaims an
 //! entry whose worker died. Failed jobs wait in a sorted set scored by their retry time (Redis
 //! time, ms) and go back to the stream on the next take; dead ones sit in a hash with a sorted
-//! index. Every step is one Lua script, so no two workers ever hold one claim, and a lapsed
-//! claim (a hand-out whose delivery count has moved on) can neither complete nor fail.
+//! index. A worker renews its claim of a long job with an `XCLAIM ... JUSTID` by the entry's
+//! own consumer, which resets the entry's idle time (what `XAUTOCLAIM` measures) without
+//! counting a delivery. Every step is one Lua script, so no two workers ever hold one claim,
+//! and a lapsed claim (a hand-out whose delivery count has moved on) can neither complete,
+//! fail nor be extended.
 //!
 //! A job's attempt is its entry's `attempt` field (the attempt of its first delivery) plus the
 //! group's delivery count minus one: `XAUTOCLAIM` counts each reclaim. A take that finds
@@ -32,7 +35,7 @@ use crate::RedisConnection;
 
 mod scripts;
 
-use scripts::{COMPLETE, DEAD, ENQUEUE, FAIL, PRELUDE, RETRY_DEAD, STATS, TAKE};
+use scripts::{COMPLETE, DEAD, ENQUEUE, EXTEND, FAIL, PRELUDE, RETRY_DEAD, STATS, TAKE};
 
 /// The consumer group every worker reads through.
 const GROUP: &str = "workers";
@@ -61,6 +64,7 @@ struct Keys {
 struct Scripts {
     enqueue: Script,
     take: Script,
+    extend: Script,
     complete: Script,
     fail: Script,
     stats: Script,
@@ -82,6 +86,7 @@ impl RedisJobQueue {
         let scripts = Scripts {
             enqueue: Script::new(ENQUEUE),
             take: with_prelude(TAKE),
+            extend: with_prelude(EXTEND),
             complete: with_prelude(COMPLETE),
             fail: with_prelude(FAIL),
             stats: Script::new(STATS),
@@ -209,6 +214,21 @@ impl JobQueue for RedisJobQueue {
             let block = next.map_or(MAX_BLOCK, |next| next.min(MAX_BLOCK)).min(deadline - now);
             self.wait_for_entry(&last, block).await?;
         }
+    }
+
+    async fn extend(&self, job: &Job) -> Result<bool, PortError> {
+        let mut conn = self.redis.conn().await?;
+        let held: i64 = self
+            .scripts
+            .extend
+            .key(&self.keys.stream)
+            .arg(GROUP)
+            .arg(job.id.as_str())
+            .arg(job.attempt)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.redis.failed(e))?;
+        Ok(held == 1)
     }
 
     async fn complete(&self, job: &Job) -> Result<bool, PortError> {

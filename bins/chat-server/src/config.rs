@@ -13,7 +13,7 @@ use clap::Parser;
 
 use crate::logging::LogFormat;
 use crate::media::MediaSettings;
-use crate::processing::ProcessingSettings;
+use crate::processing::{JobSettings, ProcessingSettings};
 
 /// The chat API and WebSocket server. With no settings it runs embedded: everything in
 /// memory, nothing to install.
@@ -114,6 +114,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub processing: ProcessingSettings,
+
+    #[command(flatten)]
+    pub jobs: JobSettings,
 }
 
 /// The longest the default heartbeat flush waits.
@@ -252,6 +255,19 @@ mod tests {
         assert_eq!(flush(&["--presence-ttl-secs", "4"]), Duration::from_millis(500));
         assert_eq!(flush(&["--heartbeat-flush-ms", "20"]), Duration::from_millis(20));
         assert!(parse(&["--heartbeat-flush-ms", "0"]).is_err());
+    }
+
+    #[test]
+    fn the_job_policy_is_production_unless_set() {
+        let policy = |args: &[&str]| parsed(args).jobs.policy();
+        assert_eq!(policy(&[]), chat_core::domain::job::JobPolicy::production());
+        let short = policy(&["--job-visibility-timeout-secs", "3", "--job-backoff-secs", "1,2"]);
+        assert_eq!(short.visibility_timeout, Duration::from_secs(3));
+        assert_eq!(short.backoff, [Duration::from_secs(1), Duration::from_secs(2)]);
+        assert_eq!(short.max_attempts, chat_core::domain::job::JobPolicy::production().max_attempts);
+        assert_eq!(crate::JobSettings::default().policy(), chat_core::domain::job::JobPolicy::production());
+        assert!(parse(&["--job-visibility-timeout-secs", "0"]).is_err());
+        assert!(parse(&["--job-backoff-secs", "1,x"]).is_err());
     }
 
     #[test]

@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::Config;
 pub use logging::{LogFormat, init_logging};
 pub use media::{BlobWiring, MediaSettings, disk_blobs, standalone_disk_blobs};
-pub use processing::{ProcessingSettings, WORKER_GRACE};
+pub use processing::{JobSettings, ProcessingSettings, WORKER_GRACE};
 pub use signals::shutdown_signal;
 pub use wiring::{
     SharedServices, StoreAdapter, assemble_deps, assemble_deps_with, embedded_deps, postgres_store, redis_services,
@@ -54,9 +54,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    let job_policy = config.jobs.policy();
     let shared = match &redis {
-        Some(redis) => redis_services(redis.clone()),
-        None => SharedServices::in_process(),
+        Some(redis) => redis_services(redis.clone(), job_policy.clone()),
+        None => SharedServices::in_process(job_policy.clone()),
     };
     let listener =
         listen::listen(config.listen, config.reuse_port).with_context(|| format!("binding {}", config.listen))?;
@@ -96,7 +97,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         deps.health.extend(health);
         let name = format!("chat-server-{}", std::process::id());
         let stop = sweeper_stop.clone();
-        Some(tokio::spawn(run_media_worker(deps.clone(), processors, name, workers, WORKER_GRACE, stop)))
+        let lease_renewal = job_policy.lease_renewal_interval();
+        Some(tokio::spawn(run_media_worker(deps.clone(), processors, name, workers, WORKER_GRACE, lease_renewal, stop)))
     } else {
         None
     };

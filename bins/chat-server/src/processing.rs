@@ -1,5 +1,5 @@
 //! The media worker's settings and processors: images in-process, videos and voice messages
-//! with ffmpeg, files scanned by clamd.
+//! with ffmpeg, files scanned by clamd; and the job queue's timeout and backoffs.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use chat_clamav::{ClamdAddr, ClamdConfig, ClamdScanner};
 use chat_core::app::media::worker::Processors;
+use chat_core::domain::job::JobPolicy;
 use chat_core::domain::media::ImageLimits;
 use chat_core::ports::{HealthCheck, VirusScanner};
 use chat_ffmpeg::{Ffmpeg, FfmpegConfig};
@@ -110,6 +111,57 @@ impl ProcessingSettings {
             work: Arc::new(work),
         };
         Ok((processors, health))
+    }
+}
+
+/// How the media queue treats its jobs, in chat-server and chat-worker alike. On Redis a
+/// lapsed claim is reclaimed by whichever process takes next, with its own timeout, and a
+/// failed job is delayed by the failing process's backoff: give every process the same values.
+#[derive(Clone, Debug, Args)]
+pub struct JobSettings {
+    /// Seconds a job's claim lasts without word from its worker. A living worker renews the
+    /// claims of its jobs every third of it (so a long transcode stays with it); a job whose
+    /// worker died goes to another worker after at most this long.
+    #[arg(
+        long,
+        env = "CHAT_JOB_VISIBILITY_TIMEOUT_SECS",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    pub job_visibility_timeout_secs: u64,
+
+    /// Seconds before each retry of a failed job, comma-separated: the first after the first
+    /// failure, and so on; the last repeats.
+    #[arg(
+        long,
+        env = "CHAT_JOB_BACKOFF_SECS",
+        value_delimiter = ',',
+        num_args = 1..,
+        default_values_t = [10, 60, 300, 900],
+        value_parser = clap::value_parser!(u64).range(0..=86_400)
+    )]
+    pub job_backoff_secs: Vec<u64>,
+}
+
+impl JobSettings {
+    /// The queue's policy: these settings, and the production policy's attempts.
+    pub fn policy(&self) -> JobPolicy {
+        JobPolicy {
+            visibility_timeout: Duration::from_secs(self.job_visibility_timeout_secs),
+            backoff: self.job_backoff_secs.iter().copied().map(Duration::from_secs).collect(),
+            ..JobPolicy::production()
+        }
+    }
+}
+
+impl Default for JobSettings {
+    /// The production policy's timeout and backoffs.
+    fn default() -> Self {
+        let production = JobPolicy::production();
+        JobSettings {
+            job_visibility_timeout_secs: production.visibility_timeout.as_secs(),
+            job_backoff_secs: production.backoff.iter().map(Duration::as_secs).collect(),
+        }
     }
 }
 

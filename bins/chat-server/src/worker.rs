@@ -1,12 +1,15 @@
 //! The media worker loop: takes jobs from the queue and runs `app::media::worker` on each,
-//! `concurrency` at a time. The same loop runs in the chat-server process (embedded mode) and
-//! in chat-worker processes (production, any number against one Redis).
+//! `concurrency` at a time, renewing each job's claim while it runs (`worker_lease`). The
+//! same loop runs in the chat-server process (embedded mode) and in chat-worker processes
+//! (production, any number against one Redis).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chat_core::app::Deps;
 use chat_core::app::media::worker::{self, JobEnd, Processors};
+use chat_core::app::media::worker_lease;
+use futures_util::Stream;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -18,13 +21,15 @@ const TAKE_WAIT: Duration = Duration::from_secs(2);
 const REQUEUE_AT_START: usize = 10_000;
 
 /// Runs until `stop`, then lets the jobs in hand finish within `grace` (the rest are handed
-/// out again by the queue after their visibility timeout).
+/// out again by the queue after their visibility timeout). The claim of each job in hand is
+/// extended every `lease_renewal` (`JobPolicy::lease_renewal_interval` of the queue's policy).
 pub async fn run_media_worker(
     deps: Deps,
     processors: Processors,
     name: String,
     concurrency: usize,
     grace: Duration,
+    lease_renewal: Duration,
     stop: CancellationToken,
 ) {
     requeue_unfinished(&deps).await;
@@ -57,7 +62,7 @@ pub async fn run_media_worker(
         in_hand.spawn(async move {
             let _slot = slot;
             let started = std::time::Instant::now();
-            let end = worker::process(&deps, &processors, &job).await;
+            let end = worker_lease::process_keeping_claim(&deps, &processors, &job, heartbeat(lease_renewal)).await;
             metrics::histogram!("chat_media_job_seconds").record(started.elapsed().as_secs_f64());
             let settled = match end {
                 JobEnd::Finished => deps.jobs.complete(&job).await.map(|_| ()),
@@ -80,6 +85,21 @@ pub async fn run_media_worker(
         tracing::warn!("media jobs still running at the end of the grace period; the queue will hand them out again");
     }
     let _ = gauges.await;
+}
+
+/// The shortest beat: tokio's interval refuses a zero period, which a zero timeout would give.
+const SHORTEST_BEAT: Duration = Duration::from_millis(10);
+
+/// A beat every `every`, the first one `every` from now. A late beat (a stalled runtime) is
+/// not made up for with a burst: one renewal restarts the whole timeout.
+fn heartbeat(every: Duration) -> impl Stream<Item = ()> {
+    let every = every.max(SHORTEST_BEAT);
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    futures_util::stream::unfold(ticks, |mut ticks| async move {
+        ticks.tick().await;
+        Some(((), ticks))
+    })
 }
 
 /// How often the queue's depth is read into the metrics.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use chat_core::app::Limits;
 use chat_redis::RedisConnection;
-use chat_server::{LogFormat, MediaSettings, ProcessingSettings, WORKER_GRACE};
+use chat_server::{JobSettings, LogFormat, MediaSettings, ProcessingSettings, WORKER_GRACE};
 use clap::Parser;
 use rand::RngCore as _;
 use tokio_util::sync::CancellationToken;
@@ -55,6 +55,9 @@ struct Config {
 
     #[command(flatten)]
     processing: ProcessingSettings,
+
+    #[command(flatten)]
+    jobs: JobSettings,
 }
 
 #[tokio::main]
@@ -64,7 +67,8 @@ async fn main() -> anyhow::Result<()> {
     config.media.validate()?;
     config.processing.validate(config.media.s3_bucket.is_some())?;
     let redis = RedisConnection::connect(&config.redis_url, &config.redis_prefix, 4).await.context("REDIS_URL")?;
-    let shared = chat_server::redis_services(redis);
+    let job_policy = config.jobs.policy();
+    let shared = chat_server::redis_services(redis, job_policy.clone());
     let claims = shared.claims.clone();
     let store = chat_server::postgres_store(&config.database_url, 4, false).await?;
     // The worker signs no URL a client sees: the public URL only has to be well formed.
@@ -79,7 +83,13 @@ async fn main() -> anyhow::Result<()> {
     )?;
     let (processors, _) = config.processing.processors(&config.data_dir)?;
     let name = format!("chat-worker-{}-{}", hostname(), std::process::id());
-    tracing::info!(%name, concurrency = config.concurrency, blobs = blobs.name, "chat-worker started");
+    tracing::info!(
+        %name,
+        concurrency = config.concurrency,
+        blobs = blobs.name,
+        visibility_timeout_secs = job_policy.visibility_timeout.as_secs(),
+        "chat-worker started"
+    );
     let stop = CancellationToken::new();
     let metrics = serve_metrics(config.metrics_listen, stop.clone()).await?;
     let worker = tokio::spawn(chat_server::run_media_worker(
@@ -88,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
         name,
         config.concurrency as usize,
         WORKER_GRACE,
+        job_policy.lease_renewal_interval(),
         stop.clone(),
     ));
     chat_server::shutdown_signal().await;

@@ -22,6 +22,8 @@ pub struct QueuePlace {
 
 async fn queue(place: &QueuePlace) -> anyhow::Result<RedisJobQueue> {
     let redis = RedisConnection::connect(&place.redis_url, &place.redis_prefix, 1).await?;
+    // The policy rules taking and failing jobs, which chatctl never does: the stats, the dead
+    // letters and a retry read and write the same keys whatever the workers' settings are.
     Ok(RedisJobQueue::new(redis, JobPolicy::production()))
 }
 

@@ -1,5 +1,5 @@
 //! Background jobs: media processing runs from a persistent queue, at least once. The queue
-//! (the `JobQueue` port) hands a job to one worker at a time; a job its worker never finishes
+//! (the `JobQueue` port) hands a job to one worker at a time; a job its worker stops renewing
 //! (the worker died) is handed out again after the visibility timeout, a failed one is retried
 //! after a backoff, and one that keeps failing is dead-lettered for an operator.
 
@@ -60,8 +60,10 @@ pub struct DeadJob {
 /// How a queue treats its jobs; given to a queue's constructor.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobPolicy {
-    /// How long a hand-out lasts: a job neither completed nor failed within it is handed out
-    /// again (its worker is taken for dead). The longest a job may run.
+    /// How long a hand-out lasts without word from its worker: a job neither completed,
+    /// failed nor extended (`JobQueue::extend`) within it is handed out again (its worker is
+    /// taken for dead). A living worker extends its claim every
+    /// [`lease_renewal_interval`](JobPolicy::lease_renewal_interval), so a job may run longer.
     pub visibility_timeout: Duration,
     /// The wait before each retry after a failure: the first entry after the first failure,
     /// and so on; the last entry repeats.
@@ -71,8 +73,8 @@ pub struct JobPolicy {
 }
 
 impl JobPolicy {
-    /// The production policy: a job may run 5 minutes; retries after 10 s, 1 min, 5 min and
-    /// 15 min; dead-lettered after the fifth attempt.
+    /// The production policy: a job whose worker goes silent for 5 minutes is handed out again;
+    /// retries after 10 s, 1 min, 5 min and 15 min; dead-lettered after the fifth attempt.
     pub fn production() -> JobPolicy {
         JobPolicy {
             visibility_timeout: Duration::from_secs(5 * 60),
@@ -90,6 +92,13 @@ impl JobPolicy {
     pub fn backoff_after(&self, attempt: u32) -> Duration {
         let index = usize::try_from(attempt.saturating_sub(1)).unwrap_or(usize::MAX);
         self.backoff.get(index).or(self.backoff.last()).copied().unwrap_or_default()
+    }
+
+    /// How often a worker extends the claim of a job in hand: a third of the visibility
+    /// timeout, so two renewals in a row may be late or lost (a slow store, a short network
+    /// outage) before the job is taken for abandoned.
+    pub fn lease_renewal_interval(&self) -> Duration {
+        self.visibility_timeout / 3
     }
 
     /// Whether hand-out `attempt` was the last one allowed.
@@ -119,5 +128,12 @@ mod tests {
         assert!(!policy.is_last(2));
         assert!(policy.is_last(3));
         assert!(JobPolicy { max_attempts: 0, ..policy }.is_last(1));
+    }
+
+    #[test]
+    fn a_claim_is_renewed_three_times_per_visibility_timeout() {
+        let policy = JobPolicy { visibility_timeout: Duration::from_secs(3), ..JobPolicy::production() };
+        assert_eq!(policy.lease_renewal_interval(), Duration::from_secs(1));
+        assert_eq!(JobPolicy::production().lease_renewal_interval(), Duration::from_secs(100));
     }
 }

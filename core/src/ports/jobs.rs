@@ -49,10 +49,17 @@ pub trait JobQueue: Send + Sync {
     async fn enqueue(&self, media: MediaId) -> Result<bool, PortError>;
 
     /// Hands one job to `worker`: the oldest ready one, a retry whose time has come, or one
-    /// whose previous hand-out outlived the visibility timeout (its `attempt` one higher).
-    /// Waits up to `wait` for one (without polling where the queue can be told), then
-    /// returns `None`. A job reclaimed after its last attempt is dead-lettered instead.
+    /// whose previous hand-out went a visibility timeout without being finished or extended
+    /// (its `attempt` one higher). Waits up to `wait` for one (without polling where the
+    /// queue can be told), then returns `None`. A job reclaimed after its last attempt is dead-lettered instead.
     async fn take(&self, worker: &str, wait: Duration) -> Result<Option<Job>, PortError>;
+
+    /// Renews this hand-out of the job (its worker's heartbeat): the visibility timeout starts
+    /// again now, so a job that runs longer than the timeout stays with its living worker.
+    /// `true` when the claim held, even past its timeout so long as no take has reclaimed the
+    /// job; `false` when it had lapsed for good (a newer hand-out holds the job, or it is
+    /// finished or dead), and then nothing changed. The attempt stays the same.
+    async fn extend(&self, job: &Job) -> Result<bool, PortError>;
 
     /// Finishes this hand-out of the job for good: `true` when it did, `false` when the claim
     /// had lapsed (a newer hand-out holds the job, or it is finished or dead): a late

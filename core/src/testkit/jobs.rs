@@ -1,6 +1,7 @@
 //! The job-queue contract: every `JobQueue` (memory, Redis) behaves so. Jobs are handed out
 //! oldest first, to one worker at a time; a job whose worker died (dropped it unfinished) is
-//! handed out again after the visibility timeout, and finished once; a failed job comes back
+//! handed out again after the visibility timeout, and finished once; a job whose worker keeps
+//! extending its claim stays with that worker past the timeout; a failed job comes back
 //! after its backoff; after its last attempt it waits in the dead letters until retried.
 //!
 //! Each queue under this suite is built with [`contract_policy`], whose timeout and backoffs
@@ -145,6 +146,68 @@ pub async fn a_job_whose_worker_died_is_finished_once_by_another(queue: &dyn Job
     assert_eq!(queue.fail(&late, "late").await.unwrap(), FailOutcome::NotHeld);
     assert!(queue.complete(&survivor).await.unwrap(), "the newer claim still holds");
     assert!(!queue.complete(&survivor).await.unwrap(), "completed once");
+    assert_empty(queue).await;
+}
+
+/// A worker that extends its claim keeps its job past the visibility timeout (a transcode
+/// longer than the timeout): another worker gets it no sooner than a full timeout after the
+/// last extension that held, as attempt 2, and the first claim then extends no more.
+pub async fn an_extended_claim_is_handed_out_again_only_once_it_stops(queue: &dyn JobQueue) {
+    let timeout = contract_policy().visibility_timeout;
+    queue.enqueue(media()).await.unwrap();
+    let first = queue.take("long", Duration::ZERO).await.unwrap().expect("the job");
+    let taken_at = Instant::now();
+    let mut last_held = taken_at;
+    let extending = async {
+        // Six renewals per timeout, for two timeouts: the job outlives its timeout twice.
+        while taken_at.elapsed() < 2 * timeout {
+            pause(timeout / 6).await;
+            let asked_at = Instant::now();
+            // `false` only on a machine stalled for a whole timeout, whose rival then took
+            // the job: allowed, as the assertions below only say it did not come early. (That
+            // an extension holds at all, `only_the_current_claim_can_be_extended` checks.)
+            if !queue.extend(&first).await.unwrap() {
+                break;
+            }
+            last_held = asked_at;
+        }
+    };
+    let rival = async {
+        let job = must_take(queue, "rival").await;
+        (job, Instant::now())
+    };
+    let ((second, handed_out_at), ()) = futures_util::future::join(rival, extending).await;
+    let quiet = handed_out_at.saturating_duration_since(last_held);
+    assert!(quiet + SLACK >= timeout, "handed out again {quiet:?} after its last extension, within its {timeout:?}");
+    assert!(handed_out_at.duration_since(taken_at) >= timeout, "handed out again within the first timeout");
+    assert_eq!((&second.id, second.media_id, second.attempt), (&first.id, first.media_id, 2));
+    assert!(!queue.extend(&first).await.unwrap(), "the reclaimed claim extends no more");
+    assert!(queue.extend(&second).await.unwrap(), "the newer claim extends");
+    assert!(queue.complete(&second).await.unwrap());
+    assert_empty(queue).await;
+}
+
+/// Extending renews a claim without changing it (the same hand-out completes afterwards);
+/// a hand-out that is not the job's current one, completed or failed, extends nothing.
+pub async fn only_the_current_claim_can_be_extended(queue: &dyn JobQueue) {
+    queue.enqueue(media()).await.unwrap();
+    let job = queue.take("worker", Duration::ZERO).await.unwrap().expect("the job");
+    assert!(queue.extend(&job).await.unwrap());
+    assert!(queue.extend(&job).await.unwrap(), "extended again");
+    assert_eq!(queue.stats().await.unwrap(), QueueStats { in_flight: 1, ..QueueStats::default() });
+    let never_handed_out = Job { attempt: job.attempt + 1, ..job.clone() };
+    assert!(!queue.extend(&never_handed_out).await.unwrap(), "another attempt's claim");
+    assert!(queue.complete(&job).await.unwrap(), "the claim is the same hand-out after extensions");
+    assert!(!queue.extend(&job).await.unwrap(), "a completed job");
+
+    queue.enqueue(media()).await.unwrap();
+    let failed = queue.take("worker", Duration::ZERO).await.unwrap().expect("the second job");
+    assert!(matches!(queue.fail(&failed, "transient").await.unwrap(), FailOutcome::RetryAt(_)));
+    assert!(!queue.extend(&failed).await.unwrap(), "a failed hand-out");
+    let retried = must_take(queue, "worker").await;
+    assert_eq!((retried.media_id, retried.attempt), (failed.media_id, 2));
+    assert!(queue.extend(&retried).await.unwrap(), "the retry's claim");
+    assert!(queue.complete(&retried).await.unwrap());
     assert_empty(queue).await;
 }
 

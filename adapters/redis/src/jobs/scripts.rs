@@ -88,6 +88,17 @@ if #last > 0 then last_id = last[1][1] end
 return {'', last_id, wait}
 ";
 
+/// KEYS: stream. ARGV: group, id, attempt. 1 when this claim held and its idle time is now
+/// zero: an `XCLAIM` by the entry's own consumer with `JUSTID`, which resets the idle time
+/// and, unlike a plain `XCLAIM`, leaves the delivery count (and so the attempt) alone.
+pub(super) const EXTEND: &str = r"
+local f = fields(KEYS[1], ARGV[2])
+if attempt_of(KEYS[1], ARGV[1], ARGV[2], f) ~= tonumber(ARGV[3]) then return 0 end
+local owner = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)[1][2]
+redis.call('XCLAIM', KEYS[1], ARGV[1], owner, 0, ARGV[2], 'JUSTID')
+return 1
+";
+
 /// KEYS: stream, live. ARGV: group, id, attempt. 1 when this claim held and is now done.
 pub(super) const COMPLETE: &str = r"
 local f = fields(KEYS[1], ARGV[2])

@@ -74,7 +74,17 @@ pub fn spawn_worker(
         media_workers: None,
     };
     let (processors, _) = processing.processors(work).unwrap();
-    tokio::spawn(chat_server::run_media_worker(deps.clone(), processors, "e2e".into(), 2, Duration::from_secs(5), stop))
+    let lease_renewal = chat_core::domain::job::JobPolicy::production().lease_renewal_interval();
+    let worker = chat_server::run_media_worker(
+        deps.clone(),
+        processors,
+        "e2e".into(),
+        2,
+        Duration::from_secs(5),
+        lease_renewal,
+        stop,
+    );
+    tokio::spawn(worker)
 }
 
 /// Where a test server's media bytes are kept; removed when the test ends.
@@ -127,7 +137,7 @@ impl TestServer {
         let secret = b"an end-to-end test secret of 32+ bytes";
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let shared = chat_server::SharedServices::in_process();
+        let shared = chat_server::SharedServices::in_process(chat_core::domain::job::JobPolicy::production());
         let (deps, database, blob_routes, blob_place) = match store {
             Store::Memory => {
                 let dir = tempfile::tempdir().unwrap();

@@ -12,6 +12,9 @@ mod download;
 mod tests;
 mod upload;
 pub mod worker;
+pub mod worker_lease;
+#[cfg(test)]
+mod worker_lease_tests;
 #[cfg(test)]
 mod worker_tests;
 
