@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chat_core::domain::error::PortError;
 use chat_core::domain::ids::{ClientMsgId, ConversationId, MessageId, UserId};
 use chat_core::domain::message::{Message, NewMessage, apply_reaction};
-use chat_core::ports::{HistoryPage, InsertOutcome, MessageRepo, MessageUpdate};
+use chat_core::ports::{HistoryPage, InsertOutcome, MessageRepo, MessageSearch, MessageUpdate, SearchHit};
 
 use crate::store::MemoryStore;
 
@@ -128,5 +128,9 @@ impl MessageRepo for MemoryStore {
     async fn hide_message(&self, id: MessageId, user: UserId) -> Result<(), PortError> {
         self.state.lock().hidden.insert((id, user));
         Ok(())
+    }
+
+    async fn search_messages(&self, search: &MessageSearch) -> Result<Vec<SearchHit>, PortError> {
+        Ok(crate::search::search(&self.state.lock(), search))
     }
 }

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chat_core::domain::error::PortError;
 use chat_core::domain::ids::{ClientMsgId, ConversationId, MessageId, UserId};
 use chat_core::domain::message::{Message, NewMessage, Reaction};
-use chat_core::ports::{HistoryPage, InsertOutcome, MessageRepo, MessageUpdate};
+use chat_core::ports::{HistoryPage, InsertOutcome, MessageRepo, MessageSearch, MessageUpdate, SearchHit};
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -15,7 +15,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use crate::PgStore;
 use crate::append::append;
 use crate::error::{TxStop, from_diesel, settle};
-use crate::rows::{MessageRow, to_i64};
+use crate::rows::{MessageRow, search_text, to_i64};
 use crate::schema::{conversations, message_hides, message_reactions, messages};
 
 /// Stores one message in a transaction of its own (the fallback of group commit, for a
@@ -145,8 +145,13 @@ impl MessageRepo for PgStore {
                 diesel::update(target).set(messages::change_seq.eq(change_seq)).execute(conn).await?;
                 match update {
                     MessageUpdate::Edit { body, at } => {
+                        let folded = search_text(Some(&body));
                         diesel::update(target)
-                            .set((messages::body.eq(body), messages::edited_at.eq(at)))
+                            .set((
+                                messages::body.eq(body),
+                                messages::search_text.eq(folded),
+                                messages::edited_at.eq(at),
+                            ))
                             .execute(conn)
                             .await?;
                     }
@@ -156,7 +161,11 @@ impl MessageRepo for PgStore {
                             .await?;
                         let no_body: Option<String> = None;
                         diesel::update(target)
-                            .set((messages::body.eq(no_body), messages::recalled_at.eq(at)))
+                            .set((
+                                messages::body.eq(no_body),
+                                messages::search_text.eq(""),
+                                messages::recalled_at.eq(at),
+                            ))
                             .execute(conn)
                             .await?;
                     }
@@ -216,6 +225,10 @@ impl MessageRepo for PgStore {
             .await
             .map_err(from_diesel)?;
         Ok(())
+    }
+
+    async fn search_messages(&self, search: &MessageSearch) -> Result<Vec<SearchHit>, PortError> {
+        crate::search::search_messages(self, search).await
     }
 }
 

@@ -6,6 +6,7 @@ use chat_core::domain::conversation::{Conversation, ConversationKind, Member, Mu
 use chat_core::domain::error::PortError;
 use chat_core::domain::ids::{ClientMsgId, ConversationId, MediaId, MessageId, UserId};
 use chat_core::domain::message::{Message, MessageKind, NewMessage, Reaction, SystemEvent};
+use chat_core::domain::search::search_words;
 use diesel::prelude::*;
 
 use crate::error::corrupt;
@@ -174,6 +175,11 @@ pub fn role_name(role: Role) -> &'static str {
     }
 }
 
+/// The columns of [`MessageRow`], for hand-written queries over `messages m`: naming them
+/// keeps the search columns (`search_text`, `search_vector`) out of what a read ships.
+pub const MESSAGE_COLUMNS: &str = "m.conversation_id, m.seq, m.id, m.sender_id, m.kind, m.body, m.reply_to, \
+    m.client_msg_id, m.system, m.created_at, m.edited_at, m.recalled_at, m.change_seq, m.media_ids";
+
 #[derive(Clone, Queryable, Selectable, Insertable, QueryableByName)]
 #[diesel(table_name = messages, check_for_backend(diesel::pg::Pg))]
 pub struct MessageRow {
@@ -243,6 +249,13 @@ impl MessageRow {
             change_seq: to_u64(self.change_seq),
         })
     }
+}
+
+/// What `messages.search_text` holds for a body: its folded words
+/// (`domain::search::search_words`) joined by single spaces, empty without a body. Message
+/// search compares queries with it, so both sides are folded by the same code.
+pub fn search_text(body: Option<&str>) -> String {
+    body.map(|body| search_words(body).join(" ")).unwrap_or_default()
 }
 
 /// The stored name of a message kind (the `messages.kind` check lists them).

@@ -8,6 +8,7 @@
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
+pub use crate::search::{Lookup, SearchPath};
 use crate::{PgStore, PoolConfig};
 
 /// The server tests use: `DATABASE_URL`, else the local one on 127.0.0.1:5432.
@@ -131,6 +132,37 @@ impl PgStore {
             .await
             .map_err(crate::error::from_diesel)?;
         Ok(row.pid)
+    }
+
+    /// `MessageRepo::search_messages`, reading the way `path` says, so that tests reach
+    /// every path on a database too small for the planner to pick them.
+    pub async fn search_messages_by(
+        &self,
+        search: &chat_core::ports::MessageSearch,
+        path: SearchPath,
+    ) -> Result<Vec<chat_core::ports::SearchHit>, chat_core::domain::error::PortError> {
+        crate::search::search_messages_by(self, search, path).await
+    }
+
+    /// Reverts the migrations from `version` on and applies them again: what running them on
+    /// a database that already holds rows does (tests of a migration's backfill).
+    pub async fn redo_migrations_from(&self, version: &str) -> Result<(), chat_core::domain::error::PortError> {
+        use diesel_migrations::MigrationHarness;
+        let internal = |e: Box<dyn std::error::Error + Send + Sync>| {
+            chat_core::domain::error::PortError::Internal(format!("migrating: {e}"))
+        };
+        let connection = self.pool.get_owned().await.map_err(crate::error::from_pool)?;
+        let mut harness = diesel_async::AsyncMigrationHarness::new(connection);
+        while harness
+            .applied_migrations()
+            .map_err(internal)?
+            .iter()
+            .any(|applied| applied.to_string().as_str() >= version)
+        {
+            harness.revert_last_migration(crate::MIGRATIONS).map_err(internal)?;
+        }
+        harness.run_pending_migrations(crate::MIGRATIONS).map_err(internal)?;
+        Ok(())
     }
 
     /// Runs `sql` on a pooled connection and classifies a failure as every query of the

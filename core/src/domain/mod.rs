@@ -10,7 +10,9 @@ pub mod media;
 pub mod message;
 pub mod page;
 pub mod phone;
+pub mod push;
 pub mod rate_limit;
+pub mod search;
 pub mod social;
 pub mod text;
 

@@ -99,6 +99,11 @@ impl RateLimitKey {
         RateLimitKey(format!("search:user:{user}"))
     }
 
+    /// Message searches by a user (a separate budget from finding people, with the same quota).
+    pub fn message_searches(user: UserId) -> Self {
+        RateLimitKey(format!("search:messages:user:{user}"))
+    }
+
     /// Upload URLs a user asks for (`POST /media/uploads`).
     pub fn upload_requests(user: UserId) -> Self {
         RateLimitKey(format!("upload:user:{user}"))

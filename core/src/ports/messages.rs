@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use crate::domain::Timestamp;
 use crate::domain::error::PortError;
 use crate::domain::ids::{ClientMsgId, ConversationId, MessageId, UserId};
-use crate::domain::message::{Message, NewMessage};
+use crate::domain::message::{Message, MessageKind, NewMessage};
+use crate::domain::search::{SearchPosition, SearchText};
 
 /// What storing a message did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,6 +88,52 @@ pub enum MessageUpdate {
     },
 }
 
+/// A conversation a search looks in, and from where.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SearchScope {
+    /// The conversation.
+    pub conversation: ConversationId,
+    /// Only messages above this `seq` are looked at (0: the whole history the searcher may
+    /// read).
+    pub after_seq: u64,
+}
+
+/// A message search, everything decided: the store only finds and ranks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageSearch {
+    /// Who searches: messages they deleted for themselves are left out.
+    pub viewer: UserId,
+    /// What to look for.
+    pub text: SearchText,
+    /// Where to look; nothing outside these is returned.
+    pub scopes: Vec<SearchScope>,
+    /// Only messages of this sender.
+    pub sender: Option<UserId>,
+    /// Only messages of this kind.
+    pub kind: Option<MessageKind>,
+    /// Only messages sent before this moment (exclusive).
+    pub sent_before: Option<Timestamp>,
+    /// Only messages sent after this moment (exclusive).
+    pub sent_after: Option<Timestamp>,
+    /// Senders never returned (blocks, either way).
+    pub excluded_senders: Vec<UserId>,
+    /// The moment recency is measured from (`domain::search::score`).
+    pub as_of: Timestamp,
+    /// Only results ranked below this position (the previous page's last).
+    pub after: Option<SearchPosition>,
+    /// The most results.
+    pub limit: usize,
+}
+
+/// One message found, and its score.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchHit {
+    /// The message as stored.
+    pub message: Message,
+    /// Its `domain::search::score`.
+    pub score: i64,
+}
+
 /// Storage of messages: inserts, history, changes and per-user deletions.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
@@ -127,4 +174,9 @@ pub trait MessageRepo: Send + Sync {
     ) -> Result<Vec<Message>, PortError>;
     /// Hides a message from one user's history ("delete for me").
     async fn hide_message(&self, id: MessageId, user: UserId) -> Result<(), PortError>;
+    /// Messages matching `search.text` (`SearchText::match_tier`), best `score` first, ties by
+    /// higher id, at most `search.limit`: only in its scopes (above each scope's `after_seq`),
+    /// never SYSTEM messages, recalled ones, ones the viewer deleted for themselves, or ones
+    /// of an excluded sender, and only those matching every filter given.
+    async fn search_messages(&self, search: &MessageSearch) -> Result<Vec<SearchHit>, PortError>;
 }

@@ -15,7 +15,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use crate::PgStore;
 use crate::error::from_diesel;
 use crate::messages::with_reactions;
-use crate::rows::{ConversationRow, MemberRow, MessageRow, to_u64};
+use crate::rows::{ConversationRow, MESSAGE_COLUMNS, MemberRow, MessageRow, to_u64};
 use crate::schema::{conversation_members, conversations};
 
 pub(super) async fn list_conversations(
@@ -143,10 +143,11 @@ async fn last_messages(
     ids: &[uuid::Uuid],
     seqs: &[i64],
 ) -> Result<HashMap<uuid::Uuid, Message>, PortError> {
-    let rows: Vec<MessageRow> = diesel::sql_query(
-        "SELECT m.* FROM messages m JOIN unnest($1::uuid[], $2::bigint[]) AS wanted(conversation_id, seq) \
-         ON m.conversation_id = wanted.conversation_id AND m.seq = wanted.seq",
-    )
+    let rows: Vec<MessageRow> = diesel::sql_query(format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m \
+         JOIN unnest($1::uuid[], $2::bigint[]) AS wanted(conversation_id, seq) \
+         ON m.conversation_id = wanted.conversation_id AND m.seq = wanted.seq"
+    ))
     .bind::<Array<SqlUuid>, _>(ids)
     .bind::<Array<Int8>, _>(seqs)
     .load(conn)
