@@ -6,7 +6,9 @@ use axum::extract::FromRequest;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chat_core::app::errors::{AuthError, ConversationError, MediaError, MessageError, ProfileError, SocialError};
+use chat_core::app::errors::{
+    AuthError, ConversationError, DeviceError, MediaError, MessageError, ProfileError, SearchError, SocialError,
+};
 use chat_core::domain::error::{DomainError, ErrorKind};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -116,7 +118,16 @@ macro_rules! from_domain_errors {
     )*};
 }
 
-from_domain_errors!(AuthError, ProfileError, ConversationError, MessageError, SocialError, MediaError);
+from_domain_errors!(
+    AuthError,
+    ProfileError,
+    ConversationError,
+    MessageError,
+    SocialError,
+    MediaError,
+    SearchError,
+    DeviceError
+);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {

@@ -7,6 +7,7 @@
 
 mod claims;
 mod conversations;
+mod devices;
 mod events;
 mod health;
 mod jobs;
@@ -14,6 +15,7 @@ mod media;
 mod messages;
 mod presence;
 mod rate_limit;
+mod search;
 mod sessions;
 mod social;
 mod store;

@@ -43,6 +43,7 @@ pub(crate) struct State {
 
     pub social: crate::social::SocialState,
     pub media: crate::media::MediaState,
+    pub devices: crate::devices::DeviceState,
 }
 
 pub(crate) struct StoredUser {

@@ -8,6 +8,7 @@
 mod append;
 mod batch;
 mod conversations;
+mod devices;
 mod error;
 mod group_commit;
 mod health;
@@ -15,6 +16,7 @@ mod media;
 mod messages;
 mod rows;
 mod schema;
+mod search;
 mod sessions;
 mod social;
 mod users;

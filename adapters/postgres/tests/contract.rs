@@ -1,12 +1,14 @@
 //! Every store contract suite of `chat_core::testkit` against a real Postgres, one test per
 //! check, each on a database of its own (`postgres_store::<check>`, `postgres_users::<check>`,
-//! `postgres_social::<check>`, `postgres_media::<check>`); and the migration checks.
+//! `postgres_social::<check>`, `postgres_media::<check>`, `postgres_search::<check>`,
+//! `postgres_devices::<check>`); and the migration checks.
 
 // A failed expectation in a test should stop it with a message: that is what these are for.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chat_core::testkit::{
-    media_repo_contract_tests, social_contract_tests, store_contract_tests, user_repo_contract_tests,
+    device_repo_contract_tests, media_repo_contract_tests, message_search_contract_tests, social_contract_tests,
+    store_contract_tests, user_repo_contract_tests,
 };
 use chat_postgres::PgStore;
 use chat_postgres::testing::TestDatabase;
@@ -30,6 +32,13 @@ store_contract_tests! {
     check(&store);
 }
 
+message_search_contract_tests! {
+    mod postgres_search;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    let (_database, store) = postgres_store(8).await;
+    check(&store);
+}
+
 user_repo_contract_tests! {
     mod postgres_users;
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,6 +56,14 @@ social_contract_tests! {
 // Enough connections that the 20 concurrent creates really run on separate connections.
 media_repo_contract_tests! {
     mod postgres_media;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    let (_database, store) = postgres_store(24).await;
+    check(&store);
+}
+
+// Enough connections that the 20 concurrent registrations really run on separate connections.
+device_repo_contract_tests! {
+    mod postgres_devices;
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     let (_database, store) = postgres_store(24).await;
     check(&store);

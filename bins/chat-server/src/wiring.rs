@@ -9,8 +9,8 @@ use chat_core::app::presence::{self, SocialPresence};
 use chat_core::app::{Deps, Limits};
 use chat_core::domain::job::JobPolicy;
 use chat_core::ports::{
-    BlobStore, ClaimStore, Clock, ConversationRepo, EventBus, HealthCheck, JobQueue, MediaRepo, MessageRepo,
-    PresenceStore, RateLimitStore, SessionRepo, SocialRepo, UserRepo,
+    BlobStore, ClaimStore, Clock, ConversationRepo, DeviceRepo, EventBus, HealthCheck, JobQueue, MediaRepo,
+    MessageRepo, PresenceStore, RateLimitStore, SessionRepo, SocialRepo, UserRepo,
 };
 use chat_memory::{MemoryClaims, MemoryEventBus, MemoryJobQueue, MemoryPresence, MemoryRateLimiter, MemoryStore};
 use chat_postgres::{PgStore, PoolConfig};
@@ -20,11 +20,19 @@ use tokio_util::sync::CancellationToken;
 
 /// What a store adapter must be to back the server.
 pub trait StoreAdapter:
-    UserRepo + SessionRepo + ConversationRepo + MessageRepo + SocialRepo + MediaRepo + HealthCheck + 'static
+    UserRepo + SessionRepo + ConversationRepo + MessageRepo + SocialRepo + MediaRepo + DeviceRepo + HealthCheck + 'static
 {
 }
 impl<T> StoreAdapter for T where
-    T: UserRepo + SessionRepo + ConversationRepo + MessageRepo + SocialRepo + MediaRepo + HealthCheck + 'static
+    T: UserRepo
+        + SessionRepo
+        + ConversationRepo
+        + MessageRepo
+        + SocialRepo
+        + MediaRepo
+        + DeviceRepo
+        + HealthCheck
+        + 'static
 {
 }
 
@@ -75,7 +83,8 @@ pub struct SharedServices {
 }
 
 impl SharedServices {
-    pub fn in_process() -> SharedServices {
+    /// In-process services, the job queue run by `job_policy`.
+    pub fn in_process(job_policy: JobPolicy) -> SharedServices {
         let events = Arc::new(MemoryEventBus::new());
         let rate_limits = Arc::new(MemoryRateLimiter::new());
         let presence = Arc::new(MemoryPresence::new());
@@ -84,14 +93,14 @@ impl SharedServices {
             rate_limits: rate_limits.clone(),
             presence: presence.clone(),
             claims: Arc::new(MemoryClaims::new()),
-            jobs: Arc::new(MemoryJobQueue::new(JobPolicy::production())),
+            jobs: Arc::new(MemoryJobQueue::new(job_policy)),
             health: vec![events, rate_limits, presence],
         }
     }
 }
 
-/// The shared services on Redis.
-pub fn redis_services(redis: RedisConnection) -> SharedServices {
+/// The shared services on Redis, the job queue run by `job_policy`.
+pub fn redis_services(redis: RedisConnection, job_policy: JobPolicy) -> SharedServices {
     let events = RedisEventBus::start(redis.clone());
     let rate_limits = Arc::new(RedisRateLimiter::new(redis.clone()));
     let presence = Arc::new(RedisPresence::new(redis.clone()));
@@ -100,13 +109,13 @@ pub fn redis_services(redis: RedisConnection) -> SharedServices {
         rate_limits: rate_limits.clone(),
         presence: presence.clone(),
         claims: Arc::new(RedisClaims::new(redis.clone())),
-        jobs: Arc::new(RedisJobQueue::new(redis, JobPolicy::production())),
+        jobs: Arc::new(RedisJobQueue::new(redis, job_policy)),
         health: vec![events, rate_limits, presence],
     }
 }
 
-/// Every port wired: the given store and blob store, in-process shared services, argon2id,
-/// JWT, UUIDv7 ids.
+/// Every port wired: the given store and blob store, in-process shared services (the
+/// production job policy), argon2id, JWT, UUIDv7 ids.
 pub fn assemble_deps<S: StoreAdapter>(
     store: Arc<S>,
     limits: Limits,
@@ -114,7 +123,7 @@ pub fn assemble_deps<S: StoreAdapter>(
     jwt_secret: &[u8],
     blobs: Arc<dyn BlobStore>,
 ) -> anyhow::Result<Deps> {
-    assemble_deps_with(store, SharedServices::in_process(), limits, clock, jwt_secret, blobs)
+    assemble_deps_with(store, SharedServices::in_process(JobPolicy::production()), limits, clock, jwt_secret, blobs)
 }
 
 /// Every port wired: the given store, shared services and blob store, argon2id, JWT, UUIDv7 ids.
@@ -139,6 +148,7 @@ pub fn assemble_deps_with<S: StoreAdapter>(
         presence: shared.presence,
         social: store.clone(),
         media: store.clone(),
+        devices: store.clone(),
         blobs,
         claims: shared.claims,
         jobs: shared.jobs,

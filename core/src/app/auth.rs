@@ -148,6 +148,7 @@ pub async fn refresh(deps: &Deps, refresh_token: &str) -> Result<Tokens, AuthErr
         }
         RotateOutcome::Reused(session_id) => {
             if let Some(session) = deps.sessions.session(session_id).await? {
+                deps.devices.remove_session_devices(session_id).await?;
                 announce_revoked(deps, session.user_id, vec![session_id]).await;
             }
             Err(AuthError::RefreshTokenReused)
@@ -165,6 +166,9 @@ pub async fn logout(deps: &Deps, actor: Actor, all: bool) -> Result<(), AuthErro
         deps.sessions.revoke_session(actor.session_id, now).await?;
         vec![actor.session_id]
     };
+    for session in &revoked {
+        deps.devices.remove_session_devices(*session).await?;
+    }
     announce_revoked(deps, actor.user_id, revoked).await;
     Ok(())
 }

@@ -6,8 +6,9 @@ use crate::domain::Duration;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::rate_limit::Quota;
 use crate::ports::{
-    BlobStore, ClaimStore, Clock, ConversationRepo, EventBus, HealthCheck, IdGen, JobQueue, MediaRepo, MessageRepo,
-    PasswordHasher, PresenceAudience, PresenceStore, RateLimitStore, SessionRepo, SocialRepo, TokenIssuer, UserRepo,
+    BlobStore, ClaimStore, Clock, ConversationRepo, DeviceRepo, EventBus, HealthCheck, IdGen, JobQueue, MediaRepo,
+    MessageRepo, PasswordHasher, PresenceAudience, PresenceStore, RateLimitStore, SessionRepo, SocialRepo, TokenIssuer,
+    UserRepo,
 };
 
 /// Limits and lifetimes, configurable by the operator.
@@ -83,6 +84,8 @@ pub struct Deps {
     pub social: Arc<dyn SocialRepo>,
     /// Media records, attachments and usage counters.
     pub media: Arc<dyn MediaRepo>,
+    /// Devices registered for push notifications.
+    pub devices: Arc<dyn DeviceRepo>,
     /// Object storage for media bytes (S3, or a local directory embedded).
     pub blobs: Arc<dyn BlobStore>,
     /// One-time tokens and the locks of periodic tasks, shared by all nodes.

@@ -181,6 +181,20 @@ area_error!(
 );
 
 area_error!(
+    /// Push registrations.
+    DeviceError {
+        DeviceNotFound => ("device_not_found", NotFound, "no such device of yours"),
+    }
+);
+
+area_error!(
+    /// Message search.
+    SearchError {
+        ConversationNotFound => ("conversation_not_found", NotFound, "no such conversation"),
+    }
+);
+
+area_error!(
     /// Friends, friend requests, blocks and discovery.
     SocialError {
         UserNotFound => ("user_not_found", NotFound, "no such user"),

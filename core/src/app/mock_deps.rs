@@ -31,6 +31,7 @@ pub(crate) fn mock_deps(now: Timestamp) -> Deps {
         messages: Arc::new(MockMessageRepo::new()),
         social: Arc::new(MockSocialRepo::new()),
         media: Arc::new(MockMediaRepo::new()),
+        devices: Arc::new(crate::ports::MockDeviceRepo::new()),
         blobs: Arc::new(MockBlobStore::new()),
         claims: Arc::new(MockClaimStore::new()),
         jobs: Arc::new(MockJobQueue::new()),

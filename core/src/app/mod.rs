@@ -6,6 +6,7 @@ mod access;
 pub mod auth;
 pub mod conversations;
 mod deps;
+pub mod devices;
 pub mod discovery;
 pub mod errors;
 pub mod media;
@@ -15,6 +16,7 @@ mod mock_deps;
 pub mod presence;
 pub mod profile;
 pub mod receipts;
+pub mod search;
 pub mod social;
 pub mod sync;
 #[cfg(test)]

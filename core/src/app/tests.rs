@@ -61,6 +61,7 @@ impl Mocks {
             messages: Arc::new(self.messages),
             social: Arc::new(MockSocialRepo::new()),
             media: Arc::new(MockMediaRepo::new()),
+            devices: Arc::new(crate::ports::MockDeviceRepo::new()),
             blobs: Arc::new(MockBlobStore::new()),
             claims: Arc::new(MockClaimStore::new()),
             jobs: Arc::new(MockJobQueue::new()),

@@ -67,3 +67,7 @@ uuid_id!(
     /// An uploaded photo, video, voice message or file.
     MediaId
 );
+uuid_id!(
+    /// A device registered for push notifications.
+    DeviceId
+);

@@ -11,6 +11,7 @@ mod jobs;
 mod media;
 mod messages;
 mod presence;
+mod push;
 mod rate_limit;
 mod scanner;
 mod sessions;
@@ -34,8 +35,9 @@ pub use events::{EventBus, EventSink};
 pub use images::ImageProcessor;
 pub use jobs::{FailOutcome, JobQueue, QueueStats};
 pub use media::{CreateMediaOutcome, MediaRepo, TransitionOutcome, UploadedOutcome};
-pub use messages::{HistoryPage, InsertOutcome, MessageRepo, MessageUpdate};
+pub use messages::{HistoryPage, InsertOutcome, MessageRepo, MessageSearch, MessageUpdate, SearchHit, SearchScope};
 pub use presence::{PresenceAudience, PresenceStatus, PresenceStore};
+pub use push::{DeviceRepo, PushSender};
 pub use rate_limit::RateLimitStore;
 pub use scanner::{ScanVerdict, VirusScanner};
 pub use sessions::{NewSession, RotateOutcome, SessionRepo};
@@ -59,6 +61,7 @@ pub use self::{
     media::MockMediaRepo,
     messages::MockMessageRepo,
     presence::MockPresenceStore,
+    push::{MockDeviceRepo, MockPushSender},
     rate_limit::MockRateLimitStore,
     scanner::MockVirusScanner,
     sessions::MockSessionRepo,

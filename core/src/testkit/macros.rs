@@ -114,6 +114,27 @@ macro_rules! social_contract_tests {
     };
 }
 
+/// One test per check of the message search contract (`&dyn Store`).
+#[macro_export]
+macro_rules! message_search_contract_tests {
+    ($($input:tt)*) => {
+        $crate::__contract_tests! {
+            [
+                search::marks_and_case_are_ignored_both_ways,
+                search::the_last_word_matches_as_a_prefix_below_whole_words,
+                search::a_long_enough_query_is_found_inside_words,
+                search::only_the_scopes_are_searched_from_their_seq,
+                search::recalled_system_hidden_and_excluded_are_never_found,
+                search::captions_are_searched_and_filters_narrow,
+                search::results_rank_by_score_then_id,
+                search::pages_neither_repeat_nor_skip,
+                search::operators_and_wildcards_are_plain_text,
+            ]
+            $($input)*
+        }
+    };
+}
+
 /// One test per check of the presence contract (`&dyn PresenceStore`).
 #[macro_export]
 macro_rules! presence_contract_tests {
@@ -260,10 +281,32 @@ macro_rules! job_queue_contract_tests {
                 jobs::a_take_given_up_while_waiting_leaves_nothing_behind,
                 jobs::a_taken_job_goes_to_no_one_else_before_its_timeout,
                 jobs::a_job_whose_worker_died_is_finished_once_by_another,
+                jobs::an_extended_claim_is_handed_out_again_only_once_it_stops,
+                jobs::only_the_current_claim_can_be_extended,
                 jobs::a_failed_job_comes_back_after_its_backoff,
                 jobs::a_job_failing_its_last_attempt_is_dead_until_retried,
                 jobs::a_job_timing_out_on_every_attempt_is_dead_lettered,
                 jobs::concurrent_takes_hand_each_job_to_one_worker,
+            ]
+            $($input)*
+        }
+    };
+}
+
+/// One test per check of the device-repo contract (`&dyn DeviceStore`: a store that also
+/// keeps push registrations).
+#[macro_export]
+macro_rules! device_repo_contract_tests {
+    ($($input:tt)*) => {
+        $crate::__contract_tests! {
+            [
+                devices::registered_devices_read_back_as_written_oldest_first,
+                devices::a_token_registered_again_moves_and_keeps_its_id,
+                devices::concurrent_registrations_of_one_token_leave_one,
+                devices::devices_of_users_returns_exactly_theirs,
+                devices::a_user_removes_only_their_own_device,
+                devices::removing_a_sessions_devices_leaves_the_others,
+                devices::a_token_is_removed_wherever_it_is,
             ]
             $($input)*
         }
@@ -290,6 +333,8 @@ mod tests {
             ("media", include_str!("media.rs")),
             ("claims", include_str!("claims.rs")),
             ("jobs", include_str!("jobs.rs")),
+            ("search", include_str!("search.rs")),
+            ("devices", include_str!("devices.rs")),
         ];
         let mut checks = 0;
         for (module, source) in suites {

@@ -86,10 +86,12 @@ pub fn embedded_deps(
         messages: store.clone(),
         social: store.clone(),
         media: store.clone(),
+        devices: store.clone(),
         blobs: Arc::new(blobs),
         claims,
         // Completed uploads queue here; a service that processes media runs the worker loop
-        // (chat-server's `run_media_worker`) on it.
+        // (chat-server's `run_media_worker`, which renews each job's claim every
+        // `lease_renewal_interval` of this policy) on it.
         jobs: Arc::new(MemoryJobQueue::new(JobPolicy::production())),
         rate_limits: rate_limits.clone(),
         events,

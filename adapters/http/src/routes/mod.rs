@@ -7,6 +7,7 @@
 
 mod auth;
 mod conversations;
+mod devices;
 mod discovery;
 mod documents;
 mod media;
@@ -15,6 +16,7 @@ mod ops;
 mod presence;
 mod profile;
 mod responses;
+mod search;
 mod social;
 #[cfg(test)]
 mod tests;
@@ -36,7 +38,7 @@ use crate::state::AppState;
     tags((name = "auth"), (name = "profile"), (name = "conversations"), (name = "messages"), (name = "media"),
         (name = "presence"),
         (name = "social"),
-        (name = "discovery"), (name = "operations"),
+        (name = "discovery"), (name = "search"), (name = "devices"), (name = "operations"),
         (name = "gateway", description = "the WebSocket upgrade; frames are described in docs/protocol.md"))
 )]
 struct ApiDoc;
@@ -92,6 +94,9 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(social::blocks))
         .routes(routes!(social::block, social::unblock))
         .routes(routes!(discovery::search))
+        .routes(routes!(search::search_messages))
+        .routes(routes!(devices::register, devices::list))
+        .routes(routes!(devices::remove))
         .routes(routes!(discovery::by_phone))
         .routes(routes!(discovery::contact_sync))
         .routes(routes!(presence::presence))

@@ -23,6 +23,7 @@ macro_rules! on_every_store {
 
 mod accounts;
 mod architecture;
+mod devices;
 mod edge;
 mod gateway;
 mod groups;
@@ -33,6 +34,7 @@ mod multinode;
 mod openapi;
 mod process;
 mod profile_cache;
+mod search;
 mod social;
 mod social_properties;
 mod support;

@@ -66,6 +66,7 @@ impl Mocks {
     fn into_deps(self) -> Deps {
         Deps {
             media: Arc::new(self.media),
+            devices: Arc::new(crate::ports::MockDeviceRepo::new()),
             blobs: Arc::new(self.blobs),
             jobs: Arc::new(self.jobs),
             rate_limits: Arc::new(self.rate_limits),

@@ -69,6 +69,7 @@ impl Mocks {
         work.expect_remove().times(1).returning(|_| Ok(()));
         let deps = Deps {
             media: Arc::new(self.media),
+            devices: Arc::new(crate::ports::MockDeviceRepo::new()),
             blobs: Arc::new(self.blobs),
             events: Arc::new(self.events),
             ..mock_deps(start())

@@ -1,0 +1,2 @@
+DROP TABLE devices;
+DROP FUNCTION chat_token_digest(text);
