@@ -22,3 +22,9 @@ ci:
 bench:
     bash scripts/bench-footprint.sh
     bash scripts/bench-load.sh
+
+# The message search benchmark (docs/performance.md, "Message search"): seeds 1,000,000 messages
+# into a database of its own (a few minutes), then times searches while messages are sent, and
+# what the search index costs a send. BENCH_SEARCH_MESSAGES=50000 for a quick look.
+bench-search:
+    bash scripts/bench-search.sh

@@ -23,6 +23,7 @@ const thumbnails = (i) =>
   );
 
 let next = 0;
+const cpuBefore = process.cpuUsage();
 const started = process.hrtime.bigint();
 await Promise.all(
   Array.from({ length: concurrency }, async () => {
@@ -30,8 +31,10 @@ await Promise.all(
   }),
 );
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+const cpu = process.cpuUsage(cpuBefore); // microseconds, every thread of the process
 const rate = images / seconds;
+const cpuPerImage = (cpu.user + cpu.system) / 1000 / images;
 console.log(
   `sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}), ${concurrency} thread(s): ` +
-    `${rate.toFixed(2)} images/s (${(rate * 2).toFixed(2)} thumbnails/s)`,
+    `${rate.toFixed(2)} images/s (${(rate * 2).toFixed(2)} thumbnails/s), ${cpuPerImage.toFixed(1)} CPU ms/image`,
 );

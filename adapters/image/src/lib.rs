@@ -1,6 +1,7 @@
-//! The media worker's image processing (`ImageProcessor`) with the `image` crate and
-//! `fast_image_resize`: the size is read from the header and judged against the limits before
-//! any pixel is decoded; the decoder's allocations are capped too; the EXIF orientation is
+//! The media worker's image processing (`ImageProcessor`) with the `image` crate (and
+//! zune-jpeg, the JPEG decoder it wraps, called directly), `fast_image_resize` and
+//! `jpeg-encoder`: the size is read from the header and judged against the limits before any
+//! pixel is decoded; the decoder's allocations are capped too; the EXIF orientation is
 //! applied; every output is re-encoded from pixels, so no EXIF, GPS, XMP or IPTC block
 //! survives (only the ICC colour profile is carried over); thumbnails fit 1280 and 320 px on
 //! the long side and are never enlarged. JPEG, PNG, WebP and GIF (first frame) are decoded;
@@ -15,6 +16,7 @@ use chat_core::ports::ImageProcessor;
 mod decode;
 mod encode;
 mod heif;
+mod jpeg;
 
 pub use decode::{Decoded, decode};
 pub use encode::{FULL_JPEG_QUALITY, THUMB_JPEG_QUALITY, write_thumbnails, write_variants};

@@ -9,7 +9,8 @@ use chat_core::domain::media::{ImageLimits, ImageRefusal, LocalFile, ProcessedIm
 use chat_core::ports::ImageProcessor;
 use chat_image::ImageAdapter;
 use common::*;
-use image::{GenericImageView, Rgb, RgbImage, Rgba, RgbaImage};
+use image::codecs::jpeg::JpegEncoder;
+use image::{ExtendedColorType, GenericImageView, GrayImage, ImageEncoder, Luma, Rgb, RgbImage, Rgba, RgbaImage};
 
 fn sizes(processed: &ProcessedImage) -> Vec<(&str, u32, u32)> {
     processed.variants.iter().map(|variant| (variant.name.as_str(), variant.width, variant.height)).collect()
@@ -92,6 +93,45 @@ async fn an_animated_gif_gives_its_first_frame() {
     for variant in &processed.variants {
         assert_eq!(variant.content_type, "image/jpeg");
         assert!(is_red(open_variant(variant).get_pixel(32, 24)), "{}: the first (red) frame", variant.name);
+    }
+}
+
+#[tokio::test]
+async fn a_grey_jpeg_gives_grey_variants() {
+    let grey = GrayImage::from_fn(640, 480, |x, _| Luma([if x < 320 { 40 } else { 200 }]));
+    let mut bytes = Vec::new();
+    JpegEncoder::new_with_quality(&mut bytes, 90).write_image(grey.as_raw(), 640, 480, ExtendedColorType::L8).unwrap();
+    let (processed, _dir) = process(&bytes, "image/jpeg").await;
+    let processed = processed.unwrap();
+    assert_eq!(sizes(&processed), [("full", 640, 480), ("thumb_1280", 640, 480), ("thumb_320", 320, 240)]);
+    for variant in &processed.variants {
+        assert_eq!(variant.content_type, "image/jpeg");
+        let image = open_variant(variant).to_rgb8();
+        let (width, height) = image.dimensions();
+        for (x, expected) in [(width / 8, 40), (width * 7 / 8, 200)] {
+            let Rgb([red, green, blue]) = *image.get_pixel(x, height / 2);
+            for channel in [red, green, blue] {
+                assert!(channel.abs_diff(expected) <= 4, "{}: {red} {green} {blue} at x {x}", variant.name);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_jpegs_colour_profile_is_carried_to_every_variant() {
+    // Not a valid profile, but bytes no encoder would write by itself.
+    let profile: Vec<u8> = (0..600u32).map(|i| (i * 7 % 251) as u8).collect();
+    let photo = RgbImage::from_fn(1600, 1200, |x, y| Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+    let mut bytes = Vec::new();
+    let mut encoder = JpegEncoder::new_with_quality(&mut bytes, 85);
+    encoder.set_icc_profile(profile.clone()).unwrap();
+    encoder.write_image(photo.as_raw(), 1600, 1200, ExtendedColorType::Rgb8).unwrap();
+    let (processed, _dir) = process(&bytes, "image/jpeg").await;
+    let processed = processed.unwrap();
+    assert_eq!(sizes(&processed), [("full", 1600, 1200), ("thumb_1280", 1280, 960), ("thumb_320", 320, 240)]);
+    for variant in &processed.variants {
+        let bytes = std::fs::read(variant.file.path()).unwrap();
+        assert!(bytes.windows(profile.len()).any(|w| w == profile.as_slice()), "{} lacks the profile", variant.name);
     }
 }
 

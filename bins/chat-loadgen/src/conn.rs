@@ -226,7 +226,11 @@ impl Client {
         };
         let id = self.next_id;
         self.next_id += 1;
-        let body = format!("{:016} {}", unix_micros(), self.padding);
+        let text = match self.plan.bodies.len() {
+            0 => &self.padding,
+            count => &self.plan.bodies[rng.random_range(0..count)],
+        };
+        let body = format!("{:016} {text}", unix_micros());
         let client_msg_id = uuid::Uuid::now_v7().to_string();
         let frame = self.plan.protocol.send_frame(id, conversation, &client_msg_id, &body);
         self.pending.push_back((id, Instant::now(), slot));

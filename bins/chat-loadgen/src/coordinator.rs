@@ -22,6 +22,8 @@ pub struct Options {
     pub watch_commands: Vec<String>,
     /// How long to let the server settle after the last connection before measuring memory.
     pub settle: Duration,
+    /// Told when the scenario starts (every worker has its connections up and is going).
+    pub on_start: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 struct Worker {
@@ -73,7 +75,7 @@ pub struct RunReport {
     pub loadgen_cpu_percent: f64,
 }
 
-pub async fn run(plan: Plan, options: Options) -> anyhow::Result<RunReport> {
+pub async fn run(plan: Plan, mut options: Options) -> anyhow::Result<RunReport> {
     let before = procfs::total(&options.server_pids);
     let plan_json = serde_json::to_string(&plan)?;
     let exe = std::env::current_exe()?;
@@ -118,6 +120,9 @@ pub async fn run(plan: Plan, options: Options) -> anyhow::Result<RunReport> {
     }
     let window_start = Instant::now() + Duration::from_micros(start_unix.saturating_sub(unix_micros()));
     tokio::time::sleep_until(window_start).await;
+    if let Some(started) = options.on_start.take() {
+        let _ = started.send(());
+    }
     let at_start = procfs::total(&options.server_pids);
     let watched_start: Vec<_> = options.watch_commands.iter().map(|c| procfs::ticks_by_command(c)).collect();
     let worker_pids: Vec<u32> = workers.iter().filter_map(|w| w.child.id()).collect();

@@ -1,13 +1,15 @@
 //! `chat-loadgen`: opens many WebSocket sessions against a chat server (ours, or the
 //! Socket.IO reference in bench/socketio-ref) from several processes and source addresses,
 //! drives a scenario (idle, chat, burst) and reports latency, loss and the server's
-//! footprint. See docs/performance.md for how the benchmarks use it.
+//! footprint; `search` times message search while messages are being sent. See
+//! docs/performance.md for how the benchmarks use it.
 
 mod conn;
 mod coordinator;
 mod plan;
 mod procfs;
 mod protocol;
+mod search;
 mod stats;
 mod worker;
 mod world;
@@ -39,6 +41,9 @@ struct Cli {
 enum Command {
     /// Run a scenario and print its figures.
     Run(Box<RunArgs>),
+    /// The message search benchmark: search as `chatctl seed-search`'s benchmark user while its
+    /// senders send, and print latency per query shape.
+    Search(Box<search::SearchArgs>),
     /// Print runs side by side (from their `--out` JSON files), with ours against the
     /// reference where both ran the same scenario.
     Compare { reports: Vec<PathBuf> },
@@ -153,6 +158,10 @@ fn main() -> anyhow::Result<()> {
             coordinator::print_comparison(&reports);
             Ok(())
         }
+        Command::Search(args) => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(search::run(*args))
+        }
         Command::Run(args) => {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(run(*args))
@@ -190,6 +199,8 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         workers: 1,
         body_bytes: args.body_bytes,
         drain: Duration::from_secs(args.drain_secs),
+        bodies_file: None,
+        bodies: Vec::new(),
     };
     let total = plan.load_users()?.len();
     plan.workers = args.workers.unwrap_or_else(|| total.div_ceil(CONNECTIONS_PER_WORKER).max(2)).max(1);
@@ -198,6 +209,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         server_pids: args.server_pids,
         watch_commands: args.watch_commands,
         settle: Duration::from_secs(args.settle_secs),
+        on_start: None,
     };
     let report = coordinator::run(plan, options).await?;
     coordinator::print_table(&report);

@@ -4,6 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::Protocol;
@@ -68,6 +69,13 @@ pub struct Plan {
     pub body_bytes: usize,
     /// After the last send, how long to wait at most for acks and deliveries to arrive.
     pub drain: Duration,
+    /// A JSON file whose `sample_bodies` (strings) are sent as message text after the
+    /// timestamp, instead of padding (`chatctl seed-search` writes one). Each worker reads it.
+    #[serde(default)]
+    pub bodies_file: Option<PathBuf>,
+    /// The bodies of `bodies_file`, JSON-escaped; filled in by each worker.
+    #[serde(skip)]
+    pub bodies: Vec<String>,
 }
 
 impl Plan {
@@ -84,6 +92,19 @@ impl Plan {
         }
     }
 
+    /// The bodies of `bodies_file`, escaped for a JSON string (`send_frame` inserts them as
+    /// they are); none without a file.
+    pub fn load_bodies(&self) -> anyhow::Result<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Bodies {
+            sample_bodies: Vec<String>,
+        }
+        let Some(path) = &self.bodies_file else { return Ok(Vec::new()) };
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let file: Bodies = serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))?;
+        file.sample_bodies.iter().map(|body| Ok(json_string_content(body)?)).collect()
+    }
+
     /// The users worker `index` of `self.workers` drives: contiguous slices, so a group's
     /// members mostly share a worker.
     pub fn share(&self, total: usize, index: usize) -> std::ops::Range<usize> {
@@ -94,13 +115,33 @@ impl Plan {
     }
 }
 
+/// `text` as it appears between the quotes of a JSON string.
+fn json_string_content(text: &str) -> serde_json::Result<String> {
+    let quoted = serde_json::to_string(text)?;
+    Ok(quoted[1..quoted.len() - 1].to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn shares_cover_every_user_once() {
-        let plan = Plan {
+    fn bodies_are_read_escaped_for_a_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("seed.json");
+        std::fs::write(&path, r#"{"users": [], "sample_bodies": ["Chào \"anh\" Đức 👍", "ok"]}"#).unwrap();
+        let mut plan = plan();
+        assert!(plan.load_bodies().unwrap().is_empty(), "no file, no bodies");
+        plan.bodies_file = Some(path);
+        let bodies = plan.load_bodies().unwrap();
+        assert_eq!(bodies, [r#"Chào \"anh\" Đức 👍"#, "ok"]);
+        let frame = Protocol::Chat.send_frame(1, "c", "m", &format!("123 {}", bodies[0]));
+        let value: serde_json::Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(value["body"], "123 Chào \"anh\" Đức 👍");
+    }
+
+    fn plan() -> Plan {
+        Plan {
             protocol: Protocol::Chat,
             server: "127.0.0.1:1".parse().unwrap(),
             users: Users::Synthetic { users: 10, group_size: 10 },
@@ -110,7 +151,14 @@ mod tests {
             workers: 3,
             body_bytes: 10,
             drain: Duration::from_secs(1),
-        };
+            bodies_file: None,
+            bodies: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn shares_cover_every_user_once() {
+        let plan = plan();
         let shares: Vec<_> = (0..3).map(|i| plan.share(10, i)).collect();
         assert_eq!(shares, vec![0..3, 3..6, 6..10]);
     }

@@ -157,7 +157,8 @@ pub fn run(plan: Plan, index: usize) -> anyhow::Result<()> {
     runtime.block_on(drive(plan, index))
 }
 
-async fn drive(plan: Plan, index: usize) -> anyhow::Result<()> {
+async fn drive(mut plan: Plan, index: usize) -> anyhow::Result<()> {
+    plan.bodies = plan.load_bodies()?;
     let users = plan.load_users()?;
     let share = plan.share(users.len(), index);
     let mine = users.get(share.clone()).context("worker index out of range")?.to_vec();

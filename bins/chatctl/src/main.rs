@@ -5,6 +5,7 @@ mod jobs;
 mod media;
 mod seed;
 mod seed_load;
+mod seed_search;
 mod wiring;
 
 use clap::{Parser, Subcommand};
@@ -60,6 +61,9 @@ enum Command {
         #[arg(long)]
         out: std::path::PathBuf,
     },
+    /// Messages of Vietnamese chat for the message search benchmark: users, conversations, a
+    /// benchmark user and senders for `chat-loadgen search` (docs/performance.md).
+    SeedSearch(Box<seed_search::SeedSearchArgs>),
     /// Media housekeeping.
     #[command(subcommand)]
     Media(MediaCommand),
@@ -117,6 +121,7 @@ async fn main() -> anyhow::Result<()> {
             };
             seed_load::seed_load(args).await
         }
+        Command::SeedSearch(args) => seed_search::seed_search(&cli.database_url, &cli.media, *args).await,
         Command::Media(MediaCommand::Cleanup { dry_run }) => {
             media::cleanup(&cli.database_url, &cli.media, dry_run).await
         }

@@ -27,22 +27,22 @@ use crate::wiring::{MediaPlace, connect_with_secret};
 /// The password of every load user.
 pub const LOAD_PASSWORD: &str = "load password 123";
 /// Use cases in flight at once: enough to keep the pool busy without queueing on it.
-const CONCURRENCY: usize = 32;
+pub(crate) const CONCURRENCY: usize = 32;
 
 /// What `chat-loadgen` reads (its `world` module mirrors this shape).
 #[derive(Serialize)]
-struct SeedFile {
-    tag: String,
-    group_size: usize,
-    users: Vec<LoadUser>,
+pub(crate) struct SeedFile {
+    pub(crate) tag: String,
+    pub(crate) group_size: usize,
+    pub(crate) users: Vec<LoadUser>,
 }
 
 #[derive(Serialize)]
-struct LoadUser {
-    user_id: String,
-    access_token: String,
-    direct: Option<String>,
-    group: Option<String>,
+pub(crate) struct LoadUser {
+    pub(crate) user_id: String,
+    pub(crate) access_token: String,
+    pub(crate) direct: Option<String>,
+    pub(crate) group: Option<String>,
 }
 
 pub struct SeedLoad<'a> {
@@ -61,8 +61,7 @@ pub async fn seed_load(args: SeedLoad<'_>) -> anyhow::Result<()> {
         Limits { access_token_ttl: chat_core::domain::Duration::minutes(args.token_ttl_minutes), ..Limits::default() };
     let (_store, mut deps) =
         connect_with_secret(args.database_url, limits, args.jwt_secret.as_bytes(), 24, args.media).await?;
-    let hash = deps.passwords.hash(&Password::parse(LOAD_PASSWORD)?).await?;
-    deps.passwords = Arc::new(OneHash { inner: deps.passwords.clone(), password: LOAD_PASSWORD, hash });
+    hash_load_password_once(&mut deps).await?;
     let tag = uuid::Uuid::now_v7().simple().to_string()[24..].to_owned();
 
     let registered: Vec<(Actor, String)> =
@@ -111,7 +110,17 @@ pub async fn seed_load(args: SeedLoad<'_>) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn register(deps: &Deps, n: usize, tag: &str) -> anyhow::Result<(Actor, String)> {
+/// Hashes [`LOAD_PASSWORD`] once and makes `deps` hand that hash out for it from then on;
+/// returns the hash, for users stored straight through the port.
+pub(crate) async fn hash_load_password_once(deps: &mut Deps) -> anyhow::Result<PasswordHash> {
+    let hash = deps.passwords.hash(&Password::parse(LOAD_PASSWORD)?).await?;
+    deps.passwords = Arc::new(OneHash { inner: deps.passwords.clone(), password: LOAD_PASSWORD, hash: hash.clone() });
+    Ok(hash)
+}
+
+/// Registers load user `n` (`load{n}.{tag}`, password [`LOAD_PASSWORD`]) whom anyone may add
+/// to groups; returns them and their access token.
+pub(crate) async fn register(deps: &Deps, n: usize, tag: &str) -> anyhow::Result<(Actor, String)> {
     let registration = Register {
         username: format!("load{n}.{tag}"),
         password: LOAD_PASSWORD.to_owned(),
