@@ -50,19 +50,7 @@ async fn say(store: &PgStore, conversation: ConversationId, sender: UserId, body
 }
 
 fn search(viewer: UserId, query: &str, scopes: Vec<SearchScope>, as_of: Timestamp, limit: usize) -> MessageSearch {
-    MessageSearch {
-        viewer,
-        text: SearchText::parse(query).unwrap(),
-        scopes,
-        sender: None,
-        kind: None,
-        sent_before: None,
-        sent_after: None,
-        excluded_senders: Vec::new(),
-        as_of,
-        after: None,
-        limit,
-    }
+    MessageSearch::unfiltered(viewer, SearchText::parse(query).unwrap(), scopes, as_of, limit)
 }
 
 fn whole(conversation: ConversationId) -> SearchScope {

@@ -5,8 +5,8 @@
 //! The world: `--users` users in `--conversations` direct and group conversations, messages
 //! spread over `--months` months up to now; one benchmark user in exactly
 //! `--bench-conversations` of them holding `--bench-share` of the messages; `--senders` load
-//! users (with access tokens, for `chat-loadgen`), each in one of the benchmark user's
-//! groups. Every user's password is [`LOAD_PASSWORD`]. The same `--seed` and `--newest`
+//! users (with access tokens, for `chat-loadgen`), each in one group the benchmark user is
+//! not in (or in one of its groups, with `--senders-in-bench-groups`). Every user's password is [`LOAD_PASSWORD`]. The same `--seed` and `--newest`
 //! give the same world (ids, members, times, text); only the registered users' ids differ.
 //!
 //! Writes `--out`: `seed-load`'s file for the senders, plus the benchmark user's credentials,
@@ -54,9 +54,14 @@ pub struct SeedSearchArgs {
     /// Share of all messages that are in the benchmark user's conversations.
     #[arg(long, default_value_t = 0.05)]
     bench_share: f64,
-    /// Load users to send as during the benchmark, each in one of the benchmark user's groups.
-    #[arg(long, default_value_t = 100)]
+    /// Load users to send as during the benchmark, each in one group (one each while there
+    /// are enough) the benchmark user is not in.
+    #[arg(long, default_value_t = 500)]
     senders: usize,
+    /// Put the senders in the benchmark user's groups instead: the sends then land in the
+    /// conversations searched (a few very busy groups).
+    #[arg(long)]
+    senders_in_bench_groups: bool,
     /// Months of history, up to now.
     #[arg(long, default_value_t = 12)]
     months: u32,
@@ -124,6 +129,7 @@ pub async fn seed_search(url: &str, media: &MediaPlace, args: SeedSearchArgs) ->
     let shape = Shape {
         users: args.users,
         senders: args.senders,
+        senders_in_bench_groups: args.senders_in_bench_groups,
         conversations: args.conversations,
         group_share: args.group_share,
         bench_conversations: args.bench_conversations,
@@ -169,7 +175,7 @@ pub async fn seed_search(url: &str, media: &MediaPlace, args: SeedSearchArgs) ->
     }
     std::fs::write(&args.out, serde_json::to_vec_pretty(&file)?)
         .with_context(|| format!("writing {}", args.out.display()))?;
-    print_summary(&file, started.elapsed().as_secs_f64(), &args.out);
+    print_summary(&file, started.elapsed().as_secs_f64(), &args.out, shape.senders_in_bench_groups);
     Ok(())
 }
 
@@ -202,7 +208,7 @@ async fn register_users(deps: &Deps, tag: &str, senders: usize) -> anyhow::Resul
     Ok((bench.user.id, senders))
 }
 
-/// Each sender with the benchmark user's group they are in (their only conversation).
+/// Each sender with the group they are in (their only conversation).
 fn sender_file(world: &World, tag: &str, senders: Vec<(UserId, String)>) -> SeedFile {
     let users = senders
         .into_iter()
@@ -231,7 +237,7 @@ fn dataset(world: &World) -> Dataset {
     }
 }
 
-fn print_summary(file: &SearchSeedFile, seconds: f64, out: &std::path::Path) {
+fn print_summary(file: &SearchSeedFile, seconds: f64, out: &std::path::Path, sender_place_bench: bool) {
     let (data, search) = (&file.dataset, &file.search);
     println!(
         "seeded {} users, {} direct and {} group conversations, {} messages over {} months (seed {}) in {seconds:.1} s",
@@ -248,9 +254,10 @@ fn print_summary(file: &SearchSeedFile, seconds: f64, out: &std::path::Path) {
         search.searchable_messages
     );
     println!(
-        "senders: {} load users (load1.{} ...), each in one of the benchmark user's groups; tokens and queries in {}",
+        "senders: {} load users (load1.{} ...), each in one group {}; tokens and queries in {}",
         file.senders.users.len(),
         file.senders.tag,
+        if sender_place_bench { "of the benchmark user" } else { "the benchmark user is not in" },
         out.display()
     );
     println!("queries, with the benchmark user's matching messages:");

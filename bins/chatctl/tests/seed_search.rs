@@ -129,11 +129,14 @@ async fn seeds_a_consistent_world_the_same_each_time() {
     for sender in senders {
         assert!(sender["access_token"].as_str().unwrap().len() > 20, "{sender}");
         let group = sender["group"].as_str().unwrap();
-        let membership = format!(
-            "SELECT count(*) AS n FROM conversation_members WHERE conversation_id = '{group}' AND user_id IN ({bench}, '{}')",
-            sender["user_id"].as_str().unwrap()
+        let sender_id = sender["user_id"].as_str().unwrap();
+        let theirs = format!("SELECT count(*) AS n FROM conversation_members WHERE user_id = '{sender_id}'");
+        assert_eq!(count(url, &theirs).await, 1, "each sender is in one conversation");
+        let beside = format!(
+            "SELECT count(*) AS n FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
+             WHERE c.id = '{group}' AND c.kind = 'group' AND m.user_id IN ({bench}, '{sender_id}')"
         );
-        assert_eq!(count(url, &membership).await, 2, "each sender shares a group with the benchmark user");
+        assert_eq!(count(url, &beside).await, 1, "a group of the sender's that the benchmark user is not in");
     }
     assert_eq!(file["search"]["username"], "bench.s7");
     assert_eq!(file["sample_bodies"].as_array().unwrap().len(), 7);

@@ -125,6 +125,31 @@ pub struct MessageSearch {
     pub limit: usize,
 }
 
+impl MessageSearch {
+    /// A search with no filter besides its scopes: every sender and kind, any time.
+    pub fn unfiltered(
+        viewer: UserId,
+        text: SearchText,
+        scopes: Vec<SearchScope>,
+        as_of: Timestamp,
+        limit: usize,
+    ) -> MessageSearch {
+        MessageSearch {
+            viewer,
+            text,
+            scopes,
+            sender: None,
+            kind: None,
+            sent_before: None,
+            sent_after: None,
+            excluded_senders: Vec::new(),
+            as_of,
+            after: None,
+            limit,
+        }
+    }
+}
+
 /// One message found, and its score.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SearchHit {

@@ -35,19 +35,8 @@ async fn say(
 
 /// A search of `viewer` for `query` in whole conversations, ranked at `as_of`, 100 results.
 fn search(viewer: UserId, query: &str, conversations: &[ConversationId], as_of: Timestamp) -> MessageSearch {
-    MessageSearch {
-        viewer,
-        text: SearchText::parse(query).unwrap(),
-        scopes: conversations.iter().map(|c| SearchScope { conversation: *c, after_seq: 0 }).collect(),
-        sender: None,
-        kind: None,
-        sent_before: None,
-        sent_after: None,
-        excluded_senders: Vec::new(),
-        as_of,
-        after: None,
-        limit: 100,
-    }
+    let scopes = conversations.iter().map(|c| SearchScope { conversation: *c, after_seq: 0 }).collect();
+    MessageSearch::unfiltered(viewer, SearchText::parse(query).unwrap(), scopes, as_of, 100)
 }
 
 async fn bodies(store: &dyn Store, search: &MessageSearch) -> Vec<String> {

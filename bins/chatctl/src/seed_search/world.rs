@@ -5,8 +5,10 @@
 //!
 //! Users are numbered: 0 is the benchmark user, 1..=senders the users the load generator
 //! sends as, the rest everyone else. The benchmark user is in exactly
-//! `bench_conversations` conversations holding `bench_share` of the messages; each sender is
-//! in one of the benchmark user's groups.
+//! `bench_conversations` conversations holding `bench_share` of the messages. Each sender is
+//! in one group the benchmark user is not in (different groups while there are enough), so
+//! the send load lands beside the searched conversations, as other people's traffic does;
+//! or, with `senders_in_bench_groups`, in one of the benchmark user's groups.
 
 use std::collections::HashSet;
 
@@ -36,8 +38,10 @@ const VIETNAM_OFFSET_SECS: i64 = 7 * 3600;
 pub struct Shape {
     /// Users in all, the benchmark user and the senders included.
     pub users: usize,
-    /// Users the load generator sends as (each in one of the benchmark user's groups).
+    /// Users the load generator sends as, each in one group.
     pub senders: usize,
+    /// Whether the senders' groups are the benchmark user's (else groups it is not in).
+    pub senders_in_bench_groups: bool,
     pub conversations: usize,
     /// Share of conversations that are groups (the rest are direct).
     pub group_share: f64,
@@ -60,7 +64,8 @@ impl Shape {
             "the benchmark user's conversations exceed all"
         );
         anyhow::ensure!(self.users >= self.senders + 200, "at least 200 users besides the senders");
-        anyhow::ensure!(self.senders == 0 || bench_groups > 0, "senders need a group of the benchmark user");
+        let sender_groups = if self.senders_in_bench_groups { bench_groups } else { self.groups() - bench_groups };
+        anyhow::ensure!(self.senders == 0 || sender_groups > 0, "no group for the senders to be in");
         anyhow::ensure!(
             (0.0..=1.0).contains(&self.group_share) && (0.0..=1.0).contains(&self.bench_share),
             "shares are 0..=1"
@@ -75,7 +80,7 @@ impl Shape {
     }
 
     fn groups(&self) -> usize {
-        (self.conversations as f64 * self.group_share).round() as usize
+        ((self.conversations as f64 * self.group_share).round() as usize).max(self.bench_groups())
     }
 }
 
@@ -219,7 +224,7 @@ fn plan_conversations(
 ) -> Vec<PlannedConversation> {
     let others: Vec<usize> = (1 + shape.senders..shape.users).collect();
     let bench_groups = shape.bench_groups();
-    let groups = shape.groups().max(bench_groups);
+    let groups = shape.groups();
     let span = (end - start).num_seconds().max(1);
     let mut pairs: HashSet<(usize, usize)> = HashSet::new();
     let mut conversations = Vec::with_capacity(shape.conversations);
@@ -262,9 +267,11 @@ fn plan_conversations(
             bench,
         });
     }
-    // Each sender joins one of the benchmark user's groups.
+    let sender_groups: Vec<usize> = (0..conversations.len())
+        .filter(|&i| conversations[i].kind == Kind::Group && conversations[i].bench == shape.senders_in_bench_groups)
+        .collect();
     for sender in 1..=shape.senders {
-        conversations[(sender - 1) % bench_groups].members.push(sender);
+        conversations[sender_groups[(sender - 1) % sender_groups.len()]].members.push(sender);
     }
     share_messages(shape, rng, &mut conversations);
     conversations
@@ -324,16 +331,12 @@ fn sending_times(rng: &mut StdRng, count: usize, from: DateTime<Utc>, end: DateT
     }
     let sessions: Vec<i64> = (0..count.div_ceil(MESSAGES_PER_SESSION))
         .map(|_| {
-            let mut at = rng.random_range(0..span);
-            // Three tries to land outside the night (0:00-6:00 local).
-            for _ in 0..3 {
-                let hour = (first.timestamp() + at + VIETNAM_OFFSET_SECS).rem_euclid(86_400) / 3600;
-                if hour >= 6 {
-                    break;
-                }
-                at = rng.random_range(0..span);
-            }
-            at
+            // Three candidates, the first outside the night (0:00-6:00 local) taken. Always
+            // three draws, so what follows in the stream (senders, text) does not depend on
+            // the hour `end` falls at: only the times move with it.
+            let candidates: [i64; 3] = std::array::from_fn(|_| rng.random_range(0..span));
+            let daytime = |at: &&i64| (first.timestamp() + **at + VIETNAM_OFFSET_SECS).rem_euclid(86_400) / 3600 >= 6;
+            candidates.iter().find(daytime).copied().unwrap_or(candidates[2])
         })
         .collect();
     let mut times: Vec<DateTime<Utc>> = (0..count)

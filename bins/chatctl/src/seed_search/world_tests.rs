@@ -8,6 +8,7 @@ fn shape() -> Shape {
     Shape {
         users: 600,
         senders: 12,
+        senders_in_bench_groups: false,
         conversations: 300,
         group_share: 0.3,
         bench_conversations: 40,
@@ -35,6 +36,17 @@ fn a_seed_gives_the_same_world() {
 }
 
 #[test]
+fn another_moment_moves_the_times_only() {
+    let a = World::plan(shape(), 9, end()).unwrap();
+    let b = World::plan(shape(), 9, end() + chat_core::domain::Duration::hours(7)).unwrap();
+    let conversation = |w: &World| w.conversations.iter().find(|c| c.messages > 50).unwrap().clone();
+    let (x, y) = (a.messages(&conversation(&a)).0, b.messages(&conversation(&b)).0);
+    let text = |m: &[PlannedMessage]| m.iter().map(|m| (m.sender, m.body.clone())).collect::<Vec<_>>();
+    assert_eq!(text(&x), text(&y), "the same senders and text");
+    assert_ne!(x.iter().map(|m| m.created_at).collect::<Vec<_>>(), y.iter().map(|m| m.created_at).collect::<Vec<_>>());
+}
+
+#[test]
 fn the_benchmark_user_holds_its_share_in_its_conversations() {
     let world = World::plan(shape(), 1, end()).unwrap();
     let total: usize = world.conversations.iter().map(|c| c.messages).sum();
@@ -50,12 +62,20 @@ fn the_benchmark_user_holds_its_share_in_its_conversations() {
 }
 
 #[test]
-fn every_sender_is_in_one_group_of_the_benchmark_user() {
+fn every_sender_is_in_a_group_of_its_own_beside_the_benchmark_user() {
     let world = World::plan(shape(), 2, end()).unwrap();
+    let mut groups = HashSet::new();
     for sender in 1..=12 {
         let theirs: Vec<_> = world.conversations.iter().filter(|c| c.members.contains(&sender)).collect();
         assert_eq!(theirs.len(), 1, "sender {sender}");
-        assert!(theirs[0].bench && theirs[0].kind == Kind::Group);
+        assert!(!theirs[0].bench && theirs[0].kind == Kind::Group);
+        assert!(groups.insert(theirs[0].id), "one sender a group while there are enough");
+    }
+    let inside = World::plan(Shape { senders_in_bench_groups: true, ..shape() }, 2, end()).unwrap();
+    for sender in 1..=12 {
+        let theirs: Vec<_> = inside.conversations.iter().filter(|c| c.members.contains(&sender)).collect();
+        assert_eq!(theirs.len(), 1, "sender {sender}");
+        assert!(theirs[0].bench && theirs[0].kind == Kind::Group, "in the benchmark user's groups when asked");
     }
 }
 
@@ -124,4 +144,6 @@ fn impossible_shapes_are_refused() {
     assert!(World::plan(Shape { bench_conversations: 301, ..shape() }, 1, end()).is_err());
     assert!(World::plan(Shape { users: 100, ..shape() }, 1, end()).is_err());
     assert!(World::plan(Shape { group_share: 0.0, ..shape() }, 1, end()).is_err(), "senders need a group");
+    let no_bench_groups = Shape { bench_conversations: 1, senders_in_bench_groups: true, ..shape() };
+    assert!(World::plan(no_bench_groups, 1, end()).is_err(), "0.3 of one conversation rounds to no group");
 }
