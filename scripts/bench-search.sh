@@ -3,7 +3,9 @@
 #
 # 1. A dedicated database (BENCH_SEARCH_DB, default chat_search_bench) migrated and seeded by
 #    `chatctl seed-search` (BENCH_SEARCH_MESSAGES messages, default 1,000,000; a benchmark
-#    user in 100 conversations holding 5% of them; 100 senders), then VACUUM ANALYZE.
+#    user in 100 conversations holding 5% of them; 500 senders, each in a group of its own
+#    that the benchmark user is not in; BENCH_SEED_ARGS adds arguments, e.g.
+#    "--senders-in-bench-groups"), then VACUUM ANALYZE.
 # 2. The sizes of `messages` and its indexes.
 # 3. The release server on it (Postgres + Redis under a key prefix of its own), then
 #    `chat-loadgen search`: the benchmark user's queries at BENCH_SEARCH_RATE a second
@@ -37,7 +39,8 @@ mkdir -p "$out"
 : >"$out/server.log"
 
 cargo build --release --locked -p chat-server -p chatctl -p chat-loadgen >/dev/null
-bin=target/release
+# Where cargo put them (CARGO_TARGET_DIR, when set, moves them).
+bin=${CARGO_TARGET_DIR:-target}/release
 
 if ! psql "$admin_url" -Atqc 'SELECT 1' >/dev/null 2>&1; then
     echo "*** bench: Postgres is not reachable at DATABASE_URL ($admin_url); see the README's setup ***" >&2
@@ -65,8 +68,9 @@ psql "$admin_url" -qc "CREATE DATABASE $database"
 export JWT_SECRET
 JWT_SECRET=$(head -c 48 /dev/urandom | base64 | tr -d '\n/+=')
 DATABASE_URL=$database_url "$bin/chatctl" migrate >/dev/null
+# shellcheck disable=SC2086 # BENCH_SEED_ARGS is a list of arguments
 DATABASE_URL=$database_url CHAT_DATA_DIR=$(mktemp -d) "$bin/chatctl" seed-search --messages "$messages" --seed "$seed" \
-    --out "$out/seed.json" | tee "$out/seed.txt"
+    --out "$out/seed.json" ${BENCH_SEED_ARGS:-} | tee "$out/seed.txt"
 # Fresh statistics and visibility maps, and the GIN indexes' pending lists merged, as in a
 # database in service.
 psql "$database_url" -qc 'VACUUM ANALYZE'
@@ -87,9 +91,10 @@ sizes() {
 }
 sizes | tee "$out/sizes.txt"
 
-# The senders send BENCH_SEND_RATE / 100 a second each, far above a person's limit. The
-# search limit (60 a minute per user by default) is raised too when the server has a
-# setting for it and BENCH_SEARCH_LIMIT_ENV names it, for search rates above 1 a second.
+# The senders send BENCH_SEND_RATE / 500 a second each (one a second by default, the whole
+# of the default limit of 60 a minute, so the limit is raised to refuse none). The search
+# limit (60 a minute per user by default) is raised too when the server has a setting for
+# it and BENCH_SEARCH_LIMIT_ENV names it, for search rates above 1 a second.
 limits=(CHAT_RATE_MESSAGES_PER_MINUTE=60000)
 if [ -n "${BENCH_SEARCH_LIMIT_ENV:-}" ]; then
     "$bin/chat-server" --help | grep -q "$BENCH_SEARCH_LIMIT_ENV" || {

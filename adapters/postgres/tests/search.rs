@@ -106,6 +106,11 @@ async fn every_path_ranks_as_the_rules_across_the_windows() {
         "it's a&b|c!",
         "đường\\dẫn (x:*)",
         "bún chả",
+        // Matches only inside a word: the trigram path, and the window after a word-index page.
+        "xphở bòx",
+        "aphở bò",
+        "xhọp chi",
+        "họp chiều nay",
     ];
     let ages: Vec<i64> = [0, 1, 2, 16, 64, 256]
         .iter()
@@ -125,8 +130,9 @@ async fn every_path_ranks_as_the_rules_across_the_windows() {
     let scopes = vec![SearchScope { conversation: first, after_seq: 20 }, whole(second)];
     let in_scope: Vec<Message> =
         messages.iter().filter(|m| m.conversation_id == second || m.seq > 20).cloned().collect();
-    for query in ["pho", "pho bo", "phở gà", "ph", "pho co", "hop", "bo", "50%", "a & b | !c", "dẫn (x:*)", "xyzzy"]
-    {
+    let queries =
+        ["pho", "pho bo", "phở gà", "ph", "pho co", "hop", "hop chi", "bo", "50%", "a & b | !c", "dẫn (x:*)", "xyzzy"];
+    for query in queries {
         let expected = ranked(&in_scope, query, as_of);
         for limit in [3, 11, 200] {
             for path in PATHS {

@@ -2,9 +2,9 @@
 //! search"). Logs in as the benchmark user of `chatctl seed-search`'s file, checks each query
 //! once, then for `--duration-secs` searches at `--search-rate` (an open loop: a search starts
 //! on schedule whether or not the previous ones have answered), the query shapes in turn,
-//! while the file's senders send `--send-rate` messages a second in all into the benchmark
-//! user's groups, through the `chat` scenario's worker processes (WebSocket, as everywhere
-//! else in this tool). Prints p50/p95/p99 per query shape against the 50 ms target.
+//! while the file's senders send `--send-rate` messages a second in all, each into its group,
+//! through the `chat` scenario's worker processes (WebSocket, as everywhere else in this
+//! tool). Prints p50/p95/p99 per query shape against the 50 ms target.
 
 mod client;
 mod report;

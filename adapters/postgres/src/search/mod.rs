@@ -18,6 +18,10 @@
 mod statement;
 mod steps;
 
+#[cfg(feature = "testing")]
 pub use statement::Lookup;
+#[cfg(feature = "testing")]
 pub use steps::SearchPath;
-pub(crate) use steps::{search_messages, search_messages_by};
+pub(crate) use steps::search_messages;
+#[cfg(feature = "testing")]
+pub(crate) use steps::search_messages_by;

@@ -57,6 +57,14 @@ pub(super) enum Step {
         /// costs more than reading a few thousand rows.
         scopes_by_index: bool,
     },
+    /// The word index alone, looking up what `lookup` says: the whole-word and prefix
+    /// matches, none of those inside words, so the phrase's trigrams are not looked up.
+    Words {
+        /// What the word index looks up.
+        lookup: Lookup,
+        /// As for [`Step::Indexed`].
+        scopes_by_index: bool,
+    },
     /// The scopes' messages sent from this moment on (`messages_conversation_time`), each
     /// checked against the query.
     Since(Timestamp),
@@ -177,7 +185,7 @@ pub(super) fn search_statement(search: &MessageSearch, terms: &Terms, step: Step
     // `IS TRUE` changes nothing but keeps the test out of any index: the planner would
     // otherwise read the scopes' whole bitmap, also to check the three rows a rare word has.
     sql += &match step {
-        Step::Indexed { scopes_by_index: false, .. } => {
+        Step::Indexed { scopes_by_index: false, .. } | Step::Words { scopes_by_index: false, .. } => {
             format!(" WHERE (m.conversation_id = ANY({conversations})) IS TRUE")
         }
         _ => format!(" WHERE m.conversation_id = ANY({conversations})"),
@@ -229,6 +237,23 @@ pub(super) fn search_statement(search: &MessageSearch, terms: &Terms, step: Step
 /// step reads a few scopes' messages anyway.
 fn match_condition(s: &mut Statement, terms: &Terms, step: Step, prefix: &str) -> String {
     let checked_words = format!("ts_match_vq(m.search_vector, {prefix}::tsquery)");
+    if let Step::Words { lookup, .. } = step {
+        // Every match of whole words and the prefix holds these words: they find the
+        // candidates, each checked against the query.
+        let words = match lookup {
+            Lookup::LeadingWords => terms.leading.clone(),
+            Lookup::MiddleWords => terms.middle.clone(),
+            Lookup::LastWord => Some(terms.last.clone()),
+            Lookup::Words => None,
+        };
+        return match words {
+            Some(words) => {
+                let words = s.param(Param::Text(words));
+                format!("(m.search_vector @@ {words}::tsquery AND {checked_words})")
+            }
+            None => format!("m.search_vector @@ {prefix}::tsquery"),
+        };
+    }
     let pattern = terms.pattern.clone().map(|pattern| s.param(Param::Text(pattern)));
     let checked = match &pattern {
         Some(pattern) => format!("({checked_words} OR textlike(m.search_text, {pattern}))"),
@@ -393,6 +418,17 @@ mod tests {
                 sql(lookup).contains(&format!(" AND (m.search_vector @@ $10::tsquery AND {checked})")),
                 "{lookup:?}"
             );
+        }
+        let words = |lookup| {
+            search_statement(&search, &terms, Step::Words { lookup, scopes_by_index: false }, 20).sql().to_owned()
+        };
+        assert!(words(Lookup::Words).contains(" AND m.search_vector @@ $2::tsquery AND "));
+        assert!(
+            words(Lookup::LeadingWords)
+                .contains(" AND (m.search_vector @@ $9::tsquery AND ts_match_vq(m.search_vector, $2::tsquery)) AND ")
+        );
+        for lookup in [Lookup::Words, Lookup::LeadingWords, Lookup::MiddleWords, Lookup::LastWord] {
+            assert!(!words(lookup).contains("search_text"), "nothing inside words: {lookup:?}");
         }
         for step in [Step::Scan, Step::Since(search.as_of)] {
             let checked_sql = search_statement(&search, &terms, step, 20);

@@ -1,7 +1,7 @@
 //! The benchmark's query set, chosen from what was written: a common word, a rare word, a
-//! prefix, a name (with and without marks), an order-code substring and a word that occurs
-//! nowhere, each with how many of the benchmark user's messages match it (by the rules of
-//! `chat_core::domain::search`, which every store follows).
+//! prefix of one word and of two, a name (with and without marks), an order-code substring
+//! and a word that occurs nowhere, each with how many of the benchmark user's messages match
+//! it (by the rules of `chat_core::domain::search`, which every store follows).
 
 use std::collections::HashMap;
 
@@ -14,6 +14,8 @@ use super::vocab;
 const FIXED: &[(&str, &str)] = &[
     ("common word", "khong"),
     ("prefix", "nguy"),
+    // Search as you type, the second word begun: "kh" begins some of the commonest words.
+    ("two-word prefix", "chuyển kh"),
     ("name", "Nguyễn Đức"),
     ("name unmarked", "nguyen duc"),
     ("no hit", "kangaroo"),
