@@ -3,11 +3,13 @@
 //! Every call goes through one process wrapper (`process::Runner`): no standard input, only
 //! the `file` and `pipe` protocols, only allow-listed demuxers (the one a probe found is then
 //! named with `-f`, so a playlist dressed up as a video never opens a URL), `nice`d, in a
-//! process group of its own that is killed whole at the deadline, at most N jobs at a time.
+//! process group of its own that is killed whole at the deadline, killed with the worker if the
+//! worker dies first (Linux's parent-death signal), at most N jobs at a time.
 //! Each job works in a private directory inside the caller's `out_dir`, removed on every path;
 //! only the finished outputs are moved out of it.
 
 mod allow;
+mod parent_thread;
 mod probe;
 pub mod process;
 mod video;

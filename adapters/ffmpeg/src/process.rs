@@ -1,6 +1,7 @@
 //! The one way ffmpeg and ffprobe are run: `nice`d, in a process group of their own, with no
-//! standard input, a deadline after which the whole group is killed, and a cap on how many
-//! run at once. Output is read as it comes: whole, up to a limit, or line by line.
+//! standard input, a deadline after which the whole group is killed, killed too when the
+//! process running them dies, and a cap on how many run at once. Output is read as it comes:
+//! whole, up to a limit, or line by line.
 
 use std::ffi::OsString;
 use std::process::{ExitStatus, Stdio};
@@ -12,6 +13,8 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::parent_thread;
 
 /// The most stderr kept for the log (ffmpeg runs with `-loglevel error`).
 const STDERR_LIMIT: u64 = 16 * 1024;
@@ -108,7 +111,10 @@ impl Runner {
             // Its own group, so a kill reaches whatever it started too.
             .process_group(0)
             .kill_on_drop(true);
-        let mut child = command.spawn().map_err(|error| RunError::Spawn(program.to_owned(), error))?;
+        // The child dies with this process (see `parent_thread`); `_parent_thread` lives to the
+        // end of the run, past every path that reaps the child.
+        let (mut child, _parent_thread) =
+            parent_thread::spawn(command).await.map_err(|error| RunError::Spawn(program.to_owned(), error))?;
         let pid = child.id();
         if let (Some(hook), Some(pid)) = (&self.on_spawn, pid) {
             hook(program, pid);

@@ -1,16 +1,19 @@
 //! The process wrapper: a hung ffmpeg is killed with its process group at the deadline and
-//! leaves no files; the probe reports what the real ffprobe sees.
+//! leaves no files; a run outlives the thread that started it; the probe reports what the
+//! real ffprobe sees. (A worker killed mid-run taking its ffmpeg along: `parent_death.rs`.)
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
+use std::ffi::OsString;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chat_core::domain::error::PortError;
 use chat_core::domain::media::{LocalFile, StreamKind};
 use chat_core::ports::AvProcessor;
+use chat_ffmpeg::process::{Runner, Stdout};
 use chat_ffmpeg::{Ffmpeg, FfmpegConfig};
 use common::*;
 use nix::sys::signal::{Signal, kill};
@@ -46,6 +49,45 @@ async fn a_hung_ffmpeg_is_killed_at_the_timeout_and_leaves_no_files() {
     // Killed and reaped: the pid (and its group) no longer exists.
     assert_eq!(kill(Pid::from_raw(stopped[0] as i32), None), Err(nix::errno::Errno::ESRCH));
     assert!(entries(out.path()).is_empty(), "the work directory was removed: {:?}", entries(out.path()));
+}
+
+/// The children die with the thread that forked them (the parent-death signal counts
+/// threads): a run first polled on a thread that then ends, as a blocking-pool thread retires,
+/// must still finish. ffmpeg runs paced (`-re`) for about two seconds, far longer than the
+/// kill would take to land had the ended thread been its parent.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_outlives_the_thread_that_started_it() {
+    require_tools();
+    let (spawned, was_spawned) = tokio::sync::oneshot::channel::<u32>();
+    let spawned = Mutex::new(Some(spawned));
+    let hook = Arc::new(move |_: &str, pid: u32| {
+        if let Some(spawned) = spawned.lock().unwrap().take() {
+            spawned.send(pid).unwrap();
+        }
+    });
+    let runner = Runner::new(Duration::from_secs(60), 1, Some(10)).with_spawn_hook(hook);
+    let args: Vec<OsString> = ["-nostdin", "-loglevel", "error", "-re", "-f", "lavfi", "-i"]
+        .into_iter()
+        .chain(["testsrc=size=160x120:rate=10:duration=2", "-f", "null", "-"])
+        .map(OsString::from)
+        .collect();
+    let mut run = Box::pin(async move { runner.run("ffmpeg", &args, Stdout::Collect(1024)).await });
+
+    // Polled on a thread of its own until ffmpeg is spawned; then that thread ends.
+    let runtime = tokio::runtime::Handle::current();
+    let starter = std::thread::spawn(move || {
+        let pid = runtime.block_on(async {
+            tokio::select! {
+                finished = &mut run => panic!("finished before its spawn was seen: {finished:?}"),
+                pid = was_spawned => pid.unwrap(),
+            }
+        });
+        (run, pid)
+    });
+    let (run, pid) = tokio::task::spawn_blocking(move || starter.join().unwrap()).await.unwrap();
+
+    let finished = run.await.unwrap();
+    assert!(finished.status.success(), "ffmpeg ({pid}) ended with {}: {}", finished.status, finished.stderr);
 }
 
 #[tokio::test(flavor = "multi_thread")]

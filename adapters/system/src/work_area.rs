@@ -1,7 +1,10 @@
-//! The media worker's job directories on the local disk.
+//! The media worker's job directories on the local disk, in a folder of the process's own
+//! (see `process_folder` for why and how the folders of dead processes are swept).
+
+mod process_folder;
 
 use std::io;
-use std::path::PathBuf;
+use std::path::Path;
 
 use async_trait::async_trait;
 use chat_core::domain::error::PortError;
@@ -9,17 +12,29 @@ use chat_core::domain::media::LocalFile;
 use chat_core::ports::WorkArea;
 use tokio::io::AsyncReadExt as _;
 
-/// Job directories under one root (e.g. `CHAT_DATA_DIR/work`).
+use self::process_folder::ProcessFolder;
+pub use self::process_folder::Swept;
+
+/// Job directories in `<work_dir>/<process>/`, a folder this process alone works in, and
+/// removes when it is dropped.
+#[derive(Debug)]
 pub struct LocalWorkArea {
-    root: PathBuf,
+    folder: ProcessFolder,
 }
 
 impl LocalWorkArea {
-    /// Job directories under `root`, which is created if missing.
-    pub fn new(root: impl Into<PathBuf>) -> io::Result<LocalWorkArea> {
-        let root = root.into();
-        std::fs::create_dir_all(&root)?;
-        Ok(LocalWorkArea { root })
+    /// Job directories in a folder of `process`'s own under `work_dir` (e.g.
+    /// `CHAT_DATA_DIR/work`, created if missing), named after it: `process` should tell
+    /// processes apart (host and pid). Removes, before it returns, the folders that processes
+    /// now gone left under `work_dir`, and says which.
+    pub fn new(work_dir: &Path, process: &str) -> io::Result<(LocalWorkArea, Swept)> {
+        let (folder, swept) = ProcessFolder::claim(work_dir, process)?;
+        Ok((LocalWorkArea { folder }, swept))
+    }
+
+    /// Where this process's job directories are.
+    pub fn dir(&self) -> &Path {
+        self.folder.path()
     }
 }
 
@@ -37,7 +52,7 @@ async fn remove_dir(dir: &LocalFile) -> Result<(), PortError> {
 #[async_trait]
 impl WorkArea for LocalWorkArea {
     async fn create(&self, name: &str) -> Result<LocalFile, PortError> {
-        let dir = LocalFile::new(self.root.join(name));
+        let dir = LocalFile::new(self.dir().join(name));
         remove_dir(&dir).await?;
         tokio::fs::create_dir_all(dir.path()).await.map_err(|e| failed("creating", &dir, &e))?;
         Ok(dir)
@@ -67,8 +82,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_job_directory_is_made_empty_read_and_removed() {
-        let root = std::env::temp_dir().join(format!("chat-work-area-{}", uuid::Uuid::now_v7()));
-        let area = LocalWorkArea::new(&root).unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let (area, _) = LocalWorkArea::new(root.path(), "chat-worker-test-1").unwrap();
         let dir = area.create("job-1").await.unwrap();
         std::fs::write(dir.join("original").path(), b"\xFF\xD8\xFF\xE0rest").unwrap();
         assert_eq!(area.read_prefix(&dir.join("original"), 3).await.unwrap(), b"\xFF\xD8\xFF");
@@ -79,6 +94,5 @@ mod tests {
         area.remove(&again).await.unwrap();
         area.remove(&again).await.unwrap();
         assert!(!again.path().exists());
-        std::fs::remove_dir_all(&root).unwrap();
     }
 }

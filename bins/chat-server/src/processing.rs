@@ -68,8 +68,7 @@ impl ProcessingSettings {
 
     /// The processors, working under `data_dir/work`, and the readiness check of clamd.
     pub fn processors(&self, data_dir: &Path) -> anyhow::Result<(Processors, Vec<Arc<dyn HealthCheck>>)> {
-        let work_dir = data_dir.join("work");
-        let work = LocalWorkArea::new(&work_dir).with_context(|| format!("creating {}", work_dir.display()))?;
+        let work = work_area(&data_dir.join("work"))?;
         let mut health: Vec<Arc<dyn HealthCheck>> = Vec::new();
         let scanner: Option<Arc<dyn VirusScanner>> = match &self.clamd_addr {
             Some(addr) => {
@@ -112,6 +111,28 @@ impl ProcessingSettings {
         };
         Ok((processors, health))
     }
+}
+
+/// This process's folder under `work_dir`, after the folders of processes now gone (killed
+/// mid-job, say) were removed.
+fn work_area(work_dir: &Path) -> anyhow::Result<LocalWorkArea> {
+    let (work, swept) = LocalWorkArea::new(work_dir, &process_name())
+        .with_context(|| format!("setting up a work folder in {}", work_dir.display()))?;
+    for (folder, error) in &swept.failed {
+        tracing::warn!(folder = %folder.display(), %error, "could not remove the work folder of a process now gone");
+    }
+    let removed: Vec<_> = swept.removed.iter().map(|folder| folder.display().to_string()).collect();
+    tracing::info!(folder = %work.dir().display(), ?removed, "media work folder");
+    Ok(work)
+}
+
+/// Tells this process from the others that may share the data directory, on this host or
+/// another: the program, the host name and the pid, e.g. `chat-worker-box1-4242`.
+fn process_name() -> String {
+    let program = std::env::current_exe().ok().and_then(|path| Some(path.file_stem()?.to_string_lossy().into_owned()));
+    let host =
+        std::fs::read_to_string("/etc/hostname").map_or_else(|_| "host".to_owned(), |name| name.trim().to_owned());
+    format!("{}-{host}-{}", program.as_deref().unwrap_or("chat"), std::process::id())
 }
 
 /// How the media queue treats its jobs, in chat-server and chat-worker alike. On Redis a

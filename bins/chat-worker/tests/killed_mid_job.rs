@@ -1,8 +1,9 @@
 //! A `chat-worker` process killed with SIGKILL in the middle of a transcode loses nothing:
 //! after the visibility timeout the job goes to the next worker process, which transcodes the
 //! video (for longer than the timeout, renewing its claim, so no third run starts) and makes it
-//! `ready` once, with its variants, with no one stepping in. Real processes on Postgres and
-//! Redis, with the real ffmpeg; the server runs in the test.
+//! `ready` once, with its variants, with no one stepping in; and the files the killed worker
+//! left in its folder under `work/` are removed when the next worker starts. Real processes
+//! on Postgres and Redis, with the real ffmpeg; the server runs in the test.
 //!
 //! Everything is observed through the API (the owner's socket and `GET /media/{id}`) and the
 //! queue's stats, each wait polled or awaited with a deadline: the test never sleeps to
@@ -12,6 +13,7 @@
 
 mod support;
 
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chat_core::domain::job::JobPolicy;
@@ -53,6 +55,15 @@ fn long_clip() -> Vec<u8> {
     )
 }
 
+/// The folders in the workers' `work/` directory: each live worker's own (beside its lock
+/// file), and what dead ones left.
+fn work_folders(data_dir: &Path) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(data_dir.join("work")).unwrap();
+    let mut folders: Vec<PathBuf> = entries.map(|entry| entry.unwrap().path()).filter(|path| path.is_dir()).collect();
+    folders.sort();
+    folders
+}
+
 fn of(id: &str) -> impl Fn(&Value) -> bool + '_ {
     move |frame| frame["media_id"] == id || frame["media"]["id"] == id
 }
@@ -72,10 +83,18 @@ async fn a_worker_killed_mid_transcode_loses_nothing_and_the_video_is_ready_once
     let transcoding = |frame: &Value| of(&id)(frame) && frame["status"] == "processing" && frame["percent"].is_u64();
     let reported = socket.wait_for("media.progress", PATIENCE, transcoding).await;
     let first_log = first.log();
+    let first_folder = match work_folders(stack.data_dir()).as_slice() {
+        [folder] => folder.clone(),
+        others => panic!("one folder per worker under work/: {others:?}"),
+    };
+    assert!(first_folder.file_name().unwrap().to_string_lossy().starts_with("chat-worker-"), "{first_folder:?}");
+    let jobs_in_hand = std::fs::read_dir(&first_folder).unwrap().count();
+    assert_eq!(jobs_in_hand, 1, "the job's directory in {}", first_folder.display());
     first.kill();
     let killed_at = Instant::now();
-    // Its ffmpeg, in a process group of its own, outlives it for a while: killed too, as
-    // when the worker's whole machine or container dies, so it does not slow the next run.
+    // Its ffmpeg gets SIGKILL from the kernel as the worker dies (the parent-death signal),
+    // a moment after, not with it: anything still running in the data dir is killed here,
+    // as a safety net, so it cannot write into the folder the next worker sweeps.
     let orphans = support::kill_orphans_of(stack.data_dir());
     let (_, record) = stack.get(&format!("/api/v1/media/{id}"), &an).await;
     assert_eq!(
@@ -89,6 +108,11 @@ async fn a_worker_killed_mid_transcode_loses_nothing_and_the_video_is_ready_once
     let restarted = |frame: &Value| of(&id)(frame) && frame["status"] == "processing" && frame["percent"].is_null();
     socket.wait_for("media.progress", PATIENCE, restarted).await;
     let reclaimed_after = killed_at.elapsed();
+    // The second worker, at start, removed the folder the first left with the job's files in
+    // it (nobody held its lock any more), and works in a folder of its own.
+    let folders = work_folders(stack.data_dir());
+    assert!(!first_folder.exists(), "{} left behind: {folders:?}", first_folder.display());
+    assert_eq!(folders.len(), 1, "{folders:?}");
     let ready = socket.wait_for("media.ready", PATIENCE, of(&id)).await;
     let second_run = killed_at.elapsed() - reclaimed_after;
     assert_eq!(ready["media"]["status"], "ready", "{ready}");
@@ -105,8 +129,12 @@ async fn a_worker_killed_mid_transcode_loses_nothing_and_the_video_is_ready_once
     // The second worker stops cleanly with nothing left in the queue: the job was completed
     // (by the claim that made it ready) and is neither in flight, waiting nor dead.
     let second_log = second.log();
+    assert!(second_log.contains(&*first_folder.to_string_lossy()), "the removal is logged: {second_log}");
     assert!(second.terminate().await.success(), "{second_log}");
     assert_eq!(stack.jobs.stats().await.unwrap(), QueueStats::default());
+    // Stopped cleanly, it removed its own folder too.
+    let left: Vec<_> = std::fs::read_dir(stack.data_dir().join("work")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(left.is_empty(), "{left:?}");
 
     // Ready once: everything the workers published is on the socket before an event the
     // server publishes after they stopped (one Redis channel, in order). Then count.
