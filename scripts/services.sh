@@ -152,6 +152,51 @@ ensure_heif() {
     echo "heif-convert $(heif-convert --help 2>&1 | awk '/libheif version/ {print $4; exit}') is installed"
 }
 
+# coturn for the calls tests: each test starts its own turnserver on a free loopback port with
+# the TURN REST scheme (use-auth-secret) and checks handed-out credentials with
+# turnutils_uclient, so nothing is started here. (On a machine with systemd, Debian's package
+# may start its own coturn on 3478; the tests do not use it.)
+ensure_coturn() {
+    if ! command -v turnserver >/dev/null 2>&1 || ! command -v turnutils_uclient >/dev/null 2>&1; then
+        as_root_install coturn
+    fi
+    echo "coturn $(turnserver --version 2>/dev/null | head -1) is installed"
+}
+
+# Debian's chromium for the browser tests (playwright-core drives it; a browser download cannot
+# work here). Its wrapper script prints a harmless "[: unexpected operator" on some machines.
+ensure_chromium() {
+    if [ ! -x /usr/bin/chromium ]; then
+        as_root_install chromium
+    fi
+    echo "$(/usr/bin/chromium --version 2>/dev/null) is installed"
+}
+
+# Node.js 20 or later with npm, to run the browser tests (tests/browser).
+ensure_node() {
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        as_root_install nodejs npm
+    fi
+    local major
+    major=$(node -p 'process.versions.node.split(".")[0]')
+    if [ "$major" -lt 20 ]; then
+        echo "node $(node --version) is too old for the browser tests: they need 20 or later" >&2
+        return 1
+    fi
+    echo "node $(node --version) and npm $(npm --version) are installed"
+}
+
+# What tests/browser/run.sh needs besides Postgres (its Redis and coturn it starts itself):
+# chromium, Node.js, coturn, redis-server, and unshare and ip for its network namespace.
+ensure_browser_test_deps() {
+    ensure_chromium
+    ensure_node
+    ensure_coturn
+    if ! command -v redis-server >/dev/null 2>&1; then as_root_install redis-server; fi
+    if ! command -v unshare >/dev/null 2>&1; then as_root_install util-linux; fi
+    if ! command -v ip >/dev/null 2>&1; then as_root_install iproute2; fi
+}
+
 # Everything the suite needs, once.
 ensure_test_services() {
     ensure_postgres
@@ -160,4 +205,5 @@ ensure_test_services() {
     ensure_ffmpeg
     ensure_clamd
     ensure_heif
+    ensure_coturn
 }

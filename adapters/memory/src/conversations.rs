@@ -200,6 +200,10 @@ impl ConversationRepo for MemoryStore {
         Ok(raise_mark(&mut self.state.lock(), id, user, seq, |member| &mut member.delivered_seq))
     }
 
+    async fn unread_total(&self, user: UserId, now: Timestamp, cap: u64) -> Result<u64, PortError> {
+        Ok(unread_total(&self.state.lock(), user, now, cap))
+    }
+
     async fn set_mute(&self, id: ConversationId, user: UserId, mute: Option<Mute>) -> Result<(), PortError> {
         let mut state = self.state.lock();
         if let Some(member) = state.conversations.get_mut(&id).and_then(|s| s.members.get_mut(&user)) {
@@ -266,18 +270,45 @@ fn stored_conversation(state: &State, id: ConversationId) -> Result<Conversation
 }
 
 fn summary(stored: &StoredConversation, member: &Member) -> ConversationSummary {
+    ConversationSummary {
+        conversation: stored.conversation.clone(),
+        membership: member.clone(),
+        last_message: stored.messages.last().cloned(),
+        unread_count: member_unread_count(stored, member),
+        peer: None,
+    }
+}
+
+/// The member's unread count in one conversation, the one figure both the conversation list
+/// and the badge total show: others' messages after the member's read mark.
+fn member_unread_count(stored: &StoredConversation, member: &Member) -> u64 {
     let after_read = usize::try_from(member.read_seq).unwrap_or(usize::MAX).min(stored.messages.len());
     let others_after_read = stored.messages[after_read..]
         .iter()
         .filter(|m| m.sender_id != member.user_id && m.kind != MessageKind::System)
         .count();
-    ConversationSummary {
-        conversation: stored.conversation.clone(),
-        membership: member.clone(),
-        last_message: stored.messages.last().cloned(),
-        unread_count: unread_count(stored.conversation.last_seq, member.read_seq, others_after_read as u64),
-        peer: None,
+    unread_count(stored.conversation.last_seq, member.read_seq, others_after_read as u64)
+}
+
+/// The badge total of [`ConversationRepo::unread_total`]: unread counts of the user's
+/// conversations not muted at `now`, summed until the sum reaches `cap`.
+fn unread_total(state: &State, user: UserId, now: Timestamp, cap: u64) -> u64 {
+    let memberships = state
+        .conversations_of
+        .get(&user)
+        .into_iter()
+        .flatten()
+        .filter_map(|id| state.conversations.get(id))
+        .filter_map(|stored| stored.members.get(&user).map(|member| (stored, member)))
+        .filter(|(_, member)| !member.mute.is_some_and(|mute| mute.is_active(now)));
+    let mut total = 0u64;
+    for (stored, member) in memberships {
+        total = total.saturating_add(member_unread_count(stored, member));
+        if total >= cap {
+            return cap;
+        }
     }
+    total
 }
 
 fn raise_mark(

@@ -1,5 +1,6 @@
-//! `JobQueue` in memory: the embedded mode's in-process queue. Nothing survives a restart;
-//! the media records do, and the worker re-enqueues unfinished media when it starts. A `take`
+//! `JobQueue` in memory: the embedded mode's in-process queues (media, push). Nothing survives
+//! a restart; the media records do, and the worker re-enqueues unfinished media when it
+//! starts (a push job lost with the process is a notification not shown). A `take`
 //! waits on a `Notify`, woken by every change and by a timer at the next moment a retry or a
 //! lapsed claim falls due, so it never polls.
 
@@ -8,8 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chat_core::domain::error::PortError;
-use chat_core::domain::ids::MediaId;
-use chat_core::domain::job::{DeadJob, Job, JobId, JobPolicy};
+use chat_core::domain::job::{DeadJob, Job, JobId, JobPolicy, JobTask};
 use chat_core::domain::{Timestamp, Utc};
 use chat_core::ports::{FailOutcome, JobQueue, QueueStats};
 use parking_lot::Mutex;
@@ -26,7 +26,7 @@ pub struct MemoryJobQueue {
 /// A job waiting to be handed out, with the attempt its next hand-out will be.
 struct Waiting {
     id: JobId,
-    media: MediaId,
+    task: JobTask,
     attempt: u32,
 }
 
@@ -44,8 +44,8 @@ struct Queue {
     delayed: Vec<(Instant, Waiting)>,
     /// Oldest first.
     dead: Vec<DeadJob>,
-    /// The media with a live job (ready, in flight or delayed).
-    live: HashSet<MediaId>,
+    /// The tasks with a live job (ready, in flight or delayed).
+    live: HashSet<JobTask>,
 }
 
 impl MemoryJobQueue {
@@ -69,15 +69,15 @@ impl MemoryJobQueue {
         for id in lapsed {
             let Some(Claim { job, .. }) = queue.in_flight.remove(&id) else { continue };
             if self.policy.is_last(job.attempt) {
-                queue.live.remove(&job.media_id);
+                queue.live.remove(&job.task);
                 let reason = format!("timed out: attempt {} was never finished", job.attempt);
                 queue.dead.push(DeadJob { job, reason, at: Utc::now() });
             } else {
-                queue.ready.push_front(Waiting { id: job.id, media: job.media_id, attempt: job.attempt + 1 });
+                queue.ready.push_front(Waiting { id: job.id, task: job.task, attempt: job.attempt + 1 });
             }
         }
         if let Some(waiting) = queue.ready.pop_front() {
-            let job = Job { id: waiting.id, media_id: waiting.media, attempt: waiting.attempt };
+            let job = Job { id: waiting.id, task: waiting.task, attempt: waiting.attempt };
             let until = now + self.policy.visibility_timeout;
             queue.in_flight.insert(job.id.clone(), Claim { job: job.clone(), until });
             return Ok(job);
@@ -106,16 +106,31 @@ fn chrono_duration(wait: Duration) -> chat_core::domain::Duration {
 
 #[async_trait]
 impl JobQueue for MemoryJobQueue {
-    async fn enqueue(&self, media: MediaId) -> Result<bool, PortError> {
+    async fn enqueue(&self, task: JobTask) -> Result<bool, PortError> {
         {
             let mut queue = self.state.lock();
-            if !queue.live.insert(media) {
+            if !queue.live.insert(task.clone()) {
                 return Ok(false);
             }
             queue.next_id += 1;
             let id = JobId::new(queue.next_id.to_string());
-            queue.ready.push_back(Waiting { id, media, attempt: 1 });
+            queue.ready.push_back(Waiting { id, task, attempt: 1 });
         }
+        self.changed.notify_waiters();
+        Ok(true)
+    }
+
+    async fn enqueue_after(&self, task: JobTask, delay: Duration) -> Result<bool, PortError> {
+        {
+            let mut queue = self.state.lock();
+            if !queue.live.insert(task.clone()) {
+                return Ok(false);
+            }
+            queue.next_id += 1;
+            let id = JobId::new(queue.next_id.to_string());
+            queue.delayed.push((Instant::now() + delay, Waiting { id, task, attempt: 1 }));
+        }
+        // Waiting takes learn of the new due time.
         self.changed.notify_waiters();
         Ok(true)
     }
@@ -156,21 +171,21 @@ impl JobQueue for MemoryJobQueue {
     async fn complete(&self, job: &Job) -> Result<bool, PortError> {
         let mut queue = self.state.lock();
         let Some(done) = Self::release(&mut queue, job) else { return Ok(false) };
-        queue.live.remove(&done.media_id);
+        queue.live.remove(&done.task);
         Ok(true)
     }
 
-    async fn fail(&self, job: &Job, reason: &str) -> Result<FailOutcome, PortError> {
+    async fn fail(&self, job: &Job, reason: &str, not_before: Option<Duration>) -> Result<FailOutcome, PortError> {
         let outcome = {
             let mut queue = self.state.lock();
             let Some(failed) = Self::release(&mut queue, job) else { return Ok(FailOutcome::NotHeld) };
             if self.policy.is_last(failed.attempt) {
-                queue.live.remove(&failed.media_id);
+                queue.live.remove(&failed.task);
                 queue.dead.push(DeadJob { job: failed, reason: reason.to_owned(), at: Utc::now() });
                 FailOutcome::DeadLettered
             } else {
-                let wait = self.policy.backoff_after(failed.attempt);
-                let waiting = Waiting { id: failed.id, media: failed.media_id, attempt: failed.attempt + 1 };
+                let wait = self.policy.retry_wait(failed.attempt, not_before);
+                let waiting = Waiting { id: failed.id, task: failed.task, attempt: failed.attempt + 1 };
                 queue.delayed.push((Instant::now() + wait, waiting));
                 FailOutcome::RetryAt(retry_time(wait))
             }
@@ -200,8 +215,8 @@ impl JobQueue for MemoryJobQueue {
             let mut queue = self.state.lock();
             let Some(index) = queue.dead.iter().position(|dead| &dead.job.id == id) else { return Ok(false) };
             let dead = queue.dead.remove(index);
-            queue.live.insert(dead.job.media_id);
-            queue.ready.push_back(Waiting { id: dead.job.id, media: dead.job.media_id, attempt: 1 });
+            queue.live.insert(dead.job.task.clone());
+            queue.ready.push_back(Waiting { id: dead.job.id, task: dead.job.task, attempt: 1 });
         }
         self.changed.notify_waiters();
         Ok(true)

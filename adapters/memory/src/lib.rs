@@ -5,6 +5,7 @@
 //! Everything lives in one mutex-guarded state so that the multi-step writes the ports
 //! promise to be atomic (insert a message + bump the seq + move the read mark) are.
 
+mod calls;
 mod claims;
 mod conversations;
 mod devices;
@@ -21,6 +22,7 @@ mod social;
 mod store;
 mod users;
 
+pub use calls::MemoryCalls;
 pub use claims::MemoryClaims;
 pub use events::MemoryEventBus;
 pub use jobs::MemoryJobQueue;

@@ -1,18 +1,20 @@
 //! Every contract suite of `chat_core::testkit` against the in-memory adapters, one test per
 //! check: `memory_store::<check>`, `memory_users::<check>`, `memory_social::<check>`,
 //! `memory_media::<check>`, `memory_devices::<check>`, `memory_claims::<check>`,
-//! `memory_jobs::<check>`, `memory_presence::<check>`, `memory_rate_limit::<check>` and
-//! `memory_event_bus::<check>`.
+//! `memory_jobs::<check>`, `memory_calls::<check>`, `memory_presence::<check>`,
+//! `memory_rate_limit::<check>` and `memory_event_bus::<check>`.
 
 // A failed expectation in a test should stop it with a message: that is what these are for.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chat_core::testkit::{
-    claim_store_contract_tests, device_repo_contract_tests, event_bus_contract_tests, job_queue_contract_tests,
-    media_repo_contract_tests, message_search_contract_tests, presence_contract_tests, rate_limit_contract_tests,
-    social_contract_tests, store_contract_tests, user_repo_contract_tests,
+    call_store_contract_tests, claim_store_contract_tests, device_repo_contract_tests, event_bus_contract_tests,
+    job_queue_contract_tests, media_repo_contract_tests, message_search_contract_tests, presence_contract_tests,
+    rate_limit_contract_tests, social_contract_tests, store_contract_tests, user_repo_contract_tests,
 };
-use chat_memory::{MemoryClaims, MemoryEventBus, MemoryJobQueue, MemoryPresence, MemoryRateLimiter, MemoryStore};
+use chat_memory::{
+    MemoryCalls, MemoryClaims, MemoryEventBus, MemoryJobQueue, MemoryPresence, MemoryRateLimiter, MemoryStore,
+};
 
 store_contract_tests! {
     mod memory_store;
@@ -61,6 +63,13 @@ claim_store_contract_tests! {
     #[tokio::test]
     let claims = MemoryClaims::new();
     check(&claims);
+}
+
+call_store_contract_tests! {
+    mod memory_calls;
+    #[tokio::test]
+    let calls = MemoryCalls::new();
+    check(&calls);
 }
 
 presence_contract_tests! {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chat_core::app::media::worker_lease::keep_claim;
 use chat_core::domain::ids::MediaId;
-use chat_core::domain::job::{Job, JobPolicy};
+use chat_core::domain::job::{Job, JobPolicy, JobTask};
 use chat_core::ports::{JobQueue, QueueStats};
 use chat_memory::MemoryJobQueue;
 use futures_util::Stream;
@@ -30,7 +30,7 @@ fn heartbeat(every: Duration) -> impl Stream<Item = ()> {
 
 async fn queue_with_one_taken_job() -> (MemoryJobQueue, Job) {
     let queue = MemoryJobQueue::new(policy());
-    assert!(queue.enqueue(MediaId(uuid::Uuid::now_v7())).await.unwrap());
+    assert!(queue.enqueue(JobTask::ProcessMedia(MediaId(uuid::Uuid::now_v7()))).await.unwrap());
     let job = queue.take("transcoder", Duration::ZERO).await.unwrap().expect("the job");
     (queue, job)
 }

@@ -1,11 +1,13 @@
 //! `ConversationRepo` on Postgres. The trait's methods are split along its seams: creating
 //! conversations (`creation`), who is in them (`membership`), a user's list and contacts
-//! (`listing`), and each member's own marks, mute and pin (`member_settings`).
+//! (`listing`), unread counts for the list and the badge (`unread`), and each member's own
+//! marks, mute and pin (`member_settings`).
 
 mod creation;
 mod listing;
 mod member_settings;
 mod membership;
+mod unread;
 
 use async_trait::async_trait;
 use chat_core::domain::Timestamp;
@@ -97,6 +99,10 @@ impl ConversationRepo for PgStore {
 
     async fn mark_delivered(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, PortError> {
         member_settings::mark_delivered(self, id, user, seq).await
+    }
+
+    async fn unread_total(&self, user: UserId, now: Timestamp, cap: u64) -> Result<u64, PortError> {
+        unread::unread_total(self, user, now, cap).await
     }
 
     async fn set_mute(&self, id: ConversationId, user: UserId, mute: Option<Mute>) -> Result<(), PortError> {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chat_core::domain::ids::MediaId;
-use chat_core::domain::job::JobPolicy;
+use chat_core::domain::job::{JobPolicy, JobTask};
 use chat_core::ports::{JobQueue, QueueStats};
 use chat_redis::RedisJobQueue;
 use chat_redis::testing::TestRedis;
@@ -23,8 +23,8 @@ use futures_util::future::join_all;
 const JOBS: usize = 10_000;
 const HANDOFFS: usize = 500;
 
-fn media() -> MediaId {
-    MediaId(uuid::Uuid::now_v7())
+fn media() -> JobTask {
+    JobTask::ProcessMedia(MediaId(uuid::Uuid::now_v7()))
 }
 
 async fn enqueue_all(queue: &Arc<RedisJobQueue>, jobs: usize) -> f64 {
@@ -70,7 +70,7 @@ async fn handoff(queue: &Arc<RedisJobQueue>, workers: usize) -> (Duration, Durat
                 let name = format!("waiter-{w}");
                 while let Some(job) = queue.take(&name, Duration::from_secs(2)).await.unwrap() {
                     queue.complete(&job).await.unwrap();
-                    if sender.send((job.media_id, Instant::now())).is_err() {
+                    if sender.send((job.task, Instant::now())).is_err() {
                         break;
                     }
                 }
@@ -82,7 +82,7 @@ async fn handoff(queue: &Arc<RedisJobQueue>, workers: usize) -> (Duration, Durat
     for _ in 0..HANDOFFS {
         let m = media();
         let sent = Instant::now();
-        queue.enqueue(m).await.unwrap();
+        queue.enqueue(m.clone()).await.unwrap();
         let (got, at) = received.recv().await.unwrap();
         assert_eq!(got, m);
         latencies.push(at - sent);

@@ -7,7 +7,8 @@
 //! own consumer, which resets the entry's idle time (what `XAUTOCLAIM` measures) without
 //! counting a delivery. Every step is one Lua script, so no two workers ever hold one claim,
 //! and a lapsed claim (a hand-out whose delivery count has moved on) can neither complete,
-//! fail nor be extended.
+//! fail nor be extended. An entry's `task` field is the task's key (`JobTask::key`), which is
+//! also its member of the live set that deduplicates enqueues.
 //!
 //! A job's attempt is its entry's `attempt` field (the attempt of its first delivery) plus the
 //! group's delivery count minus one: `XAUTOCLAIM` counts each reclaim. A take that finds
@@ -22,8 +23,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chat_core::domain::error::PortError;
-use chat_core::domain::ids::MediaId;
-use chat_core::domain::job::{DeadJob, Job, JobId, JobPolicy};
+use chat_core::domain::job::{DeadJob, Job, JobId, JobPolicy, JobTask};
 use chat_core::domain::{DateTime, Timestamp};
 use chat_core::ports::{FailOutcome, JobQueue, QueueStats};
 use parking_lot::Mutex;
@@ -35,7 +35,7 @@ use crate::RedisConnection;
 
 mod scripts;
 
-use scripts::{COMPLETE, DEAD, ENQUEUE, EXTEND, FAIL, PRELUDE, RETRY_DEAD, STATS, TAKE};
+use scripts::{COMPLETE, DEAD, ENQUEUE, ENQUEUE_AFTER, EXTEND, FAIL, PRELUDE, RETRY_DEAD, STATS, TAKE};
 
 /// The consumer group every worker reads through.
 const GROUP: &str = "workers";
@@ -43,7 +43,7 @@ const GROUP: &str = "workers";
 /// The longest a take blocks before it looks for due retries and lapsed claims again.
 const MAX_BLOCK: Duration = Duration::from_secs(1);
 
-/// The media-processing queue shared by every node.
+/// A job queue shared by every node (media processing, push notifications: one each).
 pub struct RedisJobQueue {
     redis: RedisConnection,
     policy: JobPolicy,
@@ -63,6 +63,7 @@ struct Keys {
 
 struct Scripts {
     enqueue: Script,
+    enqueue_after: Script,
     take: Script,
     extend: Script,
     complete: Script,
@@ -73,18 +74,25 @@ struct Scripts {
 }
 
 impl RedisJobQueue {
-    /// The queue under the connection's prefix (`jobs:*` keys), run by `policy`.
+    /// The media queue under the connection's prefix (`jobs:*` keys), run by `policy`.
     pub fn new(redis: RedisConnection, policy: JobPolicy) -> Self {
+        Self::named(redis, "jobs", policy)
+    }
+
+    /// The queue `name` under the connection's prefix (`<name>:*` keys), run by `policy`:
+    /// `jobs` is the media queue, `push-jobs` the push queue.
+    pub fn named(redis: RedisConnection, name: &str, policy: JobPolicy) -> Self {
         let keys = Keys {
-            stream: redis.key("jobs:stream"),
-            delayed: redis.key("jobs:delayed"),
-            live: redis.key("jobs:live"),
-            dead: redis.key("jobs:dead"),
-            dead_order: redis.key("jobs:dead-order"),
+            stream: redis.key(&format!("{name}:stream")),
+            delayed: redis.key(&format!("{name}:delayed")),
+            live: redis.key(&format!("{name}:live")),
+            dead: redis.key(&format!("{name}:dead")),
+            dead_order: redis.key(&format!("{name}:dead-order")),
         };
         let with_prelude = |body: &str| Script::new(&format!("{PRELUDE}\n{body}"));
         let scripts = Scripts {
             enqueue: Script::new(ENQUEUE),
+            enqueue_after: with_prelude(ENQUEUE_AFTER),
             take: with_prelude(TAKE),
             extend: with_prelude(EXTEND),
             complete: with_prelude(COMPLETE),
@@ -105,7 +113,7 @@ impl RedisJobQueue {
     async fn try_take(&self, worker: &str) -> Result<Result<Job, (String, Option<Duration>)>, PortError> {
         let mut conn = self.redis.conn().await?;
         let k = &self.keys;
-        let (id, media_or_last, attempt): (String, String, i64) = self
+        let (id, task_or_last, attempt): (String, String, i64) = self
             .scripts
             .take
             .key(&k.stream)
@@ -121,9 +129,9 @@ impl RedisJobQueue {
             .await
             .map_err(|e| self.redis.failed(e))?;
         if id.is_empty() {
-            return Ok(Err((media_or_last, u64::try_from(attempt).ok().map(Duration::from_millis))));
+            return Ok(Err((task_or_last, u64::try_from(attempt).ok().map(Duration::from_millis))));
         }
-        Ok(Ok(job(id, &media_or_last, attempt)?))
+        Ok(Ok(job(id, &task_or_last, attempt)?))
     }
 
     /// Waits up to `block` for an entry after `last` (a plain `XREAD`, which claims nothing, so
@@ -161,31 +169,31 @@ impl RedisJobQueue {
 }
 
 /// A hand-out as the scripts return it.
-fn job(id: String, media: &str, attempt: i64) -> Result<Job, PortError> {
-    let media_id = media.parse().map_err(|e| PortError::Internal(format!("job {id}: media {media:?}: {e}")))?;
+fn job(id: String, task: &str, attempt: i64) -> Result<Job, PortError> {
+    let task = JobTask::parse(task).map_err(|e| PortError::Internal(format!("job {id}: {e}")))?;
     let attempt = u32::try_from(attempt).map_err(|e| PortError::Internal(format!("job {id}: attempt: {e}")))?;
-    Ok(Job { id: JobId::new(id), media_id, attempt })
+    Ok(Job { id: JobId::new(id), task, attempt })
 }
 
 fn timestamp(ms: i64) -> Result<Timestamp, PortError> {
     DateTime::from_timestamp_millis(ms).ok_or_else(|| PortError::Internal(format!("redis: time {ms} ms")))
 }
 
-/// A dead record: `media|attempt|at ms|reason`.
+/// A dead record: `task|attempt|at ms|reason`.
 fn dead_job(id: String, record: &str) -> Result<DeadJob, PortError> {
     let mut parts = record.splitn(4, '|');
-    let (Some(media), Some(attempt), Some(at), Some(reason)) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(task), Some(attempt), Some(at), Some(reason)) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(PortError::Internal(format!("redis: dead job {id}: {record:?}")));
     };
     let attempt = attempt.parse().map_err(|e| PortError::Internal(format!("dead job {id}: {e}")))?;
     let at = at.parse().map_err(|e| PortError::Internal(format!("dead job {id}: {e}")))?;
-    Ok(DeadJob { job: job(id, media, attempt)?, reason: reason.to_owned(), at: timestamp(at)? })
+    Ok(DeadJob { job: job(id, task, attempt)?, reason: reason.to_owned(), at: timestamp(at)? })
 }
 
 #[async_trait]
 impl JobQueue for RedisJobQueue {
-    async fn enqueue(&self, media: MediaId) -> Result<bool, PortError> {
+    async fn enqueue(&self, task: JobTask) -> Result<bool, PortError> {
         let mut conn = self.redis.conn().await?;
         let added: i64 = self
             .scripts
@@ -193,7 +201,22 @@ impl JobQueue for RedisJobQueue {
             .key(&self.keys.stream)
             .key(&self.keys.live)
             .arg(GROUP)
-            .arg(media.to_string())
+            .arg(task.key())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.redis.failed(e))?;
+        Ok(added == 1)
+    }
+
+    async fn enqueue_after(&self, task: JobTask, delay: Duration) -> Result<bool, PortError> {
+        let mut conn = self.redis.conn().await?;
+        let added: i64 = self
+            .scripts
+            .enqueue_after
+            .key(&self.keys.delayed)
+            .key(&self.keys.live)
+            .arg(task.key())
+            .arg(Self::millis(delay))
             .invoke_async(&mut conn)
             .await
             .map_err(|e| self.redis.failed(e))?;
@@ -247,11 +270,11 @@ impl JobQueue for RedisJobQueue {
         Ok(done == 1)
     }
 
-    async fn fail(&self, job: &Job, reason: &str) -> Result<FailOutcome, PortError> {
+    async fn fail(&self, job: &Job, reason: &str, not_before: Option<Duration>) -> Result<FailOutcome, PortError> {
         let backoff = if self.policy.is_last(job.attempt) {
             -1
         } else {
-            i64::try_from(Self::millis(self.policy.backoff_after(job.attempt))).unwrap_or(i64::MAX)
+            i64::try_from(Self::millis(self.policy.retry_wait(job.attempt, not_before))).unwrap_or(i64::MAX)
         };
         let mut conn = self.redis.conn().await?;
         let k = &self.keys;

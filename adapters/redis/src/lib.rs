@@ -1,6 +1,6 @@
 //! `chat-redis`: what several `chat-server` nodes share through Redis so that they act as
 //! one server: the event bus (pub/sub), presence (sessions with TTLs), rate limits (GCRA in
-//! one Lua script on Redis time), claims (one-time upload tokens, the periodic tasks' lock),
+//! one Lua script on Redis time), live calls (state, busy users, timers), claims (one-time upload tokens, the periodic tasks' lock),
 //! the media-processing job queue (Streams, see jobs.rs) and a read-through profile cache.
 //!
 //! Commands go through redis's own `aio::ConnectionManager`: a multiplexed connection that
@@ -10,6 +10,7 @@
 
 mod bus;
 mod cache;
+mod calls;
 mod claims;
 mod error;
 mod health;
@@ -29,6 +30,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use bus::RedisEventBus;
 pub use cache::CachedUsers;
+pub use calls::RedisCallStore;
 pub use claims::RedisClaims;
 pub use jobs::RedisJobQueue;
 pub use presence::RedisPresence;

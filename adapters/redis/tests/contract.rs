@@ -1,9 +1,10 @@
-//! The presence, rate-limit, claim-store and event-bus contracts of `chat_core::testkit`
-//! against a real redis-server, one test per check (`redis_presence::<check>`,
-//! `redis_rate_limit::<check>`, `redis_claims::<check>`, `redis_jobs::<check>`,
-//! `redis_event_bus::<check>`, the bus as two nodes on one Redis); the bus through a Redis
-//! restart; and a job-queue node that dies mid-job while another finishes its job. (The
-//! profile cache runs the `UserRepo` contract where it meets a store:
+//! The presence, rate-limit, claim-store, call-store and event-bus contracts of
+//! `chat_core::testkit` against a real redis-server, one test per check
+//! (`redis_presence::<check>`, `redis_rate_limit::<check>`, `redis_claims::<check>`,
+//! `redis_calls::<check>`, `redis_jobs::<check>`, `redis_event_bus::<check>`, the bus as two
+//! nodes on one Redis); the bus through a Redis restart; two call-store nodes sharing their
+//! calls; and a job-queue node that dies mid-job while another finishes its job. (The profile
+//! cache runs the `UserRepo` contract where it meets a store:
 //! bins/chat-server/tests/e2e/profile_cache.rs.)
 
 // A failed expectation in a test should stop it with a message: that is what these are for.
@@ -12,16 +13,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chat_core::domain::call::{Call, CallDevice, CallEvent, CallMedia, CallPolicy, CallTimer, Invite, Sdp};
 use chat_core::domain::event::{Delivery, Event, TypingState};
-use chat_core::domain::ids::{ConversationId, MediaId, UserId};
-use chat_core::ports::{EventBus, EventSink, JobQueue, QueueStats};
+use chat_core::domain::ids::{CallId, ConversationId, MediaId, MessageId, SessionId, UserId};
+use chat_core::domain::job::JobTask;
+use chat_core::domain::push::{PushEvent, PushTask};
+use chat_core::ports::{CallStore, EventBus, EventSink, JobQueue, QueueStats, StartOutcome, StoredCall};
 use chat_core::testkit::jobs::contract_policy;
 use chat_core::testkit::{
-    claim_store_contract_tests, event_bus_contract_tests, job_queue_contract_tests, presence_contract_tests,
-    rate_limit_contract_tests,
+    call_store_contract_tests, claim_store_contract_tests, event_bus_contract_tests, job_queue_contract_tests,
+    presence_contract_tests, rate_limit_contract_tests,
 };
 use chat_redis::testing::{OwnRedisServer, TestRedis};
-use chat_redis::{RedisClaims, RedisConnection, RedisEventBus, RedisJobQueue, RedisPresence, RedisRateLimiter};
+use chat_redis::{
+    RedisCallStore, RedisClaims, RedisConnection, RedisEventBus, RedisJobQueue, RedisPresence, RedisRateLimiter,
+};
 use tokio::sync::mpsc;
 
 /// An adapter on a Redis key prefix of its own, with the handle that deletes its keys.
@@ -52,6 +58,56 @@ claim_store_contract_tests! {
     check(&claims);
 }
 
+call_store_contract_tests! {
+    mod redis_calls;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    let (_redis, calls) = on_test_redis(RedisCallStore::new).await;
+    check(&calls);
+}
+
+/// Two nodes' call stores on one Redis see one set of calls: a call started on one is read,
+/// refused as busy, updated and ended on the other, and a timer armed on one is taken on the
+/// other, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_share_their_calls() {
+    let redis = TestRedis::create().await;
+    let first = RedisCallStore::new(redis.connection().await);
+    let second = RedisCallStore::new(redis.connection().await);
+    let ttl = chat_core::domain::Duration::hours(1);
+    let (caller, callee) = (UserId(uuid::Uuid::now_v7()), UserId(uuid::Uuid::now_v7()));
+    let call = ringing_call(caller, callee);
+    assert_eq!(first.start(&call, ttl).await.unwrap(), StartOutcome::Started);
+
+    assert_eq!(second.call(call.id()).await.unwrap(), Some(StoredCall { call: call.clone(), version: 1 }));
+    assert_eq!(second.current_call(callee).await.unwrap(), Some(call.id()));
+    let rival = ringing_call(UserId(uuid::Uuid::now_v7()), callee);
+    assert_eq!(second.start(&rival, ttl).await.unwrap(), StartOutcome::Busy(callee));
+
+    let mut ended = call.clone();
+    ended.apply(CallEvent::Hangup { by: call.caller() }, chat_core::domain::Utc::now()).unwrap();
+    assert_eq!(second.update(&ended, 1, ttl).await.unwrap(), Some(2));
+    assert_eq!(first.update(&ended, 1, ttl).await.unwrap(), None, "the first node's version is stale");
+    assert_eq!(first.call(call.id()).await.unwrap(), Some(StoredCall { call: ended, version: 2 }));
+    assert_eq!(first.current_call(caller).await.unwrap(), None);
+
+    let due = chat_core::domain::Utc::now();
+    first.arm(call.id(), CallTimer::Ring, due).await.unwrap();
+    assert_eq!(second.take_due(due, 10).await.unwrap(), vec![(call.id(), CallTimer::Ring)]);
+    assert_eq!(first.take_due(due, 10).await.unwrap(), Vec::new());
+}
+
+fn ringing_call(caller: UserId, callee: UserId) -> Call {
+    let invite = Invite {
+        id: CallId(uuid::Uuid::now_v7()),
+        conversation_id: ConversationId(uuid::Uuid::now_v7()),
+        caller: CallDevice { user_id: caller, session_id: SessionId(uuid::Uuid::now_v7()) },
+        callee,
+        media: CallMedia::Video,
+        offer: Sdp::parse("v=0 offer".to_owned()).unwrap(),
+    };
+    Call::ring(invite, CallPolicy::production(), chat_core::domain::Utc::now()).unwrap().0
+}
+
 job_queue_contract_tests! {
     mod redis_jobs;
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,10 +122,11 @@ job_queue_contract_tests! {
 async fn a_job_of_a_node_that_died_is_finished_by_another_node_once() {
     let redis = TestRedis::create().await;
     let survivor = RedisJobQueue::new(redis.connection().await, contract_policy());
-    let media = MediaId(uuid::Uuid::now_v7());
+    let media = JobTask::ProcessMedia(MediaId(uuid::Uuid::now_v7()));
     let started = std::time::Instant::now();
     let dying = tokio::spawn({
         let connection = redis.connection().await;
+        let media = media.clone();
         async move {
             let node = RedisJobQueue::new(connection, contract_policy());
             node.enqueue(media).await.unwrap();
@@ -78,10 +135,10 @@ async fn a_job_of_a_node_that_died_is_finished_by_another_node_once() {
         }
     });
     let abandoned = dying.await.unwrap();
-    assert_eq!((abandoned.media_id, abandoned.attempt), (media, 1));
+    assert_eq!((&abandoned.task, abandoned.attempt), (&media, 1));
     let job = survivor.take("survivor", Duration::from_secs(20)).await.unwrap().expect("the abandoned job");
     assert!(started.elapsed() >= contract_policy().visibility_timeout, "taken over before the timeout");
-    assert_eq!((job.media_id, job.attempt), (media, 2));
+    assert_eq!((&job.task, job.attempt), (&media, 2));
     assert!(survivor.complete(&job).await.unwrap());
     assert!(!survivor.complete(&abandoned).await.unwrap(), "the dead node's claim completes nothing");
     assert_eq!(survivor.stats().await.unwrap(), QueueStats::default());
@@ -121,7 +178,7 @@ fn typing(n: u128) -> Delivery {
         user_id: UserId(uuid::Uuid::from_u128(n)),
         state: TypingState::Started,
     };
-    Delivery { recipients: vec![UserId(uuid::Uuid::from_u128(1))], except_session: None, event }
+    Delivery { recipients: vec![UserId(uuid::Uuid::from_u128(1))], except_session: None, only_session: None, event }
 }
 
 async fn subscribed(bus: &RedisEventBus) {
@@ -179,4 +236,57 @@ async fn the_bus_resubscribes_after_redis_restarts_and_asks_clients_to_sync() {
     bus.publish(typing(10)).await.unwrap();
     assert!(received(&mut probe).await.contains(&uuid::Uuid::from_u128(10).to_string()));
     server.stop();
+}
+
+/// The media and push queues share a Redis (and a prefix) but not their jobs: each hands out
+/// only what was enqueued on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_queues_keep_their_jobs_apart() {
+    let redis = TestRedis::create().await;
+    let media_queue = RedisJobQueue::new(redis.connection().await, contract_policy());
+    let push_queue = RedisJobQueue::named(redis.connection().await, "push-jobs", contract_policy());
+    let media = JobTask::ProcessMedia(MediaId(uuid::Uuid::now_v7()));
+    let push = JobTask::Push(PushTask::event(PushEvent::Message(MessageId(uuid::Uuid::now_v7()))));
+    assert!(media_queue.enqueue(media.clone()).await.unwrap());
+    assert!(push_queue.enqueue(push.clone()).await.unwrap());
+    assert!(push_queue.enqueue(media.clone()).await.unwrap(), "deduplication is per queue");
+    let from_push = push_queue.take("w", Duration::ZERO).await.unwrap().expect("the push job");
+    assert_eq!(from_push.task, push);
+    let from_media = media_queue.take("w", Duration::ZERO).await.unwrap().expect("the media job");
+    assert_eq!(from_media.task, media);
+    assert_eq!(media_queue.take("w", Duration::ZERO).await.unwrap(), None, "the media queue holds no push job");
+    for (queue, job) in [(&media_queue, &from_media), (&push_queue, &from_push)] {
+        assert!(queue.complete(job).await.unwrap());
+    }
+    let stray = push_queue.take("w", Duration::ZERO).await.unwrap().expect("the media task put on the push queue");
+    assert!(push_queue.complete(&stray).await.unwrap());
+    assert_eq!(push_queue.stats().await.unwrap(), QueueStats::default());
+}
+
+/// An entry written before push jobs existed names its media in a `media` field: it is still
+/// handed out, as the media job it is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_from_before_push_jobs_is_still_a_media_job() {
+    let redis = TestRedis::create().await;
+    let queue = RedisJobQueue::new(redis.connection().await, contract_policy());
+    let media = MediaId(uuid::Uuid::now_v7());
+    let client = redis::Client::open(redis.url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: String = redis::cmd("XADD")
+        .arg(format!("{}jobs:stream", redis.prefix))
+        .arg("*")
+        .arg("media")
+        .arg(media.to_string())
+        .arg("attempt")
+        .arg(1)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let live = format!("{}jobs:live", redis.prefix);
+    let _: i64 = redis::cmd("SADD").arg(live).arg(media.to_string()).query_async(&mut conn).await.unwrap();
+    let job = queue.take("w", Duration::ZERO).await.unwrap().expect("the old entry");
+    assert_eq!((&job.task, job.attempt), (&JobTask::ProcessMedia(media), 1));
+    assert!(queue.complete(&job).await.unwrap());
+    assert_eq!(queue.stats().await.unwrap(), QueueStats::default(), "its live mark went with it");
+    assert!(queue.enqueue(JobTask::ProcessMedia(media)).await.unwrap());
 }

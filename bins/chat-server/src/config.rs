@@ -5,9 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::bail;
+use anyhow::{anyhow, bail};
 use chat_core::app::Limits;
 use chat_core::domain::rate_limit::Quota;
+use chat_core::domain::turn::{IceSettings, IceUrlKind, TurnRelay, TurnSecret, check_ice_url, stun_urls_from_turn};
 use chat_http::HttpConfig;
 use clap::Parser;
 
@@ -117,6 +118,76 @@ pub struct Config {
 
     #[command(flatten)]
     pub jobs: JobSettings,
+
+    #[command(flatten)]
+    pub push: crate::push::PushSettings,
+
+    #[command(flatten)]
+    pub calls: CallSettings,
+}
+
+/// The ICE servers handed to callers (`GET /api/v1/calls/ice-servers`). Without TURN the list
+/// holds only the STUN URLs, if any: enough for two browsers on one machine or one network.
+#[derive(Clone, Debug, clap::Args)]
+pub struct CallSettings {
+    /// Comma-separated TURN URLs handed to callers, e.g.
+    /// `turn:turn.example.vn:3478?transport=udp,turns:turn.example.vn:5349?transport=tcp`.
+    /// Needs TURN_SHARED_SECRET. Unset: no relay.
+    #[arg(long, env = "TURN_URLS", value_delimiter = ',')]
+    pub turn_urls: Vec<String>,
+
+    /// The TURN servers' shared secret (coturn's `static-auth-secret`, with `use-auth-secret`):
+    /// each caller gets a credential signed with it.
+    #[arg(long, env = "TURN_SHARED_SECRET", hide_env_values = true)]
+    pub turn_shared_secret: Option<String>,
+
+    /// How long a handed-out TURN credential is accepted, in seconds.
+    #[arg(long, env = "TURN_CREDENTIAL_TTL_SECS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(60..=MAX_TURN_CREDENTIAL_TTL_SECS))]
+    pub turn_credential_ttl_secs: u64,
+
+    /// Comma-separated STUN URLs handed to callers (`stun:host:port`). Unset: the hosts of the
+    /// `turn:` URLs (a TURN server answers STUN too); set it empty for none.
+    #[arg(long, env = "STUN_URLS", value_delimiter = ',')]
+    pub stun_urls: Option<Vec<String>>,
+}
+
+/// The longest a TURN credential may last: a day, the TURN REST draft's suggestion.
+const MAX_TURN_CREDENTIAL_TTL_SECS: u64 = 86_400;
+
+impl CallSettings {
+    /// The settings for the core, or an error naming the setting that is wrong.
+    pub fn ice(&self) -> anyhow::Result<IceSettings> {
+        let turn_urls = non_empty(&self.turn_urls);
+        for url in &turn_urls {
+            check_ice_url(url, IceUrlKind::Turn).map_err(|e| anyhow!("TURN_URLS: {e}"))?;
+        }
+        let relay = match (turn_urls.is_empty(), &self.turn_shared_secret) {
+            (true, None) => None,
+            (false, Some(secret)) => Some(TurnRelay {
+                urls: turn_urls.clone(),
+                secret: TurnSecret::new(secret.as_str()).map_err(|e| anyhow!("TURN_SHARED_SECRET: {e}"))?,
+            }),
+            (false, None) => bail!("TURN_URLS needs TURN_SHARED_SECRET: TURN credentials are signed with it"),
+            (true, Some(_)) => bail!("TURN_SHARED_SECRET is set but TURN_URLS is not: name the TURN servers"),
+        };
+        let stun_urls = match &self.stun_urls {
+            Some(urls) => non_empty(urls),
+            None => stun_urls_from_turn(&turn_urls),
+        };
+        for url in &stun_urls {
+            check_ice_url(url, IceUrlKind::Stun).map_err(|e| anyhow!("STUN_URLS: {e}"))?;
+        }
+        // clap keeps it within a day; the clamp keeps a hand-built value from overflowing.
+        let credential_ttl = chat_core::domain::Duration::seconds(
+            i64::try_from(self.turn_credential_ttl_secs.min(MAX_TURN_CREDENTIAL_TTL_SECS)).unwrap_or(0),
+        );
+        Ok(IceSettings { stun_urls, relay, credential_ttl })
+    }
+}
+
+/// The list without blanks and surrounding spaces (`TURN_URLS="a, b,"`).
+fn non_empty(urls: &[String]) -> Vec<String> {
+    urls.iter().map(|url| url.trim()).filter(|url| !url.is_empty()).map(str::to_owned).collect()
 }
 
 /// The longest the default heartbeat flush waits.
@@ -161,6 +232,7 @@ impl Config {
                 self.presence_ttl_secs * 1000 / 4
             );
         }
+        self.calls.ice()?;
         self.media.validate()?;
         self.processing.validate(self.media.s3_bucket.is_some())
     }
@@ -171,6 +243,8 @@ impl Config {
             media_quota_bytes: self.media.media_quota_mib * 1024 * 1024,
             av_processing: crate::processing::av_tools_present(),
             presence_ttl: chat_core::domain::Duration::seconds(i64::try_from(self.presence_ttl_secs).unwrap_or(40)),
+            // `validate` refused wrong call settings before the limits are read.
+            ice: self.calls.ice().unwrap_or_default(),
             ..Limits::default()
         }
     }
@@ -268,6 +342,39 @@ mod tests {
         assert_eq!(crate::JobSettings::default().policy(), chat_core::domain::job::JobPolicy::production());
         assert!(parse(&["--job-visibility-timeout-secs", "0"]).is_err());
         assert!(parse(&["--job-backoff-secs", "1,x"]).is_err());
+    }
+
+    #[test]
+    fn call_settings_give_turn_with_stun_on_its_hosts_unless_stun_is_set() {
+        assert_eq!(parsed(&[]).limits().ice, IceSettings::default());
+        let turn = ["--turn-urls", "turn:127.0.0.1:3478?transport=udp,turn:127.0.0.1:3478?transport=tcp"];
+        let with_secret =
+            [&turn[..], &["--turn-shared-secret", "s3cret", "--turn-credential-ttl-secs", "600"]].concat();
+        let ice = parsed(&with_secret).limits().ice;
+        assert_eq!(ice.stun_urls, ["stun:127.0.0.1:3478"]);
+        assert_eq!(ice.relay.map(|relay| relay.urls.len()), Some(2));
+        assert_eq!(ice.credential_ttl, chat_core::domain::Duration::seconds(600));
+        let stun_set = [&with_secret[..], &["--stun-urls", "stun:stun.example.vn:3478"]].concat();
+        assert_eq!(parsed(&stun_set).limits().ice.stun_urls, ["stun:stun.example.vn:3478"]);
+        let stun_none = [&with_secret[..], &["--stun-urls", ""]].concat();
+        assert!(parsed(&stun_none).limits().ice.stun_urls.is_empty());
+        assert!(parse(&["--turn-credential-ttl-secs", "5"]).is_err());
+    }
+
+    #[test]
+    fn wrong_call_settings_are_refused_by_name() {
+        let error = |args: &[&str]| parsed(args).validate().err().map(|e| e.to_string());
+        assert!(error(&["--turn-urls", "turn:h:3478"]).is_some_and(|e| e.contains("TURN_SHARED_SECRET")));
+        assert!(error(&["--turn-shared-secret", "s"]).is_some_and(|e| e.contains("TURN_URLS")));
+        assert!(
+            error(&["--turn-urls", "http://h", "--turn-shared-secret", "s"]).is_some_and(|e| e.contains("TURN_URLS"))
+        );
+        assert!(
+            error(&["--turn-urls", "turn:h", "--turn-shared-secret", ""])
+                .is_some_and(|e| e.contains("TURN_SHARED_SECRET"))
+        );
+        assert!(error(&["--stun-urls", "turn:h"]).is_some_and(|e| e.contains("STUN_URLS")));
+        assert_eq!(error(&["--stun-urls", "stun:h:3478"]), None);
     }
 
     #[test]

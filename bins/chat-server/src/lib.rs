@@ -11,6 +11,7 @@ mod listen;
 mod logging;
 mod media;
 mod processing;
+mod push;
 mod secret;
 mod signals;
 mod wiring;
@@ -29,10 +30,11 @@ pub use config::Config;
 pub use logging::{LogFormat, init_logging};
 pub use media::{BlobWiring, MediaSettings, disk_blobs, standalone_disk_blobs};
 pub use processing::{JobSettings, ProcessingSettings, WORKER_GRACE};
+pub use push::{PushSettings, run_push_worker};
 pub use signals::shutdown_signal;
 pub use wiring::{
-    SharedServices, StoreAdapter, assemble_deps, assemble_deps_with, embedded_deps, postgres_store, redis_services,
-    spawn_media_cleanup, spawn_presence_sweeper,
+    CALL_TIMER_INTERVAL, SharedServices, StoreAdapter, assemble_deps, assemble_deps_with, embedded_deps,
+    postgres_store, redis_services, spawn_call_timers, spawn_media_cleanup, spawn_presence_sweeper,
 };
 pub use worker::run_media_worker;
 
@@ -59,6 +61,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Some(redis) => redis_services(redis.clone(), job_policy.clone()),
         None => SharedServices::in_process(job_policy.clone()),
     };
+    let push_jobs = shared.push_jobs.clone();
+    let push_sender = config.push.sender(clock.clone())?;
     let listener =
         listen::listen(config.listen, config.reuse_port).with_context(|| format!("binding {}", config.listen))?;
     let public_url = match &config.media.public_url {
@@ -86,11 +90,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         deps.users = Arc::new(CachedUsers::new(deps.users.clone(), redis.clone(), PROFILE_CACHE_TTL_SECS));
     }
     deps.health.extend(blob_wiring.health.clone());
+    if let Some(sender) = &push_sender {
+        deps.push_jobs = Some(push_jobs);
+        deps.health.push(sender.clone());
+    }
     let store_adapter = if config.database_url.is_some() { "postgres" } else { "memory" };
     let shared_adapter = if redis.is_some() { "redis" } else { "in-process" };
     let sweeper_stop = CancellationToken::new();
     let sweeper = spawn_presence_sweeper(deps.clone(), config.presence_sweep_interval(), sweeper_stop.clone());
     let cleanup = spawn_media_cleanup(deps.clone(), config.media_cleanup_interval(), sweeper_stop.clone());
+    let call_timers = spawn_call_timers(deps.clone(), CALL_TIMER_INTERVAL, sweeper_stop.clone());
     let workers = config.processing.workers(redis.is_some());
     let media_worker = if workers > 0 {
         let (processors, health) = config.processing.processors(&config.data_dir)?;
@@ -102,6 +111,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     } else {
         None
     };
+    let push_worker = push_sender.map(|sender| {
+        let name = format!("chat-server-{}", std::process::id());
+        let concurrency = config.push.push_concurrency as usize;
+        tokio::spawn(run_push_worker(deps.clone(), sender, name, concurrency, sweeper_stop.clone()))
+    });
     let (router, state) = chat_http::app(deps, config.http());
     // The blob endpoint is merged outside the API's layers: its bodies are uploads of up to
     // 50 MiB, streamed to disk, not 64 KiB JSON.
@@ -118,6 +132,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         profile_cache = if redis.is_some() { "redis" } else { "none" },
         blobs = blob_wiring.name,
         claims = shared_adapter,
+        push = if push_worker.is_some() { "fcm" } else { "off" },
         "adapters"
     );
     if redis.is_some() && config.database_url.is_none() {
@@ -139,8 +154,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     sweeper_stop.cancel();
     let _ = sweeper.await;
     let _ = cleanup.await;
+    let _ = call_timers.await;
     if let Some(media_worker) = media_worker {
         let _ = media_worker.await;
+    }
+    if let Some(push_worker) = push_worker {
+        let _ = push_worker.await;
     }
     tracing::info!("chat-server stopped");
     Ok(())

@@ -6,15 +6,20 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use chat_core::app::media;
 use chat_core::app::presence::{self, SocialPresence};
+use chat_core::app::signaling;
 use chat_core::app::{Deps, Limits};
 use chat_core::domain::job::JobPolicy;
 use chat_core::ports::{
-    BlobStore, ClaimStore, Clock, ConversationRepo, DeviceRepo, EventBus, HealthCheck, JobQueue, MediaRepo,
+    BlobStore, CallStore, ClaimStore, Clock, ConversationRepo, DeviceRepo, EventBus, HealthCheck, JobQueue, MediaRepo,
     MessageRepo, PresenceStore, RateLimitStore, SessionRepo, SocialRepo, UserRepo,
 };
-use chat_memory::{MemoryClaims, MemoryEventBus, MemoryJobQueue, MemoryPresence, MemoryRateLimiter, MemoryStore};
+use chat_memory::{
+    MemoryCalls, MemoryClaims, MemoryEventBus, MemoryJobQueue, MemoryPresence, MemoryRateLimiter, MemoryStore,
+};
 use chat_postgres::{PgStore, PoolConfig};
-use chat_redis::{RedisClaims, RedisConnection, RedisEventBus, RedisJobQueue, RedisPresence, RedisRateLimiter};
+use chat_redis::{
+    RedisCallStore, RedisClaims, RedisConnection, RedisEventBus, RedisJobQueue, RedisPresence, RedisRateLimiter,
+};
 use chat_system::{Argon2Passwords, JwtTokens, UuidV7Ids};
 use tokio_util::sync::CancellationToken;
 
@@ -78,6 +83,11 @@ pub struct SharedServices {
     pub claims: Arc<dyn ClaimStore>,
     /// The media worker's jobs.
     pub jobs: Arc<dyn JobQueue>,
+    /// The push jobs (`JobPolicy::push`); handed to the use cases only when push is
+    /// configured (see `assemble_deps_with`'s caller).
+    pub push_jobs: Arc<dyn JobQueue>,
+    /// Live calls.
+    pub calls: Arc<dyn CallStore>,
     /// Their readiness checks.
     pub health: Vec<Arc<dyn HealthCheck>>,
 }
@@ -94,6 +104,8 @@ impl SharedServices {
             presence: presence.clone(),
             claims: Arc::new(MemoryClaims::new()),
             jobs: Arc::new(MemoryJobQueue::new(job_policy)),
+            push_jobs: Arc::new(MemoryJobQueue::new(JobPolicy::push())),
+            calls: Arc::new(MemoryCalls::new()),
             health: vec![events, rate_limits, presence],
         }
     }
@@ -109,7 +121,9 @@ pub fn redis_services(redis: RedisConnection, job_policy: JobPolicy) -> SharedSe
         rate_limits: rate_limits.clone(),
         presence: presence.clone(),
         claims: Arc::new(RedisClaims::new(redis.clone())),
-        jobs: Arc::new(RedisJobQueue::new(redis, job_policy)),
+        jobs: Arc::new(RedisJobQueue::new(redis.clone(), job_policy)),
+        push_jobs: Arc::new(RedisJobQueue::named(redis.clone(), "push-jobs", JobPolicy::push())),
+        calls: Arc::new(RedisCallStore::new(redis)),
         health: vec![events, rate_limits, presence],
     }
 }
@@ -126,7 +140,8 @@ pub fn assemble_deps<S: StoreAdapter>(
     assemble_deps_with(store, SharedServices::in_process(JobPolicy::production()), limits, clock, jwt_secret, blobs)
 }
 
-/// Every port wired: the given store, shared services and blob store, argon2id, JWT, UUIDv7 ids.
+/// Every port wired: the given store, shared services and blob store, argon2id, JWT, UUIDv7
+/// ids. Push jobs are queued only when the caller then sets `push_jobs` (push configured).
 pub fn assemble_deps_with<S: StoreAdapter>(
     store: Arc<S>,
     shared: SharedServices,
@@ -152,6 +167,8 @@ pub fn assemble_deps_with<S: StoreAdapter>(
         blobs,
         claims: shared.claims,
         jobs: shared.jobs,
+        push_jobs: None,
+        calls: shared.calls,
         presence_audience: Arc::new(SocialPresence {
             users: store.clone(),
             social: store.clone(),
@@ -172,17 +189,49 @@ pub fn spawn_presence_sweeper(
     every: std::time::Duration,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
+    spawn_every(every, stop, move || {
+        let deps = deps.clone();
+        async move {
+            if let Err(error) = presence::sweep(&deps).await {
+                tracing::warn!(%error, "presence sweep failed; retrying");
+            }
+        }
+    })
+}
+
+/// How often a node looks for due call timers (ring timeouts, reconnect graces): the
+/// precision of "missed after 45 s".
+pub const CALL_TIMER_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Fires due call timers every `every` until `stop`; each timer fires on one node.
+pub fn spawn_call_timers(
+    deps: Deps,
+    every: std::time::Duration,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    spawn_every(every, stop, move || {
+        let deps = deps.clone();
+        async move {
+            if let Err(error) = signaling::fire_due_timers(&deps).await {
+                tracing::warn!(%error, "call timers not fired; retrying");
+            }
+        }
+    })
+}
+
+/// Runs `task` every `every` (a late tick is not made up for) until `stop`.
+fn spawn_every<F, Fut>(every: std::time::Duration, stop: CancellationToken, mut task: F) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = stop.cancelled() => return,
-                _ = ticks.tick() => {
-                    if let Err(error) = presence::sweep(&deps).await {
-                        tracing::warn!(%error, "presence sweep failed; retrying");
-                    }
-                }
+                _ = ticks.tick() => task().await,
             }
         }
     })

@@ -9,6 +9,8 @@ use std::time::Duration;
 use chat_core::app::Deps;
 use chat_core::app::media::worker::{self, JobEnd, Processors};
 use chat_core::app::media::worker_lease;
+use chat_core::domain::job::JobTask;
+use chat_core::ports::JobQueue;
 use futures_util::Stream;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -33,7 +35,7 @@ pub async fn run_media_worker(
     stop: CancellationToken,
 ) {
     requeue_unfinished(&deps).await;
-    let gauges = tokio::spawn(report_queue(deps.clone(), stop.clone()));
+    let gauges = tokio::spawn(report_queue(deps.jobs.clone(), "chat_media_queue_jobs", stop.clone()));
     let slots = Arc::new(Semaphore::new(concurrency.max(1)));
     let in_hand = TaskTracker::new();
     loop {
@@ -68,15 +70,15 @@ pub async fn run_media_worker(
                 JobEnd::Finished => deps.jobs.complete(&job).await.map(|_| ()),
                 JobEnd::Retry(reason) => {
                     metrics::counter!("chat_media_job_failures_total").increment(1);
-                    tracing::warn!(media = %job.media_id, attempt = job.attempt, %reason, "media job failed; retrying later");
-                    match deps.jobs.fail(&job, &reason).await {
+                    tracing::warn!(task = %job.task, attempt = job.attempt, %reason, "media job failed; retrying later");
+                    match deps.jobs.fail(&job, &reason, None).await {
                         Ok(outcome) => worker::give_up(&deps, &job, outcome).await,
                         Err(error) => Err(error),
                     }
                 }
             };
             if let Err(error) = settled {
-                tracing::warn!(%error, media = %job.media_id, "media job not settled; the queue will hand it out again");
+                tracing::warn!(%error, task = %job.task, "media job not settled; the queue will hand it out again");
             }
         });
     }
@@ -105,18 +107,18 @@ fn heartbeat(every: Duration) -> impl Stream<Item = ()> {
 /// How often the queue's depth is read into the metrics.
 const QUEUE_REPORT_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Keeps `chat_media_queue_jobs{state=...}` (ready, in_flight, delayed, dead) up to date.
-async fn report_queue(deps: Deps, stop: CancellationToken) {
+/// Keeps the gauge `metric{state=...}` (ready, in_flight, delayed, dead) of a queue up to date.
+pub(crate) async fn report_queue(queue: Arc<dyn JobQueue>, metric: &'static str, stop: CancellationToken) {
     let mut ticks = tokio::time::interval(QUEUE_REPORT_INTERVAL);
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
-            _ = ticks.tick() => match deps.jobs.stats().await {
+            _ = ticks.tick() => match queue.stats().await {
                 Ok(stats) => {
                     for (state, jobs) in
                         [("ready", stats.ready), ("in_flight", stats.in_flight), ("delayed", stats.delayed), ("dead", stats.dead)]
                     {
-                        metrics::gauge!("chat_media_queue_jobs", "state" => state).set(jobs as f64);
+                        metrics::gauge!(metric, "state" => state).set(jobs as f64);
                     }
                 }
                 Err(error) => tracing::debug!(%error, "queue stats unavailable"),
@@ -132,7 +134,7 @@ async fn requeue_unfinished(deps: &Deps) {
     match deps.media.unfinished(REQUEUE_AT_START).await {
         Ok(unfinished) => {
             for media in unfinished {
-                if let Err(error) = deps.jobs.enqueue(media.id).await {
+                if let Err(error) = deps.jobs.enqueue(JobTask::ProcessMedia(media.id)).await {
                     tracing::warn!(%error, media = %media.id, "not re-enqueued");
                 }
             }

@@ -1,5 +1,5 @@
 //! `chat-worker`: takes media jobs from the queue the servers share (Redis) and processes
-//! them, as many processes as the load needs. Thin: the settings, the same wiring as
+//! them, and push jobs too when FCM is configured, as many processes as the load needs. Thin: the settings, the same wiring as
 //! chat-server, and chat-server's worker loop.
 
 use std::path::PathBuf;
@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use chat_core::app::Limits;
 use chat_redis::RedisConnection;
-use chat_server::{JobSettings, LogFormat, MediaSettings, ProcessingSettings, WORKER_GRACE};
+use chat_server::{JobSettings, LogFormat, MediaSettings, ProcessingSettings, PushSettings, WORKER_GRACE};
 use clap::Parser;
 use rand::RngCore as _;
 use tokio_util::sync::CancellationToken;
@@ -58,6 +58,9 @@ struct Config {
 
     #[command(flatten)]
     jobs: JobSettings,
+
+    #[command(flatten)]
+    push: PushSettings,
 }
 
 #[tokio::main]
@@ -70,17 +73,23 @@ async fn main() -> anyhow::Result<()> {
     let job_policy = config.jobs.policy();
     let shared = chat_server::redis_services(redis, job_policy.clone());
     let claims = shared.claims.clone();
+    let push_jobs = shared.push_jobs.clone();
+    let clock: Arc<dyn chat_core::ports::Clock> = Arc::new(chat_system::SystemClock);
+    let push_sender = config.push.sender(clock.clone())?;
     let store = chat_server::postgres_store(&config.database_url, 4, false).await?;
     // The worker signs no URL a client sees: the public URL only has to be well formed.
     let blobs = config.media.blob_wiring(&config.data_dir, "http://127.0.0.1", &random_secret(), claims)?;
-    let deps = chat_server::assemble_deps_with(
+    let mut deps = chat_server::assemble_deps_with(
         Arc::new(store),
         shared,
         Limits::default(),
-        Arc::new(chat_system::SystemClock),
+        clock,
         &random_secret(),
         blobs.blobs,
     )?;
+    if push_sender.is_some() {
+        deps.push_jobs = Some(push_jobs);
+    }
     let (processors, _) = config.processing.processors(&config.data_dir)?;
     let name = format!("chat-worker-{}-{}", hostname(), std::process::id());
     tracing::info!(
@@ -92,6 +101,10 @@ async fn main() -> anyhow::Result<()> {
     );
     let stop = CancellationToken::new();
     let metrics = serve_metrics(config.metrics_listen, stop.clone()).await?;
+    let push_worker = push_sender.map(|sender| {
+        let concurrency = config.push.push_concurrency as usize;
+        tokio::spawn(chat_server::run_push_worker(deps.clone(), sender, name.clone(), concurrency, stop.clone()))
+    });
     let worker = tokio::spawn(chat_server::run_media_worker(
         deps,
         processors,
@@ -104,6 +117,9 @@ async fn main() -> anyhow::Result<()> {
     chat_server::shutdown_signal().await;
     stop.cancel();
     worker.await.context("the worker loop")?;
+    if let Some(push_worker) = push_worker {
+        push_worker.await.context("the push worker loop")?;
+    }
     let _ = metrics.await;
     tracing::info!("chat-worker stopped");
     Ok(())

@@ -67,7 +67,7 @@ enum Command {
     /// Media housekeeping.
     #[command(subcommand)]
     Media(MediaCommand),
-    /// The media processing queue (on Redis).
+    /// The job queues (on Redis): media processing, or push with `--queue push`.
     Jobs {
         #[command(flatten)]
         place: jobs::QueuePlace,

@@ -215,5 +215,5 @@ async fn announce_revoked(deps: &Deps, user: UserId, session_ids: Vec<SessionId>
         return;
     }
     let event = Event::SessionsRevoked { session_ids };
-    publish(deps, Delivery { recipients: vec![user], except_session: None, event }).await;
+    publish(deps, Delivery { recipients: vec![user], except_session: None, only_session: None, event }).await;
 }

@@ -54,7 +54,11 @@ pub async fn open_direct(
     if created {
         let event =
             Event::ConversationUpdated { change: ConversationChange::Created, conversation: conversation.clone() };
-        publish(deps, Delivery { recipients: vec![actor.user_id, peer], except_session: None, event }).await;
+        publish(
+            deps,
+            Delivery { recipients: vec![actor.user_id, peer], except_session: None, only_session: None, event },
+        )
+        .await;
     }
     Ok((details_of(deps, actor, conversation.id).await?, created))
 }
@@ -84,8 +88,16 @@ pub async fn create_group(
     let recipients: Vec<UserId> = std::iter::once(actor.user_id).chain(invitees).collect();
     let created =
         Event::ConversationUpdated { change: ConversationChange::Created, conversation: conversation.clone() };
-    publish(deps, Delivery { recipients: recipients.clone(), except_session: None, event: created }).await;
-    publish(deps, Delivery { recipients, except_session: None, event: Event::MessageNew { message } }).await;
+    publish(
+        deps,
+        Delivery { recipients: recipients.clone(), except_session: None, only_session: None, event: created },
+    )
+    .await;
+    publish(
+        deps,
+        Delivery { recipients, except_session: None, only_session: None, event: Event::MessageNew { message } },
+    )
+    .await;
     details_of(deps, actor, conversation.id).await
 }
 
@@ -321,11 +333,20 @@ async fn announce(
     let message = super::media::with_attachments_one(deps, message).await?;
     let recipients = deps.conversations.member_ids(conversation.id).await?;
     let updated = Event::ConversationUpdated { change: kind, conversation: conversation.clone() };
-    publish(deps, Delivery { recipients: recipients.clone(), except_session: None, event: updated }).await;
-    publish(deps, Delivery { recipients, except_session: None, event: Event::MessageNew { message } }).await;
+    publish(
+        deps,
+        Delivery { recipients: recipients.clone(), except_session: None, only_session: None, event: updated },
+    )
+    .await;
+    publish(
+        deps,
+        Delivery { recipients, except_session: None, only_session: None, event: Event::MessageNew { message } },
+    )
+    .await;
     if !departed.is_empty() {
         let removed = Event::ConversationUpdated { change: ConversationChange::Removed, conversation };
-        publish(deps, Delivery { recipients: departed, except_session: None, event: removed }).await;
+        publish(deps, Delivery { recipients: departed, except_session: None, only_session: None, event: removed })
+            .await;
     }
     Ok(())
 }

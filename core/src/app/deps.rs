@@ -5,10 +5,11 @@ use std::sync::Arc;
 use crate::domain::Duration;
 use crate::domain::ids::{SessionId, UserId};
 use crate::domain::rate_limit::Quota;
+use crate::domain::turn::IceSettings;
 use crate::ports::{
-    BlobStore, ClaimStore, Clock, ConversationRepo, DeviceRepo, EventBus, HealthCheck, IdGen, JobQueue, MediaRepo,
-    MessageRepo, PasswordHasher, PresenceAudience, PresenceStore, RateLimitStore, SessionRepo, SocialRepo, TokenIssuer,
-    UserRepo,
+    BlobStore, CallStore, ClaimStore, Clock, ConversationRepo, DeviceRepo, EventBus, HealthCheck, IdGen, JobQueue,
+    MediaRepo, MessageRepo, PasswordHasher, PresenceAudience, PresenceStore, RateLimitStore, SessionRepo, SocialRepo,
+    TokenIssuer, UserRepo,
 };
 
 /// Limits and lifetimes, configurable by the operator.
@@ -39,12 +40,19 @@ pub struct Limits {
     /// Whether videos and voice messages can be processed here (ffmpeg is installed); when
     /// not, their uploads are refused at once rather than left to fail.
     pub av_processing: bool,
+    /// Calls placed per user (`call.invite`), all devices.
+    pub call_invites: Quota,
+    /// How long a call rings and how long an answered call waits for a dropped device.
+    pub call_policy: crate::domain::call::CallPolicy,
     /// A session counts as online this long after its last heartbeat (clients beat every 30 s).
     pub presence_ttl: Duration,
     /// How long an access token is accepted; clients refresh before it runs out.
     pub access_token_ttl: Duration,
     /// How long a session lasts without use; each refresh extends it by this much.
     pub refresh_token_ttl: Duration,
+    /// The STUN and TURN servers handed to callers, and how long TURN credentials last; none
+    /// by default (calls then use direct connections only).
+    pub ice: IceSettings,
 }
 
 impl Default for Limits {
@@ -62,9 +70,12 @@ impl Default for Limits {
             upload_completions: Quota::per_minute(10),
             media_quota_bytes: 2 * 1024 * 1024 * 1024,
             av_processing: true,
+            call_invites: Quota::per_minute(10),
+            call_policy: crate::domain::call::CallPolicy::production(),
             presence_ttl: Duration::seconds(40),
             access_token_ttl: Duration::minutes(15),
             refresh_token_ttl: Duration::days(30),
+            ice: IceSettings::default(),
         }
     }
 }
@@ -92,8 +103,12 @@ pub struct Deps {
     pub claims: Arc<dyn ClaimStore>,
     /// The media worker's jobs: completed uploads wait here to be processed.
     pub jobs: Arc<dyn JobQueue>,
+    /// The push jobs (notifications to send), when push is configured; `None` queues none.
+    pub push_jobs: Option<Arc<dyn JobQueue>>,
     /// Rate-limit state, shared by all nodes.
     pub rate_limits: Arc<dyn RateLimitStore>,
+    /// Live calls, their users' current call and their timers, shared by all nodes.
+    pub calls: Arc<dyn CallStore>,
     /// Delivery of events to live connections on every node.
     pub events: Arc<dyn EventBus>,
     /// Live connections per user, for online status.

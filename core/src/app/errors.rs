@@ -207,3 +207,19 @@ area_error!(
         TooManyPhones => ("too_many_phones", Validation, "a contact sync carries at most 1,000 numbers"),
     }
 );
+
+area_error!(
+    /// Calls: placing, answering, relaying and ending them.
+    CallingError {
+        CallNotFound => ("call_not_found", NotFound, "no such call"),
+        UserNotFound => ("user_not_found", NotFound, "no such user"),
+        CannotCallSelf => ("cannot_call_self", Validation, "a call needs another user"),
+        CallNotAllowed => ("call_not_allowed", Forbidden, "this user does not accept calls from you"),
+        AlreadyInCall => ("already_in_call", Conflict, "you are in another call"),
+        NotCallee => ("not_callee", Conflict, "only the callee answers a call"),
+        AnsweredElsewhere => ("call_answered_elsewhere", Conflict, "the call was answered already"),
+        NotAnswered => ("call_not_answered", Conflict, "the call has not been answered yet"),
+        CallEnded => ("call_ended", Gone, "this call is over"),
+        TooManyCandidates => ("too_many_ice_candidates", Validation, "at most 32 ICE candidates before the answer"),
+    }
+);

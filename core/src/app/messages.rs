@@ -10,6 +10,7 @@ use crate::domain::message::{
     parse_emoji,
 };
 use crate::domain::page::{PageBounds, PageLimit};
+use crate::domain::push::PushEvent;
 use crate::domain::rate_limit::RateLimitKey;
 use crate::ports::{HistoryPage, InsertOutcome, MessageUpdate, WriteContext};
 
@@ -112,7 +113,12 @@ pub async fn send(
             let message = with_attachments_one(deps, message).await?;
             // The message is stored: from here on nothing may turn the send into an error.
             let event = Event::MessageNew { message: message.clone() };
-            publish(deps, Delivery { recipients: members, except_session: Some(actor.session_id), event }).await;
+            publish(
+                deps,
+                Delivery { recipients: members, except_session: Some(actor.session_id), only_session: None, event },
+            )
+            .await;
+            super::push::enqueue(deps, PushEvent::Message(message.id)).await;
             Ok(Sent { message, created: true })
         }
     }
@@ -259,7 +265,7 @@ async fn update_and_announce(
     let message = with_attachments_one(deps, message).await?;
     let recipients = deps.conversations.member_ids(message.conversation_id).await?;
     let event = Event::MessageUpdated { change, message: message.clone() };
-    publish(deps, Delivery { recipients, except_session: Some(actor.session_id), event }).await;
+    publish(deps, Delivery { recipients, except_session: Some(actor.session_id), only_session: None, event }).await;
     Ok(message)
 }
 

@@ -35,6 +35,8 @@ pub(crate) fn mock_deps(now: Timestamp) -> Deps {
         blobs: Arc::new(MockBlobStore::new()),
         claims: Arc::new(MockClaimStore::new()),
         jobs: Arc::new(MockJobQueue::new()),
+        push_jobs: None,
+        calls: Arc::new(crate::ports::MockCallStore::new()),
         rate_limits: Arc::new(MockRateLimitStore::new()),
         events: Arc::new(MockEventBus::new()),
         presence: Arc::new(MockPresenceStore::new()),

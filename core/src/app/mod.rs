@@ -4,6 +4,7 @@
 
 mod access;
 pub mod auth;
+pub mod calls;
 pub mod conversations;
 mod deps;
 pub mod devices;
@@ -15,8 +16,10 @@ pub mod messages;
 mod mock_deps;
 pub mod presence;
 pub mod profile;
+pub mod push;
 pub mod receipts;
 pub mod search;
+pub mod signaling;
 pub mod social;
 pub mod sync;
 #[cfg(test)]

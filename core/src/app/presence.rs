@@ -92,7 +92,7 @@ async fn announce(deps: &Deps, user: UserId, status: PresenceStatus) -> Result<(
         return Ok(());
     }
     let event = Event::Presence { user_id: user, online: status.online, last_seen: status.last_seen };
-    publish(deps, Delivery { recipients, except_session: None, event }).await;
+    publish(deps, Delivery { recipients, except_session: None, only_session: None, event }).await;
     Ok(())
 }
 

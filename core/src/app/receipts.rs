@@ -35,7 +35,7 @@ pub async fn mark(
     }
     let event = Event::Receipt { conversation_id: conversation, user_id: actor.user_id, kind, seq: mark };
     // The caller's other devices get it too, so their unread badges clear.
-    publish(deps, Delivery { recipients, except_session: Some(actor.session_id), event }).await;
+    publish(deps, Delivery { recipients, except_session: Some(actor.session_id), only_session: None, event }).await;
     Ok(mark)
 }
 
@@ -64,7 +64,7 @@ pub async fn typing(
     let recipients: Vec<_> =
         visible_members(deps, actor, conversation).await?.into_iter().filter(|u| *u != actor.user_id).collect();
     let event = Event::Typing { conversation_id: conversation, user_id: actor.user_id, state };
-    publish(deps, Delivery { recipients, except_session: Some(actor.session_id), event }).await;
+    publish(deps, Delivery { recipients, except_session: Some(actor.session_id), only_session: None, event }).await;
     Ok(())
 }
 

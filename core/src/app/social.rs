@@ -3,6 +3,7 @@
 use crate::domain::account::PublicProfile;
 use crate::domain::event::{Delivery, Event};
 use crate::domain::ids::{FriendRequestId, UserId};
+use crate::domain::push::PushEvent;
 use crate::domain::rate_limit::RateLimitKey;
 use crate::domain::social::{Block, FriendRequest, RequestStatus, parse_request_message};
 use crate::ports::{PresenceStatus, SendRequestOutcome};
@@ -68,7 +69,8 @@ pub async fn send_request(
         SendRequestOutcome::Sent(request) => {
             let from = profile_of(deps, actor.user_id).await?;
             let event = Event::FriendRequest { request: request.clone(), from };
-            publish(deps, Delivery { recipients: vec![to], except_session: None, event }).await;
+            publish(deps, Delivery { recipients: vec![to], except_session: None, only_session: None, event }).await;
+            super::push::enqueue(deps, PushEvent::FriendRequest(request.id)).await;
             Ok(RequestResult::Sent(request))
         }
         SendRequestOutcome::AcceptedTheirs(request) => {
@@ -104,7 +106,11 @@ pub async fn answer_request(
         RequestStatus::Accepted => announce_accepted(deps, &answered, answered.to_user).await?,
         RequestStatus::Cancelled => {
             let event = Event::FriendRequestCancelled { request: answered.clone() };
-            publish(deps, Delivery { recipients: vec![answered.to_user], except_session: None, event }).await;
+            publish(
+                deps,
+                Delivery { recipients: vec![answered.to_user], except_session: None, only_session: None, event },
+            )
+            .await;
         }
         // A decline is not announced: the sender's request simply stays unanswered to them.
         RequestStatus::Declined | RequestStatus::Pending => {}
@@ -176,7 +182,9 @@ async fn profile_of(deps: &Deps, user: UserId) -> Result<PublicProfile, SocialEr
 async fn announce_accepted(deps: &Deps, request: &FriendRequest, _accepted_by: UserId) -> Result<(), SocialError> {
     for (recipient, friend) in [(request.from_user, request.to_user), (request.to_user, request.from_user)] {
         let event = Event::FriendAccepted { request: request.clone(), friend: profile_of(deps, friend).await? };
-        publish(deps, Delivery { recipients: vec![recipient], except_session: None, event }).await;
+        publish(deps, Delivery { recipients: vec![recipient], except_session: None, only_session: None, event }).await;
     }
+    // The one who asked hears by push too (the one who accepted is in the app).
+    super::push::enqueue(deps, PushEvent::FriendAccepted(request.id)).await;
     Ok(())
 }

@@ -65,6 +65,8 @@ impl Mocks {
             blobs: Arc::new(MockBlobStore::new()),
             claims: Arc::new(MockClaimStore::new()),
             jobs: Arc::new(MockJobQueue::new()),
+            push_jobs: None,
+            calls: Arc::new(crate::ports::MockCallStore::new()),
             rate_limits: Arc::new(self.rate_limits),
             events: Arc::new(self.events),
             presence: Arc::new(MockPresenceStore::new()),

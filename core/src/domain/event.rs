@@ -3,8 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::account::PublicProfile;
+use super::call::CallMedia;
 use super::conversation::Conversation;
-use super::ids::{ConversationId, MediaId, SessionId, UserId};
+use super::ids::{CallId, ConversationId, MediaId, SessionId, UserId};
 use super::media::{Attachment, MediaStatus};
 use super::message::Message;
 use super::social::FriendRequest;
@@ -171,6 +172,55 @@ pub enum Event {
         /// A stable code saying why (e.g. `content_mismatch`, `infected`, `too_long`).
         reason: String,
     },
+    /// Ring: someone calls (to every device of the callee).
+    #[serde(rename = "call.incoming")]
+    CallIncoming {
+        /// The call.
+        call_id: CallId,
+        /// Who calls.
+        caller: PublicProfile,
+        /// The direct conversation of the two.
+        conversation_id: ConversationId,
+        /// `audio` or `video`.
+        media: CallMedia,
+        /// The caller's SDP offer.
+        sdp: String,
+    },
+    /// The callee's devices are ringing (to the caller's device).
+    #[serde(rename = "call.ringing")]
+    CallRinging {
+        /// The call.
+        call_id: CallId,
+    },
+    /// The callee answered (to the caller's device).
+    #[serde(rename = "call.accepted")]
+    CallAccepted {
+        /// The call.
+        call_id: CallId,
+        /// The callee's SDP answer.
+        sdp: String,
+    },
+    /// An ICE candidate from the other device of the call.
+    #[serde(rename = "call.ice")]
+    CallIce {
+        /// The call.
+        call_id: CallId,
+        /// The candidate object as the other browser sent it (`candidate`, `sdpMid`,
+        /// `sdpMLineIndex`, `usernameFragment`).
+        candidate: serde_json::Value,
+    },
+    /// The call is over, or (`answered_elsewhere`) over for this device.
+    #[serde(rename = "call.ended")]
+    CallEnded {
+        /// The call.
+        call_id: CallId,
+        /// `missed`, `declined`, `cancelled`, `busy`, `hung_up`, `connection_lost` or
+        /// `answered_elsewhere`.
+        reason: String,
+        /// How long it was answered, in milliseconds, when it was.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<u64>,
+    },
     /// Not shown to clients: tells gateways to close the sockets of revoked sessions.
     #[serde(rename = "session.revoked")]
     SessionsRevoked {
@@ -186,6 +236,9 @@ pub struct Delivery {
     pub recipients: Vec<UserId>,
     /// The connection the action came from, which already got an `ack` and needs no copy.
     pub except_session: Option<SessionId>,
+    /// Only this session's connections get it (a call's signals go to one device of a user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only_session: Option<SessionId>,
     /// What happened.
     pub event: Event,
 }

@@ -71,3 +71,7 @@ uuid_id!(
     /// A device registered for push notifications.
     DeviceId
 );
+uuid_id!(
+    /// A 1-on-1 voice or video call, from its invite to its end.
+    CallId
+);

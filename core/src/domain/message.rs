@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::call::{CallMedia, CallOutcome, EndReason};
 use super::error::Invalid;
-use super::ids::{ClientMsgId, ConversationId, MediaId, MessageId, UserId};
+use super::ids::{CallId, ClientMsgId, ConversationId, MediaId, MessageId, UserId};
 use super::media::{Attachment, MediaKind};
 use super::text::{Layout, is_blank, refuse_control_characters};
 use super::{DateTime, Duration, Timestamp, Utc};
@@ -74,6 +75,21 @@ pub enum SystemEvent {
         actor: UserId,
         /// The new title.
         title: String,
+    },
+    /// A call between the two members of a direct conversation ended: missed, declined, or
+    /// ended after it was answered (with its duration).
+    Call {
+        /// The call.
+        call_id: CallId,
+        /// Who called.
+        caller: UserId,
+        /// `audio` or `video`.
+        media: CallMedia,
+        /// What became of it.
+        #[serde(flatten)]
+        outcome: CallOutcome,
+        /// Why it ended, more precisely (`cancelled` shows as missed to the callee).
+        reason: EndReason,
     },
     /// The group's photo changed (the message carries the new one as its attachment).
     AvatarChanged {

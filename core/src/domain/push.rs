@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::account::Locale;
 use super::error::Invalid;
-use super::ids::{DeviceId, SessionId, UserId};
+use super::ids::{CallId, DeviceId, FriendRequestId, MessageId, SessionId, UserId};
 
 /// The longest token accepted (FCM tokens are about 160 characters; APNs and web push
 /// registrations through FCM stay well below this).
@@ -222,6 +222,77 @@ fn cut(text: &str) -> String {
     let mut cut: String = single_line.chars().take(PREVIEW_CHARS - 1).collect();
     cut.push('…');
     cut
+}
+
+/// What happened that users are told of by push.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PushEvent {
+    /// A new message: every recipient who is offline and has not muted its conversation.
+    Message(MessageId),
+    /// A friend request arrived: its recipient.
+    FriendRequest(FriendRequestId),
+    /// A friend request was accepted: its sender.
+    FriendAccepted(FriendRequestId),
+    /// A call rings: the callee's devices without a live connection (data only, high
+    /// priority, alive while it may ring).
+    IncomingCall(CallId),
+}
+
+/// A push job: the event, to everyone it concerns, or to one device only (a retry after the
+/// push service asked to come back later, once the event's other devices were served). Jobs
+/// name the event only; the worker reads the rest when it runs, so a message recalled or a
+/// conversation muted meanwhile is honoured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PushTask {
+    /// What to notify about.
+    pub event: PushEvent,
+    /// Only this device, when set.
+    pub device: Option<DeviceId>,
+}
+
+impl PushTask {
+    /// The event, to everyone it concerns.
+    pub fn event(event: PushEvent) -> PushTask {
+        PushTask { event, device: None }
+    }
+
+    /// The task as a queue key (see `JobTask::key`): `message:<id>`, `friend-request:<id>`
+    /// or `friend-accepted:<id>`, then `:device:<id>` for one device.
+    pub fn key(&self) -> String {
+        let event = match self.event {
+            PushEvent::Message(message) => format!("message:{message}"),
+            PushEvent::FriendRequest(request) => format!("friend-request:{request}"),
+            PushEvent::FriendAccepted(request) => format!("friend-accepted:{request}"),
+            PushEvent::IncomingCall(call) => format!("call:{call}"),
+        };
+        match self.device {
+            Some(device) => format!("{event}:device:{device}"),
+            None => event,
+        }
+    }
+
+    /// Reads a [`key`](PushTask::key) back.
+    pub fn parse(key: &str) -> Result<PushTask, String> {
+        let id = |raw: &str| raw.parse::<uuid::Uuid>().map_err(|e| format!("push task {key:?}: {e}"));
+        let parts: Vec<&str> = key.split(':').collect();
+        let (kind, event_id, device) = match parts.as_slice() {
+            [kind, event_id] => (*kind, id(event_id)?, None),
+            [kind, event_id, "device", device] => (*kind, id(event_id)?, Some(DeviceId(id(device)?))),
+            _ => return Err(format!("push task {key:?}: unknown")),
+        };
+        Self::parse_event(kind, event_id, device, key)
+    }
+
+    fn parse_event(kind: &str, id: uuid::Uuid, device: Option<DeviceId>, key: &str) -> Result<PushTask, String> {
+        let event = match kind {
+            "message" => PushEvent::Message(MessageId(id)),
+            "friend-request" => PushEvent::FriendRequest(FriendRequestId(id)),
+            "friend-accepted" => PushEvent::FriendAccepted(FriendRequestId(id)),
+            "call" => PushEvent::IncomingCall(CallId(id)),
+            _ => return Err(format!("push task {key:?}: unknown")),
+        };
+        Ok(PushTask { event, device })
+    }
 }
 
 #[cfg(test)]

@@ -94,6 +94,11 @@ impl RateLimitKey {
         RateLimitKey(format!("friend_requests:user:{user}"))
     }
 
+    /// Calls placed by a user, on all their devices.
+    pub fn call_invites(user: UserId) -> Self {
+        RateLimitKey(format!("call:invite:user:{user}"))
+    }
+
     /// User searches and phone lookups by a user.
     pub fn searches(user: UserId) -> Self {
         RateLimitKey(format!("search:user:{user}"))

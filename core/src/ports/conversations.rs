@@ -168,6 +168,10 @@ pub trait ConversationRepo: Send + Sync {
     async fn mark_read(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, PortError>;
     /// Same for the delivered mark.
     async fn mark_delivered(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, PortError>;
+    /// The app icon's badge: the user's unread messages (as `ConversationSummary::unread_count`
+    /// counts them) summed over their conversations not muted at `now`, counting no further
+    /// than `cap` (a badge shows "99+" long before).
+    async fn unread_total(&self, user: UserId, now: Timestamp, cap: u64) -> Result<u64, PortError>;
     /// Sets or clears one member's mute.
     async fn set_mute(&self, id: ConversationId, user: UserId, mute: Option<Mute>) -> Result<(), PortError>;
     /// Pins (with the time) or unpins; refuses a pin past `max_pinned`.

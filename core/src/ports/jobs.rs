@@ -1,4 +1,5 @@
-//! The persistent queue of media-processing jobs: at least once, one worker per job at a time.
+//! Persistent job queues (media processing, push notifications): at least once, one worker
+//! per job at a time.
 
 use std::time::Duration;
 
@@ -6,8 +7,7 @@ use async_trait::async_trait;
 
 use crate::domain::Timestamp;
 use crate::domain::error::PortError;
-use crate::domain::ids::MediaId;
-use crate::domain::job::{DeadJob, Job, JobId};
+use crate::domain::job::{DeadJob, Job, JobId, JobTask};
 
 /// What became of a failed job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,16 +37,21 @@ pub struct QueueStats {
     pub dead: u64,
 }
 
-/// The queue of media-processing jobs (Redis in production, in-process in embedded mode),
-/// built with a `JobPolicy`. Delivery is at least once, so handlers are idempotent.
+/// A queue of jobs (Redis in production, in-process in embedded mode), built with a
+/// `JobPolicy`; each kind of work has a queue of its own. Delivery is at least once, so
+/// handlers are idempotent.
 #[cfg_attr(test, mockall::automock)]
 #[async_trait]
 pub trait JobQueue: Send + Sync {
-    /// Adds a job to process `media`, unless one is already live for it (ready, in flight or
-    /// waiting for a retry): `true` when added, `false` when deduplicated. So the start-up
+    /// Adds a job for `task`, unless one is already live for it (ready, in flight or waiting
+    /// for a retry): `true` when added, `false` when deduplicated. So the start-up
     /// reconciliation may enqueue every unfinished media without piling up jobs. A
     /// dead-lettered job does not count as live.
-    async fn enqueue(&self, media: MediaId) -> Result<bool, PortError>;
+    async fn enqueue(&self, task: JobTask) -> Result<bool, PortError>;
+
+    /// [`enqueue`](JobQueue::enqueue), but handed out no sooner than `delay` from now (a push
+    /// to one device after the push service asked to come back later).
+    async fn enqueue_after(&self, task: JobTask, delay: Duration) -> Result<bool, PortError>;
 
     /// Hands one job to `worker`: the oldest ready one, a retry whose time has come, or one
     /// whose previous hand-out went a visibility timeout without being finished or extended
@@ -66,9 +71,10 @@ pub trait JobQueue: Send + Sync {
     /// complete never ends someone else's claim. Idempotent.
     async fn complete(&self, job: &Job) -> Result<bool, PortError>;
 
-    /// Gives the job back after a failed attempt: retried after the policy's backoff, or
-    /// dead-lettered with `reason` after its last attempt.
-    async fn fail(&self, job: &Job, reason: &str) -> Result<FailOutcome, PortError>;
+    /// Gives the job back after a failed attempt: retried after the policy's backoff (or after
+    /// `not_before` when that is longer: a service's `Retry-After`), or dead-lettered with
+    /// `reason` after its last attempt.
+    async fn fail(&self, job: &Job, reason: &str, not_before: Option<Duration>) -> Result<FailOutcome, PortError>;
 
     /// How many jobs are ready, in flight, delayed and dead.
     async fn stats(&self) -> Result<QueueStats, PortError>;

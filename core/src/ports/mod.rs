@@ -2,6 +2,7 @@
 
 mod auth;
 mod blobs;
+mod calls;
 mod claims;
 mod clock;
 mod conversations;
@@ -25,6 +26,7 @@ pub use blobs::{
     BlobInfo, BlobStore, CompleteOutcome, CopyOutcome, DownloadAs, ListedBlob, PartEtag, SignedMethod, SignedRequest,
     StoredPart, content_disposition,
 };
+pub use calls::{CallStore, StartOutcome, StoredCall};
 pub use claims::{ClaimKey, ClaimStore};
 pub use clock::{Clock, IdGen};
 pub use conversations::{
@@ -53,6 +55,7 @@ pub use health::HealthCheck;
 pub use self::{
     auth::{MockPasswordHasher, MockTokenIssuer},
     blobs::MockBlobStore,
+    calls::MockCallStore,
     claims::MockClaimStore,
     conversations::MockConversationRepo,
     events::MockEventBus,

@@ -1,6 +1,7 @@
 //! The conversation part of the store contract: one direct conversation per pair, read
 //! marks, group membership and its size limit, who shares a conversation with whom, each
-//! user's counters for `sync`, and the private state of one member (mute and pins).
+//! user's counters for `sync`, the private state of one member (mute and pins), and the
+//! badge's unread total.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -8,10 +9,10 @@ use std::collections::HashSet;
 
 use futures_util::future::join_all;
 
-use crate::domain::Duration;
 use crate::domain::conversation::{ConversationKind, Member, Mute, Role};
 use crate::domain::ids::{ConversationId, UserId};
-use crate::domain::message::{MessageKind, NewMessage};
+use crate::domain::message::{Message, MessageKind, NewMessage};
+use crate::domain::{Duration, Timestamp};
 use crate::ports::{
     ConversationCursor, DirectOutcome, ListQuery, MembershipChange, MembershipOutcome, MessageUpdate, PinOutcome,
 };
@@ -40,6 +41,30 @@ fn announcement(id: ConversationId, actor: UserId) -> NewMessage {
 async fn listed(store: &dyn Store, user: UserId, pinned: bool) -> HashSet<ConversationId> {
     let rows = store.list_conversations(user, ListQuery { pinned, before: None, limit: 50 }).await.unwrap();
     rows.into_iter().map(|row| row.conversation.id).collect()
+}
+
+/// `count` text messages from `sender` into `id`, as stored.
+async fn send(store: &dyn Store, id: ConversationId, sender: UserId, count: usize) -> Vec<Message> {
+    let mut sent = Vec::with_capacity(count);
+    for _ in 0..count {
+        sent.push(store.insert_message(text(id, sender, None)).await.unwrap().into_message());
+    }
+    sent
+}
+
+/// The conversation list's unread counts of `user`, pinned and not, summed over the
+/// conversations not muted at `now`: what the badge total must equal below any cap.
+async fn listed_unread_of_unmuted(store: &dyn Store, user: UserId, now: Timestamp) -> u64 {
+    let mut total = 0;
+    for pinned in [false, true] {
+        let rows = store.list_conversations(user, ListQuery { pinned, before: None, limit: 50 }).await.unwrap();
+        total += rows
+            .iter()
+            .filter(|row| !row.membership.mute.is_some_and(|mute| mute.is_active(now)))
+            .map(|row| row.unread_count)
+            .sum::<u64>();
+    }
+    total
 }
 
 /// Two users asking for their direct conversation at once get the same one, created once.
@@ -264,4 +289,55 @@ pub async fn pins_belong_to_one_member_and_stop_at_the_limit(store: &dyn Store) 
 
     store.set_pinned(first, stranger, at(7), 5).await.unwrap();
     assert_eq!(store.member(first, stranger).await.unwrap(), None, "pinning makes nobody a member");
+}
+
+/// The badge total sums the user's unread counts, as the conversation list shows them, over
+/// the conversations not muted at `now` (a mute for good or until later leaves one out, an
+/// expired one does not; another member's mute is theirs); own messages, announcements,
+/// conversations of others and ones left never count; read marks lower it; it stops at the cap.
+pub async fn the_unread_total_sums_the_unmuted_conversations_up_to_a_cap(store: &dyn Store) {
+    let (a, b, c) = (user(store, "a").await, user(store, "b").await, user(store, "c").await);
+    let now = now();
+    let total = |cap| async move { store.unread_total(a, now, cap).await.unwrap() };
+    let pair = direct(store, a, b).await;
+    let (plain, forever, later, expired) = (
+        group(store, &[a, b]).await,
+        group(store, &[b, a]).await,
+        group(store, &[b, a]).await,
+        group(store, &[b, a]).await,
+    );
+    let elsewhere = group(store, &[b, c]).await;
+    assert_eq!(total(100).await, 0, "group announcements are not unread");
+
+    send(store, pair, a, 2).await;
+    let from_b = send(store, pair, b, 3).await;
+    send(store, plain, b, 4).await;
+    send(store, forever, b, 5).await;
+    send(store, later, b, 6).await;
+    send(store, expired, b, 2).await;
+    send(store, elsewhere, b, 7).await;
+    store.set_mute(forever, a, Some(Mute::Forever)).await.unwrap();
+    store.set_mute(later, a, Some(Mute::Until(now + Duration::hours(1)))).await.unwrap();
+    store.set_mute(expired, a, Some(Mute::Until(now - Duration::minutes(1)))).await.unwrap();
+    store.set_mute(plain, b, Some(Mute::Forever)).await.unwrap();
+    assert_eq!(total(100).await, 3 + 4 + 2, "b's messages in the direct, plain and expired-mute conversations");
+    assert_eq!(total(100).await, listed_unread_of_unmuted(store, a, now).await, "the badge sums the list");
+    assert_eq!(store.unread_total(b, now, 100).await.unwrap(), 0, "own messages never count");
+    assert_eq!(store.unread_total(c, now, 100).await.unwrap(), 7, "b's messages to c count for c, not for a");
+
+    assert_eq!((total(5).await, total(9).await, total(0).await), (5, 9, 0), "the cap caps");
+    // plain holds the announcement (seq 1) and b's messages at seqs 2..=5.
+    store.mark_read(plain, a, 3).await.unwrap();
+    assert_eq!(total(100).await, 3 + 2 + 2, "read marks lower it");
+    store.set_mute(forever, a, None).await.unwrap();
+    assert_eq!(total(100).await, 3 + 2 + 2 + 5, "an unmuted conversation counts again");
+    store.change_membership(change(expired, &[], &[a], 10), announcement(expired, b)).await.unwrap();
+    assert_eq!(total(100).await, 3 + 2 + 5, "a conversation left no longer counts");
+
+    // Deleted for oneself or recalled: the badge counts such a message as the list does.
+    store.hide_message(from_b[0].id, a).await.unwrap();
+    store.update_message(from_b[1].id, MessageUpdate::Recall { at: now }).await.unwrap().unwrap();
+    let listed = listed_unread_of_unmuted(store, a, now).await;
+    assert_eq!(total(100).await, listed, "the badge and the list agree on hidden and recalled messages");
+    assert_eq!(total(listed - 1).await, listed - 1);
 }

@@ -208,7 +208,7 @@ fn typing(conversation_id: ConversationId, n: u128) -> Delivery {
     let event =
         Event::Typing { conversation_id, user_id: UserId(uuid::Uuid::from_u128(n)), state: TypingState::Started };
     // Built again from the same two values, it is equal: a check can name the one it awaits.
-    Delivery { recipients: vec![UserId(conversation_id.0)], except_session: None, event }
+    Delivery { recipients: vec![UserId(conversation_id.0)], except_session: None, only_session: None, event }
 }
 
 fn receipt() -> Delivery {
@@ -218,17 +218,22 @@ fn receipt() -> Delivery {
         kind: ReceiptKind::Read,
         seq: 42,
     };
-    Delivery { recipients: vec![UserId(new_id()), UserId(new_id())], except_session: Some(SessionId(new_id())), event }
+    Delivery {
+        recipients: vec![UserId(new_id()), UserId(new_id())],
+        except_session: Some(SessionId(new_id())),
+        only_session: None,
+        event,
+    }
 }
 
 fn presence() -> Delivery {
     let event = Event::Presence { user_id: UserId(new_id()), online: false, last_seen: Some(now()) };
-    Delivery { recipients: (0..5).map(|_| UserId(new_id())).collect(), except_session: None, event }
+    Delivery { recipients: (0..5).map(|_| UserId(new_id())).collect(), except_session: None, only_session: None, event }
 }
 
 fn revoked_sessions() -> Delivery {
     let event = Event::SessionsRevoked { session_ids: vec![SessionId(new_id()), SessionId(new_id())] };
-    Delivery { recipients: vec![UserId(new_id())], except_session: None, event }
+    Delivery { recipients: vec![UserId(new_id())], except_session: None, only_session: None, event }
 }
 
 fn cancelled_request() -> Delivery {
@@ -242,5 +247,10 @@ fn cancelled_request() -> Delivery {
         answered_at: Some(now()),
     };
     let recipients = vec![request.from_user, request.to_user];
-    Delivery { recipients, except_session: Some(SessionId(new_id())), event: Event::FriendRequestCancelled { request } }
+    Delivery {
+        recipients,
+        except_session: Some(SessionId(new_id())),
+        only_session: None,
+        event: Event::FriendRequestCancelled { request },
+    }
 }

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 
-use crate::domain::ids::MediaId;
-use crate::domain::job::{Job, JobPolicy};
+use crate::domain::ids::{MediaId, MessageId};
+use crate::domain::job::{Job, JobPolicy, JobTask};
+use crate::domain::push::{PushEvent, PushTask};
 use crate::ports::{FailOutcome, JobQueue, QueueStats};
 
 use super::contract::{new_id, now};
@@ -39,8 +40,8 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// Clock slack for a queue that keeps time in whole milliseconds.
 const SLACK: Duration = Duration::from_millis(5);
 
-fn media() -> MediaId {
-    MediaId(new_id())
+fn media() -> JobTask {
+    JobTask::ProcessMedia(MediaId(new_id()))
 }
 
 /// A job that must come: waits for it up to [`PATIENCE`].
@@ -56,14 +57,14 @@ async fn assert_empty(queue: &dyn JobQueue) {
 /// Ready jobs are handed out in the order they were enqueued, each as attempt 1.
 pub async fn jobs_are_taken_in_the_order_they_were_enqueued(queue: &dyn JobQueue) {
     let media = [media(), media(), media()];
-    for m in media {
-        assert!(queue.enqueue(m).await.unwrap());
+    for m in &media {
+        assert!(queue.enqueue(m.clone()).await.unwrap());
     }
     let stats = queue.stats().await.unwrap();
     assert_eq!(stats, QueueStats { ready: 3, ..QueueStats::default() });
-    for m in media {
+    for m in &media {
         let job = queue.take("worker", Duration::ZERO).await.unwrap().expect("a ready job");
-        assert_eq!((job.media_id, job.attempt), (m, 1));
+        assert_eq!((&job.task, job.attempt), (m, 1));
         assert!(queue.complete(&job).await.unwrap());
     }
     assert_empty(queue).await;
@@ -73,15 +74,15 @@ pub async fn jobs_are_taken_in_the_order_they_were_enqueued(queue: &dyn JobQueue
 /// complete it may be enqueued again.
 pub async fn enqueuing_a_media_with_a_live_job_adds_none(queue: &dyn JobQueue) {
     let m = media();
-    assert!(queue.enqueue(m).await.unwrap());
-    assert!(!queue.enqueue(m).await.unwrap(), "deduplicated while ready");
+    assert!(queue.enqueue(m.clone()).await.unwrap());
+    assert!(!queue.enqueue(m.clone()).await.unwrap(), "deduplicated while ready");
     let job = queue.take("worker", Duration::ZERO).await.unwrap().expect("the job");
-    assert!(!queue.enqueue(m).await.unwrap(), "deduplicated while in flight");
+    assert!(!queue.enqueue(m.clone()).await.unwrap(), "deduplicated while in flight");
     assert!(queue.complete(&job).await.unwrap());
     assert_eq!(queue.take("worker", Duration::ZERO).await.unwrap(), None, "one job only");
-    assert!(queue.enqueue(m).await.unwrap(), "a finished media may be processed again");
+    assert!(queue.enqueue(m.clone()).await.unwrap(), "a finished media may be processed again");
     let again = queue.take("worker", Duration::ZERO).await.unwrap().expect("the new job");
-    assert_eq!((again.media_id, again.attempt), (m, 1));
+    assert_eq!((&again.task, again.attempt), (&m, 1));
     assert!(queue.complete(&again).await.unwrap());
 }
 
@@ -91,12 +92,12 @@ pub async fn a_waiting_take_gets_a_job_enqueued_meanwhile(queue: &dyn JobQueue) 
     let started = Instant::now();
     let (taken, ()) = futures_util::future::join(queue.take("waiter", PATIENCE), async {
         pause(Duration::from_millis(50)).await;
-        assert!(queue.enqueue(m).await.unwrap());
+        assert!(queue.enqueue(m.clone()).await.unwrap());
     })
     .await;
     let job = taken.unwrap().expect("the job enqueued while waiting");
     assert!(started.elapsed() < PATIENCE);
-    assert_eq!(job.media_id, m);
+    assert_eq!(job.task, m);
     assert!(queue.complete(&job).await.unwrap());
 }
 
@@ -110,9 +111,9 @@ pub async fn a_take_given_up_while_waiting_leaves_nothing_behind(queue: &dyn Job
         futures_util::future::Either::Left((taken, _)) => panic!("an empty queue handed out {taken:?}"),
     }
     let m = media();
-    assert!(queue.enqueue(m).await.unwrap());
+    assert!(queue.enqueue(m.clone()).await.unwrap());
     let job = queue.take("worker", Duration::ZERO).await.unwrap().expect("the job, not held by the given-up take");
-    assert_eq!((job.media_id, job.attempt), (m, 1));
+    assert_eq!((&job.task, job.attempt), (&m, 1));
     assert!(queue.complete(&job).await.unwrap());
     assert_empty(queue).await;
 }
@@ -127,7 +128,7 @@ pub async fn a_taken_job_goes_to_no_one_else_before_its_timeout(queue: &dyn JobQ
     let second = must_take(queue, "second").await;
     let waited = started.elapsed();
     assert!(waited + SLACK >= timeout, "handed out again after {waited:?}, before its {timeout:?} timeout");
-    assert_eq!((&second.id, second.media_id, second.attempt), (&first.id, first.media_id, 2));
+    assert_eq!((&second.id, &second.task, second.attempt), (&first.id, &first.task, 2));
     assert!(queue.complete(&second).await.unwrap());
 }
 
@@ -143,7 +144,7 @@ pub async fn a_job_whose_worker_died_is_finished_once_by_another(queue: &dyn Job
     assert_eq!(survivor.attempt, 2);
     assert_eq!(queue.stats().await.unwrap(), QueueStats { in_flight: 1, ..QueueStats::default() });
     assert!(!queue.complete(&late).await.unwrap(), "the lapsed claim completes nothing");
-    assert_eq!(queue.fail(&late, "late").await.unwrap(), FailOutcome::NotHeld);
+    assert_eq!(queue.fail(&late, "late", None).await.unwrap(), FailOutcome::NotHeld);
     assert!(queue.complete(&survivor).await.unwrap(), "the newer claim still holds");
     assert!(!queue.complete(&survivor).await.unwrap(), "completed once");
     assert_empty(queue).await;
@@ -180,7 +181,7 @@ pub async fn an_extended_claim_is_handed_out_again_only_once_it_stops(queue: &dy
     let quiet = handed_out_at.saturating_duration_since(last_held);
     assert!(quiet + SLACK >= timeout, "handed out again {quiet:?} after its last extension, within its {timeout:?}");
     assert!(handed_out_at.duration_since(taken_at) >= timeout, "handed out again within the first timeout");
-    assert_eq!((&second.id, second.media_id, second.attempt), (&first.id, first.media_id, 2));
+    assert_eq!((&second.id, &second.task, second.attempt), (&first.id, &first.task, 2));
     assert!(!queue.extend(&first).await.unwrap(), "the reclaimed claim extends no more");
     assert!(queue.extend(&second).await.unwrap(), "the newer claim extends");
     assert!(queue.complete(&second).await.unwrap());
@@ -202,10 +203,10 @@ pub async fn only_the_current_claim_can_be_extended(queue: &dyn JobQueue) {
 
     queue.enqueue(media()).await.unwrap();
     let failed = queue.take("worker", Duration::ZERO).await.unwrap().expect("the second job");
-    assert!(matches!(queue.fail(&failed, "transient").await.unwrap(), FailOutcome::RetryAt(_)));
+    assert!(matches!(queue.fail(&failed, "transient", None).await.unwrap(), FailOutcome::RetryAt(_)));
     assert!(!queue.extend(&failed).await.unwrap(), "a failed hand-out");
     let retried = must_take(queue, "worker").await;
-    assert_eq!((retried.media_id, retried.attempt), (failed.media_id, 2));
+    assert_eq!((&retried.task, retried.attempt), (&failed.task, 2));
     assert!(queue.extend(&retried).await.unwrap(), "the retry's claim");
     assert!(queue.complete(&retried).await.unwrap());
     assert_empty(queue).await;
@@ -217,7 +218,7 @@ pub async fn a_failed_job_comes_back_after_its_backoff(queue: &dyn JobQueue) {
     queue.enqueue(media()).await.unwrap();
     let job = queue.take("worker", Duration::ZERO).await.unwrap().expect("the job");
     let (started, wall) = (Instant::now(), now());
-    let FailOutcome::RetryAt(at) = queue.fail(&job, "transient").await.unwrap() else {
+    let FailOutcome::RetryAt(at) = queue.fail(&job, "transient", None).await.unwrap() else {
         panic!("a first failure is retried")
     };
     let after = chrono::Duration::from_std(backoff).unwrap();
@@ -229,7 +230,37 @@ pub async fn a_failed_job_comes_back_after_its_backoff(queue: &dyn JobQueue) {
     let retried = must_take(queue, "worker").await;
     let waited = started.elapsed();
     assert!(waited + SLACK >= backoff, "retried after {waited:?}, before its {backoff:?} backoff");
-    assert_eq!((retried.media_id, retried.attempt), (job.media_id, 2));
+    assert_eq!((&retried.task, retried.attempt), (&job.task, 2));
+    assert!(queue.complete(&retried).await.unwrap());
+    assert_empty(queue).await;
+}
+
+/// A failure that says when to come back (a push service's `Retry-After`) longer than the
+/// backoff is retried then, not before; push tasks, whose keys hold several ids, come back
+/// as they went in, and are deduplicated by their whole key.
+pub async fn a_retry_after_longer_than_the_backoff_is_honoured(queue: &dyn JobQueue) {
+    let message = MessageId(new_id());
+    let whole = JobTask::Push(PushTask::event(PushEvent::Message(message)));
+    let one_device = JobTask::Push(PushTask {
+        event: PushEvent::Message(message),
+        device: Some(crate::domain::ids::DeviceId(new_id())),
+    });
+    assert!(queue.enqueue(whole.clone()).await.unwrap());
+    assert!(queue.enqueue(one_device.clone()).await.unwrap(), "another task of the same message");
+    assert!(!queue.enqueue(one_device.clone()).await.unwrap(), "the same task again");
+    let first = queue.take("worker", Duration::ZERO).await.unwrap().expect("the job");
+    assert_eq!(first.task, whole);
+    assert!(queue.complete(&first).await.unwrap());
+    let job = queue.take("worker", Duration::ZERO).await.unwrap().expect("the job");
+    assert_eq!(job.task, one_device);
+    let retry_after = contract_policy().backoff_after(1) * 4;
+    let started = Instant::now();
+    let outcome = queue.fail(&job, "429", Some(retry_after)).await.unwrap();
+    assert!(matches!(outcome, FailOutcome::RetryAt(_)), "{outcome:?}");
+    let retried = must_take(queue, "worker").await;
+    let waited = started.elapsed();
+    assert!(waited + SLACK >= retry_after, "retried after {waited:?}, before the {retry_after:?} asked");
+    assert_eq!((&retried.task, retried.attempt), (&one_device, 2));
     assert!(queue.complete(&retried).await.unwrap());
     assert_empty(queue).await;
 }
@@ -239,12 +270,12 @@ pub async fn a_failed_job_comes_back_after_its_backoff(queue: &dyn JobQueue) {
 pub async fn a_job_failing_its_last_attempt_is_dead_until_retried(queue: &dyn JobQueue) {
     let policy = contract_policy();
     let m = media();
-    queue.enqueue(m).await.unwrap();
+    queue.enqueue(m.clone()).await.unwrap();
     let mut last = None;
     for attempt in 1..=policy.max_attempts {
         let job = must_take(queue, "worker").await;
-        assert_eq!((job.media_id, job.attempt), (m, attempt));
-        let outcome = queue.fail(&job, &format!("boom {attempt}")).await.unwrap();
+        assert_eq!((&job.task, job.attempt), (&m, attempt));
+        let outcome = queue.fail(&job, &format!("boom {attempt}"), None).await.unwrap();
         if attempt < policy.max_attempts {
             assert!(matches!(outcome, FailOutcome::RetryAt(_)), "attempt {attempt}: {outcome:?}");
         } else {
@@ -256,11 +287,11 @@ pub async fn a_job_failing_its_last_attempt_is_dead_until_retried(queue: &dyn Jo
     assert_eq!(queue.stats().await.unwrap(), QueueStats { dead: 1, ..QueueStats::default() });
     let dead = queue.dead_letters(10).await.unwrap();
     assert_eq!(dead.len(), 1, "{dead:?}");
-    assert_eq!((dead[0].job.media_id, dead[0].job.attempt), (m, policy.max_attempts));
+    assert_eq!((&dead[0].job.task, dead[0].job.attempt), (&m, policy.max_attempts));
     assert_eq!(dead[0].reason, format!("boom {}", policy.max_attempts));
     assert!((dead[0].at - now()).num_seconds().abs() < 60, "dead-lettered at {}", dead[0].at);
     assert_eq!(queue.take("worker", Duration::ZERO).await.unwrap(), None, "a dead job is not handed out");
-    assert_eq!(queue.fail(&last, "again").await.unwrap(), FailOutcome::NotHeld);
+    assert_eq!(queue.fail(&last, "again", None).await.unwrap(), FailOutcome::NotHeld);
     assert!(queue.enqueue(media()).await.unwrap(), "other media are still queued");
     let other = queue.take("worker", Duration::ZERO).await.unwrap().expect("the other job");
     assert!(queue.complete(&other).await.unwrap());
@@ -270,7 +301,7 @@ pub async fn a_job_failing_its_last_attempt_is_dead_until_retried(queue: &dyn Jo
     assert_eq!(queue.stats().await.unwrap(), QueueStats { ready: 1, ..QueueStats::default() });
     assert!(queue.dead_letters(10).await.unwrap().is_empty());
     let again = queue.take("worker", Duration::ZERO).await.unwrap().expect("the retried job");
-    assert_eq!((again.media_id, again.attempt), (m, 1));
+    assert_eq!((&again.task, again.attempt), (&m, 1));
     assert!(queue.complete(&again).await.unwrap());
     assert_empty(queue).await;
 }
@@ -280,10 +311,10 @@ pub async fn a_job_failing_its_last_attempt_is_dead_until_retried(queue: &dyn Jo
 pub async fn a_job_timing_out_on_every_attempt_is_dead_lettered(queue: &dyn JobQueue) {
     let policy = contract_policy();
     let m = media();
-    queue.enqueue(m).await.unwrap();
+    queue.enqueue(m.clone()).await.unwrap();
     for attempt in 1..=policy.max_attempts {
         let job = must_take(queue, "doomed").await;
-        assert_eq!((job.media_id, job.attempt), (m, attempt));
+        assert_eq!((&job.task, job.attempt), (&m, attempt));
     }
     let deadline = Instant::now() + PATIENCE;
     while queue.stats().await.unwrap().dead == 0 {
@@ -292,15 +323,15 @@ pub async fn a_job_timing_out_on_every_attempt_is_dead_lettered(queue: &dyn JobQ
     }
     assert_eq!(queue.stats().await.unwrap(), QueueStats { dead: 1, ..QueueStats::default() });
     let dead = queue.dead_letters(10).await.unwrap();
-    assert_eq!((dead.len(), dead[0].job.media_id, dead[0].job.attempt), (1, m, policy.max_attempts));
+    assert_eq!((dead.len(), &dead[0].job.task, dead[0].job.attempt), (1, &m, policy.max_attempts));
     assert!(!dead[0].reason.is_empty());
 }
 
 /// Eight workers taking forty jobs at once: each job goes to exactly one of them.
 pub async fn concurrent_takes_hand_each_job_to_one_worker(queue: &dyn JobQueue) {
-    let media: Vec<MediaId> = (0..40).map(|_| media()).collect();
+    let media: Vec<JobTask> = (0..40).map(|_| media()).collect();
     for m in &media {
-        queue.enqueue(*m).await.unwrap();
+        queue.enqueue(m.clone()).await.unwrap();
     }
     let workers = (0..8).map(|n| async move {
         let worker = format!("worker-{n}");
@@ -316,13 +347,33 @@ pub async fn concurrent_takes_hand_each_job_to_one_worker(queue: &dyn JobQueue) 
     assert_eq!(claims.len(), taken.len(), "a claim was handed out twice");
     // A first hand-out per media, once; a reclaim (attempt 2) happens only if a complete
     // came later than the timeout, on a machine far too slow.
-    let mut firsts: HashMap<MediaId, usize> = HashMap::new();
+    let mut firsts: HashMap<JobTask, usize> = HashMap::new();
     for job in taken.iter().filter(|job| job.attempt == 1) {
-        *firsts.entry(job.media_id).or_default() += 1;
+        *firsts.entry(job.task.clone()).or_default() += 1;
     }
     for m in &media {
         assert_eq!(firsts.get(m), Some(&1), "{m} was handed out first {:?} times", firsts.get(m));
     }
     assert_eq!(firsts.len(), media.len());
+    assert_empty(queue).await;
+}
+
+/// A job enqueued with a delay is live at once (deduplicated) but handed out only after it.
+pub async fn a_job_enqueued_with_a_delay_waits_for_it(queue: &dyn JobQueue) {
+    let task = JobTask::Push(PushTask {
+        event: PushEvent::Message(MessageId(new_id())),
+        device: Some(crate::domain::ids::DeviceId(new_id())),
+    });
+    let delay = contract_policy().backoff_after(1) * 3;
+    let started = Instant::now();
+    assert!(queue.enqueue_after(task.clone(), delay).await.unwrap());
+    assert!(!queue.enqueue(task.clone()).await.unwrap(), "live while it waits");
+    assert!(!queue.enqueue_after(task.clone(), delay).await.unwrap(), "live while it waits");
+    assert_eq!(queue.take("worker", Duration::ZERO).await.unwrap(), None, "not before its delay");
+    let job = must_take(queue, "worker").await;
+    let waited = started.elapsed();
+    assert!(waited + SLACK >= delay, "handed out after {waited:?}, before its {delay:?} delay");
+    assert_eq!((&job.task, job.attempt), (&task, 1));
+    assert!(queue.complete(&job).await.unwrap());
     assert_empty(queue).await;
 }

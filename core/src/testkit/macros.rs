@@ -74,6 +74,7 @@ macro_rules! store_contract_tests {
                 conversations::conversation_seqs_list_each_conversation_of_the_user_with_its_counters,
                 conversations::a_mute_belongs_to_one_member,
                 conversations::pins_belong_to_one_member_and_stop_at_the_limit,
+                conversations::the_unread_total_sums_the_unmuted_conversations_up_to_a_cap,
             ]
             $($input)*
         }
@@ -252,6 +253,31 @@ macro_rules! claim_store_contract_tests {
     };
 }
 
+/// One test per check of the call-store contract (`&dyn CallStore`).
+#[macro_export]
+macro_rules! call_store_contract_tests {
+    ($($input:tt)*) => {
+        $crate::__contract_tests! {
+            [
+                calls::a_started_call_reads_back_at_version_one,
+                calls::a_call_involving_a_user_in_a_call_is_busy_and_stores_nothing,
+                calls::concurrent_calls_to_one_user_start_once,
+                calls::an_update_naming_the_stored_version_replaces_the_call,
+                calls::an_update_naming_a_stale_version_changes_nothing,
+                calls::concurrent_updates_of_one_version_have_one_winner,
+                calls::ending_a_call_frees_both_users_and_keeps_the_call,
+                calls::ending_a_call_does_not_free_a_user_in_another_call,
+                calls::due_timers_are_taken_once_and_later_ones_stay,
+                calls::rearming_a_timer_moves_it_and_disarming_removes_it,
+                calls::concurrent_takes_hand_each_timer_to_one_taker,
+                calls::a_call_and_its_users_expire_after_the_ttl,
+                calls::an_update_sets_the_ttl_of_the_call_and_its_users,
+            ]
+            $($input)*
+        }
+    };
+}
+
 /// One test per check of the event-bus contract (`[&dyn EventBus; 2]`: two nodes on one
 /// bus; an in-process bus passes itself twice).
 #[macro_export]
@@ -284,6 +310,8 @@ macro_rules! job_queue_contract_tests {
                 jobs::an_extended_claim_is_handed_out_again_only_once_it_stops,
                 jobs::only_the_current_claim_can_be_extended,
                 jobs::a_failed_job_comes_back_after_its_backoff,
+                jobs::a_retry_after_longer_than_the_backoff_is_honoured,
+                jobs::a_job_enqueued_with_a_delay_waits_for_it,
                 jobs::a_job_failing_its_last_attempt_is_dead_until_retried,
                 jobs::a_job_timing_out_on_every_attempt_is_dead_lettered,
                 jobs::concurrent_takes_hand_each_job_to_one_worker,
@@ -332,6 +360,7 @@ mod tests {
             ("blobs", include_str!("blobs.rs")),
             ("media", include_str!("media.rs")),
             ("claims", include_str!("claims.rs")),
+            ("calls", include_str!("calls.rs")),
             ("jobs", include_str!("jobs.rs")),
             ("search", include_str!("search.rs")),
             ("devices", include_str!("devices.rs")),

@@ -5,9 +5,11 @@
 //! object. An adapter's test file runs them with the suite's macro, which declares one test
 //! per check (see `macros.rs`): [`store_contract_tests!`], [`user_repo_contract_tests!`],
 //! [`social_contract_tests!`], [`device_repo_contract_tests!`], [`presence_contract_tests!`],
-//! [`rate_limit_contract_tests!`] and [`event_bus_contract_tests!`].
+//! [`rate_limit_contract_tests!`], [`call_store_contract_tests!`] and
+//! [`event_bus_contract_tests!`].
 
 pub mod blobs;
+pub mod calls;
 pub mod claims;
 mod clock;
 pub mod contract;
@@ -28,8 +30,8 @@ mod wait;
 pub use clock::ManualClock;
 
 pub use crate::{
-    blob_store_contract_tests, claim_store_contract_tests, device_repo_contract_tests, event_bus_contract_tests,
-    job_queue_contract_tests, media_repo_contract_tests, message_search_contract_tests, presence_contract_tests,
-    rate_limit_contract_tests, social_contract_tests, store_contract_tests, strict_multipart_contract_tests,
-    user_repo_contract_tests,
+    blob_store_contract_tests, call_store_contract_tests, claim_store_contract_tests, device_repo_contract_tests,
+    event_bus_contract_tests, job_queue_contract_tests, media_repo_contract_tests, message_search_contract_tests,
+    presence_contract_tests, rate_limit_contract_tests, social_contract_tests, store_contract_tests,
+    strict_multipart_contract_tests, user_repo_contract_tests,
 };

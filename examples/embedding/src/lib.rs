@@ -93,6 +93,8 @@ pub fn embedded_deps(
         // (chat-server's `run_media_worker`, which renews each job's claim every
         // `lease_renewal_interval` of this policy) on it.
         jobs: Arc::new(MemoryJobQueue::new(JobPolicy::production())),
+        push_jobs: None,
+        calls: Arc::new(chat_memory::MemoryCalls::new()),
         rate_limits: rate_limits.clone(),
         events,
         presence: presence.clone(),

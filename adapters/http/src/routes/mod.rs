@@ -6,7 +6,9 @@
 //! adds the error responses implied by each route's extractors.
 
 mod auth;
+mod calls;
 mod conversations;
+mod demo;
 mod devices;
 mod discovery;
 mod documents;
@@ -38,8 +40,9 @@ use crate::state::AppState;
     tags((name = "auth"), (name = "profile"), (name = "conversations"), (name = "messages"), (name = "media"),
         (name = "presence"),
         (name = "social"),
-        (name = "discovery"), (name = "search"), (name = "devices"), (name = "operations"),
-        (name = "gateway", description = "the WebSocket upgrade; frames are described in docs/protocol.md"))
+        (name = "discovery"), (name = "search"), (name = "devices"), (name = "calls"), (name = "operations"),
+        (name = "gateway", description = "the WebSocket upgrade; frames are described in docs/protocol.md"),
+        (name = "demo", description = "a page for trying calls in two browser tabs; not part of the API"))
 )]
 struct ApiDoc;
 
@@ -97,6 +100,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(search::search_messages))
         .routes(routes!(devices::register, devices::list))
         .routes(routes!(devices::remove))
+        .routes(routes!(calls::ice_servers))
         .routes(routes!(discovery::by_phone))
         .routes(routes!(discovery::contact_sync))
         .routes(routes!(presence::presence))
@@ -105,6 +109,8 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(ops::metrics))
         .routes(routes!(documents::openapi_document))
         .routes(routes!(documents::socket))
+        .routes(routes!(demo::call_page))
+        .routes(routes!(demo::call_script))
         .split_for_parts();
     responses::add_shared_responses(&mut document);
     (router, document)

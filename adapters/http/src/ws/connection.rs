@@ -9,7 +9,8 @@
 //! 4.5 KiB; `-Zprint-type-sizes` (with `RUSTC_BOOTSTRAP=1`) shows what each state holds.
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use chat_core::app::{Actor, auth, messages, presence, receipts, sync};
+use chat_core::app::errors as signaling_error;
+use chat_core::app::{Actor, auth, messages, presence, receipts, signaling, sync};
 use chat_core::domain::error::DomainError;
 use chat_core::domain::event::{Event, ReceiptKind};
 use chat_core::domain::ids::ConnectionId;
@@ -69,10 +70,17 @@ pub fn run(
         if let Err(error) = Box::pin(presence::connected(&state.deps, actor.user_id, connection)).await {
             tracing::warn!(%error, "presence not recorded");
         }
+        // A device back in its call resumes it; a callee's device rings.
+        if let Err(error) = Box::pin(signaling::device_connected(&state.deps, actor)).await {
+            tracing::warn!(%error, "call not told of the connection");
+        }
         let _ = serve(&mut sink, &mut stream, &state, actor, connection, registration).await;
-        state.gateway.unregister(actor.user_id, id);
+        let device_gone = state.gateway.unregister(actor.user_id, id);
         if let Err(error) = Box::pin(presence::disconnected(&state.deps, actor.user_id, connection)).await {
             tracing::warn!(%error, "presence not cleared; it expires by itself");
+        }
+        if device_gone && let Err(error) = Box::pin(signaling::device_disconnected(&state.deps, actor)).await {
+            tracing::warn!(%error, "call not told of the disconnection");
         }
     }
     .instrument(span)
@@ -261,6 +269,26 @@ async fn handle_text(
         ClientFrame::ReceiptDelivered { conversation_id, seq } => {
             mark(sink, state, actor, id, conversation_id, ReceiptKind::Delivered, seq).await
         }
+        ClientFrame::CallInvite { user_id, media, sdp } => {
+            match signaling::invite(deps, actor, user_id, media, sdp).await {
+                Ok(call_id) => send(sink, &ServerFrame::Ack { id, body: AckBody::Call { call_id } }).await,
+                Err(error) => send_error(sink, id, kind, &error).await,
+            }
+        }
+        ClientFrame::CallAccept { call_id, sdp } => {
+            let result = signaling::accept(deps, actor, call_id, sdp).await;
+            call_reply(sink, id, kind, result).await
+        }
+        ClientFrame::CallReject { call_id }
+        | ClientFrame::CallCancel { call_id }
+        | ClientFrame::CallHangup { call_id } => {
+            let result = signaling::hang_up(deps, actor, call_id).await;
+            call_reply(sink, id, kind, result).await
+        }
+        ClientFrame::CallIce { call_id, candidate } => {
+            let result = signaling::ice(deps, actor, call_id, candidate.to_string()).await;
+            call_reply(sink, id, kind, result).await
+        }
         ClientFrame::Sync { since, changes_since } => match sync::sync(deps, actor, &since, &changes_since).await {
             Ok(result) => {
                 for message in result.messages {
@@ -273,6 +301,21 @@ async fn handle_text(
             }
             Err(error) => send_error(sink, id, kind, &error).await,
         },
+    }
+}
+
+/// The ack of a call frame that returns nothing (when the client asked with an `id`), or
+/// its error.
+async fn call_reply(
+    sink: &mut Sink,
+    id: Option<&Value>,
+    kind: &'static str,
+    result: Result<(), signaling_error::CallingError>,
+) -> Result<(), Closed> {
+    match result {
+        Ok(()) if id.is_some() => send(sink, &ServerFrame::Ack { id, body: AckBody::Empty {} }).await,
+        Ok(()) => Ok(()),
+        Err(error) => send_error(sink, id, kind, &error).await,
     }
 }
 

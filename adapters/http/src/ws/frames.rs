@@ -3,8 +3,9 @@
 use std::collections::HashMap;
 
 use chat_core::app::sync::SyncedConversation;
+use chat_core::domain::call::CallMedia;
 use chat_core::domain::event::TypingState;
-use chat_core::domain::ids::{ClientMsgId, ConversationId, MediaId, MessageId, SessionId, UserId};
+use chat_core::domain::ids::{CallId, ClientMsgId, ConversationId, MediaId, MessageId, SessionId, UserId};
 use chat_core::domain::message::{Message, MessageKind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -39,6 +40,19 @@ pub enum ClientFrame {
     ReceiptDelivered { conversation_id: ConversationId, seq: u64 },
     #[serde(rename = "heartbeat")]
     Heartbeat,
+    #[serde(rename = "call.invite")]
+    CallInvite { user_id: UserId, media: CallMedia, sdp: String },
+    #[serde(rename = "call.accept")]
+    CallAccept { call_id: CallId, sdp: String },
+    #[serde(rename = "call.reject")]
+    CallReject { call_id: CallId },
+    #[serde(rename = "call.cancel")]
+    CallCancel { call_id: CallId },
+    #[serde(rename = "call.hangup")]
+    CallHangup { call_id: CallId },
+    /// `candidate`: the browser's candidate object (`RTCIceCandidate.toJSON()`), relayed as is.
+    #[serde(rename = "call.ice")]
+    CallIce { call_id: CallId, candidate: Value },
     #[serde(rename = "sync")]
     Sync {
         #[serde(default)]
@@ -60,6 +74,12 @@ impl ClientFrame {
             ClientFrame::ReceiptRead { .. } => "receipt.read",
             ClientFrame::ReceiptDelivered { .. } => "receipt.delivered",
             ClientFrame::Heartbeat => "heartbeat",
+            ClientFrame::CallInvite { .. } => "call.invite",
+            ClientFrame::CallAccept { .. } => "call.accept",
+            ClientFrame::CallReject { .. } => "call.reject",
+            ClientFrame::CallCancel { .. } => "call.cancel",
+            ClientFrame::CallHangup { .. } => "call.hangup",
+            ClientFrame::CallIce { .. } => "call.ice",
             ClientFrame::Sync { .. } => "sync",
         }
     }
@@ -71,8 +91,21 @@ fn typing_started() -> TypingState {
 
 /// Every client frame type, to tell an unknown type from a malformed known one. Kept by hand;
 /// a test ties it to the serde tags of `ClientFrame` and to `ClientFrame::kind`.
-pub const CLIENT_FRAME_TYPES: &[&str] =
-    &["auth", "message.send", "typing", "receipt.read", "receipt.delivered", "heartbeat", "sync"];
+pub const CLIENT_FRAME_TYPES: &[&str] = &[
+    "auth",
+    "message.send",
+    "typing",
+    "receipt.read",
+    "receipt.delivered",
+    "heartbeat",
+    "call.invite",
+    "call.accept",
+    "call.reject",
+    "call.cancel",
+    "call.hangup",
+    "call.ice",
+    "sync",
+];
 
 /// Why a text frame could not be read.
 pub enum FrameError {
@@ -139,6 +172,8 @@ pub enum AckBody {
     Receipt { conversation_id: ConversationId, seq: u64 },
     /// `sync`: after the replayed `message.new` frames, where each conversation stands.
     Sync { conversations: Vec<SyncedConversation> },
+    /// `call.invite`: the new call's id.
+    Call { call_id: CallId },
     /// `typing` and others with nothing to report.
     Empty {},
 }
@@ -161,6 +196,12 @@ mod tests {
             json!({"type": "receipt.read", "conversation_id": conversation, "seq": 1}),
             json!({"type": "receipt.delivered", "conversation_id": conversation, "seq": 1}),
             json!({"type": "heartbeat"}),
+            json!({"type": "call.invite", "user_id": uuid::Uuid::from_u128(3).to_string(), "media": "video", "sdp": "v=0"}),
+            json!({"type": "call.accept", "call_id": uuid::Uuid::from_u128(4).to_string(), "sdp": "v=0"}),
+            json!({"type": "call.reject", "call_id": uuid::Uuid::from_u128(4).to_string()}),
+            json!({"type": "call.cancel", "call_id": uuid::Uuid::from_u128(4).to_string()}),
+            json!({"type": "call.hangup", "call_id": uuid::Uuid::from_u128(4).to_string()}),
+            json!({"type": "call.ice", "call_id": uuid::Uuid::from_u128(4).to_string(), "candidate": {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host", "sdpMid": "0"}}),
             json!({"type": "sync"}),
         ]
     }
@@ -176,9 +217,15 @@ mod tests {
             ClientFrame::ReceiptDelivered { .. } => 4,
             ClientFrame::Heartbeat => 5,
             ClientFrame::Sync { .. } => 6,
+            ClientFrame::CallInvite { .. } => 7,
+            ClientFrame::CallAccept { .. } => 8,
+            ClientFrame::CallReject { .. } => 9,
+            ClientFrame::CallCancel { .. } => 10,
+            ClientFrame::CallHangup { .. } => 11,
+            ClientFrame::CallIce { .. } => 12,
         }
     }
-    const VARIANTS: usize = 7;
+    const VARIANTS: usize = 13;
 
     #[test]
     fn the_list_of_frame_types_is_exactly_the_enums_tags() {

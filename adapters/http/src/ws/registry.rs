@@ -139,15 +139,21 @@ impl Gateway {
         Registration { id, events, kill }
     }
 
-    pub fn unregister(&self, user_id: UserId, id: u64) {
+    /// Removes a socket. `true` when it was the last on this node of its session (the device
+    /// went away, as far as this node knows: a call waits for it to come back).
+    pub fn unregister(&self, user_id: UserId, id: u64) -> bool {
         let mut connections = self.connections.write();
+        let mut last_of_session = false;
         if let Some(list) = connections.get_mut(&user_id) {
+            let session = list.iter().find(|connection| connection.id == id).map(|connection| connection.session_id);
             list.retain(|connection| connection.id != id);
+            last_of_session = session.is_some_and(|session| list.iter().all(|c| c.session_id != session));
             if list.is_empty() {
                 connections.remove(&user_id);
             }
         }
         metrics::gauge!("chat_ws_connections").decrement(1.0);
+        last_of_session
     }
 
     /// How many sockets are open on this node.
@@ -201,7 +207,11 @@ impl EventSink for Gateway {
         };
         let connections = self.connections.read();
         let sockets = delivery.recipients.iter().filter_map(|user| connections.get(user)).flatten();
-        for connection in sockets.filter(|c| Some(c.session_id) != delivery.except_session) {
+        let wanted = |c: &&Connection| {
+            Some(c.session_id) != delivery.except_session
+                && delivery.only_session.is_none_or(|only| only == c.session_id)
+        };
+        for connection in sockets.filter(wanted) {
             Gateway::offer(connection, frame.clone());
         }
     }

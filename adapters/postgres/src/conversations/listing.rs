@@ -9,7 +9,7 @@ use chat_core::domain::ids::{ConversationId, UserId};
 use chat_core::domain::message::Message;
 use chat_core::ports::{ConversationCursor, ListQuery};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Int8, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Int8, Uuid as SqlUuid};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::PgStore;
@@ -51,7 +51,7 @@ pub(super) async fn list_conversations(
     let last_seqs: Vec<i64> = rows.iter().map(|(c, _)| c.last_seq).collect();
     let read_seqs: Vec<i64> = rows.iter().map(|(_, m)| m.read_seq).collect();
     let last_messages = last_messages(&mut conn, &ids, &last_seqs).await?;
-    let unread = others_after_read(&mut conn, user, &ids, &read_seqs).await?;
+    let unread = super::unread::others_after_read(&mut conn, user, &ids, &read_seqs).await?;
     rows.into_iter()
         .map(|(conversation, member)| {
             let conversation = conversation.into_conversation()?;
@@ -155,36 +155,4 @@ async fn last_messages(
     .map_err(from_diesel)?;
     let messages = with_reactions(conn, rows).await?;
     Ok(messages.into_iter().map(|m| (m.conversation_id.0, m)).collect())
-}
-
-#[derive(QueryableByName)]
-struct UnreadRow {
-    #[diesel(sql_type = SqlUuid)]
-    conversation_id: uuid::Uuid,
-    #[diesel(sql_type = BigInt)]
-    unread: i64,
-}
-
-/// Per conversation: messages after the member's read mark that others sent (range scans of
-/// the `(conversation_id, seq)` primary key).
-async fn others_after_read(
-    conn: &mut AsyncPgConnection,
-    user: UserId,
-    ids: &[uuid::Uuid],
-    read_seqs: &[i64],
-) -> Result<HashMap<uuid::Uuid, u64>, PortError> {
-    let rows: Vec<UnreadRow> = diesel::sql_query(
-        "SELECT m.conversation_id, count(*) AS unread \
-         FROM unnest($1::uuid[], $2::bigint[]) AS mark(conversation_id, read_seq) \
-         JOIN messages m ON m.conversation_id = mark.conversation_id AND m.seq > mark.read_seq \
-         WHERE m.sender_id <> $3 AND m.kind <> 'SYSTEM' \
-         GROUP BY m.conversation_id",
-    )
-    .bind::<Array<SqlUuid>, _>(ids)
-    .bind::<Array<Int8>, _>(read_seqs)
-    .bind::<SqlUuid, _>(user.0)
-    .load(conn)
-    .await
-    .map_err(from_diesel)?;
-    Ok(rows.into_iter().map(|row| (row.conversation_id, to_u64(row.unread))).collect())
 }

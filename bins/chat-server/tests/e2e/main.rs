@@ -23,6 +23,8 @@ macro_rules! on_every_store {
 
 mod accounts;
 mod architecture;
+mod calls;
+mod calls_ice;
 mod devices;
 mod edge;
 mod gateway;
@@ -34,6 +36,7 @@ mod multinode;
 mod openapi;
 mod process;
 mod profile_cache;
+mod push;
 mod search;
 mod social;
 mod social_properties;

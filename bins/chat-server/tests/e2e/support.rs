@@ -5,8 +5,11 @@ use std::time::Duration;
 
 use chat_core::app::Limits;
 use chat_core::testkit::ManualClock;
+use chat_fcm::FcmPushSender;
+use chat_fcm::testing::FakeFcm;
 use chat_http::HttpConfig;
 use chat_postgres::testing::TestDatabase;
+use chat_redis::testing::TestRedis;
 use chat_s3::S3BlobStore;
 use chat_s3::testing::TestS3;
 use futures_util::{SinkExt, StreamExt};
@@ -87,6 +90,59 @@ pub fn spawn_worker(
     tokio::spawn(worker)
 }
 
+/// What a test server's store and shared services are.
+#[derive(Clone, Copy)]
+enum Backend<'a> {
+    /// A store of its own, with in-process shared services.
+    Own(Store),
+    /// A node of a deployment: a shared Postgres and Redis.
+    Cluster { database: &'a TestDatabase, redis: &'a TestRedis },
+}
+
+/// The Postgres and Redis (a key prefix of its own) that several test servers share, as the
+/// nodes of one deployment do.
+pub struct Cluster<'a> {
+    pub database: &'a TestDatabase,
+    pub redis: &'a TestRedis,
+}
+
+/// Push for a test server: where the notifications go, and whether this server runs a push
+/// worker (without one it only queues, as a server would while its workers are down).
+#[derive(Clone, Copy)]
+pub struct PushSetup<'a> {
+    pub fake: &'a FakeFcm,
+    pub worker: bool,
+}
+
+/// A push worker's jobs run one at a time in the e2e tests: the queue hands jobs out in the
+/// order they were queued, so a push seen for a later event proves every earlier job has
+/// finished. That is how a test shows that something was *not* sent without sleeping.
+pub const PUSH_WORKER_CONCURRENCY: usize = 1;
+
+/// A fake FCM judging time by the real clock, as the sender (`spawn_push_worker`) does: the
+/// servers' hand-moved clocks would make its OAuth checks depend on each test's moves.
+pub async fn fake_fcm() -> FakeFcm {
+    FakeFcm::start(Arc::new(chat_system::SystemClock)).await
+}
+
+/// A push worker over `deps` (whose `push_jobs` must be set) sending to `fake` through the
+/// real FCM sender, until `stop`.
+pub fn spawn_push_worker(
+    deps: &chat_core::app::Deps,
+    fake: &FakeFcm,
+    stop: tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    assert!(deps.push_jobs.is_some(), "a push worker needs the push queue");
+    let sender = FcmPushSender::new(fake.config(Duration::from_secs(10)), Arc::new(chat_system::SystemClock)).unwrap();
+    tokio::spawn(chat_server::run_push_worker(
+        deps.clone(),
+        Arc::new(sender),
+        "e2e-push".into(),
+        PUSH_WORKER_CONCURRENCY,
+        stop,
+    ))
+}
+
 /// Where a test server's media bytes are kept; removed when the test ends.
 pub enum BlobPlace {
     Directory(#[allow(dead_code)] tempfile::TempDir),
@@ -133,13 +189,59 @@ impl TestServer {
     /// As `start_with`; without a media worker when `with_worker` is false (the test runs its
     /// own with `spawn_worker`).
     pub async fn start_with_worker(store: Store, limits: Limits, config: HttpConfig, with_worker: bool) -> TestServer {
+        TestServer::assemble(Backend::Own(store), limits, config, with_worker, None).await
+    }
+
+    /// A server with push on (issue 16): its use cases queue push jobs (in process), and a
+    /// push worker sends them to `fake`. No media worker: push tests send media messages
+    /// whose attachments are uploaded, not processed.
+    pub async fn start_with_push(store: Store, fake: &FakeFcm) -> TestServer {
+        let push = PushSetup { fake, worker: true };
+        TestServer::assemble(Backend::Own(store), Limits::default(), HttpConfig::default(), false, Some(push)).await
+    }
+
+    /// One node of a deployment on `cluster`'s Postgres and Redis (events, presence, rate
+    /// limits and queues shared through Redis; media on a disk of its own). With `push`, its
+    /// use cases queue push jobs on the shared Redis queue, and it runs a push worker when
+    /// `push.worker` says so.
+    pub async fn start_node(cluster: &Cluster<'_>, push: Option<PushSetup<'_>>) -> TestServer {
+        let backend = Backend::Cluster { database: cluster.database, redis: cluster.redis };
+        TestServer::assemble(backend, Limits::default(), HttpConfig::default(), false, push).await
+    }
+
+    /// A server for the call tests (issue 17): `limits` (call timings shortened, so a test moves
+    /// the clock by little), no media worker, and with `call_timers` the timer task
+    /// `chat_server::run` spawns. Without it a test fires due timers itself
+    /// (`signaling::fire_due_timers`), and so knows they have fired when that returns.
+    pub async fn start_for_calls(store: Store, limits: Limits, call_timers: bool) -> TestServer {
+        let server = TestServer::assemble(Backend::Own(store), limits, HttpConfig::default(), false, None).await;
+        if call_timers {
+            let every = chat_server::CALL_TIMER_INTERVAL;
+            chat_server::spawn_call_timers(server.deps.clone(), every, server.worker_stop.clone());
+        }
+        server
+    }
+
+    async fn assemble(
+        backend: Backend<'_>,
+        limits: Limits,
+        config: HttpConfig,
+        with_worker: bool,
+        push: Option<PushSetup<'_>>,
+    ) -> TestServer {
         let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
         let secret = b"an end-to-end test secret of 32+ bytes";
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let shared = chat_server::SharedServices::in_process(chat_core::domain::job::JobPolicy::production());
-        let (deps, database, blob_routes, blob_place) = match store {
-            Store::Memory => {
+        let shared = match backend {
+            Backend::Own(_) => chat_server::SharedServices::in_process(chat_core::domain::job::JobPolicy::production()),
+            Backend::Cluster { redis, .. } => {
+                chat_server::redis_services(redis.connection().await, chat_core::domain::job::JobPolicy::production())
+            }
+        };
+        let push_jobs = shared.push_jobs.clone();
+        let (mut deps, database, blob_routes, blob_place) = match backend {
+            Backend::Own(Store::Memory) => {
                 let dir = tempfile::tempdir().unwrap();
                 let wiring =
                     chat_server::disk_blobs(dir.path(), &format!("http://{address}"), secret, shared.claims.clone())
@@ -149,13 +251,23 @@ impl TestServer {
                     .unwrap();
                 (deps, None, wiring.routes, BlobPlace::Directory(dir))
             }
-            Store::Postgres => {
+            Backend::Own(Store::Postgres) => {
                 let database = TestDatabase::create().await;
                 let pg = Arc::new(database.store(8).await);
                 let s3 = TestS3::create().await;
                 let blobs = Arc::new(S3BlobStore::new(s3.config.clone()).unwrap());
                 let deps = chat_server::assemble_deps_with(pg, shared, limits, clock.clone(), secret, blobs).unwrap();
                 (deps, Some(database), None, BlobPlace::Bucket(Some(Box::new(s3))))
+            }
+            Backend::Cluster { database, .. } => {
+                let dir = tempfile::tempdir().unwrap();
+                let wiring =
+                    chat_server::disk_blobs(dir.path(), &format!("http://{address}"), secret, shared.claims.clone())
+                        .unwrap();
+                let pg = Arc::new(database.store(8).await);
+                let deps =
+                    chat_server::assemble_deps_with(pg, shared, limits, clock.clone(), secret, wiring.blobs).unwrap();
+                (deps, None, wiring.routes, BlobPlace::Directory(dir))
             }
         };
         // The media worker, in process as in embedded mode, with the real processors: images
@@ -164,6 +276,13 @@ impl TestServer {
         let worker_stop = tokio_util::sync::CancellationToken::new();
         if with_worker {
             spawn_worker(&deps, work.path(), &clamd_addr(), worker_stop.clone());
+        }
+        if let Some(push) = push {
+            // As `chat_server::run` does when FCM is configured.
+            deps.push_jobs = Some(push_jobs);
+            if push.worker {
+                spawn_push_worker(&deps, push.fake, worker_stop.clone());
+            }
         }
         let (router, state) = chat_http::app(deps.clone(), config);
         let router = match blob_routes {

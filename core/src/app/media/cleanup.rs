@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::domain::error::PortError;
 use crate::domain::ids::MediaId;
+use crate::domain::job::JobTask;
 use crate::domain::media::{BlobKey, Media, UploadTarget, unattached_lifetime, upload_window};
 use crate::domain::{Duration, Timestamp};
 use crate::ports::ClaimKey;
@@ -58,7 +59,7 @@ pub async fn cleanup(deps: &Deps, now: Timestamp, dry_run: bool) -> Result<Clean
     // Media whose processing job was lost (the queue was down when they completed) get one
     // again; the queue keeps one live job per media, so the others are left as they are.
     for media in deps.media.unfinished(BATCH).await? {
-        if !dry_run && deps.jobs.enqueue(media.id).await? {
+        if !dry_run && deps.jobs.enqueue(JobTask::ProcessMedia(media.id)).await? {
             report.requeued.push(media.id);
         }
     }

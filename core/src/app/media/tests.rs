@@ -69,6 +69,8 @@ impl Mocks {
             devices: Arc::new(crate::ports::MockDeviceRepo::new()),
             blobs: Arc::new(self.blobs),
             jobs: Arc::new(self.jobs),
+            push_jobs: None,
+            calls: Arc::new(crate::ports::MockCallStore::new()),
             rate_limits: Arc::new(self.rate_limits),
             events: Arc::new(self.events),
             ..mock_deps(start())

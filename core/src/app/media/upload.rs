@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::event::{Delivery, Event};
 use crate::domain::ids::MediaId;
+use crate::domain::job::JobTask;
 use crate::domain::media::{
     BlobKey, Media, MediaKind, MediaStatus, NewMedia, PART_SIZE, SNIFF_BYTES, UploadPlan, UploadRefusal, UploadTarget,
     accepted_type, declare_upload, matches_container, upload_plan, upload_window, url_lifetime,
@@ -229,8 +230,8 @@ pub async fn complete(deps: &Deps, actor: Actor, id: MediaId, command: CompleteU
     // finds it so. A job lost here (the queue down) is queued again by the periodic cleanup
     // and at a worker's start, which re-enqueue media left `uploaded`.
     let event = Event::MediaProgress { media_id: media.id, status: MediaStatus::Uploaded, percent: None };
-    publish(deps, Delivery { recipients: vec![media.owner_id], except_session: None, event }).await;
-    if let Err(error) = deps.jobs.enqueue(media.id).await {
+    publish(deps, Delivery { recipients: vec![media.owner_id], except_session: None, only_session: None, event }).await;
+    if let Err(error) = deps.jobs.enqueue(JobTask::ProcessMedia(media.id)).await {
         tracing::warn!(%error, media = %media.id, "processing job not queued; the cleanup pass will queue it");
     }
     Ok(media)

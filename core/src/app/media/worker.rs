@@ -10,7 +10,7 @@ use futures_util::StreamExt as _;
 
 use crate::domain::error::PortError;
 use crate::domain::event::{Delivery, Event};
-use crate::domain::ids::UserId;
+use crate::domain::ids::{MediaId, UserId};
 use crate::domain::job::Job;
 use crate::domain::media::{
     Attachment, BlobKey, LocalFile, Media, MediaKind, MediaStatus, MediaTransition, Processed, SNIFF_BYTES, Variant,
@@ -48,11 +48,17 @@ pub enum JobEnd {
 
 /// Processes the job's media. Never returns a port error: a failure to retry is `Retry`.
 pub async fn process(deps: &Deps, processors: &Processors, job: &Job) -> JobEnd {
-    let dir = match processors.work.create(&format!("job-{}-{}", job.media_id, job.attempt)).await {
+    let Some(media_id) = job.task.media() else {
+        // Each kind of work has its own queue; another kind here is a wiring mistake, and
+        // retrying would not mend it.
+        tracing::error!(task = %job.task, "not a media job in the media queue; dropped");
+        return JobEnd::Finished;
+    };
+    let dir = match processors.work.create(&format!("job-{media_id}-{}", job.attempt)).await {
         Ok(dir) => dir,
         Err(error) => return JobEnd::Retry(error.to_string()),
     };
-    let result = process_in(deps, processors, job, &dir).await;
+    let result = process_in(deps, processors, media_id, &dir).await;
     // Every path removes the job's files.
     if let Err(error) = processors.work.remove(&dir).await {
         tracing::warn!(%error, dir = %dir.path().display(), "job directory not removed");
@@ -69,14 +75,15 @@ pub async fn give_up(deps: &Deps, job: &Job, outcome: FailOutcome) -> Result<(),
         return Ok(());
     }
     let step = MediaTransition::Failed { reason: "processing_failed".into() };
-    if let Some(TransitionOutcome::Applied(media)) = deps.media.transition(job.media_id, step).await? {
+    let Some(media_id) = job.task.media() else { return Ok(()) };
+    if let Some(TransitionOutcome::Applied(media)) = deps.media.transition(media_id, step).await? {
         announce_failure(deps, &media, "processing_failed").await;
     }
     Ok(())
 }
 
-async fn process_in(deps: &Deps, processors: &Processors, job: &Job, dir: &LocalFile) -> Result<(), PortError> {
-    let Some(media) = deps.media.media(job.media_id).await? else { return Ok(()) };
+async fn process_in(deps: &Deps, processors: &Processors, media_id: MediaId, dir: &LocalFile) -> Result<(), PortError> {
+    let Some(media) = deps.media.media(media_id).await? else { return Ok(()) };
     if !matches!(media.status, MediaStatus::Uploaded | MediaStatus::Processing) {
         return Ok(());
     }
@@ -267,7 +274,7 @@ async fn refuse_and_delete(deps: &Deps, media: &Media, reason: &str) -> Result<(
 
 async fn progress(deps: &Deps, media: &Media, percent: Option<u8>) {
     let event = Event::MediaProgress { media_id: media.id, status: MediaStatus::Processing, percent };
-    publish(deps, Delivery { recipients: vec![media.owner_id], except_session: None, event }).await;
+    publish(deps, Delivery { recipients: vec![media.owner_id], except_session: None, only_session: None, event }).await;
 }
 
 /// `media.ready` to the owner and the members of every conversation it is attached to.
@@ -279,11 +286,11 @@ async fn announce_ready(deps: &Deps, media: &Media) -> Result<(), PortError> {
     recipients.sort_unstable();
     recipients.dedup();
     let event = Event::MediaReady { media: Attachment::from(media) };
-    publish(deps, Delivery { recipients, except_session: None, event }).await;
+    publish(deps, Delivery { recipients, except_session: None, only_session: None, event }).await;
     Ok(())
 }
 
 async fn announce_failure(deps: &Deps, media: &Media, reason: &str) {
     let event = Event::MediaFailed { media_id: media.id, reason: reason.to_owned() };
-    publish(deps, Delivery { recipients: vec![media.owner_id], except_session: None, event }).await;
+    publish(deps, Delivery { recipients: vec![media.owner_id], except_session: None, only_session: None, event }).await;
 }

@@ -50,14 +50,14 @@ pub async fn keep_claim<W: Future>(
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::warn!(
-                        media = %job.media_id,
+                        task = %job.task,
                         attempt = job.attempt,
                         "the job's claim lapsed (another worker may hold it); finishing it anyway"
                     );
                     return;
                 }
                 Err(error) => {
-                    tracing::warn!(%error, media = %job.media_id, "the job's claim was not extended; retrying at the next beat");
+                    tracing::warn!(%error, task = %job.task, "the job's claim was not extended; retrying at the next beat");
                 }
             }
         }

@@ -18,7 +18,7 @@ use crate::domain::Timestamp;
 use crate::domain::error::PortError;
 use crate::domain::event::Event;
 use crate::domain::ids::{MediaId, UserId};
-use crate::domain::job::{Job, JobId};
+use crate::domain::job::{Job, JobId, JobTask};
 use crate::domain::media::{
     ImageRefusal, LocalFile, Media, MediaKind, MediaStatus, MediaTransition, NewMedia, ProcessedImage, UploadTarget,
     upload_window,
@@ -46,7 +46,7 @@ fn photo(status: MediaStatus) -> Media {
 }
 
 fn job() -> Job {
-    Job { id: JobId::new("7"), media_id: MediaId(uuid::Uuid::from_u128(9)), attempt: 1 }
+    Job { id: JobId::new("7"), task: JobTask::ProcessMedia(MediaId(uuid::Uuid::from_u128(9))), attempt: 1 }
 }
 
 /// A queue whose `extend` answers `answers` in turn (then `Ok(true)`), and reports each
@@ -108,6 +108,8 @@ fn a_photo_being_processed_extends_its_claim_at_every_beat_and_then_is_ready() {
         blobs: Arc::new(blobs),
         events: Arc::new(events),
         jobs: Arc::new(jobs),
+        push_jobs: None,
+        calls: Arc::new(crate::ports::MockCallStore::new()),
         ..mock_deps(start())
     };
     let (open_gate, gate) = oneshot::channel();

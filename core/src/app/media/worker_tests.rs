@@ -12,7 +12,7 @@ use crate::domain::Timestamp;
 use crate::domain::error::PortError;
 use crate::domain::event::Event;
 use crate::domain::ids::{MediaId, UserId};
-use crate::domain::job::{Job, JobId};
+use crate::domain::job::{Job, JobId, JobTask};
 use crate::domain::media::{
     LocalFile, Media, MediaKind, MediaStatus, MediaTransition, NewMedia, ProcessedImage, UploadTarget, upload_window,
 };
@@ -39,7 +39,7 @@ fn media(kind: MediaKind, content_type: &str, status: MediaStatus) -> Media {
 }
 
 fn job() -> Job {
-    Job { id: JobId::new("1"), media_id: MediaId(uuid::Uuid::from_u128(9)), attempt: 1 }
+    Job { id: JobId::new("1"), task: JobTask::ProcessMedia(MediaId(uuid::Uuid::from_u128(9))), attempt: 1 }
 }
 
 struct Mocks {
