@@ -13,9 +13,9 @@ use chat_core::domain::job::{Job, JobTask};
 use chat_core::ports::{Clock, JobQueue, PushSender};
 use chat_fcm::{FcmConfig, FcmPushSender};
 use clap::Args;
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+
+use crate::worker::{QueueLoop, take_jobs};
 
 /// Where push notifications go. Without a service account no notification is queued.
 #[derive(Clone, Debug, Default, Args)]
@@ -55,9 +55,6 @@ impl PushSettings {
     }
 }
 
-/// How long one `take` waits for a job before looking at `stop` again.
-const TAKE_WAIT: Duration = Duration::from_secs(2);
-
 /// How long the jobs in hand may take to finish after `stop`.
 pub const PUSH_GRACE: Duration = Duration::from_secs(10);
 
@@ -72,42 +69,12 @@ pub async fn run_push_worker(
     stop: CancellationToken,
 ) {
     let Some(queue) = deps.push_jobs.clone() else { return };
-    let gauges = tokio::spawn(crate::worker::report_queue(queue.clone(), "chat_push_queue_jobs", stop.clone()));
-    let slots = Arc::new(Semaphore::new(concurrency.max(1)));
-    let in_hand = TaskTracker::new();
-    loop {
-        let slot = tokio::select! {
-            () = stop.cancelled() => break,
-            slot = slots.clone().acquire_owned() => slot,
-        };
-        // The semaphore is never closed, so this is always a slot.
-        let Ok(slot) = slot else { break };
-        let job = tokio::select! {
-            () = stop.cancelled() => break,
-            job = queue.take(&name, TAKE_WAIT) => job,
-        };
-        let job = match job {
-            Ok(Some(job)) => job,
-            Ok(None) => continue,
-            Err(error) => {
-                tracing::warn!(%error, "push queue unavailable; retrying");
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    () = tokio::time::sleep(TAKE_WAIT) => continue,
-                }
-            }
-        };
+    let rules = QueueLoop { kind: "push", gauge: "chat_push_queue_jobs", concurrency, grace: PUSH_GRACE };
+    take_jobs(queue.clone(), &name, rules, stop, move |job| {
         let (deps, sender, queue) = (deps.clone(), sender.clone(), queue.clone());
-        in_hand.spawn(async move {
-            let _slot = slot;
-            run_job(&deps, sender.as_ref(), queue.as_ref(), &job).await;
-        });
-    }
-    in_hand.close();
-    if tokio::time::timeout(PUSH_GRACE, in_hand.wait()).await.is_err() {
-        tracing::warn!("push jobs still running at the end of the grace period; the queue will hand them out again");
-    }
-    let _ = gauges.await;
+        async move { run_job(&deps, sender.as_ref(), queue.as_ref(), &job).await }
+    })
+    .await;
 }
 
 async fn run_job(deps: &Deps, sender: &dyn PushSender, queue: &dyn JobQueue, job: &Job) {

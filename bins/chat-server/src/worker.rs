@@ -9,7 +9,7 @@ use std::time::Duration;
 use chat_core::app::Deps;
 use chat_core::app::media::worker::{self, JobEnd, Processors};
 use chat_core::app::media::worker_lease;
-use chat_core::domain::job::JobTask;
+use chat_core::domain::job::{Job, JobTask};
 use chat_core::ports::JobQueue;
 use futures_util::Stream;
 use tokio::sync::Semaphore;
@@ -35,34 +35,11 @@ pub async fn run_media_worker(
     stop: CancellationToken,
 ) {
     requeue_unfinished(&deps).await;
-    let gauges = tokio::spawn(report_queue(deps.jobs.clone(), "chat_media_queue_jobs", stop.clone()));
-    let slots = Arc::new(Semaphore::new(concurrency.max(1)));
-    let in_hand = TaskTracker::new();
-    loop {
-        let slot = tokio::select! {
-            () = stop.cancelled() => break,
-            slot = slots.clone().acquire_owned() => slot,
-        };
-        // The semaphore is never closed, so this is always a slot.
-        let Ok(slot) = slot else { break };
-        let job = tokio::select! {
-            () = stop.cancelled() => break,
-            job = deps.jobs.take(&name, TAKE_WAIT) => job,
-        };
-        let job = match job {
-            Ok(Some(job)) => job,
-            Ok(None) => continue,
-            Err(error) => {
-                tracing::warn!(%error, "media queue unavailable; retrying");
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    () = tokio::time::sleep(TAKE_WAIT) => continue,
-                }
-            }
-        };
+    let queue = deps.jobs.clone();
+    let rules = QueueLoop { kind: "media", gauge: "chat_media_queue_jobs", concurrency, grace };
+    take_jobs(queue, &name, rules, stop, move |job| {
         let (deps, processors) = (deps.clone(), processors.clone());
-        in_hand.spawn(async move {
-            let _slot = slot;
+        async move {
             let started = std::time::Instant::now();
             let end = worker_lease::process_keeping_claim(&deps, &processors, &job, heartbeat(lease_renewal)).await;
             metrics::histogram!("chat_media_job_seconds").record(started.elapsed().as_secs_f64());
@@ -80,11 +57,73 @@ pub async fn run_media_worker(
             if let Err(error) = settled {
                 tracing::warn!(%error, task = %job.task, "media job not settled; the queue will hand it out again");
             }
+        }
+    })
+    .await;
+}
+
+/// How a worker loop runs over one queue.
+pub(crate) struct QueueLoop {
+    /// The queue's kind, for logs (`media`, `push`).
+    pub kind: &'static str,
+    /// The gauge of its depth (see [`report_queue`]).
+    pub gauge: &'static str,
+    /// Jobs in hand at once.
+    pub concurrency: usize,
+    /// How long the jobs in hand may take to finish after `stop`.
+    pub grace: Duration,
+}
+
+/// Takes jobs from `queue` as worker `name`, at most `rules.concurrency` in hand, each run by
+/// `handle` (which completes or fails it), until `stop`; then lets the jobs in hand finish
+/// within `rules.grace` (the rest are handed out again after their visibility timeout).
+pub(crate) async fn take_jobs<H, F>(
+    queue: Arc<dyn JobQueue>,
+    name: &str,
+    rules: QueueLoop,
+    stop: CancellationToken,
+    handle: H,
+) where
+    H: Fn(Job) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let gauges = tokio::spawn(report_queue(queue.clone(), rules.gauge, stop.clone()));
+    let slots = Arc::new(Semaphore::new(rules.concurrency.max(1)));
+    let in_hand = TaskTracker::new();
+    loop {
+        let slot = tokio::select! {
+            () = stop.cancelled() => break,
+            slot = slots.clone().acquire_owned() => slot,
+        };
+        // The semaphore is never closed, so this is always a slot.
+        let Ok(slot) = slot else { break };
+        let job = tokio::select! {
+            () = stop.cancelled() => break,
+            job = queue.take(name, TAKE_WAIT) => job,
+        };
+        let job = match job {
+            Ok(Some(job)) => job,
+            Ok(None) => continue,
+            Err(error) => {
+                tracing::warn!(%error, queue = rules.kind, "job queue unavailable; retrying");
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(TAKE_WAIT) => continue,
+                }
+            }
+        };
+        let work = handle(job);
+        in_hand.spawn(async move {
+            let _slot = slot;
+            work.await;
         });
     }
     in_hand.close();
-    if tokio::time::timeout(grace, in_hand.wait()).await.is_err() {
-        tracing::warn!("media jobs still running at the end of the grace period; the queue will hand them out again");
+    if tokio::time::timeout(rules.grace, in_hand.wait()).await.is_err() {
+        tracing::warn!(
+            queue = rules.kind,
+            "jobs still running at the end of the grace period; the queue will hand them out again"
+        );
     }
     let _ = gauges.await;
 }
