@@ -121,6 +121,29 @@ pub async fn device_disconnected(deps: &Deps, actor: Actor) -> Result<(), Callin
     device_event(deps, actor, CallEvent::Disconnected { device: device(actor) }).await
 }
 
+/// Every connection of `user` lapsed without closing (their node died, or their network went
+/// away without a goodbye): their device in their current call is taken for disconnected,
+/// so the other party hears `connection_lost` once the reconnect grace has passed (unless
+/// the device comes back). Called by the presence sweep.
+pub async fn user_gone(deps: &Deps, user: UserId) -> Result<(), CallingError> {
+    let Some(id) = deps.calls.current_call(user).await? else { return Ok(()) };
+    let Some(stored) = deps.calls.call(id).await? else { return Ok(()) };
+    let call = stored.call;
+    let device = if call.caller().user_id == user {
+        call.caller()
+    } else {
+        match call.state() {
+            CallState::Answered { callee_device, .. } => *callee_device,
+            // A ringing callee's devices come and go freely.
+            _ => return Ok(()),
+        }
+    };
+    match apply(deps, id, CallEvent::Disconnected { device }).await {
+        Ok(()) | Err(CallingError::CallNotFound | CallingError::CallEnded) => Ok(()),
+        Err(other) => Err(other),
+    }
+}
+
 /// Fires the call timers that are due (ring timeouts, reconnect graces), each on one node;
 /// returns how many fired. Run every second or so by every node.
 pub async fn fire_due_timers(deps: &Deps) -> Result<usize, CallingError> {

@@ -92,3 +92,54 @@ async fn a_call_between_two_nodes() {
     }
     assert_eq!(super::calls_in_history(&node_2, &binh, &conversation).await, [expected]);
 }
+
+/// A node that dies mid-call closes no socket: its users' presence lapses, and the presence
+/// sweep of a surviving node takes the callee's device for disconnected, so the caller hears
+/// `connection_lost` once the reconnect grace has passed. Node 2 "dies" here by going silent:
+/// node 1's clock moves past the presence time to live while only An keeps beating.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_dying_mid_call_ends_the_call_for_the_other_party() {
+    let database = TestDatabase::create().await;
+    let redis = TestRedis::create().await;
+    let cluster = Cluster { database: &database, redis: &redis };
+    let node_1 = TestServer::start_node(&cluster, None).await;
+    let node_2 = TestServer::start_node(&cluster, None).await;
+    let an = node_1.register("an.le").await;
+    let binh = node_2.register("binh.tran").await;
+    node_1.befriend(&an, &binh).await;
+    node_1.direct(&an, &binh).await;
+    let mut an_socket = node_1.connect(&an).await;
+    let mut binh_socket = node_2.connect(&binh).await;
+    let call = invite(&mut an_socket, &binh, "audio", OFFER).await;
+    assert_eq!(an_socket.next().await["type"], "call.ringing");
+    assert_eq!(binh_socket.next().await["type"], "call.incoming");
+    acked(&mut binh_socket, json!({"type": "call.accept", "id": "accept", "call_id": call, "sdp": ANSWER})).await;
+    assert_eq!(an_socket.next().await["type"], "call.accepted");
+
+    // Past Bình's presence (40 s); An beats at the new time, and the beat is stored.
+    node_1.clock.advance(Duration::seconds(41));
+    an_socket.send(json!({"type": "heartbeat", "id": "beat"})).await;
+    assert_eq!(an_socket.next().await["type"], "heartbeat.ack");
+    let an_id: chat_core::domain::ids::UserId = an.id.parse().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let status = node_1.deps.presence.status(&[an_id], node_1.deps.clock.now()).await.unwrap();
+        if status.iter().any(|(_, status)| status.online) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "An's beat was never stored");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    chat_core::app::presence::sweep(&node_1.deps).await.unwrap();
+
+    // Nothing ends before the grace: the call still stands.
+    chat_core::app::signaling::fire_due_timers(&node_1.deps).await.unwrap();
+    let id: chat_core::domain::ids::CallId = call.parse().unwrap();
+    let stored = node_1.deps.calls.call(id).await.unwrap().expect("the call");
+    assert!(!stored.call.is_ended(), "ended before the reconnect grace");
+
+    node_1.clock.advance(Duration::seconds(21));
+    chat_core::app::signaling::fire_due_timers(&node_1.deps).await.unwrap();
+    let end = an_socket.next().await;
+    assert_eq!((end["type"].as_str(), end["reason"].as_str()), (Some("call.ended"), Some("connection_lost")), "{end}");
+}
