@@ -15,6 +15,9 @@ export const CHAT_SERVER_BIN = process.env.CHAT_SERVER_BIN ?? join(REPO, "target
 
 const STARTUP_TIMEOUT_MS = 20_000;
 
+/** Environment variables chat-server reads as settings. */
+const SERVER_SETTINGS = /^(DATABASE_URL|REDIS_URL|S3_|CDN_|CLAMD_ADDR|FCM_|TURN_|STUN_|CHAT_|JWT_SECRET)/;
+
 /** A port free on 127.0.0.1 for both TCP and UDP (coturn listens on both). */
 export async function freePort() {
   for (;;) {
@@ -39,6 +42,10 @@ export async function startChatServer(env = {}) {
   const server = startLogged("chat-server", CHAT_SERVER_BIN, (dir) => ({
     args: [],
     env: { RUST_LOG: "warn", ...env, CHAT_DATA_DIR: dir, CHAT_LISTEN: `127.0.0.1:${port}` },
+    // Only the settings given here count: not the DATABASE_URL, REDIS_URL, S3_* or
+    // CLAMD_ADDR that scripts/test exported for the Rust suite (an embedded server must stay
+    // embedded, and inside the tests' network namespace those addresses are not reachable).
+    dropInherited: SERVER_SETTINGS,
   }));
   const base = `http://127.0.0.1:${port}`;
   // It binds its port before it migrates and connects its stores: ready means /ready says so.
@@ -115,10 +122,13 @@ export function createDatabase() {
  */
 function startLogged(what, command, setup) {
   const dir = mkdtempSync(join(tmpdir(), `chat-browser-${what}-`));
-  const { args, env = {} } = setup(dir);
+  const { args, env = {}, dropInherited } = setup(dir);
   const logPath = join(dir, `${what}.log`);
   const log = openSync(logPath, "w");
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", log, log] });
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !(dropInherited && dropInherited.test(name))),
+  );
+  const child = spawn(command, args, { env: { ...inherited, ...env }, stdio: ["ignore", log, log] });
   closeSync(log);
   let exit = null;
   const gone = new Promise((done) => {
