@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::Config;
 pub use logging::{LogFormat, init_logging};
 pub use media::{BlobWiring, MediaSettings, disk_blobs, standalone_disk_blobs};
-pub use processing::{JobSettings, ProcessingSettings, WORKER_GRACE};
+pub use processing::{JobSettings, ProcessingSettings, WORKER_GRACE, process_name};
 pub use push::{PushSettings, run_push_worker};
 pub use signals::shutdown_signal;
 pub use wiring::{
@@ -104,7 +104,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let media_worker = if workers > 0 {
         let (processors, health) = config.processing.processors(&config.data_dir)?;
         deps.health.extend(health);
-        let name = format!("chat-server-{}", std::process::id());
+        let name = process_name();
         let stop = sweeper_stop.clone();
         let lease_renewal = job_policy.lease_renewal_interval();
         Some(tokio::spawn(run_media_worker(deps.clone(), processors, name, workers, WORKER_GRACE, lease_renewal, stop)))
@@ -112,7 +112,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None
     };
     let push_worker = push_sender.map(|sender| {
-        let name = format!("chat-server-{}", std::process::id());
+        let name = process_name();
         let concurrency = config.push.push_concurrency as usize;
         tokio::spawn(run_push_worker(deps.clone(), sender, name, concurrency, sweeper_stop.clone()))
     });

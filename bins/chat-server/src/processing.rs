@@ -127,8 +127,9 @@ fn work_area(work_dir: &Path) -> anyhow::Result<LocalWorkArea> {
 }
 
 /// Tells this process from the others that may share the data directory, on this host or
-/// another: the program, the host name and the pid, e.g. `chat-worker-box1-4242`.
-fn process_name() -> String {
+/// another: the program, the host name and the pid, e.g. `chat-worker-box1-4242`. It names
+/// the process's work folder and the process as a queue consumer.
+pub fn process_name() -> String {
     let program = std::env::current_exe().ok().and_then(|path| Some(path.file_stem()?.to_string_lossy().into_owned()));
     let host =
         std::fs::read_to_string("/etc/hostname").map_or_else(|_| "host".to_owned(), |name| name.trim().to_owned());

@@ -91,7 +91,7 @@ async fn main() -> anyhow::Result<()> {
         deps.push_jobs = Some(push_jobs);
     }
     let (processors, _) = config.processing.processors(&config.data_dir)?;
-    let name = format!("chat-worker-{}-{}", hostname(), std::process::id());
+    let name = chat_server::process_name();
     tracing::info!(
         %name,
         concurrency = config.concurrency,
@@ -149,8 +149,4 @@ fn random_secret() -> [u8; 32] {
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
     secret
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/etc/hostname").map_or_else(|_| "host".to_owned(), |name| name.trim().to_owned())
 }
