@@ -1,6 +1,6 @@
 //! `ConversationRepo` in memory.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chat_core::domain::Timestamp;
@@ -200,8 +200,14 @@ impl ConversationRepo for MemoryStore {
         Ok(raise_mark(&mut self.state.lock(), id, user, seq, |member| &mut member.delivered_seq))
     }
 
-    async fn unread_total(&self, user: UserId, now: Timestamp, cap: u64) -> Result<u64, PortError> {
-        Ok(unread_total(&self.state.lock(), user, now, cap))
+    async fn unread_totals(&self, users: &[UserId], now: Timestamp, cap: u64) -> Result<Vec<(UserId, u64)>, PortError> {
+        let state = self.state.lock();
+        let mut seen = HashSet::with_capacity(users.len());
+        Ok(users
+            .iter()
+            .filter(|user| seen.insert(**user))
+            .map(|user| (*user, unread_total(&state, *user, now, cap)))
+            .collect())
     }
 
     async fn set_mute(&self, id: ConversationId, user: UserId, mute: Option<Mute>) -> Result<(), PortError> {
@@ -290,7 +296,7 @@ fn member_unread_count(stored: &StoredConversation, member: &Member) -> u64 {
     unread_count(stored.conversation.last_seq, member.read_seq, others_after_read as u64)
 }
 
-/// The badge total of [`ConversationRepo::unread_total`]: unread counts of the user's
+/// One user's badge total of [`ConversationRepo::unread_totals`]: unread counts of the user's
 /// conversations not muted at `now`, summed until the sum reaches `cap`.
 fn unread_total(state: &State, user: UserId, now: Timestamp, cap: u64) -> u64 {
     let memberships = state

@@ -101,8 +101,8 @@ impl ConversationRepo for PgStore {
         member_settings::mark_delivered(self, id, user, seq).await
     }
 
-    async fn unread_total(&self, user: UserId, now: Timestamp, cap: u64) -> Result<u64, PortError> {
-        unread::unread_total(self, user, now, cap).await
+    async fn unread_totals(&self, users: &[UserId], now: Timestamp, cap: u64) -> Result<Vec<(UserId, u64)>, PortError> {
+        unread::unread_totals(self, users, now, cap).await
     }
 
     async fn set_mute(&self, id: ConversationId, user: UserId, mute: Option<Mute>) -> Result<(), PortError> {

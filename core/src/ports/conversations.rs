@@ -168,10 +168,15 @@ pub trait ConversationRepo: Send + Sync {
     async fn mark_read(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, PortError>;
     /// Same for the delivered mark.
     async fn mark_delivered(&self, id: ConversationId, user: UserId, seq: u64) -> Result<Option<u64>, PortError>;
-    /// The app icon's badge: the user's unread messages (as `ConversationSummary::unread_count`
+    /// The app icon's badge of each of `users`, in one call (a message to a group badges
+    /// every offline member): a user's unread messages (as `ConversationSummary::unread_count`
     /// counts them) summed over their conversations not muted at `now`, counting no further
     /// than `cap` (a badge shows "99+" long before).
-    async fn unread_total(&self, user: UserId, now: Timestamp, cap: u64) -> Result<u64, PortError>;
+    ///
+    /// One entry per distinct user asked, in no particular order; a user with nothing unread,
+    /// or unknown, gets 0. Any number of users may be asked at once (the Postgres store sends
+    /// them in statements of up to 1,000).
+    async fn unread_totals(&self, users: &[UserId], now: Timestamp, cap: u64) -> Result<Vec<(UserId, u64)>, PortError>;
     /// Sets or clears one member's mute.
     async fn set_mute(&self, id: ConversationId, user: UserId, mute: Option<Mute>) -> Result<(), PortError>;
     /// Pins (with the time) or unpins; refuses a pin past `max_pinned`.

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use futures_util::future::join_all;
 
@@ -291,14 +291,29 @@ pub async fn pins_belong_to_one_member_and_stop_at_the_limit(store: &dyn Store) 
     assert_eq!(store.member(first, stranger).await.unwrap(), None, "pinning makes nobody a member");
 }
 
-/// The badge total sums the user's unread counts, as the conversation list shows them, over
+/// `unread_totals` for `users`, as a map; fails on a user answered twice or a user not asked.
+async fn unread_totals(store: &dyn Store, users: &[UserId], now: Timestamp, cap: u64) -> HashMap<UserId, u64> {
+    let answered = store.unread_totals(users, now, cap).await.unwrap();
+    let totals: HashMap<UserId, u64> = answered.iter().copied().collect();
+    assert_eq!(totals.len(), answered.len(), "one entry per user: {answered:?}");
+    assert!(totals.keys().all(|user| users.contains(user)), "only users asked: {answered:?}");
+    totals
+}
+
+/// The badge totals sum each user's unread counts, as the conversation list shows them, over
 /// the conversations not muted at `now` (a mute for good or until later leaves one out, an
 /// expired one does not; another member's mute is theirs); own messages, announcements,
 /// conversations of others and ones left never count; read marks lower it; it stops at the cap.
-pub async fn the_unread_total_sums_the_unmuted_conversations_up_to_a_cap(store: &dyn Store) {
+/// One call answers for several users, each with their own total and cap, once per distinct
+/// user, with 0 for a user with nothing unread or unknown.
+pub async fn unread_totals_sum_each_users_unmuted_conversations_up_to_a_cap(store: &dyn Store) {
     let (a, b, c) = (user(store, "a").await, user(store, "b").await, user(store, "c").await);
     let now = now();
-    let total = |cap| async move { store.unread_total(a, now, cap).await.unwrap() };
+    let total = |cap| async move {
+        let totals = unread_totals(store, &[a], now, cap).await;
+        assert_eq!(totals.len(), 1, "{totals:?}");
+        totals[&a]
+    };
     let pair = direct(store, a, b).await;
     let (plain, forever, later, expired) = (
         group(store, &[a, b]).await,
@@ -322,8 +337,23 @@ pub async fn the_unread_total_sums_the_unmuted_conversations_up_to_a_cap(store: 
     store.set_mute(plain, b, Some(Mute::Forever)).await.unwrap();
     assert_eq!(total(100).await, 3 + 4 + 2, "b's messages in the direct, plain and expired-mute conversations");
     assert_eq!(total(100).await, listed_unread_of_unmuted(store, a, now).await, "the badge sums the list");
-    assert_eq!(store.unread_total(b, now, 100).await.unwrap(), 0, "own messages never count");
-    assert_eq!(store.unread_total(c, now, 100).await.unwrap(), 7, "b's messages to c count for c, not for a");
+
+    // Several users in one call: b has sent everything (own messages never count), c has b's
+    // messages to c (they count for c, not for a), and nobody knows `stranger`.
+    let stranger = UserId(new_id());
+    let everyone = [a, b, c, stranger];
+    let expect = |a_total, c_total| HashMap::from([(a, a_total), (b, 0), (c, c_total), (stranger, 0)]);
+    assert_eq!(unread_totals(store, &everyone, now, 100).await, expect(9, 7), "each their own total");
+    assert_eq!(unread_totals(store, &everyone, now, 8).await, expect(8, 7), "each capped alone");
+    assert_eq!(unread_totals(store, &everyone, now, 5).await, expect(5, 5), "each capped alone");
+    assert_eq!(unread_totals(store, &[c, a, c, stranger, a, c], now, 100).await.len(), 3, "duplicates answered once");
+    assert_eq!(store.unread_totals(&[], now, 100).await.unwrap(), Vec::new(), "no one asked, no one answered");
+    // More users than a store may put in one statement, a asked twice far apart.
+    let mut many: Vec<UserId> = (0..2_500).map(|_| UserId(new_id())).collect();
+    many.splice(1_200..1_200, [a, c]);
+    many.push(a);
+    let totals = unread_totals(store, &many, now, 100).await;
+    assert_eq!((totals.len(), totals[&a], totals[&c]), (2_502, 9, 7), "every user of a long list answered once");
 
     assert_eq!((total(5).await, total(9).await, total(0).await), (5, 9, 0), "the cap caps");
     // plain holds the announcement (seq 1) and b's messages at seqs 2..=5.

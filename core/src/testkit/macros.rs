@@ -74,7 +74,7 @@ macro_rules! store_contract_tests {
                 conversations::conversation_seqs_list_each_conversation_of_the_user_with_its_counters,
                 conversations::a_mute_belongs_to_one_member,
                 conversations::pins_belong_to_one_member_and_stop_at_the_limit,
-                conversations::the_unread_total_sums_the_unmuted_conversations_up_to_a_cap,
+                conversations::unread_totals_sum_each_users_unmuted_conversations_up_to_a_cap,
             ]
             $($input)*
         }

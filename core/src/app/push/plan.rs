@@ -202,13 +202,22 @@ async fn readers(
     for device in deps.devices.devices_of_users(&ids).await? {
         devices.entry(device.user_id).or_default().push(device);
     }
-    let mut recipients = Vec::with_capacity(users.len());
-    for user in users {
-        let Some(devices) = devices.remove(&user.id) else { continue };
-        let badge = deps.conversations.unread_total(user.id, now, BADGE_CAP).await?;
-        recipients.push(Recipient { user, devices, badge });
+    // Badges only for the users with a device, all in one read (a group message badges
+    // every offline member).
+    let with_devices: Vec<UserId> = users.iter().map(|user| user.id).filter(|id| devices.contains_key(id)).collect();
+    if with_devices.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(recipients)
+    let badges: HashMap<UserId, u64> =
+        deps.conversations.unread_totals(&with_devices, now, BADGE_CAP).await?.into_iter().collect();
+    Ok(users
+        .into_iter()
+        .filter_map(|user| {
+            let devices = devices.remove(&user.id)?;
+            let badge = badges.get(&user.id).copied().unwrap_or(0);
+            Some(Recipient { user, devices, badge })
+        })
+        .collect())
 }
 
 /// A signed link to the user's avatar thumbnail, valid as long as the notification may be

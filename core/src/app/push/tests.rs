@@ -127,7 +127,7 @@ struct Asked {
     presence: Vec<Vec<UserId>>,
     users: Vec<Vec<UserId>>,
     devices: Vec<Vec<UserId>>,
-    badges: Vec<UserId>,
+    badges: Vec<Vec<UserId>>,
 }
 
 #[derive(Clone, Default)]
@@ -224,10 +224,11 @@ impl Directory {
             Ok(devices.iter().filter(|d| ids.contains(&d.user_id)).cloned().collect())
         });
         let (badges, asked) = (self.badges.clone(), log.clone());
-        mocks.conversations.expect_unread_total().withf(|_, at, cap| *at == now() && *cap == BADGE_CAP).returning(
-            move |user, _, _| {
-                asked.get().badges.push(user);
-                Ok(badges.get(&user).copied().unwrap_or(0))
+        // Answered in the reverse of the order asked: the store promises no order.
+        mocks.conversations.expect_unread_totals().withf(|_, at, cap| *at == now() && *cap == BADGE_CAP).returning(
+            move |users, _, _| {
+                asked.get().badges.push(users.to_vec());
+                Ok(users.iter().rev().map(|user| (*user, badges.get(user).copied().unwrap_or(0))).collect())
             },
         );
     }
@@ -323,7 +324,7 @@ fn each_device_of_each_offline_member_but_the_sender_gets_one_notification_with_
     assert_eq!(asked.presence, vec![others.clone()]);
     assert_eq!(asked.users, vec![others.clone()]);
     assert_eq!(asked.devices, vec![others.clone()]);
-    assert_eq!(asked.badges, others);
+    assert_eq!(asked.badges, vec![others], "one read for every badge");
 }
 
 #[test]
@@ -368,7 +369,7 @@ fn online_users_are_skipped() {
     let asked = log.get();
     assert_eq!(asked.presence, vec![vec![uid(MINH), uid(HOA), uid(TUAN)]]);
     assert_eq!(asked.users, vec![vec![uid(TUAN)]]);
-    assert_eq!(asked.badges, vec![uid(TUAN)]);
+    assert_eq!(asked.badges, vec![vec![uid(TUAN)]]);
 }
 
 #[test]
@@ -379,7 +380,7 @@ fn users_with_notifications_off_are_skipped() {
     assert_eq!(planned_devices(&plan), vec![device_id(1), device_id(2), device_id(4)]);
     let asked = log.get();
     assert_eq!(asked.devices, vec![vec![uid(MINH), uid(TUAN)]]);
-    assert_eq!(asked.badges, vec![uid(MINH), uid(TUAN)]);
+    assert_eq!(asked.badges, vec![vec![uid(MINH), uid(TUAN)]]);
 }
 
 #[test]
@@ -388,7 +389,29 @@ fn users_without_devices_are_skipped_before_their_badge_is_counted() {
     scene.directory.devices.retain(|d| d.user_id != uid(MINH));
     let (plan, log) = scene.plan();
     assert_eq!(planned_devices(&plan), vec![device_id(3), device_id(4)]);
-    assert_eq!(log.get().badges, vec![uid(HOA), uid(TUAN)]);
+    assert_eq!(log.get().badges, vec![vec![uid(HOA), uid(TUAN)]]);
+}
+
+#[test]
+fn without_a_device_to_notify_no_badge_is_counted() {
+    let mut scene = Scene::new();
+    scene.directory.devices.retain(|d| d.user_id == uid(SENDER));
+    let (plan, log) = scene.plan();
+    assert!(plan.notifications.is_empty(), "{plan:?}");
+    assert!(log.get().badges.is_empty(), "no read for no one");
+}
+
+#[test]
+fn each_recipient_gets_their_own_badge_from_the_one_read() {
+    let mut scene = Scene::new();
+    scene.directory.online = HashSet::from([uid(HOA)]);
+    scene.directory.badges = HashMap::from([(uid(MINH), 99), (uid(TUAN), 1)]);
+    let (plan, log) = scene.plan();
+    assert_eq!(
+        devices_badges(&plan),
+        vec![(device_id(1), token(1), Some(99)), (device_id(2), token(2), Some(99)), (device_id(4), token(4), Some(1))]
+    );
+    assert_eq!(log.get().badges, vec![vec![uid(MINH), uid(TUAN)]]);
 }
 
 /// A plan of a message the store answers with `found`, where every other read fails the test.
@@ -551,7 +574,7 @@ fn an_accepted_request_notifies_the_requester_with_the_accepters_name() {
     let asked = log.get();
     assert_eq!(asked.hidden_from, vec![uid(MINH)]);
     assert_eq!(asked.presence, vec![vec![uid(SENDER)]]);
-    assert_eq!(asked.badges, vec![uid(SENDER)]);
+    assert_eq!(asked.badges, vec![vec![uid(SENDER)]]);
 }
 
 // ---- run ----
