@@ -71,7 +71,8 @@ async fn plan_call(deps: &Deps, id: CallId) -> Result<Plan, PortError> {
         conversation_id: call.conversation_id(),
         video: call.media() == CallMedia::Video,
     };
-    let notifications = readers(deps, &[call.callee()], caller, now)
+    // A ringing phone shows no badge: the incoming-call push carries none, so none is counted.
+    let notifications = readers(deps, &[call.callee()], caller, now, Badges::Skip)
         .await?
         .iter()
         .flat_map(|reader| reader.devices.iter())
@@ -102,7 +103,7 @@ async fn plan_message(deps: &Deps, id: MessageId) -> Result<Plan, PortError> {
         .map(|m| m.user_id)
         .collect();
     let Some(sender) = deps.users.user(message.sender_id).await? else { return Ok(Plan::default()) };
-    let readers = readers(deps, &candidates, sender.id, now).await?;
+    let readers = readers(deps, &candidates, sender.id, now, Badges::Count).await?;
     if readers.is_empty() {
         return Ok(Plan { notifications: Vec::new(), occurred_at: Some(message.created_at) });
     }
@@ -140,7 +141,7 @@ async fn plan_friend(deps: &Deps, id: FriendRequestId, accepted: bool) -> Result
     let occurred_at = Some(request.answered_at.unwrap_or(request.created_at));
     let Some(other) = deps.users.user(actor).await? else { return Ok(Plan::default()) };
     let now = deps.clock.now();
-    let readers = readers(deps, &[reader], actor, now).await?;
+    let readers = readers(deps, &[reader], actor, now, Badges::Count).await?;
     let avatar = if readers.is_empty() { None } else { avatar_url(deps, &other, now).await };
     let notifications = readers
         .iter()
@@ -167,6 +168,13 @@ struct Recipient {
     badge: u64,
 }
 
+/// Whether the notifications carry the app icon's badge (so it must be counted).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Badges {
+    Count,
+    Skip,
+}
+
 /// Of `candidates`, those to notify of something `actor` did: not hidden from each other by
 /// a block, with no live connection on any node (an app in use shows it itself), with
 /// notifications on, and with at least one device.
@@ -175,6 +183,7 @@ async fn readers(
     candidates: &[UserId],
     actor: UserId,
     now: Timestamp,
+    badges: Badges,
 ) -> Result<Vec<Recipient>, PortError> {
     if candidates.is_empty() {
         return Ok(Vec::new());
@@ -208,8 +217,10 @@ async fn readers(
     if with_devices.is_empty() {
         return Ok(Vec::new());
     }
-    let badges: HashMap<UserId, u64> =
-        deps.conversations.unread_totals(&with_devices, now, BADGE_CAP).await?.into_iter().collect();
+    let badges: HashMap<UserId, u64> = match badges {
+        Badges::Count => deps.conversations.unread_totals(&with_devices, now, BADGE_CAP).await?.into_iter().collect(),
+        Badges::Skip => HashMap::new(),
+    };
     Ok(users
         .into_iter()
         .filter_map(|user| {
