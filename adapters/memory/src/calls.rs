@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chat_core::domain::call::{Call, CallTimer};
 use chat_core::domain::error::PortError;
-use chat_core::domain::ids::{CallId, UserId};
+use chat_core::domain::ids::{CallId, NodeId, UserId};
 use chat_core::domain::{Duration, Timestamp};
 use chat_core::ports::{CallStore, StartOutcome, StoredCall};
 use parking_lot::Mutex;
@@ -150,5 +150,19 @@ impl CallStore for MemoryCalls {
             state.timers.remove(timer);
         }
         Ok(due.into_iter().map(|(timer, _)| timer).collect())
+    }
+
+    /// The live calls with a party on `node` now: exactly what the port allows at least.
+    async fn calls_on(&self, node: NodeId) -> Result<Vec<CallId>, PortError> {
+        let now = Instant::now();
+        Ok(self
+            .state
+            .lock()
+            .calls
+            .values()
+            .filter_map(|entry| entry.live(now))
+            .filter(|stored| !stored.call.is_ended() && stored.call.nodes().contains(&node))
+            .map(|stored| stored.call.id())
+            .collect())
     }
 }

@@ -9,11 +9,13 @@
 
 use chat_core::testkit::{
     call_store_contract_tests, claim_store_contract_tests, device_repo_contract_tests, event_bus_contract_tests,
-    job_queue_contract_tests, media_repo_contract_tests, message_search_contract_tests, presence_contract_tests,
-    rate_limit_contract_tests, social_contract_tests, store_contract_tests, user_repo_contract_tests,
+    job_queue_contract_tests, media_repo_contract_tests, message_search_contract_tests, node_registry_contract_tests,
+    presence_contract_tests, rate_limit_contract_tests, social_contract_tests, store_contract_tests,
+    user_repo_contract_tests,
 };
 use chat_memory::{
-    MemoryCalls, MemoryClaims, MemoryEventBus, MemoryJobQueue, MemoryPresence, MemoryRateLimiter, MemoryStore,
+    MemoryCalls, MemoryClaims, MemoryEventBus, MemoryJobQueue, MemoryNodes, MemoryPresence, MemoryRateLimiter,
+    MemoryStore,
 };
 
 store_contract_tests! {
@@ -70,6 +72,13 @@ call_store_contract_tests! {
     #[tokio::test]
     let calls = MemoryCalls::new();
     check(&calls);
+}
+
+node_registry_contract_tests! {
+    mod memory_nodes;
+    #[tokio::test]
+    let nodes = MemoryNodes::new();
+    check(&nodes);
 }
 
 presence_contract_tests! {

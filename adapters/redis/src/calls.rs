@@ -1,6 +1,7 @@
 //! `CallStore` on Redis, shared by every node. Per call a hash `call:<id>` holding the call's
-//! JSON and its version; per user `call-user:<user>` naming the call they are in; and one
-//! sorted set `call-timers` of every armed timer, scored by its due time in milliseconds.
+//! JSON, its version and, once over, `ended`; per user `call-user:<user>` naming the call
+//! they are in; per node a set `call-node:<node>` of the calls that named it; and one sorted
+//! set `call-timers` of every armed timer, scored by its due time in milliseconds.
 //! Starting and updating are Lua scripts, so the busy check and the version check happen in
 //! the same step as the writes they guard. Every key lives `ttl` (on Redis's clock) from its
 //! last write; the timers are judged by the `now` the caller gives.
@@ -8,14 +9,15 @@
 use async_trait::async_trait;
 use chat_core::domain::call::{Call, CallTimer};
 use chat_core::domain::error::PortError;
-use chat_core::domain::ids::{CallId, UserId};
+use chat_core::domain::ids::{CallId, NodeId, UserId};
 use chat_core::domain::{Duration, Timestamp};
 use chat_core::ports::{CallStore, StartOutcome, StoredCall};
 use redis::Script;
 
 use crate::RedisConnection;
 
-/// KEYS: call, caller's key, callee's key. ARGV: call JSON, ttl ms, call id. Returns 0 when
+/// KEYS: call, caller's key, callee's key, the caller's node's set. ARGV: call JSON, ttl ms,
+/// call id. Returns 0 when
 /// started, 1 when the caller is busy, 2 when the callee is. A user key is deleted when its
 /// call ends (or lapses with it), so its existence means the user is in a live call.
 const START: &str = r"
@@ -27,13 +29,17 @@ redis.call('HSET', KEYS[1], 'version', 1, 'call', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2])
 redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[2])
+redis.call('SADD', KEYS[4], ARGV[3])
+redis.call('PEXPIRE', KEYS[4], ARGV[2])
 return 0
 ";
 
-/// KEYS: call, caller's key, callee's key. ARGV: expected version, call JSON, ttl ms, 1 if
-/// the call is ended (else 0), call id. Returns the new version, or nil when the stored one
-/// is not the expected one (or the call is gone). The user keys still naming this call are
-/// renewed, or deleted when it ended; one naming another call is left alone.
+/// KEYS: call, caller's key, callee's key, then the set of each node the call names. ARGV:
+/// expected version, call JSON, ttl ms, 1 if the call is ended (else 0), call id. Returns the
+/// new version, or nil when the stored one is not the expected one (or the call is gone).
+/// The user keys still naming this call are renewed, or deleted when it ended; one naming
+/// another call is left alone. The node sets get the call (renewed), or lose it when it
+/// ended; the set of a node a party left keeps it until `CALLS_ON` finds it ended.
 const UPDATE: &str = r"
 if redis.call('HGET', KEYS[1], 'version') ~= ARGV[1] then return false end
 local version = redis.call('HINCRBY', KEYS[1], 'version', 1)
@@ -48,7 +54,33 @@ for i = 2, 3 do
     end
   end
 end
+if ARGV[4] == '1' then
+  redis.call('HSET', KEYS[1], 'ended', 1)
+end
+for i = 4, #KEYS do
+  if ARGV[4] == '1' then
+    redis.call('SREM', KEYS[i], ARGV[5])
+  else
+    redis.call('SADD', KEYS[i], ARGV[5])
+    redis.call('PEXPIRE', KEYS[i], ARGV[3])
+  end
+end
 return version
+";
+
+/// KEYS: a node's set. ARGV: the prefix of the call keys (`…call:`). Returns the calls of
+/// the set that are live, and drops from it those that ended or lapsed.
+const CALLS_ON: &str = r"
+local live = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local call = ARGV[1] .. id
+  if redis.call('EXISTS', call) == 1 and redis.call('HEXISTS', call, 'ended') == 0 then
+    table.insert(live, id)
+  else
+    redis.call('SREM', KEYS[1], id)
+  end
+end
+return live
 ";
 
 /// KEYS: timers. ARGV: now ms, limit. Removes and returns up to `limit` members due at `now`,
@@ -66,6 +98,7 @@ pub struct RedisCallStore {
     start: Script,
     update: Script,
     take_due: Script,
+    calls_on: Script,
 }
 
 impl RedisCallStore {
@@ -75,6 +108,7 @@ impl RedisCallStore {
             start: Script::new(START),
             update: Script::new(UPDATE),
             take_due: Script::new(TAKE_DUE),
+            calls_on: Script::new(CALLS_ON),
         }
     }
 
@@ -84,6 +118,10 @@ impl RedisCallStore {
 
     fn user_key(&self, user: UserId) -> String {
         self.redis.key(&format!("call-user:{user}"))
+    }
+
+    fn node_key(&self, node: NodeId) -> String {
+        self.redis.key(&format!("call-node:{node}"))
     }
 
     fn timers_key(&self) -> String {
@@ -121,6 +159,7 @@ impl CallStore for RedisCallStore {
             .key(self.call_key(call.id()))
             .key(self.user_key(call.caller().user_id))
             .key(self.user_key(call.callee()))
+            .key(self.node_key(call.caller_node()))
             .arg(json)
             .arg(ttl_ms(ttl))
             .arg(call.id().to_string())
@@ -154,10 +193,15 @@ impl CallStore for RedisCallStore {
     async fn update(&self, call: &Call, version: u64, ttl: Duration) -> Result<Option<u64>, PortError> {
         let json = to_json(call)?;
         let mut conn = self.redis.conn().await?;
-        self.update
+        let mut update = self.update.prepare_invoke();
+        update
             .key(self.call_key(call.id()))
             .key(self.user_key(call.caller().user_id))
-            .key(self.user_key(call.callee()))
+            .key(self.user_key(call.callee()));
+        for node in call.nodes() {
+            update.key(self.node_key(node));
+        }
+        update
             .arg(version)
             .arg(json)
             .arg(ttl_ms(ttl))
@@ -229,5 +273,19 @@ impl CallStore for RedisCallStore {
                 }
             })
             .collect())
+    }
+
+    async fn calls_on(&self, node: NodeId) -> Result<Vec<CallId>, PortError> {
+        let mut conn = self.redis.conn().await?;
+        let ids: Vec<String> = self
+            .calls_on
+            .key(self.node_key(node))
+            .arg(self.redis.key("call:"))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.redis.failed(e))?;
+        ids.iter()
+            .map(|id| id.parse().map_err(|_| PortError::Internal(format!("bad call id {id} listed under node {node}"))))
+            .collect()
     }
 }

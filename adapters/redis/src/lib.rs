@@ -1,6 +1,7 @@
 //! `chat-redis`: what several `chat-server` nodes share through Redis so that they act as
 //! one server: the event bus (pub/sub), presence (sessions with TTLs), rate limits (GCRA in
-//! one Lua script on Redis time), live calls (state, busy users, timers), claims (one-time upload tokens, the periodic tasks' lock),
+//! one Lua script on Redis time), live calls (state, busy users, timers, the calls on each
+//! node), the nodes and their heartbeats, claims (one-time upload tokens, the periodic tasks' lock),
 //! the media-processing job queue (Streams, see jobs.rs) and a read-through profile cache.
 //!
 //! Commands go through redis's own `aio::ConnectionManager`: a multiplexed connection that
@@ -15,6 +16,7 @@ mod claims;
 mod error;
 mod health;
 mod jobs;
+mod nodes;
 mod presence;
 mod rate_limit;
 
@@ -33,6 +35,7 @@ pub use cache::CachedUsers;
 pub use calls::RedisCallStore;
 pub use claims::RedisClaims;
 pub use jobs::RedisJobQueue;
+pub use nodes::RedisNodes;
 pub use presence::RedisPresence;
 pub use rate_limit::RedisRateLimiter;
 

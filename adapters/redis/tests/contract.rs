@@ -22,11 +22,12 @@ use chat_core::ports::{CallStore, EventBus, EventSink, JobQueue, QueueStats, Sta
 use chat_core::testkit::jobs::contract_policy;
 use chat_core::testkit::{
     call_store_contract_tests, claim_store_contract_tests, event_bus_contract_tests, job_queue_contract_tests,
-    presence_contract_tests, rate_limit_contract_tests,
+    node_registry_contract_tests, presence_contract_tests, rate_limit_contract_tests,
 };
 use chat_redis::testing::{OwnRedisServer, TestRedis};
 use chat_redis::{
-    RedisCallStore, RedisClaims, RedisConnection, RedisEventBus, RedisJobQueue, RedisPresence, RedisRateLimiter,
+    RedisCallStore, RedisClaims, RedisConnection, RedisEventBus, RedisJobQueue, RedisNodes, RedisPresence,
+    RedisRateLimiter,
 };
 use tokio::sync::mpsc;
 
@@ -65,6 +66,13 @@ call_store_contract_tests! {
     check(&calls);
 }
 
+node_registry_contract_tests! {
+    mod redis_nodes;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    let (_redis, nodes) = on_test_redis(RedisNodes::new).await;
+    check(&nodes);
+}
+
 /// Two nodes' call stores on one Redis see one set of calls: a call started on one is read,
 /// refused as busy, updated and ended on the other, and a timer armed on one is taken on the
 /// other, once.
@@ -101,6 +109,7 @@ fn ringing_call(caller: UserId, callee: UserId) -> Call {
         id: CallId(uuid::Uuid::now_v7()),
         conversation_id: ConversationId(uuid::Uuid::now_v7()),
         caller: CallDevice { user_id: caller, session_id: SessionId(uuid::Uuid::now_v7()) },
+        caller_node: chat_core::domain::ids::NodeId(uuid::Uuid::now_v7()),
         callee,
         media: CallMedia::Video,
         offer: Sdp::parse("v=0 offer".to_owned()).unwrap(),

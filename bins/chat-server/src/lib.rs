@@ -34,7 +34,7 @@ pub use push::{PushSettings, run_push_worker};
 pub use signals::shutdown_signal;
 pub use wiring::{
     CALL_TIMER_INTERVAL, SharedServices, StoreAdapter, assemble_deps, assemble_deps_with, embedded_deps,
-    postgres_store, redis_services, spawn_call_timers, spawn_media_cleanup, spawn_presence_sweeper,
+    postgres_store, redis_services, spawn_call_timers, spawn_media_cleanup, spawn_node_watch, spawn_presence_sweeper,
 };
 pub use worker::run_media_worker;
 
@@ -117,6 +117,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tokio::spawn(run_push_worker(deps.clone(), sender, name, concurrency, sweeper_stop.clone()))
     });
     let (router, state) = chat_http::app(deps, config.http());
+    let gateway = state.gateway.clone();
+    let is_here = Arc::new(move |device: chat_core::domain::call::CallDevice| {
+        gateway.has_session(device.user_id, device.session_id)
+    });
+    let node_watch = spawn_node_watch((*state.deps).clone(), is_here, sweeper_stop.clone());
     // The blob endpoint is merged outside the API's layers: its bodies are uploads of up to
     // 50 MiB, streamed to disk, not 64 KiB JSON.
     let router = match blob_wiring.routes {
@@ -155,6 +160,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let _ = sweeper.await;
     let _ = cleanup.await;
     let _ = call_timers.await;
+    let _ = node_watch.await;
     if let Some(media_worker) = media_worker {
         let _ = media_worker.await;
     }

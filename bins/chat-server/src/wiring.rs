@@ -6,19 +6,23 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use chat_core::app::media;
 use chat_core::app::presence::{self, SocialPresence};
-use chat_core::app::signaling;
 use chat_core::app::{Deps, Limits};
+use chat_core::app::{nodes, signaling};
+use chat_core::domain::call::CallDevice;
+use chat_core::domain::ids::NodeId;
 use chat_core::domain::job::JobPolicy;
 use chat_core::ports::{
-    BlobStore, CallStore, ClaimStore, Clock, ConversationRepo, DeviceRepo, EventBus, HealthCheck, JobQueue, MediaRepo,
-    MessageRepo, PresenceStore, RateLimitStore, SessionRepo, SocialRepo, UserRepo,
+    BlobStore, CallStore, ClaimStore, Clock, ConversationRepo, DeviceRepo, EventBus, HealthCheck, IdGen, JobQueue,
+    MediaRepo, MessageRepo, NodeRegistry, PresenceStore, RateLimitStore, SessionRepo, SocialRepo, UserRepo,
 };
 use chat_memory::{
-    MemoryCalls, MemoryClaims, MemoryEventBus, MemoryJobQueue, MemoryPresence, MemoryRateLimiter, MemoryStore,
+    MemoryCalls, MemoryClaims, MemoryEventBus, MemoryJobQueue, MemoryNodes, MemoryPresence, MemoryRateLimiter,
+    MemoryStore,
 };
 use chat_postgres::{PgStore, PoolConfig};
 use chat_redis::{
-    RedisCallStore, RedisClaims, RedisConnection, RedisEventBus, RedisJobQueue, RedisPresence, RedisRateLimiter,
+    RedisCallStore, RedisClaims, RedisConnection, RedisEventBus, RedisJobQueue, RedisNodes, RedisPresence,
+    RedisRateLimiter,
 };
 use chat_system::{Argon2Passwords, JwtTokens, UuidV7Ids};
 use tokio_util::sync::CancellationToken;
@@ -88,6 +92,8 @@ pub struct SharedServices {
     pub push_jobs: Arc<dyn JobQueue>,
     /// Live calls.
     pub calls: Arc<dyn CallStore>,
+    /// The nodes and their heartbeats.
+    pub nodes: Arc<dyn NodeRegistry>,
     /// Their readiness checks.
     pub health: Vec<Arc<dyn HealthCheck>>,
 }
@@ -106,6 +112,7 @@ impl SharedServices {
             jobs: Arc::new(MemoryJobQueue::new(job_policy)),
             push_jobs: Arc::new(MemoryJobQueue::new(JobPolicy::push())),
             calls: Arc::new(MemoryCalls::new()),
+            nodes: Arc::new(MemoryNodes::new()),
             health: vec![events, rate_limits, presence],
         }
     }
@@ -123,7 +130,8 @@ pub fn redis_services(redis: RedisConnection, job_policy: JobPolicy) -> SharedSe
         claims: Arc::new(RedisClaims::new(redis.clone())),
         jobs: Arc::new(RedisJobQueue::new(redis.clone(), job_policy)),
         push_jobs: Arc::new(RedisJobQueue::named(redis.clone(), "push-jobs", JobPolicy::push())),
-        calls: Arc::new(RedisCallStore::new(redis)),
+        calls: Arc::new(RedisCallStore::new(redis.clone())),
+        nodes: Arc::new(RedisNodes::new(redis)),
         health: vec![events, rate_limits, presence],
     }
 }
@@ -169,6 +177,10 @@ pub fn assemble_deps_with<S: StoreAdapter>(
         jobs: shared.jobs,
         push_jobs: None,
         calls: shared.calls,
+        // A node's id is new at every start: a restarted process is another node, and the
+        // calls its predecessor served are told it died.
+        node: NodeId(UuidV7Ids.new_id()),
+        nodes: shared.nodes,
         presence_audience: Arc::new(SocialPresence {
             users: store.clone(),
             social: store.clone(),
@@ -215,6 +227,37 @@ pub fn spawn_call_timers(
             if let Err(error) = signaling::fire_due_timers(&deps).await {
                 tracing::warn!(%error, "call timers not fired; retrying");
             }
+        }
+    })
+}
+
+/// Beats for this node every `nodes::BEAT_EVERY` and takes silent nodes for dead, until
+/// `stop`; then leaves the node list. `is_here` says whether a device still has a connection
+/// on this node (for the rare beat that finds this node was taken for dead).
+pub fn spawn_node_watch(
+    deps: Deps,
+    is_here: Arc<dyn Fn(CallDevice) -> bool + Send + Sync>,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut heartbeat = nodes::Heartbeat::new();
+        let mut ticks = tokio::time::interval(nodes::BEAT_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                _ = ticks.tick() => {
+                    if let Err(error) = heartbeat.beat(&deps, &*is_here).await {
+                        tracing::warn!(%error, "node heartbeat failed; retrying");
+                    }
+                    if let Err(error) = nodes::sweep(&deps).await {
+                        tracing::warn!(%error, "looking for dead nodes failed; retrying");
+                    }
+                }
+            }
+        }
+        if let Err(error) = nodes::leave(&deps).await {
+            tracing::warn!(%error, "this node did not leave the node list; the others will take it for dead");
         }
     })
 }

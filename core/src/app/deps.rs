@@ -3,13 +3,13 @@
 use std::sync::Arc;
 
 use crate::domain::Duration;
-use crate::domain::ids::{SessionId, UserId};
+use crate::domain::ids::{NodeId, SessionId, UserId};
 use crate::domain::rate_limit::Quota;
 use crate::domain::turn::IceSettings;
 use crate::ports::{
     BlobStore, CallStore, ClaimStore, Clock, ConversationRepo, DeviceRepo, EventBus, HealthCheck, IdGen, JobQueue,
-    MediaRepo, MessageRepo, PasswordHasher, PresenceAudience, PresenceStore, RateLimitStore, SessionRepo, SocialRepo,
-    TokenIssuer, UserRepo,
+    MediaRepo, MessageRepo, NodeRegistry, PasswordHasher, PresenceAudience, PresenceStore, RateLimitStore, SessionRepo,
+    SocialRepo, TokenIssuer, UserRepo,
 };
 
 /// Limits and lifetimes, configurable by the operator.
@@ -109,6 +109,10 @@ pub struct Deps {
     pub rate_limits: Arc<dyn RateLimitStore>,
     /// Live calls, their users' current call and their timers, shared by all nodes.
     pub calls: Arc<dyn CallStore>,
+    /// This process: the node whose sockets its use cases serve.
+    pub node: NodeId,
+    /// The deployment's nodes and their heartbeats.
+    pub nodes: Arc<dyn NodeRegistry>,
     /// Delivery of events to live connections on every node.
     pub events: Arc<dyn EventBus>,
     /// Live connections per user, for online status.

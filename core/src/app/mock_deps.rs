@@ -37,6 +37,8 @@ pub(crate) fn mock_deps(now: Timestamp) -> Deps {
         jobs: Arc::new(MockJobQueue::new()),
         push_jobs: None,
         calls: Arc::new(crate::ports::MockCallStore::new()),
+        node: crate::domain::ids::NodeId(uuid::Uuid::from_u128(7)),
+        nodes: Arc::new(crate::ports::MockNodeRegistry::new()),
         rate_limits: Arc::new(MockRateLimitStore::new()),
         events: Arc::new(MockEventBus::new()),
         presence: Arc::new(MockPresenceStore::new()),

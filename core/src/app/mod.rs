@@ -14,6 +14,9 @@ pub mod media;
 pub mod messages;
 #[cfg(test)]
 mod mock_deps;
+pub mod nodes;
+#[cfg(test)]
+mod nodes_tests;
 pub mod presence;
 pub mod profile;
 pub mod push;

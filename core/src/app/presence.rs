@@ -63,11 +63,6 @@ pub async fn sweep(deps: &Deps) -> Result<usize, PortError> {
     let expired = deps.presence.take_expired(deps.clock.now()).await?;
     for (user, last_seen) in &expired {
         announce(deps, *user, PresenceStatus { online: false, last_seen: Some(*last_seen) }).await?;
-        // Their node died with their sockets: a call they were in must not wait for a close
-        // that will never come.
-        if let Err(error) = super::signaling::user_gone(deps, *user).await {
-            tracing::warn!(%error, %user, "call not told of a lapsed user");
-        }
     }
     Ok(expired.len())
 }

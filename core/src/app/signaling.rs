@@ -16,7 +16,7 @@ use crate::domain::call::{
 };
 use crate::domain::conversation::{ConversationKind, Member, Role};
 use crate::domain::event::{ConversationChange, Delivery, Event};
-use crate::domain::ids::{CallId, ConversationId, MessageId, UserId};
+use crate::domain::ids::{CallId, ConversationId, MessageId, NodeId, UserId};
 use crate::domain::message::{MessageKind, NewMessage, SystemEvent};
 use crate::domain::push::PushEvent;
 use crate::domain::rate_limit::RateLimitKey;
@@ -72,7 +72,15 @@ pub async fn invite(
     }
     let now = deps.clock.now();
     let conversation_id = direct_conversation(deps, actor.user_id, callee, now).await?;
-    let invite = Invite { id: CallId(deps.ids.new_id()), conversation_id, caller: device(actor), callee, media, offer };
+    let invite = Invite {
+        id: CallId(deps.ids.new_id()),
+        conversation_id,
+        caller: device(actor),
+        caller_node: deps.node,
+        callee,
+        media,
+        offer,
+    };
     let policy = deps.limits.call_policy;
     let (call, transition) = Call::ring(invite.clone(), policy, now).map_err(domain_error)?;
     match deps.calls.start(&call, call_ttl()).await? {
@@ -94,7 +102,7 @@ pub async fn invite(
 /// `call.accept`: a device of the callee answers with its SDP answer.
 pub async fn accept(deps: &Deps, actor: Actor, id: CallId, sdp: String) -> Result<(), CallingError> {
     let answer = Sdp::parse(sdp)?;
-    apply(deps, id, CallEvent::Accept { by: device(actor), answer }).await
+    apply(deps, id, CallEvent::Accept { by: device(actor), answer, node: deps.node }).await
 }
 
 /// `call.reject`, `call.cancel`, `call.hangup`: the device wants out (what that means follows
@@ -112,36 +120,53 @@ pub async fn ice(deps: &Deps, actor: Actor, id: CallId, candidate: String) -> Re
 /// A connection of `actor`'s device opened: a dropped device of a call comes back, or a
 /// callee's device starts ringing.
 pub async fn device_connected(deps: &Deps, actor: Actor) -> Result<(), CallingError> {
-    device_event(deps, actor, CallEvent::Connected { device: device(actor) }).await
+    device_event(deps, actor, CallEvent::Connected { device: device(actor), node: deps.node }).await
 }
 
 /// The last connection of `actor`'s device closed: its call, if any, waits for it to come
 /// back (or, ringing on the caller's side, ends).
 pub async fn device_disconnected(deps: &Deps, actor: Actor) -> Result<(), CallingError> {
-    device_event(deps, actor, CallEvent::Disconnected { device: device(actor) }).await
+    device_event(deps, actor, CallEvent::Disconnected { device: device(actor), node: deps.node }).await
 }
 
-/// Every connection of `user` lapsed without closing (their node died, or their network went
-/// away without a goodbye): their device in their current call is taken for disconnected,
-/// so the other party hears `connection_lost` once the reconnect grace has passed (unless
-/// the device comes back). Called by the presence sweep.
-pub async fn user_gone(deps: &Deps, user: UserId) -> Result<(), CallingError> {
-    let Some(id) = deps.calls.current_call(user).await? else { return Ok(()) };
-    let Some(stored) = deps.calls.call(id).await? else { return Ok(()) };
-    let call = stored.call;
-    let device = if call.caller().user_id == user {
-        call.caller()
-    } else {
-        match call.state() {
-            CallState::Answered { callee_device, .. } => *callee_device,
-            // A ringing callee's devices come and go freely.
-            _ => return Ok(()),
+/// `node` went silent at `last_seen` (it died, or lost its network): every call it served a
+/// party of takes that party for dropped since then, so the other party hears
+/// `connection_lost` once the reconnect grace has run from the node's last heartbeat (unless
+/// the device reconnects elsewhere first). Returns how many calls were told.
+pub async fn node_gone(deps: &Deps, node: NodeId, last_seen: Timestamp) -> Result<usize, CallingError> {
+    let mut told = 0;
+    for id in deps.calls.calls_on(node).await? {
+        match apply(deps, id, CallEvent::NodeGone { node, last_seen }).await {
+            Ok(()) => told += 1,
+            // Ended meanwhile, or lapsed.
+            Err(CallingError::CallEnded | CallingError::CallNotFound) => {}
+            Err(other) => return Err(other),
         }
-    };
-    match apply(deps, id, CallEvent::Disconnected { device }).await {
-        Ok(()) | Err(CallingError::CallNotFound | CallingError::CallEnded) => Ok(()),
-        Err(other) => Err(other),
     }
+    Ok(told)
+}
+
+/// This node was taken for dead while it lived (its heartbeats stalled): the devices of its
+/// calls that `is_here` (still connected to this node) are connected again, so their calls
+/// do not end for a drop that never happened. Returns how many devices were resumed.
+pub async fn resume_here(deps: &Deps, is_here: &(dyn Fn(CallDevice) -> bool + Sync)) -> Result<usize, CallingError> {
+    let mut resumed = 0;
+    for id in deps.calls.calls_on(deps.node).await? {
+        let Some(stored) = deps.calls.call(id).await? else { continue };
+        let call = stored.call;
+        let mut devices = vec![call.caller()];
+        if let CallState::Answered { callee_device, .. } = call.state() {
+            devices.push(*callee_device);
+        }
+        for device in devices.into_iter().filter(|device| is_here(*device)) {
+            match apply(deps, id, CallEvent::Connected { device, node: deps.node }).await {
+                Ok(()) => resumed += 1,
+                Err(CallingError::CallEnded | CallingError::CallNotFound) => {}
+                Err(other) => return Err(other),
+            }
+        }
+    }
+    Ok(resumed)
 }
 
 /// Fires the call timers that are due (ring timeouts, reconnect graces), each on one node;

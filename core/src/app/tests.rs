@@ -67,6 +67,8 @@ impl Mocks {
             jobs: Arc::new(MockJobQueue::new()),
             push_jobs: None,
             calls: Arc::new(crate::ports::MockCallStore::new()),
+            node: crate::domain::ids::NodeId(uuid::Uuid::from_u128(7)),
+            nodes: Arc::new(crate::ports::MockNodeRegistry::new()),
             rate_limits: Arc::new(self.rate_limits),
             events: Arc::new(self.events),
             presence: Arc::new(MockPresenceStore::new()),

@@ -75,3 +75,16 @@ uuid_id!(
     /// A 1-on-1 voice or video call, from its invite to its end.
     CallId
 );
+uuid_id!(
+    /// One running chat-server process (a node of a deployment), from its start to its exit:
+    /// whose sockets carry which device, and whose heartbeat says it is alive.
+    NodeId
+);
+
+impl NodeId {
+    /// The node of a call stored before calls recorded their nodes (a rolling upgrade): no
+    /// live node has it, so no node's death is taken for that call's.
+    pub fn unknown() -> NodeId {
+        NodeId(Uuid::nil())
+    }
+}

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use crate::domain::call::{Call, CallTimer};
 use crate::domain::error::PortError;
-use crate::domain::ids::{CallId, UserId};
+use crate::domain::ids::{CallId, NodeId, UserId};
 use crate::domain::{Duration, Timestamp};
 
 /// A call as stored, with the version an update must name.
@@ -52,4 +52,8 @@ pub trait CallStore: Send + Sync {
     /// Up to `limit` timers due at `now`, each handed to exactly one caller across all nodes
     /// and disarmed.
     async fn take_due(&self, now: Timestamp, limit: usize) -> Result<Vec<(CallId, CallTimer)>, PortError>;
+    /// The live calls that named `node` as serving a party's connection (`Call::nodes`) when
+    /// stored: every call with a party there now, and maybe some whose party moved on since
+    /// (an ended call is no longer listed; a node's list lapses with its calls' `ttl`).
+    async fn calls_on(&self, node: NodeId) -> Result<Vec<CallId>, PortError>;
 }

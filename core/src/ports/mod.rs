@@ -11,6 +11,7 @@ mod images;
 mod jobs;
 mod media;
 mod messages;
+mod nodes;
 mod presence;
 mod push;
 mod rate_limit;
@@ -38,6 +39,7 @@ pub use images::ImageProcessor;
 pub use jobs::{FailOutcome, JobQueue, QueueStats};
 pub use media::{CreateMediaOutcome, MediaRepo, TransitionOutcome, UploadedOutcome};
 pub use messages::{HistoryPage, InsertOutcome, MessageRepo, MessageSearch, MessageUpdate, SearchHit, SearchScope};
+pub use nodes::NodeRegistry;
 pub use presence::{PresenceAudience, PresenceStatus, PresenceStore};
 pub use push::{DeviceRepo, PushSender};
 pub use rate_limit::RateLimitStore;
@@ -63,6 +65,7 @@ pub use self::{
     jobs::MockJobQueue,
     media::MockMediaRepo,
     messages::MockMessageRepo,
+    nodes::MockNodeRegistry,
     presence::MockPresenceStore,
     push::{MockDeviceRepo, MockPushSender},
     rate_limit::MockRateLimitStore,

@@ -14,7 +14,7 @@ use futures_util::future::join_all;
 
 use crate::domain::Duration;
 use crate::domain::call::{Call, CallDevice, CallEvent, CallMedia, CallPolicy, CallTimer, Invite, Party, Sdp};
-use crate::domain::ids::{CallId, ConversationId, SessionId, UserId};
+use crate::domain::ids::{CallId, ConversationId, NodeId, SessionId, UserId};
 use crate::ports::{CallStore, StartOutcome, StoredCall};
 
 use super::contract::{new_id, now};
@@ -39,12 +39,23 @@ fn sdp(text: &str) -> Sdp {
     Sdp::parse(text.to_owned()).unwrap()
 }
 
+/// A fresh node.
+fn node() -> NodeId {
+    NodeId(new_id())
+}
+
 /// A new call from a device of `caller` to `callee`, ringing.
 fn ringing(caller: UserId, callee: UserId) -> Call {
+    ringing_from(caller, callee, node())
+}
+
+/// A new call from a device of `caller` on `caller_node` to `callee`, ringing.
+fn ringing_from(caller: UserId, callee: UserId, caller_node: NodeId) -> Call {
     let invite = Invite {
         id: CallId(new_id()),
         conversation_id: ConversationId(new_id()),
         caller: device(caller),
+        caller_node,
         callee,
         media: CallMedia::Audio,
         offer: sdp("v=0 offer"),
@@ -54,8 +65,13 @@ fn ringing(caller: UserId, callee: UserId) -> Call {
 
 /// The call answered by a device of its callee.
 fn answered(call: &Call) -> Call {
+    answered_on(call, node())
+}
+
+/// The call answered by a device of its callee on `node`.
+fn answered_on(call: &Call, node: NodeId) -> Call {
     let mut answered = call.clone();
-    let accept = CallEvent::Accept { by: device(call.callee()), answer: sdp("v=0 answer") };
+    let accept = CallEvent::Accept { by: device(call.callee()), answer: sdp("v=0 answer"), node };
     answered.apply(accept, now()).unwrap();
     answered
 }
@@ -343,4 +359,40 @@ async fn wait_until_gone(store: &dyn CallStore, call: &Call, ttl: Duration) -> I
         );
         pause(StdDuration::from_millis(10)).await;
     }
+}
+
+/// A call is listed under the node of its caller from its start, under the node of the
+/// answering device once answered, and under a node a party reconnects on; an ended call is
+/// listed nowhere. A node that served no party lists nothing of it.
+pub async fn calls_are_listed_under_the_nodes_of_their_parties(store: &dyn CallStore) {
+    let (node_1, node_2, node_3, elsewhere) = (node(), node(), node(), node());
+    let call = ringing_from(user(), user(), node_1);
+    assert_eq!(store.start(&call, hour()).await.unwrap(), StartOutcome::Started);
+    let other = ringing_from(user(), user(), node_1);
+    assert_eq!(store.start(&other, hour()).await.unwrap(), StartOutcome::Started);
+    let listed = |node| async move {
+        let mut calls = store.calls_on(node).await.unwrap();
+        calls.sort();
+        calls
+    };
+    let mut both = vec![call.id(), other.id()];
+    both.sort();
+    assert_eq!(listed(node_1).await, both);
+    assert_eq!(listed(node_2).await, []);
+
+    let answered = answered_on(&call, node_2);
+    let version = store.update(&answered, 1, hour()).await.unwrap().expect("updated");
+    assert_eq!(listed(node_2).await, [call.id()]);
+    let mut moved = answered.clone();
+    moved.apply(CallEvent::Connected { device: call.caller(), node: node_3 }, now()).unwrap();
+    let version = store.update(&moved, version, hour()).await.unwrap().expect("updated");
+    assert_eq!(listed(node_3).await, [call.id()]);
+    assert!(listed(node_2).await.contains(&call.id()));
+
+    store.update(&ended(&moved), version, hour()).await.unwrap().expect("ended");
+    for node in [node_1, node_2, node_3] {
+        assert!(!listed(node).await.contains(&call.id()), "an ended call is listed under {node}");
+    }
+    assert_eq!(listed(node_1).await, [other.id()], "the other call stays");
+    assert_eq!(listed(elsewhere).await, []);
 }

@@ -272,6 +272,23 @@ macro_rules! call_store_contract_tests {
                 calls::concurrent_takes_hand_each_timer_to_one_taker,
                 calls::a_call_and_its_users_expire_after_the_ttl,
                 calls::an_update_sets_the_ttl_of_the_call_and_its_users,
+                calls::calls_are_listed_under_the_nodes_of_their_parties,
+            ]
+            $($input)*
+        }
+    };
+}
+
+/// One test per check of the node-registry contract (`&dyn NodeRegistry`).
+#[macro_export]
+macro_rules! node_registry_contract_tests {
+    ($($input:tt)*) => {
+        $crate::__contract_tests! {
+            [
+                nodes::a_first_beat_lists_the_node_and_later_ones_find_it_listed,
+                nodes::nodes_silent_since_an_instant_are_found_with_their_last_beat,
+                nodes::a_forgotten_node_is_unlisted_unless_it_beat_again,
+                nodes::a_node_that_leaves_is_unlisted,
             ]
             $($input)*
         }

@@ -5,7 +5,7 @@
 //! object. An adapter's test file runs them with the suite's macro, which declares one test
 //! per check (see `macros.rs`): [`store_contract_tests!`], [`user_repo_contract_tests!`],
 //! [`social_contract_tests!`], [`device_repo_contract_tests!`], [`presence_contract_tests!`],
-//! [`rate_limit_contract_tests!`], [`call_store_contract_tests!`] and
+//! [`rate_limit_contract_tests!`], [`call_store_contract_tests!`], [`node_registry_contract_tests!`] and
 //! [`event_bus_contract_tests!`].
 
 pub mod blobs;
@@ -19,6 +19,7 @@ pub mod events;
 pub mod jobs;
 mod macros;
 pub mod media;
+pub mod nodes;
 pub mod presence;
 pub mod rate_limit;
 pub mod search;
@@ -32,6 +33,6 @@ pub use clock::ManualClock;
 pub use crate::{
     blob_store_contract_tests, call_store_contract_tests, claim_store_contract_tests, device_repo_contract_tests,
     event_bus_contract_tests, job_queue_contract_tests, media_repo_contract_tests, message_search_contract_tests,
-    presence_contract_tests, rate_limit_contract_tests, social_contract_tests, store_contract_tests,
-    strict_multipart_contract_tests, user_repo_contract_tests,
+    node_registry_contract_tests, presence_contract_tests, rate_limit_contract_tests, social_contract_tests,
+    store_contract_tests, strict_multipart_contract_tests, user_repo_contract_tests,
 };

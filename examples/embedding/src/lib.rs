@@ -95,6 +95,9 @@ pub fn embedded_deps(
         jobs: Arc::new(MemoryJobQueue::new(JobPolicy::production())),
         push_jobs: None,
         calls: Arc::new(chat_memory::MemoryCalls::new()),
+        // One process, one node: nothing else beats, so nothing is ever taken for dead.
+        node: chat_core::domain::ids::NodeId(chat_core::ports::IdGen::new_id(&UuidV7Ids)),
+        nodes: Arc::new(chat_memory::MemoryNodes::new()),
         rate_limits: rate_limits.clone(),
         events,
         presence: presence.clone(),

@@ -156,6 +156,11 @@ impl Gateway {
         last_of_session
     }
 
+    /// Whether this node holds a socket of the user's session (a device of a call, say).
+    pub fn has_session(&self, user_id: UserId, session_id: SessionId) -> bool {
+        self.connections.read().get(&user_id).is_some_and(|list| list.iter().any(|c| c.session_id == session_id))
+    }
+
     /// How many sockets are open on this node.
     pub fn connection_count(&self) -> usize {
         self.connections.read().values().map(Vec::len).sum()

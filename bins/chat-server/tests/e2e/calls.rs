@@ -9,6 +9,7 @@
 //! reply proves that nothing else was queued (`Socket::assert_nothing_pending`).
 
 mod flows;
+mod killed_node;
 mod nodes;
 mod timers;
 

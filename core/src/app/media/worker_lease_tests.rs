@@ -110,6 +110,8 @@ fn a_photo_being_processed_extends_its_claim_at_every_beat_and_then_is_ready() {
         jobs: Arc::new(jobs),
         push_jobs: None,
         calls: Arc::new(crate::ports::MockCallStore::new()),
+        node: crate::domain::ids::NodeId(uuid::Uuid::from_u128(7)),
+        nodes: Arc::new(crate::ports::MockNodeRegistry::new()),
         ..mock_deps(start())
     };
     let (open_gate, gate) = oneshot::channel();

@@ -880,3 +880,31 @@ fn a_retried_send_queues_no_push_job() {
     let existing = |new: NewMessage| InsertOutcome::Existing(new.into_message(SEQ));
     assert_eq!(send_with(existing, unused_queue()), Ok(false));
 }
+
+/// An incoming call rings every device of the callee with a push that carries no badge, so
+/// no badge is counted for it.
+#[test]
+fn an_incoming_call_rings_each_device_of_the_callee_and_counts_no_badge() {
+    use crate::domain::call::{Call, CallDevice, CallMedia, CallPolicy, Invite, Sdp};
+    use crate::domain::ids::{CallId, NodeId};
+    let invite = Invite {
+        id: CallId(uuid::Uuid::from_u128(77)),
+        conversation_id: conversation_id(),
+        caller: CallDevice { user_id: uid(SENDER), session_id: SessionId(uuid::Uuid::from_u128(70)) },
+        caller_node: NodeId(uuid::Uuid::from_u128(71)),
+        callee: uid(MINH),
+        media: CallMedia::Video,
+        offer: Sdp::parse("v=0 offer".to_owned()).unwrap_or_else(|e| panic!("{e}")),
+    };
+    let (call, _) = Call::ring(invite, CallPolicy::production(), now()).unwrap_or_else(|e| panic!("{e:?}"));
+    let log = Log::default();
+    let mut mocks = Mocks::new();
+    Directory::new().install(&mut mocks, &log);
+    let mut calls = MockCallStore::new();
+    calls.expect_call().returning(move |_| Ok(Some(StoredCall { call: call.clone(), version: 1 })));
+    let deps = Deps { calls: Arc::new(calls), ..mocks.into_deps() };
+    let planned = block_on(plan(&deps, PushEvent::IncomingCall(CallId(uuid::Uuid::from_u128(77)))))
+        .unwrap_or_else(|e| panic!("plan failed: {e}"));
+    assert_eq!(planned_devices(&planned), vec![device_id(1), device_id(2)]);
+    assert!(log.get().badges.is_empty(), "badges counted for a call: {:?}", log.get().badges);
+}

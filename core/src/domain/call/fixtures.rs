@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::*;
 use crate::domain::Timestamp;
-use crate::domain::ids::{CallId, ConversationId, SessionId, UserId};
+use crate::domain::ids::{CallId, ConversationId, NodeId, SessionId, UserId};
 
 /// The cast: the caller's phone, the callee's phone and laptop, the caller's own tablet (not
 /// part of the call) and a stranger.
@@ -33,6 +33,14 @@ pub fn cast() -> Cast {
     }
 }
 
+/// A node of the deployment; the cast starts on node 1.
+pub fn node(n: u128) -> NodeId {
+    NodeId(Uuid::from_u128(1_000 + n))
+}
+
+/// The node every device of the cast is on unless a test moves it.
+pub const HOME: u128 = 1;
+
 /// `ms` milliseconds after the call was placed.
 pub fn at(ms: i64) -> Timestamp {
     Timestamp::UNIX_EPOCH + chrono::Duration::days(20_000) + chrono::Duration::milliseconds(ms)
@@ -51,6 +59,7 @@ pub fn invite(cast: &Cast) -> Invite {
         id: CallId(Uuid::from_u128(100)),
         conversation_id: ConversationId(Uuid::from_u128(200)),
         caller: cast.caller,
+        caller_node: node(HOME),
         callee: cast.callee,
         media: CallMedia::Video,
         offer: sdp("v=0 offer"),

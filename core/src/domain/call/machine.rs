@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::effect::{CallOutcome, CallRecord, CallTimer, Effect, EndReason, Recipient, Signal, Transition};
 use super::payload::{CallDevice, CallMedia, IceCandidate, MAX_BUFFERED_ICE, Party, Sdp};
 use super::state::{CallError, CallEvent, CallPolicy, CallState, Invite};
-use crate::domain::ids::{CallId, ConversationId, UserId};
+use crate::domain::ids::{CallId, ConversationId, NodeId, UserId};
 use crate::domain::{DateTime, Duration, Timestamp, Utc};
 
 /// One call between a caller's device and a callee (see the module docs for the rules).
@@ -15,6 +15,9 @@ pub struct Call {
     id: CallId,
     conversation_id: ConversationId,
     caller: CallDevice,
+    /// The node serving the caller's connection (since the invite or its last reconnect).
+    #[serde(default = "NodeId::unknown")]
+    caller_node: NodeId,
     callee: UserId,
     media: CallMedia,
     policy: CallPolicy,
@@ -54,11 +57,12 @@ impl Call {
     /// Applies one event at `now`. On error nothing changed.
     pub fn apply(&mut self, event: CallEvent, now: Timestamp) -> Result<Transition, CallError> {
         match event {
-            CallEvent::Accept { by, answer } => self.accept(by, answer, now),
+            CallEvent::Accept { by, answer, node } => self.accept(by, answer, node, now),
             CallEvent::Hangup { by } => self.hang_up(by, now),
             CallEvent::Ice { from, candidate } => self.relay_ice(from, candidate),
-            CallEvent::Disconnected { device } => self.disconnect(device, now),
-            CallEvent::Connected { device } => self.connect(device),
+            CallEvent::Disconnected { device, node } => self.disconnect(device, node, now),
+            CallEvent::Connected { device, node } => self.connect(device, node),
+            CallEvent::NodeGone { node, last_seen } => self.node_gone(node, last_seen.min(now), now),
             CallEvent::TimerFired(timer) => self.fire(timer, now),
         }
     }
@@ -103,6 +107,23 @@ impl Call {
         matches!(self.state, CallState::Ended { .. })
     }
 
+    /// The node serving the caller's connection, as far as the call knows.
+    pub fn caller_node(&self) -> NodeId {
+        self.caller_node
+    }
+
+    /// The nodes serving the parties' connections, as far as the call knows: the caller's, and
+    /// the answering device's once answered (a ringing callee's devices are not followed).
+    pub fn nodes(&self) -> Vec<NodeId> {
+        let mut nodes = vec![self.caller_node];
+        if let CallState::Answered { callee_node, .. } = self.state
+            && callee_node != self.caller_node
+        {
+            nodes.push(callee_node);
+        }
+        nodes
+    }
+
     fn new(invite: Invite, policy: CallPolicy, now: Timestamp, state: CallState) -> Result<Call, CallError> {
         if invite.caller.user_id == invite.callee {
             return Err(CallError::CannotCallSelf);
@@ -111,6 +132,7 @@ impl Call {
             id: invite.id,
             conversation_id: invite.conversation_id,
             caller: invite.caller,
+            caller_node: invite.caller_node,
             callee: invite.callee,
             media: invite.media,
             policy,
@@ -119,7 +141,7 @@ impl Call {
         })
     }
 
-    fn accept(&mut self, by: CallDevice, answer: Sdp, now: Timestamp) -> Result<Transition, CallError> {
+    fn accept(&mut self, by: CallDevice, answer: Sdp, node: NodeId, now: Timestamp) -> Result<Transition, CallError> {
         if self.party_of(by)? == Party::Caller {
             return Err(CallError::NotTheCallee);
         }
@@ -128,8 +150,13 @@ impl Call {
             CallState::Answered { .. } => return Err(CallError::AlreadyAnswered),
             CallState::Ended { .. } => return Err(CallError::AlreadyEnded),
         };
-        self.state =
-            CallState::Answered { callee_device: by, answered_at: now, caller_lost_at: None, callee_lost_at: None };
+        self.state = CallState::Answered {
+            callee_device: by,
+            callee_node: node,
+            answered_at: now,
+            caller_lost_at: None,
+            callee_lost_at: None,
+        };
         let mut effects = vec![
             Effect::CancelTimer(CallTimer::Ring),
             Effect::Notify { to: Recipient::Device(self.caller), signal: Signal::Accepted { answer } },
@@ -185,42 +212,69 @@ impl Call {
         })
     }
 
-    fn disconnect(&mut self, device: CallDevice, now: Timestamp) -> Result<Transition, CallError> {
+    fn disconnect(&mut self, device: CallDevice, node: NodeId, now: Timestamp) -> Result<Transition, CallError> {
         let party = self.party_of(device)?;
         match &self.state {
-            // Nothing to resume while it rings: the caller's offer died with its connection.
-            CallState::Ringing { .. } if party == Party::Caller => return Ok(self.end(EndReason::ConnectionLost, now)),
-            // The callee's other devices keep ringing; the ring timeout covers the rest.
-            CallState::Ringing { .. } => return Ok(Transition::default()),
-            CallState::Answered { .. } => {}
+            // A callee device that only rings: its other devices keep ringing, and the ring
+            // timeout covers the rest.
+            CallState::Ringing { .. } if party == Party::Callee => return Ok(Transition::default()),
+            CallState::Ringing { .. } | CallState::Answered { .. } => {}
             CallState::Ended { .. } => return Err(CallError::AlreadyEnded),
         }
         let party = self.answering_party(device)?;
-        let grace = self.policy.reconnect_grace_ms;
-        let Some(lost_at) = self.lost_at_mut(party) else { return Ok(Transition::default()) };
-        if lost_at.is_some() {
-            // Told twice (two nodes saw it): the first drop's timer stands.
+        if self.node_of(party) != Some(node) {
+            // A connection the device already replaced on another node.
             return Ok(Transition::default());
         }
-        *lost_at = Some(now);
-        let timer = CallTimer::ReconnectGrace { party, lost_at: now };
-        Ok(Transition { effects: vec![Effect::ArmTimer { timer, at: later(now, grace) }] })
+        Ok(self.lose(party, now, now))
     }
 
-    fn connect(&mut self, device: CallDevice) -> Result<Transition, CallError> {
+    fn connect(&mut self, device: CallDevice, node: NodeId) -> Result<Transition, CallError> {
         let party = self.party_of(device)?;
         match &self.state {
             CallState::Ringing { offer, .. } if party == Party::Callee => {
                 let signal = Signal::Incoming { offer: offer.clone() };
                 return Ok(Transition { effects: vec![Effect::Notify { to: Recipient::Device(device), signal }] });
             }
-            CallState::Ringing { .. } => return Ok(Transition::default()),
-            CallState::Answered { .. } => {}
+            CallState::Ringing { .. } | CallState::Answered { .. } => {}
             CallState::Ended { .. } => return Err(CallError::AlreadyEnded),
         }
         let party = self.answering_party(device)?;
+        self.set_node(party, node);
         let Some(lost_at) = self.lost_at_mut(party).and_then(Option::take) else { return Ok(Transition::default()) };
         Ok(Transition { effects: vec![Effect::CancelTimer(CallTimer::ReconnectGrace { party, lost_at })] })
+    }
+
+    /// Every party whose connection `node` served dropped at `since`.
+    fn node_gone(&mut self, node: NodeId, since: Timestamp, now: Timestamp) -> Result<Transition, CallError> {
+        if self.is_ended() {
+            return Err(CallError::AlreadyEnded);
+        }
+        let mut transition = Transition::default();
+        for party in [Party::Caller, Party::Callee] {
+            if self.node_of(party) == Some(node) && !self.is_ended() {
+                transition.effects.extend(self.lose(party, since, now).effects);
+            }
+        }
+        Ok(transition)
+    }
+
+    /// `party`'s device dropped at `since`. While the call rings the caller's drop ends it:
+    /// its offer died with its connection. Once answered, the grace to come back starts at
+    /// `since`; a drop already known keeps its timer (two nodes, or a node's close and its
+    /// death, told of one drop).
+    fn lose(&mut self, party: Party, since: Timestamp, now: Timestamp) -> Transition {
+        if matches!(self.state, CallState::Ringing { .. }) {
+            return self.end(EndReason::ConnectionLost, now);
+        }
+        let grace = self.policy.reconnect_grace_ms;
+        let Some(lost_at) = self.lost_at_mut(party) else { return Transition::default() };
+        if lost_at.is_some() {
+            return Transition::default();
+        }
+        *lost_at = Some(since);
+        let timer = CallTimer::ReconnectGrace { party, lost_at: since };
+        Transition { effects: vec![Effect::ArmTimer { timer, at: later(since, grace) }] }
     }
 
     fn fire(&mut self, timer: CallTimer, now: Timestamp) -> Result<Transition, CallError> {
@@ -257,7 +311,7 @@ impl Call {
                 effects.push(Effect::CancelTimer(CallTimer::Ring));
                 (None, Recipient::AllDevices(self.callee))
             }
-            CallState::Answered { callee_device, answered_at, caller_lost_at, callee_lost_at } => {
+            CallState::Answered { callee_device, answered_at, caller_lost_at, callee_lost_at, .. } => {
                 for (party, lost_at) in [(Party::Caller, caller_lost_at), (Party::Callee, callee_lost_at)] {
                     if let Some(lost_at) = *lost_at {
                         effects.push(Effect::CancelTimer(CallTimer::ReconnectGrace { party, lost_at }));
@@ -315,6 +369,23 @@ impl Call {
             _ if device == self.caller => Ok(Party::Caller),
             _ if device.user_id == self.callee => Err(CallError::AlreadyAnswered),
             _ => Err(CallError::NotAParty),
+        }
+    }
+
+    /// The node serving `party`'s connection; `None` for a callee whose devices only ring.
+    fn node_of(&self, party: Party) -> Option<NodeId> {
+        match (party, &self.state) {
+            (Party::Caller, _) => Some(self.caller_node),
+            (Party::Callee, CallState::Answered { callee_node, .. }) => Some(*callee_node),
+            (Party::Callee, _) => None,
+        }
+    }
+
+    fn set_node(&mut self, party: Party, node: NodeId) {
+        match (party, &mut self.state) {
+            (Party::Caller, _) => self.caller_node = node,
+            (Party::Callee, CallState::Answered { callee_node, .. }) => *callee_node = node,
+            (Party::Callee, _) => {}
         }
     }
 

@@ -24,6 +24,11 @@
 //!   answered a party's device gets [`CallPolicy::reconnect_grace_ms`] to come back before the
 //!   call ends as `connection_lost`. While it rings there is nothing to resume: the caller's
 //!   device dropping ends the call, a callee device dropping changes nothing.
+//! - The call knows which node serves each party's connection (the caller's, and the answering
+//!   device's): a close reported by a node the device has since left is ignored (a reconnect
+//!   elsewhere won the race), and when a node stops beating ([`CallEvent::NodeGone`]) its
+//!   parties are taken for dropped since its last heartbeat, so a call whose node died ends
+//!   within the reconnect grace of the death, not of its discovery.
 //! - Timers are named ([`CallTimer`]) and armed at an instant, so any node can fire them, and a
 //!   timer that no longer matches the state (the device came back, the call was answered) is
 //!   refused as stale instead of ending a call it was not armed for.
@@ -42,6 +47,8 @@ mod state;
 
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod node_tests;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]

@@ -1,12 +1,12 @@
 //! Random interleavings of everything that can happen to a call (both parties, three callee
-//! devices, the caller's other device, a stranger, timers, drops, reconnects, duplicates),
-//! checked against the machine's promises after every step.
+//! devices, the caller's other device, a stranger, timers, drops, reconnects on two nodes,
+//! nodes going silent, duplicates), checked against the machine's promises after every step.
 
 use std::collections::HashSet;
 
 use proptest::prelude::*;
 
-use super::fixtures::{Cast, at, cast, device, ice, invite, sdp};
+use super::fixtures::{Cast, HOME, at, cast, device, ice, invite, node, sdp};
 use super::*;
 use crate::domain::Timestamp;
 
@@ -22,11 +22,16 @@ enum Actor {
 /// One step of a run.
 #[derive(Clone, Debug)]
 enum Step {
-    Accept(Actor),
+    /// An accept from the device, on the node.
+    Accept(Actor, u128),
     Hangup(Actor),
     Ice(Actor),
-    Disconnect(Actor),
-    Connect(Actor),
+    /// The device's last connection on the node closed.
+    Disconnect(Actor, u128),
+    /// A connection of the device opened on the node.
+    Connect(Actor, u128),
+    /// The node was found silent, its last heartbeat this many milliseconds before now.
+    NodeGone(u128, i64),
     /// Fire one of the timers armed so far (pending or not), or the ring timer if none was.
     FireTimer(usize),
     /// The previous event again, at the same instant (a retry, or two nodes reporting it).
@@ -45,13 +50,23 @@ fn actor() -> impl Strategy<Value = Actor> {
     ]
 }
 
+/// Node 1 (where the caller starts) more often than node 2.
+fn on_node() -> impl Strategy<Value = u128> {
+    prop_oneof![3 => Just(HOME), 1 => Just(HOME + 1)]
+}
+
+fn node_gone() -> impl Strategy<Value = Step> {
+    (on_node(), -2_000i64..8_000).prop_map(|(node, ago)| Step::NodeGone(node, ago))
+}
+
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        3 => actor().prop_map(Step::Accept),
+        3 => (actor(), on_node()).prop_map(|(actor, node)| Step::Accept(actor, node)),
         2 => actor().prop_map(Step::Hangup),
         4 => actor().prop_map(Step::Ice),
-        2 => actor().prop_map(Step::Disconnect),
-        2 => actor().prop_map(Step::Connect),
+        2 => (actor(), on_node()).prop_map(|(actor, node)| Step::Disconnect(actor, node)),
+        2 => (actor(), on_node()).prop_map(|(actor, node)| Step::Connect(actor, node)),
+        1 => node_gone(),
         2 => any::<usize>().prop_map(Step::FireTimer),
         1 => Just(Step::Repeat),
     ]
@@ -77,9 +92,35 @@ struct Observed {
     /// The caller's candidates accepted while it rang, in order.
     early_ice: Vec<IceCandidate>,
     serial: u32,
+    /// Where the caller's device and the answering device are, as the events said.
+    caller_node: Option<crate::domain::ids::NodeId>,
+    callee_node: Option<crate::domain::ids::NodeId>,
 }
 
 impl Observed {
+    /// The node the events put `device` on, if it is the caller's or the answering device.
+    fn node_of(&self, cast: &Cast, device: CallDevice) -> Option<crate::domain::ids::NodeId> {
+        if device == cast.caller {
+            self.caller_node
+        } else if self.winner.is_some_and(|(winner, _)| winner == device) {
+            self.callee_node
+        } else {
+            None
+        }
+    }
+
+    /// Moves the parties' nodes as an accepted event says.
+    fn follow(&mut self, cast: &Cast, event: &CallEvent) {
+        match event {
+            CallEvent::Accept { node, .. } => self.callee_node = Some(*node),
+            CallEvent::Connected { device, node } if *device == cast.caller => self.caller_node = Some(*node),
+            CallEvent::Connected { device, node } if self.winner.is_some_and(|(winner, _)| winner == *device) => {
+                self.callee_node = Some(*node)
+            }
+            _ => {}
+        }
+    }
+
     fn take_timer_effects(&mut self, transition: &Transition) -> Result<(), TestCaseError> {
         for effect in &transition.effects {
             match effect {
@@ -97,19 +138,24 @@ impl Observed {
     }
 }
 
-fn event_for(cast: &Cast, step: &Step, observed: &mut Observed) -> Option<CallEvent> {
+/// The event of `step`, taking place at `now`.
+fn event_for(cast: &Cast, step: &Step, now: Timestamp, observed: &mut Observed) -> Option<CallEvent> {
     Some(match *step {
-        Step::Accept(actor) => {
+        Step::Accept(actor, on) => {
             observed.serial += 1;
-            CallEvent::Accept { by: resolve(cast, actor), answer: sdp(&format!("answer {}", observed.serial)) }
+            let answer = sdp(&format!("answer {}", observed.serial));
+            CallEvent::Accept { by: resolve(cast, actor), answer, node: node(on) }
         }
         Step::Hangup(actor) => CallEvent::Hangup { by: resolve(cast, actor) },
         Step::Ice(actor) => {
             observed.serial += 1;
             CallEvent::Ice { from: resolve(cast, actor), candidate: ice(&format!("candidate {}", observed.serial)) }
         }
-        Step::Disconnect(actor) => CallEvent::Disconnected { device: resolve(cast, actor) },
-        Step::Connect(actor) => CallEvent::Connected { device: resolve(cast, actor) },
+        Step::Disconnect(actor, on) => CallEvent::Disconnected { device: resolve(cast, actor), node: node(on) },
+        Step::Connect(actor, on) => CallEvent::Connected { device: resolve(cast, actor), node: node(on) },
+        Step::NodeGone(on, ago) => {
+            CallEvent::NodeGone { node: node(on), last_seen: now - chrono::Duration::milliseconds(ago) }
+        }
         Step::FireTimer(pick) => {
             let timer = match observed.armed.len() {
                 0 => CallTimer::Ring,
@@ -127,9 +173,9 @@ fn sender(event: &CallEvent) -> Option<CallDevice> {
         CallEvent::Accept { by: device, .. }
         | CallEvent::Hangup { by: device }
         | CallEvent::Ice { from: device, .. }
-        | CallEvent::Disconnected { device }
-        | CallEvent::Connected { device } => Some(*device),
-        CallEvent::TimerFired(_) => None,
+        | CallEvent::Disconnected { device, .. }
+        | CallEvent::Connected { device, .. } => Some(*device),
+        CallEvent::TimerFired(_) | CallEvent::NodeGone { .. } => None,
     }
 }
 
@@ -141,9 +187,9 @@ fn expected_reason(call_before: &Call, event: &CallEvent) -> Option<EndReason> {
         CallEvent::Hangup { by } if *by == call_before.caller() => EndReason::Cancelled,
         CallEvent::Hangup { .. } => EndReason::Declined,
         CallEvent::TimerFired(CallTimer::Ring) => EndReason::Missed,
-        CallEvent::TimerFired(CallTimer::ReconnectGrace { .. }) | CallEvent::Disconnected { .. } => {
-            EndReason::ConnectionLost
-        }
+        CallEvent::TimerFired(CallTimer::ReconnectGrace { .. })
+        | CallEvent::Disconnected { .. }
+        | CallEvent::NodeGone { .. } => EndReason::ConnectionLost,
         CallEvent::Accept { .. } | CallEvent::Ice { .. } | CallEvent::Connected { .. } => return None,
     })
 }
@@ -210,6 +256,21 @@ fn check_step(
         }
     }
     check_recipients(cast, transition)?;
+    // A close from a node the device is not on, or a silent node no party is on, is news of
+    // nothing: the call stays exactly as it was.
+    match event {
+        CallEvent::Disconnected { device, node } if observed.node_of(cast, *device) != Some(*node) => {
+            prop_assert_eq!(after, before, "a stale close changed the call");
+        }
+        CallEvent::NodeGone { node, .. }
+            if observed.caller_node != Some(*node)
+                && (observed.winner.is_none() || observed.callee_node != Some(*node)) =>
+        {
+            prop_assert_eq!(after, before, "a node serving nobody of the call changed it");
+        }
+        _ => {}
+    }
+    observed.follow(cast, event);
     if let CallEvent::TimerFired(timer) = event {
         prop_assert!(observed.pending.remove(timer), "{timer:?} fired though not pending");
     }
@@ -282,7 +343,7 @@ fn run(opening: Opening, steps: Vec<(Step, i64)>) -> Result<(), TestCaseError> {
     let start = if matches!(opening, Opening::Busy) { Call::busy } else { Call::ring };
     let (mut call, first) = start(invite(&cast), CallPolicy::production(), at(0))
         .map_err(|error| TestCaseError::fail(format!("{error:?}")))?;
-    let mut observed = Observed::default();
+    let mut observed = Observed { caller_node: Some(node(HOME)), ..Observed::default() };
     observed.take_timer_effects(&first)?;
     observed.records = usize::from(first.ended().is_some());
     prop_assert_eq!(observed.records == 1, call.is_ended());
@@ -290,14 +351,15 @@ fn run(opening: Opening, steps: Vec<(Step, i64)>) -> Result<(), TestCaseError> {
 
     let mut steps: Vec<(Step, i64)> = steps;
     if matches!(opening, Opening::Answered) {
-        steps.insert(0, (Step::Accept(Actor::CalleeDevice(0)), 0));
+        steps.insert(0, (Step::Accept(Actor::CalleeDevice(0), HOME + 1), 0));
     }
     let mut now = at(0);
     let mut previous: Option<CallEvent> = None;
     for (step, gap) in steps {
-        let event = match event_for(&cast, &step, &mut observed) {
+        let next = now + chrono::Duration::milliseconds(gap);
+        let event = match event_for(&cast, &step, next, &mut observed) {
             Some(event) => {
-                now += chrono::Duration::milliseconds(gap);
+                now = next;
                 event
             }
             None => match previous.clone() {
@@ -319,8 +381,9 @@ fn run(opening: Opening, steps: Vec<(Step, i64)>) -> Result<(), TestCaseError> {
 fn answered_step() -> impl Strategy<Value = Step> {
     let party = prop_oneof![Just(Actor::Caller), Just(Actor::CalleeDevice(0))];
     prop_oneof![
-        4 => party.clone().prop_map(Step::Disconnect),
-        4 => party.clone().prop_map(Step::Connect),
+        4 => (party.clone(), on_node()).prop_map(|(actor, node)| Step::Disconnect(actor, node)),
+        4 => (party.clone(), on_node()).prop_map(|(actor, node)| Step::Connect(actor, node)),
+        2 => node_gone(),
         4 => any::<usize>().prop_map(Step::FireTimer),
         2 => party.clone().prop_map(Step::Ice),
         1 => Just(Step::Repeat),

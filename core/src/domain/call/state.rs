@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::effect::{CallTimer, EndReason};
 use super::payload::{CallDevice, CallMedia, IceCandidate, Sdp};
 use crate::domain::Timestamp;
-use crate::domain::ids::{CallId, ConversationId, UserId};
+use crate::domain::ids::{CallId, ConversationId, NodeId, UserId};
 
 /// How long a call rings before it is missed (SPEC section 9).
 pub const RING_TIMEOUT_MS: u64 = 45_000;
@@ -40,6 +40,8 @@ pub struct Invite {
     pub conversation_id: ConversationId,
     /// The device placing the call.
     pub caller: CallDevice,
+    /// The node serving the caller's connection.
+    pub caller_node: NodeId,
     /// Who is called.
     pub callee: UserId,
     /// Voice or video.
@@ -63,6 +65,9 @@ pub enum CallState {
     Answered {
         /// The device that answered; no other device of the callee takes part any more.
         callee_device: CallDevice,
+        /// The node serving that device's connection (since its answer or its last reconnect).
+        #[serde(default = "NodeId::unknown")]
+        callee_node: NodeId,
         /// When it answered; the call's duration counts from here.
         answered_at: Timestamp,
         /// When the caller's device dropped, while it has not come back.
@@ -90,6 +95,8 @@ pub enum CallEvent {
         by: CallDevice,
         /// Its SDP answer.
         answer: Sdp,
+        /// The node serving its connection.
+        node: NodeId,
     },
     /// `call.reject`, `call.cancel` or `call.hangup`: a party wants out. Before the answer the
     /// caller's is a cancel and a callee device's a decline; after it, a hangup.
@@ -104,15 +111,30 @@ pub enum CallEvent {
         /// The candidate.
         candidate: IceCandidate,
     },
-    /// The device's last connection closed.
+    /// The device's last connection on `node` closed. Ignored when the call knows the device
+    /// on another node since: that close is of a connection the device already replaced.
     Disconnected {
         /// The device.
         device: CallDevice,
+        /// The node the connection was on.
+        node: NodeId,
     },
-    /// A connection of the device opened (a reconnect, or a callee device coming online).
+    /// A connection of the device opened on `node` (a reconnect, or a callee device coming
+    /// online); the call now knows the device there.
     Connected {
         /// The device.
         device: CallDevice,
+        /// The node serving the new connection.
+        node: NodeId,
+    },
+    /// `node` stopped beating (it died, or lost the network): every party whose connection it
+    /// served is taken for dropped since the node was `last_seen`, so the reconnect grace runs
+    /// from when the node went quiet, not from when its silence was noticed.
+    NodeGone {
+        /// The silent node.
+        node: NodeId,
+        /// Its last heartbeat.
+        last_seen: Timestamp,
     },
     /// A timer armed by an earlier transition is due.
     TimerFired(CallTimer),

@@ -1,14 +1,19 @@
 //! One test per path of the call state machine; `proptests` checks the invariants over random
 //! interleavings.
 
-use super::fixtures::{Cast, at, cast, ice, invite, ringing, sdp};
+use super::fixtures::{Cast, HOME, at, cast, ice, invite, node, ringing, sdp};
 use super::*;
 
 /// Rung at 0, answered on the phone at 1 s.
 fn answered(cast: &Cast) -> Call {
     let mut call = ringing(cast);
-    apply(&mut call, CallEvent::Accept { by: cast.phone, answer: sdp("v=0 answer") }, 1_000);
+    apply(&mut call, CallEvent::Accept { by: cast.phone, answer: sdp("v=0 answer"), node: home() }, 1_000);
     call
+}
+
+/// The node the cast is connected to.
+fn home() -> crate::domain::ids::NodeId {
+    node(HOME)
 }
 
 fn apply(call: &mut Call, event: CallEvent, ms: i64) -> Transition {
@@ -68,14 +73,18 @@ fn a_busy_callee_ends_the_call_at_once_and_leaves_a_missed_call() {
     let record = transition.ended().copied().unwrap_or_else(|| unreachable!("no record"));
     assert_eq!((record.reason, record.outcome), (EndReason::Busy, CallOutcome::Missed));
     assert_eq!(transition.effects.len(), 2, "the callee's other call is not disturbed");
-    assert_eq!(refused(&mut call, CallEvent::Accept { by: cast.phone, answer: sdp("a") }, 1), CallError::AlreadyEnded);
+    assert_eq!(
+        refused(&mut call, CallEvent::Accept { by: cast.phone, answer: sdp("a"), node: home() }, 1),
+        CallError::AlreadyEnded
+    );
 }
 
 #[test]
 fn the_first_accept_wins_and_the_other_devices_are_told() {
     let cast = cast();
     let mut call = ringing(&cast);
-    let transition = apply(&mut call, CallEvent::Accept { by: cast.laptop, answer: sdp("v=0 answer") }, 2_000);
+    let transition =
+        apply(&mut call, CallEvent::Accept { by: cast.laptop, answer: sdp("v=0 answer"), node: home() }, 2_000);
     assert_eq!(
         transition.effects,
         vec![
@@ -88,11 +97,11 @@ fn the_first_accept_wins_and_the_other_devices_are_told() {
         ]
     );
     assert_eq!(
-        refused(&mut call, CallEvent::Accept { by: cast.phone, answer: sdp("late") }, 2_001),
+        refused(&mut call, CallEvent::Accept { by: cast.phone, answer: sdp("late"), node: home() }, 2_001),
         CallError::AlreadyAnswered
     );
     assert_eq!(
-        refused(&mut call, CallEvent::Accept { by: cast.laptop, answer: sdp("again") }, 2_002),
+        refused(&mut call, CallEvent::Accept { by: cast.laptop, answer: sdp("again"), node: home() }, 2_002),
         CallError::AlreadyAnswered
     );
 }
@@ -102,12 +111,18 @@ fn only_a_callee_device_may_answer() {
     let cast = cast();
     let mut call = ringing(&cast);
     let answer = || sdp("v=0 answer");
-    assert_eq!(refused(&mut call, CallEvent::Accept { by: cast.caller, answer: answer() }, 1), CallError::NotTheCallee);
     assert_eq!(
-        refused(&mut call, CallEvent::Accept { by: cast.caller_tablet, answer: answer() }, 1),
+        refused(&mut call, CallEvent::Accept { by: cast.caller, answer: answer(), node: home() }, 1),
+        CallError::NotTheCallee
+    );
+    assert_eq!(
+        refused(&mut call, CallEvent::Accept { by: cast.caller_tablet, answer: answer(), node: home() }, 1),
         CallError::NotAParty
     );
-    assert_eq!(refused(&mut call, CallEvent::Accept { by: cast.stranger, answer: answer() }, 1), CallError::NotAParty);
+    assert_eq!(
+        refused(&mut call, CallEvent::Accept { by: cast.stranger, answer: answer(), node: home() }, 1),
+        CallError::NotAParty
+    );
 }
 
 #[test]
@@ -198,7 +213,8 @@ fn the_callers_early_candidates_wait_for_the_answering_device_in_order() {
             Transition::default()
         );
     }
-    let transition = apply(&mut call, CallEvent::Accept { by: cast.phone, answer: sdp("v=0 answer") }, 1_000);
+    let transition =
+        apply(&mut call, CallEvent::Accept { by: cast.phone, answer: sdp("v=0 answer"), node: home() }, 1_000);
     assert_eq!(
         transition.effects[3..],
         [
@@ -249,8 +265,11 @@ fn once_answered_candidates_flow_only_between_the_two_devices() {
 fn the_caller_dropping_while_it_rings_ends_the_call() {
     let cast = cast();
     let mut call = ringing(&cast);
-    assert_eq!(apply(&mut call, CallEvent::Disconnected { device: cast.phone }, 500), Transition::default());
-    let transition = apply(&mut call, CallEvent::Disconnected { device: cast.caller }, 1_000);
+    assert_eq!(
+        apply(&mut call, CallEvent::Disconnected { device: cast.phone, node: home() }, 500),
+        Transition::default()
+    );
+    let transition = apply(&mut call, CallEvent::Disconnected { device: cast.caller, node: home() }, 1_000);
     let record = transition.ended().copied().unwrap_or_else(|| unreachable!("no record"));
     assert_eq!((record.reason, record.outcome), (EndReason::ConnectionLost, CallOutcome::Missed));
 }
@@ -259,39 +278,51 @@ fn the_caller_dropping_while_it_rings_ends_the_call() {
 fn a_callee_device_connecting_while_it_rings_gets_the_offer() {
     let cast = cast();
     let mut call = ringing(&cast);
-    let transition = apply(&mut call, CallEvent::Connected { device: cast.laptop }, 8_000);
+    let transition = apply(&mut call, CallEvent::Connected { device: cast.laptop, node: home() }, 8_000);
     assert_eq!(
         transition.effects,
         vec![notify(Recipient::Device(cast.laptop), Signal::Incoming { offer: sdp("v=0 offer") })]
     );
-    assert_eq!(apply(&mut call, CallEvent::Connected { device: cast.caller }, 8_000), Transition::default());
-    assert_eq!(refused(&mut call, CallEvent::Connected { device: cast.stranger }, 8_000), CallError::NotAParty);
+    assert_eq!(
+        apply(&mut call, CallEvent::Connected { device: cast.caller, node: home() }, 8_000),
+        Transition::default()
+    );
+    assert_eq!(
+        refused(&mut call, CallEvent::Connected { device: cast.stranger, node: home() }, 8_000),
+        CallError::NotAParty
+    );
 }
 
 #[test]
 fn a_device_back_within_the_grace_period_resumes_the_call() {
     let cast = cast();
     let mut call = answered(&cast);
-    let dropped = apply(&mut call, CallEvent::Disconnected { device: cast.phone }, 10_000);
+    let dropped = apply(&mut call, CallEvent::Disconnected { device: cast.phone, node: home() }, 10_000);
     let timer = CallTimer::ReconnectGrace { party: Party::Callee, lost_at: at(10_000) };
     assert_eq!(dropped.effects, vec![Effect::ArmTimer { timer, at: at(30_000) }]);
     assert_eq!(
-        apply(&mut call, CallEvent::Disconnected { device: cast.phone }, 11_000),
+        apply(&mut call, CallEvent::Disconnected { device: cast.phone, node: home() }, 11_000),
         Transition::default(),
         "told twice"
     );
-    let back = apply(&mut call, CallEvent::Connected { device: cast.phone }, 15_000);
+    let back = apply(&mut call, CallEvent::Connected { device: cast.phone, node: home() }, 15_000);
     assert_eq!(back.effects, vec![Effect::CancelTimer(timer)]);
     assert_eq!(refused(&mut call, CallEvent::TimerFired(timer), 30_000), CallError::StaleTimer);
-    assert_eq!(refused(&mut call, CallEvent::Connected { device: cast.laptop }, 15_000), CallError::AlreadyAnswered);
-    assert_eq!(refused(&mut call, CallEvent::Disconnected { device: cast.laptop }, 15_000), CallError::AlreadyAnswered);
+    assert_eq!(
+        refused(&mut call, CallEvent::Connected { device: cast.laptop, node: home() }, 15_000),
+        CallError::AlreadyAnswered
+    );
+    assert_eq!(
+        refused(&mut call, CallEvent::Disconnected { device: cast.laptop, node: home() }, 15_000),
+        CallError::AlreadyAnswered
+    );
 }
 
 #[test]
 fn a_device_not_back_within_the_grace_period_ends_the_call() {
     let cast = cast();
     let mut call = answered(&cast);
-    apply(&mut call, CallEvent::Disconnected { device: cast.caller }, 10_000);
+    apply(&mut call, CallEvent::Disconnected { device: cast.caller, node: home() }, 10_000);
     let timer = CallTimer::ReconnectGrace { party: Party::Caller, lost_at: at(10_000) };
     let transition = apply(&mut call, CallEvent::TimerFired(timer), 30_000);
     assert!(!transition.effects.contains(&Effect::CancelTimer(timer)));
@@ -306,9 +337,9 @@ fn a_device_not_back_within_the_grace_period_ends_the_call() {
 fn a_grace_timer_of_an_earlier_drop_cannot_end_the_call() {
     let cast = cast();
     let mut call = answered(&cast);
-    apply(&mut call, CallEvent::Disconnected { device: cast.caller }, 10_000);
-    apply(&mut call, CallEvent::Connected { device: cast.caller }, 12_000);
-    apply(&mut call, CallEvent::Disconnected { device: cast.caller }, 25_000);
+    apply(&mut call, CallEvent::Disconnected { device: cast.caller, node: home() }, 10_000);
+    apply(&mut call, CallEvent::Connected { device: cast.caller, node: home() }, 12_000);
+    apply(&mut call, CallEvent::Disconnected { device: cast.caller, node: home() }, 25_000);
     let first = CallTimer::ReconnectGrace { party: Party::Caller, lost_at: at(10_000) };
     assert_eq!(refused(&mut call, CallEvent::TimerFired(first), 30_000), CallError::StaleTimer);
     let second = CallTimer::ReconnectGrace { party: Party::Caller, lost_at: at(25_000) };
@@ -319,8 +350,8 @@ fn a_grace_timer_of_an_earlier_drop_cannot_end_the_call() {
 fn ending_a_call_cancels_the_grace_timers_still_pending() {
     let cast = cast();
     let mut call = answered(&cast);
-    apply(&mut call, CallEvent::Disconnected { device: cast.caller }, 10_000);
-    apply(&mut call, CallEvent::Disconnected { device: cast.phone }, 11_000);
+    apply(&mut call, CallEvent::Disconnected { device: cast.caller, node: home() }, 10_000);
+    apply(&mut call, CallEvent::Disconnected { device: cast.phone, node: home() }, 11_000);
     let caller_timer = CallTimer::ReconnectGrace { party: Party::Caller, lost_at: at(10_000) };
     let callee_timer = CallTimer::ReconnectGrace { party: Party::Callee, lost_at: at(11_000) };
     let transition = apply(&mut call, CallEvent::TimerFired(caller_timer), 30_000);
@@ -336,13 +367,13 @@ fn after_the_end_every_event_is_refused_and_changes_nothing() {
     let grace = CallTimer::ReconnectGrace { party: Party::Caller, lost_at: at(9_000) };
     for device in [cast.caller, cast.phone, cast.laptop] {
         for event in [
-            CallEvent::Accept { by: device, answer: sdp("a") },
+            CallEvent::Accept { by: device, answer: sdp("a"), node: home() },
             CallEvent::Hangup { by: device },
             CallEvent::Ice { from: device, candidate: ice("c") },
-            CallEvent::Disconnected { device },
-            CallEvent::Connected { device },
+            CallEvent::Disconnected { device, node: home() },
+            CallEvent::Connected { device, node: home() },
         ] {
-            let expected = if event == (CallEvent::Accept { by: cast.caller, answer: sdp("a") }) {
+            let expected = if event == (CallEvent::Accept { by: cast.caller, answer: sdp("a"), node: home() }) {
                 CallError::NotTheCallee
             } else {
                 CallError::AlreadyEnded
@@ -368,7 +399,7 @@ fn both_parties_hanging_up_at_once_end_the_call_once() {
 #[test]
 fn an_accept_racing_a_cancel_has_one_outcome_whichever_comes_first() {
     let cast = cast();
-    let accept = || CallEvent::Accept { by: cast.phone, answer: sdp("v=0 answer") };
+    let accept = || CallEvent::Accept { by: cast.phone, answer: sdp("v=0 answer"), node: home() };
     let cancel = CallEvent::Hangup { by: cast.caller };
 
     let mut cancelled_first = ringing(&cast);

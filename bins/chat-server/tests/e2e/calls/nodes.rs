@@ -5,13 +5,15 @@
 //! must *not* reach a socket is shown with a marker sent after it along the same path (a chat
 //! message from the same node): the marker must be the next frame.
 
+use chat_core::app::nodes::Heartbeat;
 use chat_core::domain::Duration;
+use chat_core::domain::ids::CallId;
 use chat_postgres::testing::TestDatabase;
 use chat_redis::testing::TestRedis;
 use serde_json::json;
 
 use super::{ANSWER, OFFER, acked, ended, ended_after, ice, ice_frame, incoming, invite, record, system_message};
-use crate::support::{Cluster, Socket, TestServer};
+use crate::support::{Cluster, Socket, TestServer, User};
 
 /// Sends a chat message over `socket` and returns its id, once acknowledged.
 async fn marker(socket: &mut Socket, conversation: &str) -> serde_json::Value {
@@ -93,17 +95,17 @@ async fn a_call_between_two_nodes() {
     assert_eq!(super::calls_in_history(&node_2, &binh, &conversation).await, [expected]);
 }
 
-/// A node that dies mid-call closes no socket: its users' presence lapses, and the presence
-/// sweep of a surviving node takes the callee's device for disconnected, so the caller hears
-/// `connection_lost` once the reconnect grace has passed. Node 2 "dies" here by going silent:
-/// node 1's clock moves past the presence time to live while only An keeps beating.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_dying_mid_call_ends_the_call_for_the_other_party() {
-    let database = TestDatabase::create().await;
-    let redis = TestRedis::create().await;
-    let cluster = Cluster { database: &database, redis: &redis };
-    let node_1 = TestServer::start_node(&cluster, None).await;
-    let node_2 = TestServer::start_node(&cluster, None).await;
+/// Both nodes beat (what `chat_server::spawn_node_watch` does every second), at their own
+/// clocks' now.
+async fn both_beat(node_1: &TestServer, node_2: &TestServer) {
+    for node in [node_1, node_2] {
+        Heartbeat::new().beat(&node.deps, &|_| true).await.unwrap();
+    }
+}
+
+/// An on node 1 calls Bình on node 2, who answers there: the answered call's id, and both
+/// sockets with nothing pending.
+async fn answered_across_nodes(node_1: &TestServer, node_2: &TestServer) -> (String, Socket, Socket, User) {
     let an = node_1.register("an.le").await;
     let binh = node_2.register("binh.tran").await;
     node_1.befriend(&an, &binh).await;
@@ -115,31 +117,83 @@ async fn a_node_dying_mid_call_ends_the_call_for_the_other_party() {
     assert_eq!(binh_socket.next().await["type"], "call.incoming");
     acked(&mut binh_socket, json!({"type": "call.accept", "id": "accept", "call_id": call, "sdp": ANSWER})).await;
     assert_eq!(an_socket.next().await["type"], "call.accepted");
+    (call, an_socket, binh_socket, binh)
+}
 
-    // Past Bình's presence (40 s); An beats at the new time, and the beat is stored.
-    node_1.clock.advance(Duration::seconds(41));
-    an_socket.send(json!({"type": "heartbeat", "id": "beat"})).await;
-    assert_eq!(an_socket.next().await["type"], "heartbeat.ack");
-    let an_id: chat_core::domain::ids::UserId = an.id.parse().unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let status = node_1.deps.presence.status(&[an_id], node_1.deps.clock.now()).await.unwrap();
-        if status.iter().any(|(_, status)| status.online) {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "An's beat was never stored");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    chat_core::app::presence::sweep(&node_1.deps).await.unwrap();
+/// Sets `node`'s clock to `at` (forward only).
+fn move_clock(node: &TestServer, at: chat_core::domain::Timestamp) {
+    node.clock.advance(at - node.deps.clock.now());
+}
 
-    // Nothing ends before the grace: the call still stands.
+/// A node that dies mid-call closes no socket and stops beating. Node 1 notices the silence
+/// (five seconds on its clock) and the call takes Bình's device for dropped since node 2's
+/// last beat: An hears `connection_lost` when the reconnect grace has run from that beat, not
+/// from when the silence was noticed. Node 2 "dies" here by not beating again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_dying_mid_call_ends_the_call_for_the_other_party_within_the_grace() {
+    let database = TestDatabase::create().await;
+    let redis = TestRedis::create().await;
+    let cluster = Cluster { database: &database, redis: &redis };
+    let node_1 = TestServer::start_node(&cluster, None).await;
+    let node_2 = TestServer::start_node(&cluster, None).await;
+    let (call, mut an_socket, _binh_socket, _) = answered_across_nodes(&node_1, &node_2).await;
+    both_beat(&node_1, &node_2).await;
+    let last_beat = node_2.deps.clock.now();
+
+    // Four seconds on: not silent long enough.
+    node_1.clock.advance(Duration::seconds(4));
+    Heartbeat::new().beat(&node_1.deps, &|_| true).await.unwrap();
+    assert_eq!(chat_core::app::nodes::sweep(&node_1.deps).await.unwrap(), 0, "taken for dead too early");
+    // Six seconds on: node 2 is taken for dead, once.
+    node_1.clock.advance(Duration::seconds(2));
+    assert_eq!(chat_core::app::nodes::sweep(&node_1.deps).await.unwrap(), 1);
+    assert_eq!(chat_core::app::nodes::sweep(&node_1.deps).await.unwrap(), 0, "handled twice");
+
+    let id: CallId = call.parse().unwrap();
+    let grace = chat_core::domain::call::RECONNECT_GRACE_MS as i64;
+    // Just before the grace has run from the last beat, the call stands.
+    move_clock(&node_1, last_beat + Duration::milliseconds(grace - 100));
     chat_core::app::signaling::fire_due_timers(&node_1.deps).await.unwrap();
-    let id: chat_core::domain::ids::CallId = call.parse().unwrap();
-    let stored = node_1.deps.calls.call(id).await.unwrap().expect("the call");
-    assert!(!stored.call.is_ended(), "ended before the reconnect grace");
+    assert!(!node_1.deps.calls.call(id).await.unwrap().expect("the call").call.is_ended(), "ended before the grace");
+    an_socket.assert_nothing_pending().await;
 
-    node_1.clock.advance(Duration::seconds(21));
+    move_clock(&node_1, last_beat + Duration::milliseconds(grace));
     chat_core::app::signaling::fire_due_timers(&node_1.deps).await.unwrap();
     let end = an_socket.next().await;
     assert_eq!((end["type"].as_str(), end["reason"].as_str()), (Some("call.ended"), Some("connection_lost")), "{end}");
+}
+
+/// Bình's app notices its node died and reconnects through node 1 before the grace runs
+/// out: the call goes on, and candidates reach the device on its new node. A close of its old
+/// socket reported late (node 2 was only stalled) changes nothing: the call knows the device
+/// is on node 1 now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_back_through_another_node_keeps_its_call_when_its_old_node_dies() {
+    let database = TestDatabase::create().await;
+    let redis = TestRedis::create().await;
+    let cluster = Cluster { database: &database, redis: &redis };
+    let node_1 = TestServer::start_node(&cluster, None).await;
+    let node_2 = TestServer::start_node(&cluster, None).await;
+    let (call, mut an_socket, binh_socket, binh) = answered_across_nodes(&node_1, &node_2).await;
+    both_beat(&node_1, &node_2).await;
+
+    node_1.clock.advance(Duration::seconds(6));
+    assert_eq!(chat_core::app::nodes::sweep(&node_1.deps).await.unwrap(), 1);
+    // The same session (Bình's device) connects again, to node 1.
+    let mut binh_back = node_1.connect(&binh).await;
+    // Node 2 was only stalled: it reports the close of the old socket late (as its socket task
+    // would), and the call, which knows the device on node 1 now, ignores it.
+    let device = chat_core::app::auth::authenticate(&node_2.deps, &binh.token).await.unwrap();
+    chat_core::app::signaling::device_disconnected(&node_2.deps, device).await.unwrap();
+    drop(binh_socket);
+    node_1.clock.advance(Duration::seconds(30));
+    chat_core::app::signaling::fire_due_timers(&node_1.deps).await.unwrap();
+    let id: CallId = call.parse().unwrap();
+    let stored = node_1.deps.calls.call(id).await.unwrap().expect("the call");
+    assert!(!stored.call.is_ended(), "the call ended though the device came back: {:?}", stored.call.state());
+    acked(&mut an_socket, ice_frame(&call, 7)).await;
+    assert_eq!(binh_back.next().await, ice(&call, 7));
+    acked(&mut binh_back, json!({"type": "call.hangup", "id": "bye", "call_id": call})).await;
+    let end = an_socket.next().await;
+    assert_eq!((end["type"].as_str(), end["reason"].as_str()), (Some("call.ended"), Some("hung_up")), "{end}");
 }
