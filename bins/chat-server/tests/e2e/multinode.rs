@@ -8,7 +8,7 @@ use chat_postgres::testing::TestDatabase;
 use chat_redis::testing::{OwnRedisServer, TestRedis};
 use futures_util::SinkExt;
 
-use crate::process::{Server, temp_data_dir};
+use crate::process::{Server, cluster_env, temp_data_dir};
 use crate::support::Socket;
 
 async fn socket(server: &Server, token: &str) -> Socket {
@@ -26,15 +26,9 @@ fn token(auth: &Value) -> String {
 async fn two_nodes_act_as_one_server() {
     let database = TestDatabase::create().await;
     let redis = TestRedis::create().await;
-    let env = vec![
-        ("DATABASE_URL", database.url.clone()),
-        ("REDIS_URL", redis.url.clone()),
-        ("CHAT_REDIS_PREFIX", redis.prefix.clone()),
-        ("JWT_SECRET", "a secret both nodes share, 32+ bytes long".to_owned()),
-        // A short presence TTL keeps the crash test fast; 60 an hour makes the limit exact.
-        ("CHAT_PRESENCE_TTL_SECS", "3".to_owned()),
-        ("CHAT_RATE_WINDOW_SECS", "3600".to_owned()),
-    ];
+    let mut env = cluster_env(&database, &redis);
+    // A short presence TTL keeps the crash test fast; 60 an hour makes the limit exact.
+    env.extend([("CHAT_PRESENCE_TTL_SECS", "3".to_owned()), ("CHAT_RATE_WINDOW_SECS", "3600".to_owned())]);
     let node_1 = Server::spawn_with(&env, &[], temp_data_dir()).await;
     let node_2 = Server::spawn_with(&env, &[], temp_data_dir()).await;
     let signup = |name: &str| json!({"username": name, "password": "mật khẩu 123", "display_name": name});

@@ -133,6 +133,18 @@ fn read_all(mut pipe: impl std::io::Read + Send + 'static) -> std::thread::JoinH
     })
 }
 
+/// The environment of one node of a deployment on `database` and `redis`: every node gets
+/// the same key prefix (one deployment; `TestRedis` deletes its keys afterwards) and the same
+/// token secret (a token one node issued is accepted by the others).
+pub fn cluster_env(database: &TestDatabase, redis: &chat_redis::testing::TestRedis) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATABASE_URL", database.url.clone()),
+        ("REDIS_URL", redis.url.clone()),
+        ("CHAT_REDIS_PREFIX", redis.prefix.clone()),
+        ("JWT_SECRET", "a secret both nodes share, 32+ bytes long".to_owned()),
+    ]
+}
+
 pub fn temp_data_dir() -> PathBuf {
     std::env::temp_dir().join(format!("chat-server-test-{}", uuid::Uuid::now_v7()))
 }

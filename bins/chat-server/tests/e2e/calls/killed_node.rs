@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::{ANSWER, OFFER, acked, ended_after, invite, record, system_message};
-use crate::process::{Server, temp_data_dir};
+use crate::process::{Server, cluster_env, temp_data_dir};
 use crate::support::{Socket, User};
 
 /// The reconnect grace starts at the dead node's last beat, at most a beat (1 s) before the
@@ -111,14 +111,7 @@ async fn next_before(socket: &mut Socket, deadline: Instant) -> Option<Value> {
 async fn a_killed_node_ends_its_calls_within_the_reconnect_grace() {
     let database = TestDatabase::create().await;
     let redis = TestRedis::create().await;
-    let env = vec![
-        ("DATABASE_URL", database.url.clone()),
-        ("REDIS_URL", redis.url.clone()),
-        // One prefix for both nodes (one deployment); TestRedis deletes its keys afterwards.
-        ("CHAT_REDIS_PREFIX", redis.prefix.clone()),
-        // A token issued by one node is accepted by the other.
-        ("JWT_SECRET", "a secret both nodes share, 32+ bytes long".to_owned()),
-    ];
+    let env = cluster_env(&database, &redis);
     let node_1 = Node::start(&env).await;
     let mut node_2 = Node::start(&env).await;
     let an = register(&node_1, "an.le").await;
