@@ -14,6 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chat_core::domain::error::PortError;
 use chat_core::domain::event::Delivery;
+use chat_core::domain::ids::NodeId;
 use chat_core::ports::{EventBus, EventSink};
 use futures_util::StreamExt;
 use parking_lot::RwLock;
@@ -30,10 +31,11 @@ pub struct RedisEventBus {
 }
 
 impl RedisEventBus {
-    /// Starts the subscriber on the current tokio runtime; it runs for the life of the process.
-    pub fn start(redis: RedisConnection) -> Arc<RedisEventBus> {
+    /// Starts the subscriber of `node` (this process) on the current tokio runtime; it runs
+    /// for the life of the process.
+    pub fn start(redis: RedisConnection, node: NodeId) -> Arc<RedisEventBus> {
         let bus = Arc::new(RedisEventBus {
-            node: uuid::Uuid::now_v7().simple().to_string(),
+            node: node.as_uuid().simple().to_string(),
             channel: redis.key("events"),
             redis,
             sinks: Arc::new(RwLock::new(Vec::new())),

@@ -157,8 +157,8 @@ async fn a_job_of_a_node_that_died_is_finished_by_another_node_once() {
 /// Two nodes' buses on one Redis (a key prefix of the test's own), and that Redis.
 async fn two_nodes() -> (TestRedis, Arc<RedisEventBus>, Arc<RedisEventBus>) {
     let redis = TestRedis::create().await;
-    let first = RedisEventBus::start(redis.connection().await);
-    let second = RedisEventBus::start(redis.connection().await);
+    let first = RedisEventBus::start(redis.connection().await, fresh_node());
+    let second = RedisEventBus::start(redis.connection().await, fresh_node());
     (redis, first, second)
 }
 
@@ -212,7 +212,7 @@ async fn the_bus_resubscribes_after_redis_restarts_and_asks_clients_to_sync() {
     let mut connection = None;
     for _ in 0..200 {
         if let Ok(conn) = RedisConnection::connect(&url, "restart:", 2).await {
-            let bus = RedisEventBus::start(conn.clone());
+            let bus = RedisEventBus::start(conn.clone(), fresh_node());
             connection = Some((conn, bus));
             break;
         }
@@ -298,4 +298,9 @@ async fn an_entry_from_before_push_jobs_is_still_a_media_job() {
     assert!(queue.complete(&job).await.unwrap());
     assert_eq!(queue.stats().await.unwrap(), QueueStats::default(), "its live mark went with it");
     assert!(queue.enqueue(JobTask::ProcessMedia(media)).await.unwrap());
+}
+
+/// A node id of its own for each bus: two buses are two nodes.
+fn fresh_node() -> chat_core::domain::ids::NodeId {
+    chat_core::domain::ids::NodeId(uuid::Uuid::now_v7())
 }

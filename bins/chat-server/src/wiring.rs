@@ -94,6 +94,10 @@ pub struct SharedServices {
     pub calls: Arc<dyn CallStore>,
     /// The nodes and their heartbeats.
     pub nodes: Arc<dyn NodeRegistry>,
+    /// This process as a node of them: the id its event bus publishes under, its heartbeat
+    /// and the calls it serves name. New at every start: a restarted process is another
+    /// node, and the calls its predecessor served are told it died.
+    pub node: NodeId,
     /// Their readiness checks.
     pub health: Vec<Arc<dyn HealthCheck>>,
 }
@@ -113,14 +117,20 @@ impl SharedServices {
             push_jobs: Arc::new(MemoryJobQueue::new(JobPolicy::push())),
             calls: Arc::new(MemoryCalls::new()),
             nodes: Arc::new(MemoryNodes::new()),
+            node: new_node(),
             health: vec![events, rate_limits, presence],
         }
     }
 }
 
+fn new_node() -> NodeId {
+    NodeId(UuidV7Ids.new_id())
+}
+
 /// The shared services on Redis, the job queue run by `job_policy`.
 pub fn redis_services(redis: RedisConnection, job_policy: JobPolicy) -> SharedServices {
-    let events = RedisEventBus::start(redis.clone());
+    let node = new_node();
+    let events = RedisEventBus::start(redis.clone(), node);
     let rate_limits = Arc::new(RedisRateLimiter::new(redis.clone()));
     let presence = Arc::new(RedisPresence::new(redis.clone()));
     SharedServices {
@@ -132,6 +142,7 @@ pub fn redis_services(redis: RedisConnection, job_policy: JobPolicy) -> SharedSe
         push_jobs: Arc::new(RedisJobQueue::named(redis.clone(), "push-jobs", JobPolicy::push())),
         calls: Arc::new(RedisCallStore::new(redis.clone())),
         nodes: Arc::new(RedisNodes::new(redis)),
+        node,
         health: vec![events, rate_limits, presence],
     }
 }
@@ -177,9 +188,7 @@ pub fn assemble_deps_with<S: StoreAdapter>(
         jobs: shared.jobs,
         push_jobs: None,
         calls: shared.calls,
-        // A node's id is new at every start: a restarted process is another node, and the
-        // calls its predecessor served are told it died.
-        node: NodeId(UuidV7Ids.new_id()),
+        node: shared.node,
         nodes: shared.nodes,
         presence_audience: Arc::new(SocialPresence {
             users: store.clone(),
