@@ -15,6 +15,24 @@ use serde_json::json;
 use super::{ANSWER, OFFER, acked, ended, ended_after, ice, ice_frame, incoming, invite, record, system_message};
 use crate::support::{Cluster, Socket, TestServer, User};
 
+/// Two nodes of one deployment (one Postgres, one Redis). The nodes are declared first, so
+/// they stop before their database and Redis prefix are dropped.
+struct TwoNodes {
+    node_1: TestServer,
+    node_2: TestServer,
+    _redis: TestRedis,
+    _database: TestDatabase,
+}
+
+async fn two_nodes() -> TwoNodes {
+    let database = TestDatabase::create().await;
+    let redis = TestRedis::create().await;
+    let cluster = Cluster { database: &database, redis: &redis };
+    let node_1 = TestServer::start_node(&cluster, None).await;
+    let node_2 = TestServer::start_node(&cluster, None).await;
+    TwoNodes { node_1, node_2, _redis: redis, _database: database }
+}
+
 /// Sends a chat message over `socket` and returns its id, once acknowledged.
 async fn marker(socket: &mut Socket, conversation: &str) -> serde_json::Value {
     let send = json!({"type": "message.send", "id": "marker", "conversation_id": conversation,
@@ -27,11 +45,7 @@ async fn marker(socket: &mut Socket, conversation: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_between_two_nodes() {
-    let database = TestDatabase::create().await;
-    let redis = TestRedis::create().await;
-    let cluster = Cluster { database: &database, redis: &redis };
-    let node_1 = TestServer::start_node(&cluster, None).await;
-    let node_2 = TestServer::start_node(&cluster, None).await;
+    let TwoNodes { node_1, node_2, .. } = &two_nodes().await;
     let an = node_1.register("an.le").await;
     let binh = node_2.register("binh.tran").await;
     let chi = node_2.register("chi.pham").await;
@@ -92,7 +106,7 @@ async fn a_call_between_two_nodes() {
     for socket in [&mut binh_2, &mut binh_1] {
         assert_eq!(socket.next().await["message"]["id"], sent);
     }
-    assert_eq!(super::calls_in_history(&node_2, &binh, &conversation).await, [expected]);
+    assert_eq!(super::calls_in_history(node_2, &binh, &conversation).await, [expected]);
 }
 
 /// Both nodes beat (what `chat_server::spawn_node_watch` does every second), at their own
@@ -131,13 +145,9 @@ fn move_clock(node: &TestServer, at: chat_core::domain::Timestamp) {
 /// from when the silence was noticed. Node 2 "dies" here by not beating again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_dying_mid_call_ends_the_call_for_the_other_party_within_the_grace() {
-    let database = TestDatabase::create().await;
-    let redis = TestRedis::create().await;
-    let cluster = Cluster { database: &database, redis: &redis };
-    let node_1 = TestServer::start_node(&cluster, None).await;
-    let node_2 = TestServer::start_node(&cluster, None).await;
-    let (call, mut an_socket, _binh_socket, _) = answered_across_nodes(&node_1, &node_2).await;
-    both_beat(&node_1, &node_2).await;
+    let TwoNodes { node_1, node_2, .. } = &two_nodes().await;
+    let (call, mut an_socket, _binh_socket, _) = answered_across_nodes(node_1, node_2).await;
+    both_beat(node_1, node_2).await;
     let last_beat = node_2.deps.clock.now();
 
     // Four seconds on: not silent long enough.
@@ -152,12 +162,12 @@ async fn a_node_dying_mid_call_ends_the_call_for_the_other_party_within_the_grac
     let id: CallId = call.parse().unwrap();
     let grace = chat_core::domain::call::RECONNECT_GRACE_MS as i64;
     // Just before the grace has run from the last beat, the call stands.
-    move_clock(&node_1, last_beat + Duration::milliseconds(grace - 100));
+    move_clock(node_1, last_beat + Duration::milliseconds(grace - 100));
     chat_core::app::signaling::fire_due_timers(&node_1.deps).await.unwrap();
     assert!(!node_1.deps.calls.call(id).await.unwrap().expect("the call").call.is_ended(), "ended before the grace");
     an_socket.assert_nothing_pending().await;
 
-    move_clock(&node_1, last_beat + Duration::milliseconds(grace));
+    move_clock(node_1, last_beat + Duration::milliseconds(grace));
     chat_core::app::signaling::fire_due_timers(&node_1.deps).await.unwrap();
     let end = an_socket.next().await;
     assert_eq!((end["type"].as_str(), end["reason"].as_str()), (Some("call.ended"), Some("connection_lost")), "{end}");
@@ -169,13 +179,9 @@ async fn a_node_dying_mid_call_ends_the_call_for_the_other_party_within_the_grac
 /// is on node 1 now.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_back_through_another_node_keeps_its_call_when_its_old_node_dies() {
-    let database = TestDatabase::create().await;
-    let redis = TestRedis::create().await;
-    let cluster = Cluster { database: &database, redis: &redis };
-    let node_1 = TestServer::start_node(&cluster, None).await;
-    let node_2 = TestServer::start_node(&cluster, None).await;
-    let (call, mut an_socket, binh_socket, binh) = answered_across_nodes(&node_1, &node_2).await;
-    both_beat(&node_1, &node_2).await;
+    let TwoNodes { node_1, node_2, .. } = &two_nodes().await;
+    let (call, mut an_socket, binh_socket, binh) = answered_across_nodes(node_1, node_2).await;
+    both_beat(node_1, node_2).await;
 
     node_1.clock.advance(Duration::seconds(6));
     assert_eq!(chat_core::app::nodes::sweep(&node_1.deps).await.unwrap(), 1);
