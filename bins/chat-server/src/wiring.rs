@@ -210,13 +210,8 @@ pub fn spawn_presence_sweeper(
     every: std::time::Duration,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    spawn_every(every, stop, move || {
-        let deps = deps.clone();
-        async move {
-            if let Err(error) = presence::sweep(&deps).await {
-                tracing::warn!(%error, "presence sweep failed; retrying");
-            }
-        }
+    spawn_use_case_every(deps, every, stop, "presence sweep failed; retrying", |deps| async move {
+        presence::sweep(&deps).await.map(drop)
     })
 }
 
@@ -230,11 +225,36 @@ pub fn spawn_call_timers(
     every: std::time::Duration,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    spawn_every(every, stop, move || {
-        let deps = deps.clone();
-        async move {
-            if let Err(error) = signaling::fire_due_timers(&deps).await {
-                tracing::warn!(%error, "call timers not fired; retrying");
+    spawn_use_case_every(deps, every, stop, "call timers not fired; retrying", |deps| async move {
+        signaling::fire_due_timers(&deps).await.map(drop)
+    })
+}
+
+/// Runs a use case over `deps` every `every` (a late tick is not made up for) until `stop`;
+/// a failure is logged as `failed` and the next tick tries again.
+fn spawn_use_case_every<F, Fut, E>(
+    deps: Deps,
+    every: std::time::Duration,
+    stop: CancellationToken,
+    failed: &'static str,
+    task: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(Deps) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), E>> + Send,
+    E: std::fmt::Display,
+{
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = ticks.tick() => {
+                    if let Err(error) = task(deps.clone()).await {
+                        tracing::warn!(%error, "{failed}");
+                    }
+                }
             }
         }
     })
@@ -267,24 +287,6 @@ pub fn spawn_node_watch(
         }
         if let Err(error) = nodes::leave(&deps).await {
             tracing::warn!(%error, "this node did not leave the node list; the others will take it for dead");
-        }
-    })
-}
-
-/// Runs `task` every `every` (a late tick is not made up for) until `stop`.
-fn spawn_every<F, Fut>(every: std::time::Duration, stop: CancellationToken, mut task: F) -> tokio::task::JoinHandle<()>
-where
-    F: FnMut() -> Fut + Send + 'static,
-    Fut: Future<Output = ()> + Send,
-{
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(every);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                _ = ticks.tick() => task().await,
-            }
         }
     })
 }

@@ -72,12 +72,8 @@ async fn plan_call(deps: &Deps, id: CallId) -> Result<Plan, PortError> {
         video: call.media() == CallMedia::Video,
     };
     // A ringing phone shows no badge: the incoming-call push carries none, so none is counted.
-    let notifications = readers(deps, &[call.callee()], caller, now, Badges::Skip)
-        .await?
-        .iter()
-        .flat_map(|reader| reader.devices.iter())
-        .map(|device| Planned { device: device.id, notification: call_notification(device, &incoming) })
-        .collect();
+    let readers = readers(deps, &[call.callee()], caller, now, Badges::Skip).await?;
+    let notifications = per_device(&readers, |reader| call_notification(reader.device, &incoming));
     Ok(Plan { notifications, occurred_at: Some(call.started_at()) })
 }
 
@@ -108,21 +104,8 @@ async fn plan_message(deps: &Deps, id: MessageId) -> Result<Plan, PortError> {
         return Ok(Plan { notifications: Vec::new(), occurred_at: Some(message.created_at) });
     }
     let avatar = avatar_url(deps, &sender, now).await;
-    let notifications = readers
-        .iter()
-        .flat_map(|reader| {
-            reader.devices.iter().map(|device| Planned {
-                device: device.id,
-                notification: message_notification(
-                    Reader { user: &reader.user, device, badge: reader.badge },
-                    &message,
-                    &conversation,
-                    &sender,
-                    avatar.clone(),
-                ),
-            })
-        })
-        .collect();
+    let notifications =
+        per_device(&readers, |reader| message_notification(reader, &message, &conversation, &sender, avatar.clone()));
     Ok(Plan { notifications, occurred_at: Some(message.created_at) })
 }
 
@@ -143,22 +126,22 @@ async fn plan_friend(deps: &Deps, id: FriendRequestId, accepted: bool) -> Result
     let now = deps.clock.now();
     let readers = readers(deps, &[reader], actor, now, Badges::Count).await?;
     let avatar = if readers.is_empty() { None } else { avatar_url(deps, &other, now).await };
-    let notifications = readers
+    let notifications =
+        per_device(&readers, |reader| friend_notification(reader, accepted, request.id, &other, avatar.clone()));
+    Ok(Plan { notifications, occurred_at })
+}
+
+/// One notification per device of each recipient, as `notify` words it for that device.
+fn per_device(recipients: &[Recipient], notify: impl Fn(Reader<'_>) -> PushNotification) -> Vec<Planned> {
+    recipients
         .iter()
-        .flat_map(|reader| {
-            reader.devices.iter().map(|device| Planned {
+        .flat_map(|recipient| {
+            recipient.devices.iter().map(|device| Planned {
                 device: device.id,
-                notification: friend_notification(
-                    Reader { user: &reader.user, device, badge: reader.badge },
-                    accepted,
-                    request.id,
-                    &other,
-                    avatar.clone(),
-                ),
+                notification: notify(Reader { user: &recipient.user, device, badge: recipient.badge }),
             })
         })
-        .collect();
-    Ok(Plan { notifications, occurred_at })
+        .collect()
 }
 
 /// A user to notify, with their devices and badge.
